@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * collector.c — the embedded collector: loads vdropmon.bpf.c into this
+ * process (once, shared by every vdropmon element in it), keeps the watch
+ * maps, polls the ring buffer on its own thread and hands decoded drops to
+ * the subscription that watches them. Implements event_source.h.
+ */
+#define _GNU_SOURCE
+#include "collector.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "btf_probe.h"
+#include "socket_flow.h"
+#include "vdropmon.skel.h"
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
+
+#define POLL_TIMEOUT_MS 20
+#define MAX_SUBSCRIBERS_PER_WATCH 8
+
+struct vdm_subscription {
+  vdm_consumer consumer;
+  void *user_data;
+  struct vdm_subscription *next;
+};
+
+/* One kernel-side key (a socket cookie, or a flow named by hand), shared by
+ * every subscription that asked for it (e.g. two elements behind a tee). */
+typedef struct {
+  bool used;
+  uint64_t cookie;             /* 0 for a flow-only watch */
+  struct vdm_flow_key flow;
+  bool owns_flow_key;          /* this watch's id is the watched_flows value */
+  vdm_subscription *subscribers[MAX_SUBSCRIBERS_PER_WATCH];
+  unsigned n_subscribers;
+} watch_entry;
+
+struct vdm_source {
+  int refcount;                /* guarded by shared_lock */
+  pthread_mutex_t lock;        /* subscriptions and watches; held while dispatching */
+  struct vdropmon_bpf *skel;
+  struct ring_buffer *ring;
+  pthread_t poll_thread;
+  atomic_bool stopping;
+  vdm_reason_table reasons;
+  vdm_source_info info;
+  int n_cpus;
+  watch_entry watches[VDM_MAX_WATCHES]; /* index = watch id; 0 unused */
+  vdm_subscription *subscriptions;
+};
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static vdm_source *shared_source;
+
+static char *
+format_error (const char *fmt, ...)
+{
+  va_list args;
+  char *text = NULL;
+
+  va_start (args, fmt);
+  if (vasprintf (&text, fmt, args) < 0)
+    text = NULL;
+  va_end (args);
+  return text;
+}
+
+static int
+quiet_libbpf_print (enum libbpf_print_level level, const char *fmt, va_list args)
+{
+  /* libbpf explains verifier failures on stderr; keep that for debugging only. */
+  if (!getenv ("VDROPMON_LIBBPF_DEBUG"))
+    return 0;
+  return vfprintf (stderr, fmt, args);
+}
+
+static char *
+explain_load_errno (int err, const char *what)
+{
+  err = err < 0 ? -err : err;
+  if (err == EPERM || err == EACCES)
+    return format_error ("%s: %s (needs root, or CAP_BPF with CAP_PERFMON; "
+        "kernel.unprivileged_bpf_disabled does not apply to tracing programs)", what, strerror (err));
+  return format_error ("%s: %s", what, strerror (err));
+}
+
+/* Picks the kfree_skb program matching this kernel and disables the others
+ * that cannot load here. */
+static char *
+choose_programs (vdm_source *source, const struct btf *vmlinux)
+{
+  int kfree_args = vdm_btf_tracepoint_arg_count (vmlinux, "kfree_skb");
+  int ready_args = vdm_btf_tracepoint_arg_count (vmlinux, "sk_data_ready");
+
+  if (kfree_args == 4)
+    source->info.has_rx_sk = true;
+  else if (kfree_args != 3)
+    return format_error ("tracepoint skb:kfree_skb %s in the kernel BTF (need the 3-argument "
+        "form of 5.17+ or the 4-argument form of 6.11+)",
+        kfree_args < 0 ? "is missing" : "has an unknown form");
+  bpf_program__set_autoload (source->skel->progs.kfree_skb_rx_sk, source->info.has_rx_sk);
+  bpf_program__set_autoload (source->skel->progs.kfree_skb_legacy, !source->info.has_rx_sk);
+
+  source->info.has_queue_fill = ready_args == 1;
+  bpf_program__set_autoload (source->skel->progs.sk_data_ready, source->info.has_queue_fill);
+  return NULL;
+}
+
+static void
+dispatch_drop (vdm_source *source, const struct vdm_kernel_event *ev)
+{
+  const char *name = vdm_reason_table_lookup (&source->reasons, ev->reason);
+  vdm_drop drop = {
+    .ktime_ns = ev->ktime_ns,
+    .reason = ev->reason,
+    .reason_name = name ? name : "UNKNOWN",
+    .watch_id = ev->watch_id,
+    .sock_cookie = ev->sock_cookie,
+    .attributed_by = (enum vdm_attribution) ev->attributed_by,
+    .skb_len = ev->skb_len,
+    .flow = ev->flow,
+    .payload = ev->payload,
+    .payload_len = ev->payload_len <= VDM_PAYLOAD_BYTES ? ev->payload_len : VDM_PAYLOAD_BYTES,
+  };
+  watch_entry *watch;
+  unsigned i;
+
+  if (ev->watch_id == 0 || ev->watch_id >= VDM_MAX_WATCHES)
+    return;
+  pthread_mutex_lock (&source->lock);
+  watch = &source->watches[ev->watch_id];
+  for (i = 0; watch->used && i < watch->n_subscribers; i++) {
+    vdm_subscription *sub = watch->subscribers[i];
+    sub->consumer.on_drop (sub->user_data, &drop);
+  }
+  pthread_mutex_unlock (&source->lock);
+}
+
+static int
+on_ring_sample (void *ctx, void *data, size_t size)
+{
+  if (size >= sizeof (struct vdm_kernel_event)) {
+    const struct vdm_kernel_event *ev = data;
+    if (ev->kind == VDM_EVENT_DROP)
+      dispatch_drop (ctx, ev);
+  }
+  return 0;
+}
+
+static void *
+poll_ring (void *data)
+{
+  vdm_source *source = data;
+
+  while (!atomic_load (&source->stopping)) {
+    int err = ring_buffer__poll (source->ring, POLL_TIMEOUT_MS);
+    if (err < 0 && err != -EINTR)
+      break;
+  }
+  return NULL;
+}
+
+static void
+destroy_source (vdm_source *source)
+{
+  if (source->ring) {
+    atomic_store (&source->stopping, true);
+    pthread_join (source->poll_thread, NULL);
+    ring_buffer__free (source->ring);
+  }
+  vdropmon_bpf__destroy (source->skel); /* detaches every link */
+  vdm_reason_table_clear (&source->reasons);
+  pthread_mutex_destroy (&source->lock);
+  free (source);
+}
+
+static char *
+load_and_attach (vdm_source *source)
+{
+  struct btf *vmlinux;
+  char *error;
+  int err;
+
+  vmlinux = btf__load_vmlinux_btf ();
+  if (!vmlinux)
+    return format_error ("kernel BTF is not available (/sys/kernel/btf/vmlinux: %s); "
+        "CONFIG_DEBUG_INFO_BTF=y is needed", strerror (errno));
+  if (vdm_reason_table_load (vmlinux, &source->reasons) < 0) {
+    btf__free (vmlinux);
+    return format_error ("enum skb_drop_reason is missing from the kernel BTF (kernel older than 5.17)");
+  }
+  source->skel = vdropmon_bpf__open ();
+  if (!source->skel) {
+    btf__free (vmlinux);
+    return explain_load_errno (errno, "opening the BPF object failed");
+  }
+  error = choose_programs (source, vmlinux);
+  btf__free (vmlinux);
+  if (error)
+    return error;
+  err = vdropmon_bpf__load (source->skel);
+  if (err)
+    return explain_load_errno (err, "loading the BPF program failed");
+  err = vdropmon_bpf__attach (source->skel);
+  if (err)
+    return explain_load_errno (err, "attaching to skb:kfree_skb failed");
+  source->ring = ring_buffer__new (bpf_map__fd (source->skel->maps.events), on_ring_sample, source, NULL);
+  if (!source->ring)
+    return explain_load_errno (errno, "opening the BPF ring buffer failed");
+  err = pthread_create (&source->poll_thread, NULL, poll_ring, source);
+  if (err) {
+    ring_buffer__free (source->ring);
+    source->ring = NULL;
+    return explain_load_errno (err, "starting the collector thread failed");
+  }
+  pthread_setname_np (source->poll_thread, "vdm-collector");
+  return NULL;
+}
+
+static vdm_source *
+create_source (char **error)
+{
+  vdm_source *source = calloc (1, sizeof (*source));
+
+  if (!source) {
+    *error = format_error ("out of memory");
+    return NULL;
+  }
+  pthread_mutex_init (&source->lock, NULL);
+  source->refcount = 1;
+  source->info.name = "embedded";
+  source->n_cpus = libbpf_num_possible_cpus ();
+  libbpf_set_print (quiet_libbpf_print);
+  *error = source->n_cpus > 0 ? load_and_attach (source)
+      : format_error ("cannot count the possible CPUs");
+  if (*error) {
+    destroy_source (source);
+    return NULL;
+  }
+  return source;
+}
+
+vdm_source *
+vdm_source_open_embedded (char **error)
+{
+  vdm_source *source;
+
+  *error = NULL;
+  pthread_mutex_lock (&shared_lock);
+  if (shared_source) {
+    shared_source->refcount++;
+    source = shared_source;
+  } else {
+    source = shared_source = create_source (error);
+  }
+  pthread_mutex_unlock (&shared_lock);
+  return source;
+}
+
+void
+vdm_source_unref (vdm_source *source)
+{
+  bool last;
+
+  if (!source)
+    return;
+  pthread_mutex_lock (&shared_lock);
+  last = --source->refcount == 0;
+  if (last)
+    shared_source = NULL;
+  pthread_mutex_unlock (&shared_lock);
+  if (last)
+    destroy_source (source);
+}
+
+void
+vdm_source_get_info (vdm_source *source, vdm_source_info *info)
+{
+  *info = source->info;
+}
+
+vdm_subscription *
+vdm_source_subscribe (vdm_source *source, const vdm_consumer *consumer, void *user_data)
+{
+  vdm_subscription *sub = calloc (1, sizeof (*sub));
+
+  if (!sub)
+    return NULL;
+  sub->consumer = *consumer;
+  sub->user_data = user_data;
+  pthread_mutex_lock (&source->lock);
+  sub->next = source->subscriptions;
+  source->subscriptions = sub;
+  pthread_mutex_unlock (&source->lock);
+  return sub;
+}
+
+static void
+set_port_count (vdm_source *source, uint16_t port, int delta)
+{
+  int fd = bpf_map__fd (source->skel->maps.watched_ports);
+  uint32_t key = port, count = 0;
+
+  bpf_map_lookup_elem (fd, &key, &count);
+  count = delta < 0 && count == 0 ? 0 : count + delta;
+  bpf_map_update_elem (fd, &key, &count, BPF_ANY);
+}
+
+/* Zeroes the per-CPU slots a reused watch id may still hold. */
+static void
+reset_watch_counters (vdm_source *source, uint32_t watch_id)
+{
+  size_t bytes = sizeof (uint64_t) * source->n_cpus;
+  uint64_t *zeros = calloc (1, bytes);
+  uint32_t key, slot;
+
+  if (!zeros)
+    return;
+  for (slot = 0; slot < VDM_REASON_SLOTS; slot++) {
+    key = watch_id * VDM_REASON_SLOTS + slot;
+    bpf_map_update_elem (bpf_map__fd (source->skel->maps.drop_counters), &key, zeros, BPF_ANY);
+  }
+  key = watch_id;
+  bpf_map_update_elem (bpf_map__fd (source->skel->maps.events_lost), &key, zeros, BPF_ANY);
+  bpf_map_update_elem (bpf_map__fd (source->skel->maps.queue_peak), &key, zeros, BPF_ANY);
+  free (zeros);
+}
+
+static void
+release_kernel_keys (vdm_source *source, uint32_t watch_id)
+{
+  watch_entry *watch = &source->watches[watch_id];
+
+  if (watch->cookie)
+    bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_sockets), &watch->cookie);
+  if (watch->owns_flow_key) {
+    bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->flow);
+    set_port_count (source, watch->flow.local_port, -1);
+  }
+  memset (watch, 0, sizeof (*watch));
+}
+
+static int
+install_kernel_keys (vdm_source *source, uint32_t watch_id)
+{
+  watch_entry *watch = &source->watches[watch_id];
+  int err;
+
+  reset_watch_counters (source, watch_id);
+  if (watch->cookie) {
+    err = bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_sockets), &watch->cookie,
+        &watch_id, BPF_NOEXIST);
+    if (err)
+      return -errno;
+  }
+  /* A flow already watched (another socket on the same port, another netns)
+   * keeps its first owner: socket-named drops still go by cookie. */
+  if (bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->flow, &watch_id,
+          BPF_NOEXIST) == 0) {
+    watch->owns_flow_key = true;
+    set_port_count (source, watch->flow.local_port, +1);
+  }
+  return 0;
+}
+
+static int
+resolve_spec (const vdm_watch_spec *spec, uint64_t *cookie, struct vdm_flow_key *flow)
+{
+  socklen_t len = sizeof (*cookie);
+
+  *cookie = 0;
+  if (spec->fd < 0) {
+    *flow = spec->flow;
+    return flow->local_port ? 0 : -EINVAL;
+  }
+  if (getsockopt (spec->fd, SOL_SOCKET, SO_COOKIE, cookie, &len) < 0)
+    return -errno;
+  return vdm_flow_from_socket (spec->fd, flow);
+}
+
+static uint32_t
+find_watch (vdm_source *source, uint64_t cookie, const struct vdm_flow_key *flow)
+{
+  uint32_t id;
+
+  for (id = 1; id < VDM_MAX_WATCHES; id++) {
+    const watch_entry *watch = &source->watches[id];
+    if (!watch->used)
+      continue;
+    if (cookie ? watch->cookie == cookie
+        : watch->cookie == 0 && memcmp (&watch->flow, flow, sizeof (*flow)) == 0)
+      return id;
+  }
+  return 0;
+}
+
+static int
+add_subscriber (watch_entry *watch, vdm_subscription *sub)
+{
+  unsigned i;
+
+  for (i = 0; i < watch->n_subscribers; i++)
+    if (watch->subscribers[i] == sub)
+      return 0;
+  if (watch->n_subscribers == MAX_SUBSCRIBERS_PER_WATCH)
+    return -ENOSPC;
+  watch->subscribers[watch->n_subscribers++] = sub;
+  return 0;
+}
+
+static int
+create_watch (vdm_source *source, uint64_t cookie, const struct vdm_flow_key *flow)
+{
+  uint32_t id;
+  int err;
+
+  for (id = 1; id < VDM_MAX_WATCHES && source->watches[id].used; id++)
+    ;
+  if (id == VDM_MAX_WATCHES)
+    return -ENOSPC;
+  source->watches[id].used = true;
+  source->watches[id].cookie = cookie;
+  source->watches[id].flow = *flow;
+  err = install_kernel_keys (source, id);
+  if (err) {
+    release_kernel_keys (source, id);
+    return err;
+  }
+  return (int) id;
+}
+
+int
+vdm_source_watch (vdm_source *source, vdm_subscription *sub, const vdm_watch_spec *spec)
+{
+  struct vdm_flow_key flow;
+  uint64_t cookie;
+  int id, err;
+
+  err = resolve_spec (spec, &cookie, &flow);
+  if (err)
+    return err;
+  pthread_mutex_lock (&source->lock);
+  id = (int) find_watch (source, cookie, &flow);
+  if (!id)
+    id = create_watch (source, cookie, &flow);
+  if (id > 0) {
+    err = add_subscriber (&source->watches[id], sub);
+    if (err && source->watches[id].n_subscribers == 0)
+      release_kernel_keys (source, (uint32_t) id);
+    if (err)
+      id = err;
+  }
+  pthread_mutex_unlock (&source->lock);
+  return id;
+}
+
+static void
+remove_subscriber (vdm_source *source, uint32_t watch_id, vdm_subscription *sub)
+{
+  watch_entry *watch = &source->watches[watch_id];
+  unsigned i;
+
+  for (i = 0; i < watch->n_subscribers; i++) {
+    if (watch->subscribers[i] != sub)
+      continue;
+    watch->subscribers[i] = watch->subscribers[--watch->n_subscribers];
+    break;
+  }
+  if (watch->used && watch->n_subscribers == 0)
+    release_kernel_keys (source, watch_id);
+}
+
+void
+vdm_source_unwatch (vdm_source *source, vdm_subscription *sub, uint32_t watch_id)
+{
+  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+    return;
+  pthread_mutex_lock (&source->lock);
+  remove_subscriber (source, watch_id, sub);
+  pthread_mutex_unlock (&source->lock);
+}
+
+void
+vdm_source_unsubscribe (vdm_source *source, vdm_subscription *sub)
+{
+  vdm_subscription **link;
+  uint32_t id;
+
+  if (!sub)
+    return;
+  /* Dispatch holds the lock, so once we have it no callback of sub is running. */
+  pthread_mutex_lock (&source->lock);
+  for (id = 1; id < VDM_MAX_WATCHES; id++)
+    if (source->watches[id].used)
+      remove_subscriber (source, id, sub);
+  for (link = &source->subscriptions; *link; link = &(*link)->next) {
+    if (*link == sub) {
+      *link = sub->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock (&source->lock);
+  free (sub);
+}
+
+static uint64_t
+sum_percpu (int map_fd, uint32_t key, uint64_t *values, int n_cpus)
+{
+  uint64_t total = 0;
+  int cpu;
+
+  if (bpf_map_lookup_elem (map_fd, &key, values) < 0)
+    return 0;
+  for (cpu = 0; cpu < n_cpus; cpu++)
+    total += values[cpu];
+  return total;
+}
+
+int
+vdm_source_counters (vdm_source *source, uint32_t watch_id, vdm_counters *out)
+{
+  uint64_t *values;
+  uint32_t slot;
+
+  memset (out, 0, sizeof (*out));
+  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+    return -EINVAL;
+  values = calloc (source->n_cpus, sizeof (uint64_t));
+  if (!values)
+    return -ENOMEM;
+  for (slot = 0; slot < VDM_REASON_SLOTS; slot++) {
+    out->per_reason[slot] = sum_percpu (bpf_map__fd (source->skel->maps.drop_counters),
+        watch_id * VDM_REASON_SLOTS + slot, values, source->n_cpus);
+    out->total += out->per_reason[slot];
+  }
+  out->ringbuf_lost = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), watch_id, values,
+      source->n_cpus);
+  free (values);
+  return 0;
+}
+
+int
+vdm_source_queue_peak (vdm_source *source, uint32_t watch_id)
+{
+  int fd = bpf_map__fd (source->skel->maps.queue_peak);
+  uint64_t *values, peak = 0;
+  uint32_t key = watch_id;
+  int cpu;
+
+  if (!source->info.has_queue_fill || watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+    return -1;
+  values = calloc (source->n_cpus, sizeof (uint64_t));
+  if (!values)
+    return -1;
+  if (bpf_map_lookup_elem (fd, &key, values) == 0) {
+    for (cpu = 0; cpu < source->n_cpus; cpu++)
+      peak = values[cpu] > peak ? values[cpu] : peak;
+    /* A sample landing between lookup and reset is lost to this interval
+     * only; the next packet refreshes the peak. */
+    memset (values, 0, source->n_cpus * sizeof (uint64_t));
+    bpf_map_update_elem (fd, &key, values, BPF_ANY);
+  }
+  free (values);
+  return (int) peak;
+}
+
+const char *
+vdm_source_reason_name (vdm_source *source, uint32_t reason)
+{
+  const char *name = vdm_reason_table_lookup (&source->reasons, reason);
+  return name ? name : "UNKNOWN";
+}
+
+static int
+program_fd (vdm_source *source, vdm_program which)
+{
+  switch (which) {
+    case VDM_PROGRAM_KFREE_SKB:
+      return bpf_program__fd (source->info.has_rx_sk ? source->skel->progs.kfree_skb_rx_sk
+          : source->skel->progs.kfree_skb_legacy);
+    case VDM_PROGRAM_SK_DATA_READY:
+      return source->info.has_queue_fill ? bpf_program__fd (source->skel->progs.sk_data_ready) : -1;
+  }
+  return -1;
+}
+
+int
+vdm_embedded_program_stats (vdm_source *source, vdm_program which, uint64_t *run_time_ns,
+    uint64_t *run_count)
+{
+  struct bpf_prog_info info;
+  uint32_t len = sizeof (info);
+  int fd = program_fd (source, which);
+
+  memset (&info, 0, sizeof (info));
+  if (fd < 0)
+    return -ENOENT;
+  if (bpf_obj_get_info_by_fd (fd, &info, &len) < 0)
+    return -errno;
+  *run_time_ns = info.run_time_ns;
+  *run_count = info.run_cnt;
+  return 0;
+}
+
+int
+vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value)
+{
+  uint64_t *values = calloc (source->n_cpus, sizeof (uint64_t));
+
+  if (!values)
+    return -ENOMEM;
+  *value = sum_percpu (bpf_map__fd (source->skel->maps.health), slot, values, source->n_cpus);
+  free (values);
+  return 0;
+}

@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: (LGPL-2.1-or-later OR BSD-2-Clause)
+/*
+ * vdropmon.bpf.c — which packets of the watched streams did the kernel drop?
+ *
+ * Every freed-as-dropped skb passes skb:kfree_skb with a drop reason. We keep
+ * only those of sockets/flows that userspace put in the watch maps, count them
+ * per watch and reason in per-CPU counters (exact, never lost), and send the
+ * details (time, reason, flow, first payload bytes: the RTP header) through a
+ * ring buffer, counting every reserve failure.
+ *
+ * Two forms of the tracepoint exist: since 6.11 it names the receiving socket
+ * (rx_sk); before (6.1, Debian 12) it does not. Both programs are here; the
+ * loader probes the kernel BTF and autoloads exactly one.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "vdropmon_event.h"
+
+#define ETH_P_IP_BE 0x0008 /* htons(0x0800), unused: we read the IP version nibble */
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* socket cookie -> watch id */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, VDM_MAX_WATCHES);
+  __type(key, __u64);
+  __type(value, __u32);
+} watched_sockets SEC(".maps");
+
+/* flow (wildcards as zeros) -> watch id */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, VDM_MAX_WATCHES * 2);
+  __type(key, struct vdm_flow_key);
+  __type(value, __u32);
+} watched_flows SEC(".maps");
+
+/* Local (destination) port -> number of watched flows on it. A single array
+ * lookup lets every unrelated drop leave before any hashing. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, __u32);
+} watched_ports SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, VDM_MAX_WATCHES * VDM_REASON_SLOTS);
+  __type(key, __u32);
+  __type(value, __u64);
+} drop_counters SEC(".maps");
+
+/* Ring-buffer reserve failures per watch id. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, VDM_MAX_WATCHES);
+  __type(key, __u32);
+  __type(value, __u64);
+} events_lost SEC(".maps");
+
+/* Peak receive-queue fill (per-mille of sk_rcvbuf) per watch id, reset by
+ * userspace. 64-bit like every per-CPU value userspace reads (8-byte stride). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, VDM_MAX_WATCHES);
+  __type(key, __u32);
+  __type(value, __u64);
+} queue_peak SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, VDM_HEALTH_SLOTS);
+  __type(key, __u32);
+  __type(value, __u64);
+} health SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, VDM_RINGBUF_BYTES);
+} events SEC(".maps");
+
+/* Set by the loader: do not even look at the skb when nothing is watched. */
+const volatile bool filter_enabled = true;
+
+static __always_inline void bump (void *map, __u32 index)
+{
+  __u64 *value = bpf_map_lookup_elem (map, &index);
+  if (value)
+    *value += 1;
+}
+
+static __always_inline __u64 socket_cookie (const struct sock *sk)
+{
+  /* Read, never assign: a socket userspace asked SO_COOKIE of has one;
+   * a socket nobody asked about has 0 and is not ours. */
+  return BPF_CORE_READ (sk, __sk_common.skc_cookie.counter);
+}
+
+static __always_inline __u32 watch_of_socket (const struct sock *sk, __u64 *cookie)
+{
+  if (!sk)
+    return 0;
+  *cookie = socket_cookie (sk);
+  if (!*cookie)
+    return 0;
+  __u32 *id = bpf_map_lookup_elem (&watched_sockets, cookie);
+  return id ? *id : 0;
+}
+
+/* Parses IPv4/IPv6 + UDP/TCP from the skb's network header (valid on both
+ * the receive path and the egress qdisc path), filling the flow as seen by
+ * the receiver: local = destination. Returns the L4 payload offset from
+ * skb->head, or 0 when the packet is not one we can parse. */
+static __always_inline __u32 parse_flow (struct sk_buff *skb, struct vdm_flow_key *flow)
+{
+  unsigned char *head = BPF_CORE_READ (skb, head);
+  __u16 nh = BPF_CORE_READ (skb, network_header);
+  __u8 first;
+  __u32 l4;
+
+  if (bpf_probe_read_kernel (&first, 1, head + nh))
+    return 0;
+
+  if ((first >> 4) == 4) {
+    struct iphdr ip;
+    if (bpf_probe_read_kernel (&ip, sizeof (ip), head + nh))
+      return 0;
+    if (ip.frag_off & bpf_htons (0x1fff))
+      return 0; /* a non-first fragment has no L4 header */
+    flow->family = AF_INET;
+    flow->protocol = ip.protocol;
+    __builtin_memcpy (flow->local_addr, &ip.daddr, 4);
+    __builtin_memcpy (flow->remote_addr, &ip.saddr, 4);
+    l4 = nh + ip.ihl * 4;
+  } else if ((first >> 4) == 6) {
+    struct ipv6hdr ip6;
+    if (bpf_probe_read_kernel (&ip6, sizeof (ip6), head + nh))
+      return 0;
+    flow->family = AF_INET6;
+    flow->protocol = ip6.nexthdr; /* extension headers: not followed */
+    __builtin_memcpy (flow->local_addr, &ip6.daddr, 16);
+    __builtin_memcpy (flow->remote_addr, &ip6.saddr, 16);
+    l4 = nh + sizeof (struct ipv6hdr);
+  } else {
+    return 0;
+  }
+
+  __be16 ports[2];
+  if (flow->protocol != IPPROTO_UDP && flow->protocol != IPPROTO_TCP)
+    return 0;
+  if (bpf_probe_read_kernel (ports, sizeof (ports), head + l4))
+    return 0;
+  flow->remote_port = bpf_ntohs (ports[0]);
+  flow->local_port = bpf_ntohs (ports[1]);
+
+  if (flow->protocol == IPPROTO_UDP)
+    return l4 + 8;
+  __u8 doff;
+  if (bpf_probe_read_kernel (&doff, 1, head + l4 + 12))
+    return 0;
+  return l4 + (doff >> 4) * 4;
+}
+
+static __always_inline __u32 lookup_flow (struct vdm_flow_key *key)
+{
+  __u32 *id;
+
+  /* Most specific first: full 5-tuple (TCP connections), then
+   * destination address + port, then port alone (a socket bound to any). */
+  id = bpf_map_lookup_elem (&watched_flows, key);
+  if (id)
+    return *id;
+  __u16 remote_port = key->remote_port;
+  __u8 remote_addr[16];
+  __builtin_memcpy (remote_addr, key->remote_addr, 16);
+  key->remote_port = 0;
+  __builtin_memset (key->remote_addr, 0, 16);
+  id = bpf_map_lookup_elem (&watched_flows, key);
+  if (!id) {
+    __u8 local_addr[16];
+    __builtin_memcpy (local_addr, key->local_addr, 16);
+    __builtin_memset (key->local_addr, 0, 16);
+    id = bpf_map_lookup_elem (&watched_flows, key);
+    __builtin_memcpy (key->local_addr, local_addr, 16);
+  }
+  key->remote_port = remote_port;
+  __builtin_memcpy (key->remote_addr, remote_addr, 16);
+  return id ? *id : 0;
+}
+
+static __always_inline bool port_is_watched (__u16 port)
+{
+  __u32 key = port;
+  __u32 *n = bpf_map_lookup_elem (&watched_ports, &key);
+  return n && *n;
+}
+
+static __always_inline void emit_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
+    __u64 cookie, __u8 attributed_by, const struct vdm_flow_key *flow, __u32 payload_off)
+{
+  struct vdm_kernel_event *ev;
+
+  ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
+  if (!ev) {
+    bump (&events_lost, watch_id);
+    bump (&health, VDM_HEALTH_RINGBUF_LOST);
+    return;
+  }
+  ev->ktime_ns = bpf_ktime_get_ns ();
+  ev->sock_cookie = cookie;
+  ev->kind = VDM_EVENT_DROP;
+  ev->reason = reason;
+  ev->watch_id = watch_id;
+  ev->skb_len = BPF_CORE_READ (skb, len);
+  ev->attributed_by = attributed_by;
+  ev->pad = 0;
+  ev->cpu = bpf_get_smp_processor_id ();
+  ev->flow = *flow;
+  ev->payload_len = 0;
+
+  if (payload_off) {
+    /* Only the linear part is readable as bytes: stop at skb->tail. */
+    __u32 tail = BPF_CORE_READ (skb, tail);
+    unsigned char *head = BPF_CORE_READ (skb, head);
+    if (tail > payload_off) {
+      __u32 avail = tail - payload_off;
+      if (avail > VDM_PAYLOAD_BYTES)
+        avail = VDM_PAYLOAD_BYTES;
+      if (!bpf_probe_read_kernel (ev->payload, VDM_PAYLOAD_BYTES, head + payload_off))
+        ev->payload_len = avail;
+    }
+  }
+  bpf_ringbuf_submit (ev, 0);
+}
+
+static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const struct sock *rx_sk)
+{
+  struct vdm_flow_key flow = {};
+  __u64 cookie = 0;
+  __u8 attributed_by = VDM_ATTR_SOCKET;
+  __u32 watch_id;
+  __u32 payload_off;
+
+  bump (&health, VDM_HEALTH_SEEN);
+
+  /* The kernel named the socket: it alone decides. */
+  watch_id = watch_of_socket (rx_sk, &cookie);
+  if (!watch_id && !rx_sk)
+    watch_id = watch_of_socket (BPF_CORE_READ (skb, sk), &cookie);
+  if (!watch_id && rx_sk)
+    return 0;
+
+  payload_off = parse_flow (skb, &flow);
+  if (!watch_id) {
+    /* No socket (qdisc, netfilter, pre-6.11 socket drops): by 5-tuple. */
+    if (!payload_off || !port_is_watched (flow.local_port))
+      return 0;
+    watch_id = lookup_flow (&flow);
+    if (!watch_id)
+      return 0;
+    attributed_by = VDM_ATTR_FLOW;
+  }
+  if (watch_id >= VDM_MAX_WATCHES)
+    return 0;
+
+  bump (&drop_counters, vdm_counter_index (watch_id, reason));
+  bump (&health, VDM_HEALTH_MATCHED);
+  emit_event (skb, reason, watch_id, cookie, attributed_by, &flow, payload_off);
+  return 0;
+}
+
+/* 6.11 and later: trace_kfree_skb(skb, location, reason, rx_sk) */
+SEC ("tp_btf/kfree_skb")
+int BPF_PROG (kfree_skb_rx_sk, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+    struct sock *rx_sk)
+{
+  if (!filter_enabled)
+    return 0;
+  return handle_drop (skb, reason, rx_sk);
+}
+
+/* Before 6.11 (6.1 on Debian 12): trace_kfree_skb(skb, location, reason) */
+SEC ("tp_btf/kfree_skb")
+int BPF_PROG (kfree_skb_legacy, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+{
+  if (!filter_enabled)
+    return 0;
+  return handle_drop (skb, reason, NULL);
+}
+
+/* The receive queue is filling: keep its peak fill per watched socket, the
+ * precursor of SOCKET_RCVBUFF drops. */
+SEC ("tp_btf/sk_data_ready")
+int BPF_PROG (sk_data_ready, const struct sock *sk)
+{
+  __u64 cookie = 0;
+  __u32 watch_id = watch_of_socket (sk, &cookie);
+  if (!watch_id || watch_id >= VDM_MAX_WATCHES)
+    return 0;
+
+  int rcvbuf = BPF_CORE_READ (sk, sk_rcvbuf);
+  int rmem = BPF_CORE_READ (sk, sk_backlog.rmem_alloc.counter);
+  if (rcvbuf <= 0 || rmem < 0)
+    return 0;
+  __u64 fill = (__u64) rmem * 1000 / (__u32) rcvbuf;
+  __u64 *peak = bpf_map_lookup_elem (&queue_peak, &watch_id);
+  if (peak && fill > *peak)
+    *peak = fill;
+  return 0;
+}

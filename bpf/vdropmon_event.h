@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vdropmon_event.h — the binary contract between the BPF program and its loader.
+ *
+ * Included by bpf/vdropmon.bpf.c (with vmlinux.h types) and by userspace
+ * (with <linux/types.h>). Keep it free of anything else: every struct here is
+ * read from a BPF map or the ring buffer byte for byte.
+ */
+#ifndef VDROPMON_EVENT_H
+#define VDROPMON_EVENT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Watch ids index per-CPU arrays: 0 is never used, so a zero lookup means "not watched". */
+#define VDM_MAX_WATCHES 256
+/* Reason codes >= VDM_REASON_SLOTS - 1 (incl. subsystem reasons) share the last slot. */
+#define VDM_REASON_SLOTS 256
+#define VDM_PAYLOAD_BYTES 64
+#define VDM_RINGBUF_BYTES (1 << 20)
+
+enum vdm_event_kind {
+  VDM_EVENT_DROP = 1,
+};
+
+/* A flow as the kernel saw it. Addresses in network order; IPv4 uses the
+ * first 4 bytes of the address arrays, the rest zero. Ports in host order. */
+struct vdm_flow_key {
+  __u8 family;   /* AF_INET (2) or AF_INET6 (10) */
+  __u8 protocol; /* IPPROTO_UDP (17) or IPPROTO_TCP (6) */
+  __u16 local_port;
+  __u16 remote_port; /* 0 = any */
+  __u16 pad;
+  __u8 local_addr[16];  /* all zero = any */
+  __u8 remote_addr[16]; /* all zero = any */
+};
+
+/* One dropped packet of a watched socket or flow, as it leaves the kernel. */
+struct vdm_kernel_event {
+  __u64 ktime_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+  __u64 sock_cookie;   /* 0 when the drop named no socket */
+  __u32 kind;          /* enum vdm_event_kind */
+  __u32 reason;        /* kernel enum skb_drop_reason, as this kernel numbers it */
+  __u32 watch_id;
+  __u32 skb_len;
+  __u16 payload_len;   /* valid bytes in payload[] (L4 payload start) */
+  __u8 attributed_by;  /* enum vdm_attribution */
+  __u8 pad;
+  __u32 cpu;
+  struct vdm_flow_key flow; /* local = destination side of the packet */
+  __u8 payload[VDM_PAYLOAD_BYTES];
+};
+
+enum vdm_attribution {
+  VDM_ATTR_SOCKET = 1, /* rx_sk (6.11+) or skb->sk cookie matched */
+  VDM_ATTR_FLOW = 2,   /* 5-tuple parsed from the skb's headers matched */
+};
+
+/* Index into the per-CPU counters array. */
+static inline __u32 vdm_counter_index(__u32 watch_id, __u32 reason)
+{
+  __u32 slot = reason < VDM_REASON_SLOTS - 1 ? reason : VDM_REASON_SLOTS - 1;
+  return watch_id * VDM_REASON_SLOTS + slot;
+}
+
+/* Global per-CPU health counters (array map "health"). */
+enum vdm_health {
+  VDM_HEALTH_RINGBUF_LOST = 0, /* bpf_ringbuf_reserve failed: event lost, count kept */
+  VDM_HEALTH_MATCHED = 1,      /* drops attributed to some watch */
+  VDM_HEALTH_SEEN = 2,         /* every kfree_skb invocation that reached the filter */
+  VDM_HEALTH_PARSE_FAIL = 3,   /* header reads that failed */
+  VDM_HEALTH_SLOTS = 8,
+};
+
+#endif

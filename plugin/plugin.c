@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#include "gstvdropmon.h"
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  return GST_ELEMENT_REGISTER (vdropmon, plugin);
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, vdropmon,
+    "Kernel packet-drop monitor for live video (eBPF)", plugin_init, VERSION, "LGPL",
+    "vdropmon", "https://github.com/vdropmon/vdropmon")

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * socket_discovery.h — which sockets feed an element: walk upstream from its
+ * sink pad through links, ghost pads and bins (rtspsrc, rtpbin, uridecodebin)
+ * and collect the socket of every udpsrc found.
+ */
+#ifndef VDM_SOCKET_DISCOVERY_H
+#define VDM_SOCKET_DISCOVERY_H
+
+#include <gio/gio.h>
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/* Returns a new array of GSocket (owned references), possibly empty. Only
+ * sockets that are open (udpsrc at PAUSED or above) are returned. */
+GPtrArray *vdm_discover_upstream_sockets (GstPad * sinkpad);
+
+G_END_DECLS
+#endif

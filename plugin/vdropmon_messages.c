@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "vdropmon_messages.h"
+
+const gchar *
+vdm_drop_source_name (vdm_drop_source source)
+{
+  switch (source) {
+    case VDM_DROP_SOURCE_KERNEL_UDP:
+      return "kernel-udp";
+    case VDM_DROP_SOURCE_KERNEL_TCP:
+      return "kernel-tcp";
+    case VDM_DROP_SOURCE_KERNEL_OTHER:
+      return "kernel";
+    case VDM_DROP_SOURCE_RTP_GAP:
+      return "rtp-gap";
+  }
+  return "unknown";
+}
+
+static const gchar *
+attribution_name (guint8 attribution)
+{
+  switch (attribution) {
+    case VDM_ATTR_SOCKET:
+      return "socket";
+    case VDM_ATTR_FLOW:
+      return "flow";
+    default:
+      return "userspace";
+  }
+}
+
+static void
+set_seq_list (GstStructure * s, const vdm_drop_batch * batch)
+{
+  GValue list = G_VALUE_INIT, item = G_VALUE_INIT;
+  guint i;
+
+  g_value_init (&list, GST_TYPE_ARRAY);
+  g_value_init (&item, G_TYPE_UINT);
+  for (i = 0; batch->has_rtp && i < batch->n_seqs; i++) {
+    g_value_set_uint (&item, batch->seqs[i]);
+    gst_value_array_append_value (&list, &item);
+  }
+  gst_structure_take_value (s, "rtp-seqs", &list);
+  g_value_unset (&item);
+}
+
+GstStructure *
+vdm_drop_report_to_structure (const VdmDropReport * report)
+{
+  const vdm_drop_batch *b = &report->batch;
+  GstStructure *s;
+
+  s = gst_structure_new (VDM_DROP_MESSAGE,
+      "source", G_TYPE_STRING, vdm_drop_source_name (b->source),
+      "reason", G_TYPE_STRING, b->reason_name,
+      "reason-code", G_TYPE_UINT, b->reason,
+      "count", G_TYPE_UINT, (guint) MIN (b->count, G_MAXUINT),
+      "kernel-time", G_TYPE_UINT64, b->first_time_ns,
+      "kernel-time-last", G_TYPE_UINT64, b->last_time_ns,
+      "running-time", G_TYPE_UINT64, report->running_time,
+      "pts", G_TYPE_UINT64, report->pts_first,
+      "pts-last", G_TYPE_UINT64, report->pts_last,
+      "rtp-seq-first", G_TYPE_INT, b->has_rtp ? (gint) b->seq_first : -1,
+      "rtp-seq-last", G_TYPE_INT, b->has_rtp ? (gint) b->seq_last : -1,
+      "rtp-seqs-truncated", G_TYPE_BOOLEAN, b->seqs_truncated,
+      "frames", G_TYPE_UINT, b->n_frames,
+      "ssrc", G_TYPE_UINT, b->has_rtp ? b->ssrc : 0,
+      "payload-type", G_TYPE_INT, b->has_rtp ? b->payload_type : -1,
+      "keyframe", G_TYPE_BOOLEAN, report->keyframe,
+      "flow", G_TYPE_STRING, report->flow,
+      "attribution", G_TYPE_STRING, attribution_name (b->attribution),
+      "events-lost", G_TYPE_UINT64, report->events_lost, NULL);
+  set_seq_list (s, b);
+  return s;
+}
+
+static void
+set_string_list (GstStructure * s, const gchar * field, GPtrArray * strings)
+{
+  GValue list = G_VALUE_INIT, item = G_VALUE_INIT;
+  guint i;
+
+  g_value_init (&list, GST_TYPE_ARRAY);
+  g_value_init (&item, G_TYPE_STRING);
+  for (i = 0; strings && i < strings->len; i++) {
+    g_value_set_string (&item, g_ptr_array_index (strings, i));
+    gst_value_array_append_value (&list, &item);
+  }
+  gst_structure_take_value (s, field, &list);
+  g_value_unset (&item);
+}
+
+static GstStructure *
+reasons_structure (const VdmStatsSnapshot * stats)
+{
+  GstStructure *reasons = gst_structure_new_empty ("reasons");
+  guint slot;
+
+  for (slot = 0; slot < VDM_REASON_SLOTS; slot++) {
+    if (stats->per_reason[slot] && stats->reason_names[slot])
+      gst_structure_set (reasons, stats->reason_names[slot], G_TYPE_UINT64, stats->per_reason[slot],
+          NULL);
+  }
+  return reasons;
+}
+
+GstStructure *
+vdm_stats_to_structure (const VdmStatsSnapshot * stats, const gchar * name)
+{
+  GstStructure *s, *reasons;
+
+  s = gst_structure_new (name,
+      "collector", G_TYPE_STRING, stats->collector,
+      "collector-status", G_TYPE_STRING, stats->collector_status,
+      "kernel-drops", G_TYPE_UINT64, stats->kernel_drops,
+      "events-lost", G_TYPE_UINT64, stats->events_lost,
+      "buffers", G_TYPE_UINT64, stats->buffers,
+      "rtp-packets", G_TYPE_UINT64, stats->rtp_packets,
+      "rtp-lost", G_TYPE_UINT64, stats->rtp_lost,
+      "rtp-reordered", G_TYPE_UINT64, stats->rtp_reordered,
+      "rtp-duplicates", G_TYPE_UINT64, stats->rtp_duplicates,
+      "queue-fill-peak", G_TYPE_DOUBLE, stats->queue_fill_peak,
+      "drop-messages", G_TYPE_UINT64, stats->drop_messages, NULL);
+  set_string_list (s, "flows", stats->flows);
+  reasons = reasons_structure (stats);
+  gst_structure_set (s, "reasons", GST_TYPE_STRUCTURE, reasons, NULL);
+  gst_structure_free (reasons);
+  return s;
+}
