@@ -30,6 +30,9 @@ typedef struct vdm_seq_tracker vdm_seq_tracker;
 vdm_seq_tracker *vdm_seq_tracker_new (void);
 void vdm_seq_tracker_free (vdm_seq_tracker *tracker);
 void vdm_seq_tracker_reset (vdm_seq_tracker *tracker);
+/* Forgets every SSRC's sequence state (e.g. after a flushing seek) but keeps
+ * the totals, which reset clears too. */
+void vdm_seq_tracker_forget_sources (vdm_seq_tracker *tracker);
 
 /* Records one arrival. Returns true and fills *gap when this packet reveals
  * missing packets before it (count <= 3000: larger jumps resync instead). */
