@@ -11,7 +11,7 @@ GST_DEBUG_CATEGORY_EXTERN (vdropmon_debug);
 
 typedef struct {
   GHashTable *visited;   /* GstElement* already walked */
-  GPtrArray *sockets;
+  GPtrArray *sources;     /* GstElement*, owned */
 } Walk;
 
 static void visit_src_pad (Walk * walk, GstPad * srcpad, guint depth);
@@ -25,22 +25,10 @@ is_udp_source (GstElement * element)
 }
 
 static void
-collect_socket (Walk * walk, GstElement * element)
+collect_source (Walk * walk, GstElement * element)
 {
-  GSocket *socket = NULL;
-  guint i;
-
-  g_object_get (element, "used-socket", &socket, NULL);
-  if (!socket)
-    return;                     /* not opened yet: the next scan sees it */
-  for (i = 0; i < walk->sockets->len; i++) {
-    if (g_ptr_array_index (walk->sockets, i) == socket) {
-      g_object_unref (socket);
-      return;
-    }
-  }
-  GST_LOG ("found socket fd %d in %" GST_PTR_FORMAT, g_socket_get_fd (socket), element);
-  g_ptr_array_add (walk->sockets, socket);
+  GST_LOG ("found %" GST_PTR_FORMAT, element);
+  g_ptr_array_add (walk->sources, gst_object_ref (element));
 }
 
 static void
@@ -53,7 +41,7 @@ visit_element (Walk * walk, GstElement * element, guint depth)
     return;
   g_hash_table_add (walk->visited, element);
   if (is_udp_source (element))
-    collect_socket (walk, element);
+    collect_source (walk, element);
 
   it = gst_element_iterate_sink_pads (element);
   while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
@@ -104,18 +92,18 @@ visit_src_pad (Walk * walk, GstPad * srcpad, guint depth)
 }
 
 GPtrArray *
-vdm_discover_upstream_sockets (GstPad * sinkpad)
+vdm_discover_upstream_udp_sources (GstPad * sinkpad)
 {
   Walk walk;
   GstPad *peer;
 
   walk.visited = g_hash_table_new (NULL, NULL);
-  walk.sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  walk.sources = g_ptr_array_new_with_free_func (gst_object_unref);
   peer = gst_pad_get_peer (sinkpad);
   if (peer) {
     visit_src_pad (&walk, peer, 0);
     gst_object_unref (peer);
   }
   g_hash_table_unref (walk.visited);
-  return walk.sockets;
+  return walk.sources;
 }

@@ -2,7 +2,7 @@
 /*
  * socket_discovery.h — which sockets feed an element: walk upstream from its
  * sink pad through links, ghost pads and bins (rtspsrc, rtpbin, uridecodebin)
- * and collect the socket of every udpsrc found.
+ * and collect every udpsrc found.
  */
 #ifndef VDM_SOCKET_DISCOVERY_H
 #define VDM_SOCKET_DISCOVERY_H
@@ -12,9 +12,9 @@
 
 G_BEGIN_DECLS
 
-/* Returns a new array of GSocket (owned references), possibly empty. Only
- * sockets that are open (udpsrc at PAUSED or above) are returned. */
-GPtrArray *vdm_discover_upstream_sockets (GstPad * sinkpad);
+/* Returns a new array of udpsrc-like GstElements (owned references),
+ * possibly empty: elements with a "used-socket" property. */
+GPtrArray *vdm_discover_upstream_udp_sources (GstPad * sinkpad);
 
 G_END_DECLS
 #endif

@@ -122,7 +122,18 @@ vdm_stats_to_structure (const VdmStatsSnapshot * stats, const gchar * name)
       "rtp-reordered", G_TYPE_UINT64, stats->rtp_reordered,
       "rtp-duplicates", G_TYPE_UINT64, stats->rtp_duplicates,
       "queue-fill-peak", G_TYPE_DOUBLE, stats->queue_fill_peak,
-      "drop-messages", G_TYPE_UINT64, stats->drop_messages, NULL);
+      "drop-messages", G_TYPE_UINT64, stats->drop_messages,
+      "loss-fraction", G_TYPE_DOUBLE, stats->loss_fraction,
+      "jitter", G_TYPE_DOUBLE, stats->jitter_ms,
+      "fid", G_TYPE_DOUBLE, stats->fid_ms,
+      "fid-max", G_TYPE_DOUBLE, stats->fid_max_ms,
+      "bitrate", G_TYPE_DOUBLE, stats->bitrate,
+      "warnings", G_TYPE_UINT64, stats->warnings,
+      "keyframe-requests-sent", G_TYPE_UINT64, stats->keyframe_requests_sent,
+      "keyframe-requests-seen", G_TYPE_UINT64, stats->keyframe_requests_seen,
+      "detector-state", G_TYPE_STRING, stats->detector_state,
+      "ewma", G_TYPE_DOUBLE, stats->ewma,
+      "baseline", G_TYPE_DOUBLE, stats->baseline, NULL);
   set_string_list (s, "flows", stats->flows);
   reasons = reasons_structure (stats);
   gst_structure_set (s, "reasons", GST_TYPE_STRUCTURE, reasons, NULL);

@@ -16,6 +16,22 @@ G_BEGIN_DECLS
 
 #define VDM_DROP_MESSAGE "vdropmon-drop"
 #define VDM_STATS_MESSAGE "vdropmon-stats"
+#define VDM_WARNING_MESSAGE "vdropmon-warning"
+#define VDM_CLEAR_MESSAGE "vdropmon-clear"
+
+/* Shown by gst-inspect-1.0; docs/messages.md has every field. */
+#define VDM_MESSAGES_SUMMARY \
+  "vdropmon-drop: source, reason, reason-code, count, kernel-time, kernel-time-last, " \
+  "running-time, pts, pts-last, rtp-seq-first, rtp-seq-last, rtp-seqs, rtp-seqs-truncated, " \
+  "frames, ssrc, payload-type, keyframe, flow, attribution, events-lost | " \
+  "vdropmon-warning: level, cause, reasons, action, drop-rate, ewma, baseline, stall-eta, " \
+  "detect-time, running-time, suggested-height, suggested-bitrate | " \
+  "vdropmon-clear: cause, duration, drops, detect-time, running-time | " \
+  "vdropmon-stats (also the stats property, as application/x-vdropmon-stats): collector, " \
+  "collector-status, flows, kernel-drops, reasons, events-lost, buffers, rtp-packets, " \
+  "rtp-lost, rtp-reordered, rtp-duplicates, queue-fill-peak, drop-messages, loss-fraction, " \
+  "jitter, fid, fid-max, bitrate, warnings, keyframe-requests-sent, keyframe-requests-seen, " \
+  "detector-state, ewma, baseline"
 #define VDM_STATS_STRUCTURE "application/x-vdropmon-stats"
 
 /* A closed batch, placed on the pipeline's timeline. */
@@ -40,6 +56,14 @@ typedef struct {
   guint64 rtp_packets, rtp_lost, rtp_reordered, rtp_duplicates;
   gdouble queue_fill_peak;        /* 0..1, -1 unavailable */
   guint64 drop_messages;
+  gdouble loss_fraction;          /* lost / expected, from sequence numbers */
+  gdouble jitter_ms;              /* RFC 3550 interarrival jitter */
+  gdouble fid_ms, fid_max_ms;     /* frame-interval deviation, mean and max */
+  gdouble bitrate;                /* bits/s at arrival */
+  guint64 warnings;
+  guint64 keyframe_requests_sent, keyframe_requests_seen;
+  const gchar *detector_state;    /* "normal" | "warning" | "critical" */
+  gdouble ewma, baseline;
 } VdmStatsSnapshot;
 
 const gchar *vdm_drop_source_name (vdm_drop_source source);
