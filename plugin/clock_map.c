@@ -38,11 +38,17 @@ to_clock_time (uint64_t mono, int64_t offset)
 }
 
 uint64_t
-vdm_clock_map_running_time (const vdm_clock_map *map, uint64_t mono_ns)
+vdm_clock_map_clock_time (const vdm_clock_map *map, uint64_t mono_ns)
 {
   if (!map->valid || mono_ns == VDM_TIME_NONE)
     return VDM_TIME_NONE;
-  uint64_t clock_time = to_clock_time (mono_ns, map->mono_to_clock);
+  return to_clock_time (mono_ns, map->mono_to_clock);
+}
+
+uint64_t
+vdm_clock_map_running_time (const vdm_clock_map *map, uint64_t mono_ns)
+{
+  uint64_t clock_time = vdm_clock_map_clock_time (map, mono_ns);
   if (clock_time == VDM_TIME_NONE || clock_time < map->base_time)
     return VDM_TIME_NONE;
   return clock_time - map->base_time;

@@ -17,6 +17,7 @@ typedef struct {
   uint16_t first_seq;
   uint16_t count;
   uint64_t detected_ns;
+  vdm_gap_context context;
 } pending_gap;
 
 struct vdm_gap_reconciler {
@@ -104,11 +105,11 @@ settle_gap (vdm_gap_reconciler *rec, const pending_gap *gap, vdm_unexplained_fn 
       continue;
     }
     if (run_len)
-      fn (gap->ssrc, run_start, run_len, gap->detected_ns, user_data);
+      fn (gap->ssrc, run_start, run_len, gap->detected_ns, &gap->context, user_data);
     run_len = 0;
   }
   if (run_len)
-    fn (gap->ssrc, run_start, run_len, gap->detected_ns, user_data);
+    fn (gap->ssrc, run_start, run_len, gap->detected_ns, &gap->context, user_data);
 }
 
 static void
@@ -121,15 +122,16 @@ settle_first (vdm_gap_reconciler *rec, vdm_unexplained_fn fn, void *user_data)
 }
 
 void
-vdm_gap_reconciler_gap (vdm_gap_reconciler *rec, uint64_t now_ns, uint32_t ssrc,
-    uint16_t first_seq, uint16_t count, vdm_unexplained_fn fn, void *user_data)
+vdm_gap_reconciler_gap (vdm_gap_reconciler *rec, uint64_t now_ns,
+    const vdm_gap_context *context, uint32_t ssrc, uint16_t first_seq, uint16_t count,
+    vdm_unexplained_fn fn, void *user_data)
 {
   if (count == 0)
     return;
   if (rec->n_pending == VDM_RECONCILER_PENDING)
     settle_first (rec, fn, user_data);
   rec->pending[rec->n_pending++] = (pending_gap) {
-    .ssrc = ssrc, .first_seq = first_seq, .count = count, .detected_ns = now_ns,
+    .ssrc = ssrc, .first_seq = first_seq, .count = count, .detected_ns = now_ns, .context = *context,
   };
 }
 

@@ -17,9 +17,16 @@
 
 typedef struct vdm_gap_reconciler vdm_gap_reconciler;
 
+/* What the caller knew when it saw the gap, handed back untouched. */
+typedef struct {
+  uint64_t stamp;        /* e.g. the time on another clock */
+  uint32_t rtp_ts;       /* timestamp of the packet that revealed the gap */
+  uint8_t payload_type;
+} vdm_gap_context;
+
 /* Called for each run of consecutive seqs nobody explained. */
 typedef void (*vdm_unexplained_fn) (uint32_t ssrc, uint16_t first_seq, uint16_t count,
-    uint64_t detected_ns, void *user_data);
+    uint64_t detected_ns, const vdm_gap_context *context, void *user_data);
 
 vdm_gap_reconciler *vdm_gap_reconciler_new (void);
 void vdm_gap_reconciler_free (vdm_gap_reconciler *rec);
@@ -28,10 +35,11 @@ void vdm_gap_reconciler_reset (vdm_gap_reconciler *rec);
 void vdm_gap_reconciler_kernel_drop (vdm_gap_reconciler *rec, uint32_t ssrc, uint16_t seq);
 /* A packet arrived: it was not lost, whatever was noted of it long ago. */
 void vdm_gap_reconciler_arrived (vdm_gap_reconciler *rec, uint32_t ssrc, uint16_t seq);
-/* A gap seen at arrival. If more than VDM_RECONCILER_PENDING gaps wait, the
- * oldest is settled at once. */
-void vdm_gap_reconciler_gap (vdm_gap_reconciler *rec, uint64_t now_ns, uint32_t ssrc,
-    uint16_t first_seq, uint16_t count, vdm_unexplained_fn fn, void *user_data);
+/* A gap seen at arrival. now_ns is the time base of the grace period. If
+ * more than VDM_RECONCILER_PENDING gaps wait, the oldest is settled at once. */
+void vdm_gap_reconciler_gap (vdm_gap_reconciler *rec, uint64_t now_ns,
+    const vdm_gap_context *context, uint32_t ssrc, uint16_t first_seq, uint16_t count,
+    vdm_unexplained_fn fn, void *user_data);
 /* Settles every gap detected at or before now_ns - grace_ns. */
 void vdm_gap_reconciler_settle (vdm_gap_reconciler *rec, uint64_t now_ns, uint64_t grace_ns,
     vdm_unexplained_fn fn, void *user_data);

@@ -129,6 +129,28 @@ vdm_monotonic_ns (void)
   return (guint64) ts.tv_sec * GST_SECOND + (guint64) ts.tv_nsec;
 }
 
+guint64
+vdm_now_locked (GstVdropmon * self)
+{
+  return self->clock ? gst_clock_get_time (self->clock) : vdm_monotonic_ns ();
+}
+
+guint64
+vdm_mono_to_detector_locked (GstVdropmon * self, guint64 mono_ns)
+{
+  guint64 t = self->clock ? vdm_clock_map_clock_time (&self->clock_map, mono_ns) : mono_ns;
+  return t == VDM_TIME_NONE ? vdm_now_locked (self) : t;
+}
+
+GstClockTime
+vdm_running_time_locked (GstVdropmon * self, guint64 detector_ns)
+{
+  if (!self->clock || !GST_CLOCK_TIME_IS_VALID (self->base_time)
+      || !GST_CLOCK_TIME_IS_VALID (detector_ns) || detector_ns < self->base_time)
+    return GST_CLOCK_TIME_NONE;
+  return detector_ns - self->base_time;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Streaming thread: learn from what passes. Short, under lock, no I/O.     */
 
@@ -144,7 +166,7 @@ observe_rtp_locked (GstVdropmon * self, GstBuffer * buf, const guint8 * data, gs
       vdm_payload_is_keyframe (self->codec, rtp.payload, rtp.payload_len));
   /* Without udpsrc upstream (appsrc, tcp, a test harness) we are the arrival point. */
   if (!self->arrival_probed)
-    vdm_observe_arrival_locked (self, &rtp, size, vdm_monotonic_ns ());
+    vdm_observe_arrival_locked (self, &rtp, size);
 }
 
 static GstFlowReturn
@@ -315,7 +337,7 @@ reset_stream_state_locked (GstVdropmon * self)
   vdm_clock_map_init (&self->clock_map);
   memset (&self->retired, 0, sizeof (self->retired));
   memset (&self->episode, 0, sizeof (self->episode));
-  self->episode.latency = self->episode.first_damage_running_time = GST_CLOCK_TIME_NONE;
+  self->episode.latency = self->episode.first_damage = GST_CLOCK_TIME_NONE;
   self->episode.height = -1;
   self->buffers = self->rtp_packets = self->drop_messages = self->warnings_posted = 0;
   self->arrival_bytes = 0;
@@ -372,6 +394,9 @@ gst_vdropmon_stop (GstBaseTransform * trans)
     self->worker = NULL;
   }
   vdm_watch_release_all (self);
+  g_mutex_lock (&self->lock);
+  gst_clear_object (&self->clock);
+  g_mutex_unlock (&self->lock);
   if (self->source) {
     vdm_source_unsubscribe (self->source, self->subscription);
     self->subscription = NULL;

@@ -6,6 +6,11 @@
  *   vdropmon_worker.c   the worker thread: batches, detector, bus messages
  *   vdropmon_messages.c the structures of the messages (public API)
  *
+ * Time: drops reach us stamped CLOCK_MONOTONIC (bpf_ktime_get_ns); batches
+ * are posted on that time. The detector, arrivals and warnings run on the
+ * pipeline clock ("detector time", vdm_now_locked), so that a GstTestClock
+ * drives them deterministically; clock_map converts between the two.
+ *
  * Locking: `lock` guards everything below it. The streaming threads (ours
  * and the udpsrc probes) hold it only to record what passed; the collector
  * thread only to queue a drop. Never call the event source while holding
@@ -48,7 +53,7 @@ typedef struct
 /* What the detector's warnings need beyond the detector itself. */
 typedef struct
 {
-  GstClockTime first_damage_running_time; /* earliest damaged data since the last warning */
+  GstClockTime first_damage;    /* detector time of the earliest damage since the last warning */
   guint64 reasons_seen[VDM_REASON_SLOTS]; /* kernel reasons in the episode */
   gboolean gap_seen;
   guint64 keyframe_requests_sent;
@@ -91,6 +96,8 @@ struct _GstVdropmon
   guint64 arrival_bytes;
   vdm_gap_reconciler *gaps;
   vdm_clock_map clock_map;
+  GstClock *clock;              /* the element's clock, cached by the worker */
+  GstClockTime base_time;
 
   /* drops and warnings */
   vdm_drop_batcher *batcher;
@@ -117,6 +124,12 @@ struct _GstVdropmon
 };
 
 guint64 vdm_monotonic_ns (void);
+/* Detector time now: the pipeline clock, CLOCK_MONOTONIC before there is one. */
+guint64 vdm_now_locked (GstVdropmon * self);
+/* A CLOCK_MONOTONIC stamp (a kernel drop) in detector time. */
+guint64 vdm_mono_to_detector_locked (GstVdropmon * self, guint64 mono_ns);
+/* Detector time to running time; NONE before base time or without a clock. */
+GstClockTime vdm_running_time_locked (GstVdropmon * self, guint64 detector_ns);
 
 /* vdropmon_watch.c */
 void vdm_watch_rescan (GstVdropmon * self);
@@ -124,8 +137,7 @@ gboolean vdm_watch_manual_flows (GstVdropmon * self);
 void vdm_watch_release_all (GstVdropmon * self);
 const VdmWatch *vdm_watch_find_locked (GstVdropmon * self, guint32 watch_id);
 /* A packet seen at arrival (udpsrc probe, or our own sink without probes). */
-void vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size,
-    guint64 arrival_ns);
+void vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size);
 /* Gaps detected at or before now - grace that the kernel did not explain
  * go to the batcher and the detector as RTP-gap drops. */
 void vdm_settle_gaps_locked (GstVdropmon * self, guint64 now, guint64 grace);

@@ -21,12 +21,17 @@
 
 static void
 on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t detected_ns,
-    void *user_data);
+    const vdm_gap_context * context, void *user_data);
 
 void
-vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size,
-    guint64 arrival_ns)
+vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size)
 {
+  guint64 arrival_ns = vdm_now_locked (self);
+  vdm_gap_context context = {
+    .stamp = arrival_ns,
+    .rtp_ts = rtp->timestamp,
+    .payload_type = rtp->payload_type,
+  };
   vdm_seq_gap gap;
 
   self->arrival_bytes += size;
@@ -34,15 +39,17 @@ vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsiz
   vdm_gap_reconciler_arrived (self->gaps, rtp->ssrc, rtp->seq);
   if (!vdm_seq_tracker_push (self->seqs, rtp->ssrc, rtp->seq, &gap))
     return;
-  vdm_gap_reconciler_gap (self->gaps, arrival_ns, gap.ssrc, gap.first_missing, gap.count,
-      on_unexplained_gap, self);
+  /* The grace period runs on real time (waiting for the kernel's events),
+   * the damage on detector time. */
+  vdm_gap_reconciler_gap (self->gaps, vdm_monotonic_ns (), &context, gap.ssrc,
+      gap.first_missing, gap.count, on_unexplained_gap, self);
   vdm_worker_wake_locked (self);
 }
 
 /* Loss the kernel did not explain: it happened before this host. */
 static void
 on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t detected_ns,
-    void *user_data)
+    const vdm_gap_context * context, void *user_data)
 {
   GstVdropmon *self = user_data;
   vdm_drop_record record = {
@@ -53,14 +60,16 @@ on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t 
     .has_rtp = true,
     .ssrc = ssrc,
     .rtp_seq = first_seq,
+    /* the frame of the packet after the gap: the one known to be damaged */
+    .rtp_ts = context->rtp_ts,
+    .payload_type = context->payload_type,
   };
 
   vdm_drop_batcher_add (self->batcher, &record, vdm_monotonic_ns ());
-  vdm_detector_add_drops (self->detector, detected_ns, VDM_CAUSE_NETWORK, count);
+  vdm_detector_add_drops (self->detector, context->stamp, VDM_CAUSE_NETWORK, count);
   self->episode.gap_seen = TRUE;
-  if (!GST_CLOCK_TIME_IS_VALID (self->episode.first_damage_running_time))
-    self->episode.first_damage_running_time =
-        vdm_clock_map_running_time (&self->clock_map, detected_ns);
+  if (!GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
+    self->episode.first_damage = context->stamp;
 }
 
 void
@@ -70,7 +79,7 @@ vdm_settle_gaps_locked (GstVdropmon * self, guint64 now, guint64 grace)
 }
 
 static void
-observe_buffer (GstVdropmon * self, GstBuffer * buf, guint64 arrival_ns)
+observe_buffer (GstVdropmon * self, GstBuffer * buf)
 {
   GstMapInfo map;
   vdm_rtp_header rtp;
@@ -79,7 +88,7 @@ observe_buffer (GstVdropmon * self, GstBuffer * buf, guint64 arrival_ns)
     return;
   if (vdm_rtp_parse (map.data, map.size, true, &rtp)) {
     g_mutex_lock (&self->lock);
-    vdm_observe_arrival_locked (self, &rtp, map.size, arrival_ns);
+    vdm_observe_arrival_locked (self, &rtp, map.size);
     g_mutex_unlock (&self->lock);
   }
   gst_buffer_unmap (buf, &map);
@@ -88,8 +97,7 @@ observe_buffer (GstVdropmon * self, GstBuffer * buf, guint64 arrival_ns)
 static gboolean
 observe_list_item (GstBuffer ** buf, guint idx, gpointer user_data)
 {
-  gpointer *ctx = user_data;
-  observe_buffer (ctx[0], *buf, *(guint64 *) ctx[1]);
+  observe_buffer (user_data, *buf);
   return TRUE;
 }
 
@@ -98,14 +106,11 @@ static GstPadProbeReturn
 on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   GstVdropmon *self = user_data;
-  guint64 arrival_ns = vdm_monotonic_ns ();
 
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
-    observe_buffer (self, GST_PAD_PROBE_INFO_BUFFER (info), arrival_ns);
-  } else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-    gpointer ctx[2] = { self, &arrival_ns };
-    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_list_item, ctx);
-  }
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
+    observe_buffer (self, GST_PAD_PROBE_INFO_BUFFER (info));
+  else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_list_item, self);
   return GST_PAD_PROBE_OK;
 }
 

@@ -42,14 +42,14 @@ static void
 feed_detector_locked (GstVdropmon * self, const vdm_drop * drop, gboolean keyframe)
 {
   vdm_cause cause = vdm_cause_of_reason (drop->reason_name);
+  guint64 t = vdm_mono_to_detector_locked (self, drop->ktime_ns);
 
-  vdm_detector_add_drops (self->detector, drop->ktime_ns, cause ? cause : VDM_CAUSE_NETWORK, 1);
+  vdm_detector_add_drops (self->detector, t, cause ? cause : VDM_CAUSE_NETWORK, 1);
   if (keyframe)
-    vdm_detector_keyframe_lost (self->detector, drop->ktime_ns);
+    vdm_detector_keyframe_lost (self->detector, t);
   self->episode.reasons_seen[MIN (drop->reason, VDM_REASON_SLOTS - 1)]++;
-  if (!GST_CLOCK_TIME_IS_VALID (self->episode.first_damage_running_time))
-    self->episode.first_damage_running_time =
-        vdm_clock_map_running_time (&self->clock_map, drop->ktime_ns);
+  if (!GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
+    self->episode.first_damage = t;
 }
 
 void
@@ -219,7 +219,7 @@ refresh_queue_fill (GstVdropmon * self, gboolean for_detector)
   if (peak >= 0) {
     self->queue_fill_peak = MAX (self->queue_fill_peak, peak / 1000.0);
     if (for_detector)
-      vdm_detector_queue_fill (self->detector, vdm_monotonic_ns (), peak / 1000.0);
+      vdm_detector_queue_fill (self->detector, vdm_now_locked (self), peak / 1000.0);
   }
   g_mutex_unlock (&self->lock);
   g_array_unref (ids);
@@ -362,19 +362,18 @@ suggested_height (gint height)
   return height;
 }
 
-/* Until the damaged data reaches the sink: its running time plus the
- * pipeline latency, minus now. 0 when already there, NONE if unknown. */
+/* Until the damaged data reaches the sink: a live sink renders what arrived
+ * at time t at t + latency. 0 when already there, NONE if unknown. */
 static GstClockTime
-stall_eta_locked (GstVdropmon * self, guint64 now_ns)
+stall_eta_locked (GstVdropmon * self, guint64 now)
 {
-  GstClockTime damage = self->episode.first_damage_running_time;
-  GstClockTime now = vdm_clock_map_running_time (&self->clock_map, now_ns);
+  GstClockTime damage = self->episode.first_damage;
   GstClockTime due;
 
-  if (!GST_CLOCK_TIME_IS_VALID (self->episode.latency) || !GST_CLOCK_TIME_IS_VALID (now))
+  if (!GST_CLOCK_TIME_IS_VALID (self->episode.latency))
     return GST_CLOCK_TIME_NONE;
-  if (!GST_CLOCK_TIME_IS_VALID (damage))
-    damage = now;               /* queue fill, silence: the next frames */
+  if (!GST_CLOCK_TIME_IS_VALID (damage) || damage > now)
+    damage = now;               /* queue fill: the next frames */
   due = damage + self->episode.latency;
   return due > now ? due - now : 0;
 }
@@ -399,7 +398,7 @@ warning_structure_locked (GstVdropmon * self, const vdm_detector_event * ev)
       "baseline", G_TYPE_DOUBLE, ev->baseline,
       "stall-eta", G_TYPE_UINT64, stall_eta_locked (self, ev->time_ns),
       "detect-time", G_TYPE_UINT64, ev->time_ns,
-      "running-time", G_TYPE_UINT64, vdm_clock_map_running_time (&self->clock_map, ev->time_ns),
+      "running-time", G_TYPE_UINT64, vdm_running_time_locked (self, ev->time_ns),
       "suggested-height", G_TYPE_INT, suggested_height (self->episode.height),
       "suggested-bitrate", G_TYPE_INT, bitrate, NULL);
 }
@@ -415,7 +414,7 @@ clear_structure_locked (GstVdropmon * self, const vdm_detector_event * ev)
       "duration", G_TYPE_UINT64, ev->time_ns - MIN (ev->time_ns, ev->episode_start_ns),
       "drops", G_TYPE_UINT64, ev->episode_drops,
       "detect-time", G_TYPE_UINT64, ev->time_ns,
-      "running-time", G_TYPE_UINT64, vdm_clock_map_running_time (&self->clock_map, ev->time_ns),
+      "running-time", G_TYPE_UINT64, vdm_running_time_locked (self, ev->time_ns),
       NULL);
 }
 
@@ -424,7 +423,7 @@ reset_episode_locked (GstVdropmon * self)
 {
   memset (self->episode.reasons_seen, 0, sizeof (self->episode.reasons_seen));
   self->episode.gap_seen = FALSE;
-  self->episode.first_damage_running_time = GST_CLOCK_TIME_NONE;
+  self->episode.first_damage = GST_CLOCK_TIME_NONE;
 }
 
 static void
@@ -449,9 +448,9 @@ check_silence_locked (GstVdropmon * self, guint64 now)
   if (silent != self->silent) {
     self->silent = silent;
     vdm_detector_silence (self->detector, now, silent);
-    if (silent && !GST_CLOCK_TIME_IS_VALID (self->episode.first_damage_running_time))
-      self->episode.first_damage_running_time =
-          vdm_clock_map_running_time (&self->clock_map, self->arrival.last_arrival_ns);
+    /* what did not arrive was due right after the last packet */
+    if (silent && !GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
+      self->episode.first_damage = self->arrival.last_arrival_ns;
   }
 }
 
@@ -471,7 +470,7 @@ run_detector_locked (GstVdropmon * self, guint64 now, gboolean * want_keyframe)
       g_ptr_array_add (messages, warning_structure_locked (self, &events[i]));
       *want_keyframe |= events[i].action == VDM_ACTION_REQUEST_KEYFRAME && self->request_keyframe;
       self->warnings_posted++;
-      self->episode.first_damage_running_time = GST_CLOCK_TIME_NONE;
+      self->episode.first_damage = GST_CLOCK_TIME_NONE;
     } else {
       g_ptr_array_add (messages, clear_structure_locked (self, &events[i]));
       reset_episode_locked (self);
@@ -504,6 +503,7 @@ refresh_clock_map_locked (GstVdropmon * self)
   guint64 before, after;
   GstClockTime now;
 
+  gst_clear_object (&self->clock);
   if (!clock) {
     self->clock_map.valid = false;
     return;
@@ -511,9 +511,9 @@ refresh_clock_map_locked (GstVdropmon * self)
   before = vdm_monotonic_ns ();
   now = gst_clock_get_time (clock);
   after = vdm_monotonic_ns ();
-  vdm_clock_map_update (&self->clock_map, before + (after - before) / 2, now,
-      gst_element_get_base_time (GST_ELEMENT (self)));
-  gst_object_unref (clock);
+  self->base_time = gst_element_get_base_time (GST_ELEMENT (self));
+  vdm_clock_map_update (&self->clock_map, before + (after - before) / 2, now, self->base_time);
+  self->clock = clock;          /* keeps the reference */
 }
 
 /* Arrival gaps the kernel had time to explain become RTP-gap drops; at the
@@ -561,7 +561,7 @@ collect_round_locked (GstVdropmon * self, gboolean final, Round * r)
     vdm_drop_batcher_flush_due (self->batcher, now);
   r->reports = self->ready_reports;
   self->ready_reports = g_array_new (FALSE, TRUE, sizeof (VdmDropReport));
-  r->messages = run_detector_locked (self, now, &r->want_keyframe);
+  r->messages = run_detector_locked (self, vdm_now_locked (self), &r->want_keyframe);
   self->next_bin_ns = now + self->detector_config.bin_ns;
   r->rescan = !final && (self->rescan_requested || now >= self->next_rescan_ns);
   if (r->rescan) {

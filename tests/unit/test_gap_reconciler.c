@@ -7,16 +7,20 @@
 #define SSRC 0x5555u
 #define MS 1000000ull
 
+static const vdm_gap_context CTX = { .stamp = 7, .rtp_ts = 9000, .payload_type = 96 };
+
 typedef struct {
   guint32 ssrc;
   guint16 first, count;
   guint64 detected;
+  guint64 stamp;
 } Run;
 
 static void
-collect (uint32_t ssrc, uint16_t first, uint16_t count, uint64_t detected, void *user_data)
+collect (uint32_t ssrc, uint16_t first, uint16_t count, uint64_t detected,
+    const vdm_gap_context *context, void *user_data)
 {
-  Run run = { ssrc, first, count, detected };
+  Run run = { ssrc, first, count, detected, context->stamp };
   g_array_append_val ((GArray *) user_data, run);
 }
 
@@ -34,7 +38,7 @@ test_unexplained_after_grace (void)
   vdm_gap_reconciler *rec = vdm_gap_reconciler_new ();
   GArray *runs = g_array_new (FALSE, FALSE, sizeof (Run));
 
-  vdm_gap_reconciler_gap (rec, 100 * MS, SSRC, 10, 3, collect, runs);
+  vdm_gap_reconciler_gap (rec, 100 * MS, &CTX, SSRC, 10, 3, collect, runs);
   g_assert_cmpuint (vdm_gap_reconciler_oldest (rec), ==, 100 * MS);
   vdm_gap_reconciler_settle (rec, 149 * MS, 50 * MS, collect, runs);
   g_assert_cmpuint (runs->len, ==, 0);
@@ -42,6 +46,7 @@ test_unexplained_after_grace (void)
   g_assert_cmpuint (runs->len, ==, 1);
   assert_run (runs, 0, 10, 3);
   g_assert_cmpuint (g_array_index (runs, Run, 0).detected, ==, 100 * MS);
+  g_assert_cmpuint (g_array_index (runs, Run, 0).stamp, ==, 7);
   g_assert_cmpuint (vdm_gap_reconciler_oldest (rec), ==, G_MAXUINT64);
   g_array_unref (runs);
   vdm_gap_reconciler_free (rec);
@@ -55,7 +60,7 @@ test_partly_explained (void)
   GArray *runs = g_array_new (FALSE, FALSE, sizeof (Run));
 
   vdm_gap_reconciler_kernel_drop (rec, SSRC, 11);
-  vdm_gap_reconciler_gap (rec, 0, SSRC, 10, 5, collect, runs);
+  vdm_gap_reconciler_gap (rec, 0, &CTX, SSRC, 10, 5, collect, runs);
   vdm_gap_reconciler_kernel_drop (rec, SSRC, 13); /* late kernel event, inside grace */
   vdm_gap_reconciler_settle (rec, 50 * MS, 50 * MS, collect, runs);
   g_assert_cmpuint (runs->len, ==, 3);
@@ -75,11 +80,11 @@ test_fully_explained_and_wrap (void)
 
   for (seq = 65534; seq != 2; seq++)
     vdm_gap_reconciler_kernel_drop (rec, SSRC, seq);
-  vdm_gap_reconciler_gap (rec, 0, SSRC, 65534, 4, collect, runs);
+  vdm_gap_reconciler_gap (rec, 0, &CTX, SSRC, 65534, 4, collect, runs);
   vdm_gap_reconciler_settle (rec, G_MAXUINT32, 0, collect, runs);
   g_assert_cmpuint (runs->len, ==, 0);
   /* the bits were consumed: the same seqs missing again later are unexplained */
-  vdm_gap_reconciler_gap (rec, 0, SSRC, 65534, 4, collect, runs);
+  vdm_gap_reconciler_gap (rec, 0, &CTX, SSRC, 65534, 4, collect, runs);
   vdm_gap_reconciler_settle (rec, G_MAXUINT32, 0, collect, runs);
   g_assert_cmpuint (runs->len, ==, 1);
   assert_run (runs, 0, 65534, 4);
@@ -96,12 +101,12 @@ test_arrival_clears (void)
 
   vdm_gap_reconciler_kernel_drop (rec, SSRC, 500);
   vdm_gap_reconciler_arrived (rec, SSRC, 500);
-  vdm_gap_reconciler_gap (rec, 0, SSRC, 500, 1, collect, runs);
+  vdm_gap_reconciler_gap (rec, 0, &CTX, SSRC, 500, 1, collect, runs);
   vdm_gap_reconciler_settle (rec, 1, 0, collect, runs);
   assert_run (runs, 0, 500, 1);
   /* other SSRCs are separate */
   vdm_gap_reconciler_kernel_drop (rec, SSRC + 1, 600);
-  vdm_gap_reconciler_gap (rec, 0, SSRC, 600, 1, collect, runs);
+  vdm_gap_reconciler_gap (rec, 0, &CTX, SSRC, 600, 1, collect, runs);
   vdm_gap_reconciler_settle (rec, 1, 0, collect, runs);
   assert_run (runs, 1, 600, 1);
   g_array_unref (runs);
@@ -116,7 +121,7 @@ test_overflow_settles_oldest (void)
   guint i;
 
   for (i = 0; i < VDM_RECONCILER_PENDING + 3; i++)
-    vdm_gap_reconciler_gap (rec, i, SSRC, (guint16) (i * 10), 1, collect, runs);
+    vdm_gap_reconciler_gap (rec, i, &CTX, SSRC, (guint16) (i * 10), 1, collect, runs);
   g_assert_cmpuint (runs->len, ==, 3);
   assert_run (runs, 0, 0, 1);
   assert_run (runs, 2, 20, 1);
