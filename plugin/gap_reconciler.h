@@ -22,6 +22,7 @@ typedef struct {
   uint64_t stamp;        /* e.g. the time on another clock */
   uint32_t rtp_ts;       /* timestamp of the packet that revealed the gap */
   uint8_t payload_type;
+  bool keyframe;         /* that packet carried a keyframe NAL: the gap is likely inside it */
 } vdm_gap_context;
 
 /* Called for each run of consecutive seqs nobody explained. */

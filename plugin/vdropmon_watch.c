@@ -31,6 +31,7 @@ vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsiz
     .stamp = arrival_ns,
     .rtp_ts = rtp->timestamp,
     .payload_type = rtp->payload_type,
+    .keyframe = vdm_payload_is_keyframe (self->codec, rtp->payload, rtp->payload_len),
   };
   vdm_seq_gap gap;
 
@@ -65,8 +66,16 @@ on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t 
     .payload_type = context->payload_type,
   };
 
+  vdm_frame_info frame;
+
+  /* Lost inside a keyframe: the packet after the gap, or its frame, says so. */
+  record.keyframe_packet = context->keyframe
+      || (vdm_frame_map_lookup_rtp (self->frames, ssrc, context->rtp_ts, &frame)
+      && frame.pts_exact && frame.keyframe);
   vdm_drop_batcher_add (self->batcher, &record, vdm_monotonic_ns ());
   vdm_detector_add_drops (self->detector, context->stamp, VDM_CAUSE_NETWORK, count);
+  if (record.keyframe_packet)
+    vdm_detector_keyframe_lost (self->detector, context->stamp);
   self->episode.gap_seen = TRUE;
   if (!GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
     self->episode.first_damage = context->stamp;

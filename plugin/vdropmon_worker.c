@@ -463,6 +463,8 @@ run_detector_locked (GstVdropmon * self, guint64 now, gboolean * want_keyframe)
   vdm_detector_event events[8];
   unsigned n, i;
 
+  if (!self->clock)
+    return messages;            /* no time base yet (not PLAYING) */
   check_silence_locked (self, now);
   n = vdm_detector_advance (self->detector, now, events, G_N_ELEMENTS (events));
   for (i = 0; i < n; i++) {
@@ -503,6 +505,14 @@ refresh_clock_map_locked (GstVdropmon * self)
   guint64 before, after;
   GstClockTime now;
 
+  if (clock != self->clock) {
+    /* A new time base (first clock at PLAYING, or another one): what the
+     * detector and arrival stats learned on the old one does not compare. */
+    GST_DEBUG_OBJECT (self, "detector time base is now %" GST_PTR_FORMAT, clock);
+    vdm_detector_reset (self->detector);
+    vdm_arrival_stats_init (&self->arrival, self->arrival.clock_rate);
+    self->silent = FALSE;
+  }
   gst_clear_object (&self->clock);
   if (!clock) {
     self->clock_map.valid = false;
