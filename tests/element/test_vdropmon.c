@@ -597,11 +597,15 @@ check_single_gap (const gchar * caps)
   fail_unless_equals_int (seq_at (s, 1), 104);
   fail_unless (!get_bool (s, "rtp-seqs-truncated"));
   fail_unless_equals_int (get_uint (s, "ssrc"), SSRC);
+  fail_unless_equals_int (get_int (s, "payload-type"), PT);
   fail_unless (!get_bool (s, "keyframe"), "no keyframe was hit");
   assert_equals_string (get_str (s, "attribution"), "userspace");
   assert_equals_string (get_str (s, "flow"), "");
   fail_unless_equals_uint64 (get_u64 (s, "events-lost"), 0);
-  /* payload-type, pts, pts-last, frames: see test_gap_frame_fields. */
+  /* The gap is seen when 105 arrives: the frame of 105 is the damaged one. */
+  fail_unless_equals_int (get_uint (s, "frames"), 1);
+  fail_unless_equals_uint64 (get_u64 (s, "pts"), 105 * 33 * GST_MSECOND);
+  fail_unless_equals_uint64 (get_u64 (s, "pts-last"), 105 * 33 * GST_MSECOND);
   /* CLOCK_MONOTONIC of the arrival that revealed the gap. */
   fail_unless (get_u64 (s, "kernel-time") >= before && get_u64 (s, "kernel-time") <= after,
       "kernel-time %" G_GUINT64_FORMAT " not in [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "]",
@@ -666,6 +670,74 @@ GST_START_TEST (test_gap_running_time)
   gst_structure_free (s);
 
   gst_object_unref (clock);
+  gst_harness_teardown (h);
+  bus_free (bus);
+}
+
+GST_END_TEST;
+
+/* An rtp-gap message places the gap in its stream: the payload type of the
+ * stream, and the PTS of the frame the missing packets belong to (here the
+ * packets before and after the gap are of one frame, so there is no doubt). */
+GST_START_TEST (test_gap_frame_fields)
+{
+  const GstClockTime pts = 7 * GST_SECOND;
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = harness_new (bus, NULL);
+  GstStructure *s;
+
+  gst_harness_set_src_caps_str (h, H264_CAPS);
+  push_through (h, rtp_packet_full (SSRC, 10, 123456789, pts, FALSE, FRAG_START, 1188));
+  /* 11, 12 lost */
+  push_through (h, rtp_packet_full (SSRC, 13, 123456789, pts, FALSE, FRAG_END, 1188));
+  s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
+  fail_unless (s != NULL);
+  fail_unless_equals_int (get_uint (s, "count"), 2);
+  fail_unless_equals_int (get_int (s, "payload-type"), PT);
+  fail_unless_equals_int (get_uint (s, "frames"), 1);
+  fail_unless_equals_uint64 (get_u64 (s, "pts"), pts);
+  fail_unless_equals_uint64 (get_u64 (s, "pts-last"), pts);
+  gst_structure_free (s);
+
+  gst_harness_teardown (h);
+  bus_free (bus);
+}
+
+GST_END_TEST;
+
+/* The frame of the gap is known to be a keyframe (fragments of it that
+ * passed carried an IDR NAL): keyframe is TRUE. The same gap in a non-IDR
+ * frame: FALSE. The element takes the frame of the packet after the gap. */
+GST_START_TEST (test_gap_keyframe_flag)
+{
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = harness_new (bus, NULL);
+  const GstClockTime pts_idr = GST_SECOND, pts_p = GST_SECOND + 33 * GST_MSECOND;
+  GstStructure *s;
+
+  gst_harness_set_src_caps_str (h, H264_CAPS);
+  push_through (h, rtp_packet_full (SSRC, 10, 90000, pts_idr, TRUE, FRAG_START, 1188));
+  push_through (h, rtp_packet_full (SSRC, 11, 90000, pts_idr, TRUE, FRAG_MIDDLE, 1188));
+  /* 12 and 13 lost */
+  push_through (h, rtp_packet_full (SSRC, 14, 90000, pts_idr, TRUE, FRAG_END, 1188));
+  s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
+  fail_unless (s != NULL);
+  fail_unless_equals_int (get_uint (s, "count"), 2);
+  fail_unless (get_bool (s, "keyframe"), "a gap inside an IDR frame must say keyframe");
+  fail_unless_equals_uint64 (get_u64 (s, "pts"), pts_idr);
+  gst_structure_free (s);
+
+  push_through (h, rtp_packet_full (SSRC, 15, 93000, pts_p, FALSE, FRAG_START, 1188));
+  /* 16 lost */
+  push_through (h, rtp_packet_full (SSRC, 17, 93000, pts_p, FALSE, FRAG_END, 1188));
+  s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
+  fail_unless (s != NULL);
+  fail_unless_equals_int (get_uint (s, "count"), 1);
+  fail_unless_equals_int (get_int (s, "rtp-seq-first"), 16);
+  fail_unless (!get_bool (s, "keyframe"), "a gap in a P frame is not a keyframe loss");
+  fail_unless_equals_uint64 (get_u64 (s, "pts"), pts_p);
+  gst_structure_free (s);
+
   gst_harness_teardown (h);
   bus_free (bus);
 }
@@ -1012,6 +1084,7 @@ GST_START_TEST (test_pts_going_backwards)
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
   fail_unless_equals_int (get_uint (s, "count"), 2);
+  fail_unless_equals_uint64 (get_u64 (s, "pts"), 0);
   gst_structure_free (s);
 
   gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=4,height=4,framerate=0/1");
@@ -1535,35 +1608,6 @@ GST_START_TEST (test_flush_keeps_counters)
 
 GST_END_TEST;
 
-/* An rtp-gap message places the gap in its stream: the payload type of the
- * stream, and the PTS of the frame the missing packets belong to (here the
- * packets before and after the gap are of one frame, so there is no doubt). */
-GST_START_TEST (test_gap_frame_fields)
-{
-  const GstClockTime pts = 7 * GST_SECOND;
-  GstBus *bus = gst_bus_new ();
-  GstHarness *h = harness_new (bus, NULL);
-  GstStructure *s;
-
-  gst_harness_set_src_caps_str (h, H264_CAPS);
-  push_through (h, rtp_packet_full (SSRC, 10, 123456789, pts, FALSE, FRAG_START, 1188));
-  /* 11, 12 lost */
-  push_through (h, rtp_packet_full (SSRC, 13, 123456789, pts, FALSE, FRAG_END, 1188));
-  s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
-  fail_unless (s != NULL);
-  fail_unless_equals_int (get_uint (s, "count"), 2);
-  fail_unless_equals_int (get_int (s, "payload-type"), PT);
-  fail_unless_equals_int (get_uint (s, "frames"), 1);
-  fail_unless_equals_uint64 (get_u64 (s, "pts"), pts);
-  fail_unless_equals_uint64 (get_u64 (s, "pts-last"), pts);
-  gst_structure_free (s);
-
-  gst_harness_teardown (h);
-  bus_free (bus);
-}
-
-GST_END_TEST;
-
 /* interval is a guint64 up to G_MAXUINT64 ("practically never"); the next
  * deadline must not wrap around into the past. */
 GST_START_TEST (test_huge_interval)
@@ -1638,6 +1682,8 @@ vdropmon_suite (void)
   tcase_add_test (tc_gaps, test_gap_with_clock_rate);
   tcase_add_test (tc_gaps, test_gap_without_clock_rate);
   tcase_add_test (tc_gaps, test_gap_running_time);
+  tcase_add_test (tc_gaps, test_gap_frame_fields);
+  tcase_add_test (tc_gaps, test_gap_keyframe_flag);
   tcase_add_test (tc_gaps, test_gap_batching);
   tcase_add_test (tc_gaps, test_gap_two_ssrcs);
   tcase_add_test (tc_gaps, test_seq_wrap_is_not_a_gap);
@@ -1676,10 +1722,9 @@ vdropmon_suite (void)
     suite_add_tcase (s, tc_bugs);
     tcase_add_test (tc_bugs, test_passthrough_multi_memory_rtp);
     tcase_add_test (tc_bugs, test_huge_interval);
-    tcase_add_test (tc_bugs, test_gap_frame_fields);
     tcase_add_test (tc_bugs, test_failed_start_releases_collector);
   } else {
-    g_printerr ("vdropmon: 4 tests of known element bugs not run "
+    g_printerr ("vdropmon: 3 tests of known element bugs not run "
         "(VDROPMON_TEST_KNOWN_BUGS=1 runs them)\n");
   }
   return s;
