@@ -64,6 +64,8 @@ GST_DEBUG_CATEGORY (vdropmon_debug);
 #define DEFAULT_INTERVAL GST_SECOND
 #define DEFAULT_SILENCE_THRESHOLD (200 * GST_MSECOND)
 #define DEFAULT_REQUEST_KEYFRAME FALSE
+#define DEFAULT_PLAYOUT_BUFFER 0
+#define DEFAULT_RUNWAY_THRESHOLD (2 * GST_SECOND)
 #define FRAME_MAP_CAPACITY 512
 
 enum
@@ -89,6 +91,8 @@ enum
   PROP_WARNING_INTERVAL,
   PROP_SILENCE_THRESHOLD,
   PROP_REQUEST_KEYFRAME,
+  PROP_PLAYOUT_BUFFER,
+  PROP_RUNWAY_THRESHOLD,
 };
 
 #define gst_vdropmon_parent_class parent_class
@@ -130,6 +134,12 @@ vdm_monotonic_ns (void)
 }
 
 guint64
+vdm_time_add (guint64 a, guint64 b)
+{
+  return b > G_MAXUINT64 - a ? G_MAXUINT64 : a + b;
+}
+
+guint64
 vdm_now_locked (GstVdropmon * self)
 {
   return self->clock ? gst_clock_get_time (self->clock) : vdm_monotonic_ns ();
@@ -154,12 +164,41 @@ vdm_running_time_locked (GstVdropmon * self, guint64 detector_ns)
 /* ------------------------------------------------------------------------ */
 /* Streaming thread: learn from what passes. Short, under lock, no I/O.     */
 
+gboolean
+vdm_peek_buffer (GstBuffer * buf, VdmPeek * peek)
+{
+  peek->mapped = gst_buffer_n_memory (buf) == 1;
+  if (peek->mapped) {
+    if (!gst_buffer_map (buf, &peek->map, GST_MAP_READ))
+      return FALSE;
+    peek->data = peek->map.data;
+    peek->size = peek->map.size;
+    peek->complete = TRUE;
+    peek->buffer = buf;
+    return TRUE;
+  }
+  /* Mapping several memories would merge them into the buffer: copy the
+   * head instead (the RTP header and the first payload bytes are enough). */
+  peek->size = gst_buffer_extract (buf, 0, peek->head, sizeof (peek->head));
+  peek->data = peek->head;
+  peek->complete = peek->size == gst_buffer_get_size (buf);
+  return TRUE;
+}
+
+void
+vdm_peek_release (VdmPeek * peek)
+{
+  if (peek->mapped)
+    gst_buffer_unmap (peek->buffer, &peek->map);
+}
+
 static void
-observe_rtp_locked (GstVdropmon * self, GstBuffer * buf, const guint8 * data, gsize size)
+observe_rtp_locked (GstVdropmon * self, GstBuffer * buf, const VdmPeek * peek)
 {
   vdm_rtp_header rtp;
+  gsize size = gst_buffer_get_size (buf);
 
-  if (!vdm_rtp_parse (data, size, true, &rtp))
+  if (!vdm_rtp_parse (peek->data, peek->size, peek->complete, &rtp))
     return;
   self->rtp_packets++;
   vdm_frame_map_observe_rtp (self->frames, rtp.ssrc, rtp.timestamp, GST_BUFFER_PTS (buf),
@@ -173,18 +212,19 @@ static GstFlowReturn
 gst_vdropmon_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstVdropmon *self = GST_VDROPMON (trans);
-  GstMapInfo map;
 
   g_mutex_lock (&self->lock);
   self->buffers++;
   if (self->is_rtp) {
-    if (gst_buffer_map (buf, &map, GST_MAP_READ)) {
-      observe_rtp_locked (self, buf, map.data, map.size);
-      gst_buffer_unmap (buf, &map);
+    VdmPeek peek;
+    if (vdm_peek_buffer (buf, &peek)) {
+      observe_rtp_locked (self, buf, &peek);
+      vdm_peek_release (&peek);
     }
   } else if (GST_BUFFER_PTS_IS_VALID (buf)) {
     /* Live sources stamp buffers with their arrival running time. */
     vdm_frame_map_observe_arrival (self->frames, GST_BUFFER_PTS (buf), GST_BUFFER_PTS (buf));
+    vdm_observe_media_locked (self, GST_BUFFER_PTS (buf));
   }
   g_mutex_unlock (&self->lock);
   return GST_FLOW_OK;
@@ -342,7 +382,8 @@ reset_stream_state_locked (GstVdropmon * self)
   self->buffers = self->rtp_packets = self->drop_messages = self->warnings_posted = 0;
   self->arrival_bytes = 0;
   self->bitrate = self->fid_mean_ms = self->fid_max_ms = 0;
-  self->silent = FALSE;
+  self->silent = self->deficit = FALSE;
+  vdm_runway_init (&self->runway);
   self->queue_fill_peak = -1.0;
   self->worker_stop = self->wake = FALSE;
   self->rescan_requested = TRUE;
@@ -367,13 +408,14 @@ gst_vdropmon_start (GstBaseTransform * trans)
   reset_stream_state_locked (self);
   vdm_drop_batcher_set_interval (self->batcher, batch_interval);
   self->next_rescan_ns = self->next_bin_ns = now;
-  self->next_stats_ns = now + interval;
+  self->next_stats_ns = vdm_time_add (now, interval);
   g_mutex_unlock (&self->lock);
 
   if (!open_collector (self, mode))
     return FALSE;
   if (!vdm_watch_manual_flows (self)) {
-    vdm_watch_release_all (self);
+    /* basetransform does not call stop() after a failed start */
+    GST_BASE_TRANSFORM_GET_CLASS (trans)->stop (trans);
     return FALSE;
   }
   self->worker = g_thread_new ("vdropmon", vdm_worker_main, self);
@@ -533,6 +575,12 @@ gst_vdropmon_set_property (GObject * object, guint prop_id, const GValue * value
     case PROP_REQUEST_KEYFRAME:
       self->request_keyframe = g_value_get_boolean (value);
       break;
+    case PROP_PLAYOUT_BUFFER:
+      self->playout_buffer = g_value_get_uint64 (value);
+      break;
+    case PROP_RUNWAY_THRESHOLD:
+      self->runway_threshold = g_value_get_uint64 (value);
+      break;
     default:
       detector_changed = set_detector_property (self, prop_id, value);
       if (!detector_changed)
@@ -586,6 +634,12 @@ gst_vdropmon_get_property (GObject * object, guint prop_id, GValue * value, GPar
       break;
     case PROP_REQUEST_KEYFRAME:
       g_value_set_boolean (value, self->request_keyframe);
+      break;
+    case PROP_PLAYOUT_BUFFER:
+      g_value_set_uint64 (value, self->playout_buffer);
+      break;
+    case PROP_RUNWAY_THRESHOLD:
+      g_value_set_uint64 (value, self->runway_threshold);
       break;
     default:
       if (!get_detector_property (self, prop_id, value))
@@ -708,6 +762,16 @@ install_detector_properties (GObjectClass * gobject_class, const vdm_detector_co
       g_param_spec_uint64 ("warning-interval", "Warning interval",
           "Least time between two warnings (ns): the circuit-break window for bursts", 0,
           60 * GST_SECOND, d->min_warning_interval_ns, RW_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_PLAYOUT_BUFFER,
+      g_param_spec_uint64 ("playout-buffer", "Playout buffer",
+          "Media the player holds before the screen (ns); 0 takes the pipeline latency. "
+          "Arrival lagging behind media time eats it (see runway-threshold)", 0,
+          600 * GST_SECOND, DEFAULT_PLAYOUT_BUFFER, RW_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_RUNWAY_THRESHOLD,
+      g_param_spec_uint64 ("runway-threshold", "Runway threshold",
+          "Warn when, at the current growth of the arrival lag, the playout buffer runs dry "
+          "within this time (ns): throughput under the stream's bitrate", 0, 600 * GST_SECOND,
+          DEFAULT_RUNWAY_THRESHOLD, RW_PLAYING));
   g_object_class_install_property (gobject_class, PROP_SILENCE_THRESHOLD,
       g_param_spec_uint64 ("silence-threshold", "Silence threshold",
           "No packet arriving for this long (ns, at least 3 frame intervals) warns of an outage",
@@ -764,6 +828,8 @@ gst_vdropmon_init (GstVdropmon * self)
   self->interval = DEFAULT_INTERVAL;
   self->silence_threshold = DEFAULT_SILENCE_THRESHOLD;
   self->request_keyframe = DEFAULT_REQUEST_KEYFRAME;
+  self->playout_buffer = DEFAULT_PLAYOUT_BUFFER;
+  self->runway_threshold = DEFAULT_RUNWAY_THRESHOLD;
   vdm_detector_config_init (&self->detector_config);
 
   g_mutex_init (&self->lock);

@@ -31,6 +31,7 @@
 #include "gap_reconciler.h"
 #include "gstvdropmon.h"
 #include "rtp_parse.h"
+#include "runway.h"
 #include "seq_tracker.h"
 #include "vdropmon_messages.h"
 
@@ -76,6 +77,8 @@ struct _GstVdropmon
   vdm_detector_config detector_config;
   GstClockTime silence_threshold;
   gboolean request_keyframe;
+  GstClockTime playout_buffer;  /* 0: the pipeline latency */
+  GstClockTime runway_threshold;
 
   GMutex lock;
   GCond cond;
@@ -93,6 +96,10 @@ struct _GstVdropmon
   vdm_seq_tracker *seqs;
   vdm_arrival_stats arrival;
   gboolean arrival_probed;      /* udpsrc probes see arrivals; transform_ip need not */
+  vdm_runway runway;
+  guint32 runway_ssrc;
+  guint32 last_rtp_ts;
+  guint64 rtp_ts_ext;           /* RTP timestamp without wraps, for the runway */
   guint64 arrival_bytes;
   vdm_gap_reconciler *gaps;
   vdm_clock_map clock_map;
@@ -104,6 +111,7 @@ struct _GstVdropmon
   GArray *ready_reports;        /* VdmDropReport, filled by the batcher */
   vdm_detector *detector;
   gboolean silent;
+  gboolean deficit;             /* silent, or arriving too slowly to play (runway) */
   VdmEpisode episode;
   guint64 buffers;
   guint64 rtp_packets;
@@ -124,12 +132,29 @@ struct _GstVdropmon
 };
 
 guint64 vdm_monotonic_ns (void);
+/* a + b, or G_MAXUINT64 (never) instead of wrapping: huge intervals are legal. */
+guint64 vdm_time_add (guint64 a, guint64 b);
 /* Detector time now: the pipeline clock, CLOCK_MONOTONIC before there is one. */
 guint64 vdm_now_locked (GstVdropmon * self);
 /* A CLOCK_MONOTONIC stamp (a kernel drop) in detector time. */
 guint64 vdm_mono_to_detector_locked (GstVdropmon * self, guint64 mono_ns);
 /* Detector time to running time; NONE before base time or without a clock. */
 GstClockTime vdm_running_time_locked (GstVdropmon * self, guint64 detector_ns);
+
+/* The first bytes of a buffer, without ever writing to it. */
+typedef struct
+{
+  const guint8 *data;
+  gsize size;
+  gboolean complete;            /* data is the whole buffer */
+  gboolean mapped;
+  GstBuffer *buffer;
+  GstMapInfo map;
+  guint8 head[256];
+} VdmPeek;
+
+gboolean vdm_peek_buffer (GstBuffer * buf, VdmPeek * peek);
+void vdm_peek_release (VdmPeek * peek);
 
 /* vdropmon_watch.c */
 void vdm_watch_rescan (GstVdropmon * self);
@@ -138,6 +163,8 @@ void vdm_watch_release_all (GstVdropmon * self);
 const VdmWatch *vdm_watch_find_locked (GstVdropmon * self, guint32 watch_id);
 /* A packet seen at arrival (udpsrc probe, or our own sink without probes). */
 void vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size);
+/* A timestamped buffer that is not RTP arrived: media time against arrival. */
+void vdm_observe_media_locked (GstVdropmon * self, GstClockTime pts);
 /* Gaps detected at or before now - grace that the kernel did not explain
  * go to the batcher and the detector as RTP-gap drops. */
 void vdm_settle_gaps_locked (GstVdropmon * self, guint64 now, guint64 grace);

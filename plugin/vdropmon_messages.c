@@ -133,7 +133,9 @@ vdm_stats_to_structure (const VdmStatsSnapshot * stats, const gchar * name)
       "keyframe-requests-seen", G_TYPE_UINT64, stats->keyframe_requests_seen,
       "detector-state", G_TYPE_STRING, stats->detector_state,
       "ewma", G_TYPE_DOUBLE, stats->ewma,
-      "baseline", G_TYPE_DOUBLE, stats->baseline, NULL);
+      "baseline", G_TYPE_DOUBLE, stats->baseline,
+      "lag", G_TYPE_DOUBLE, stats->lag_ms,
+      "runway", G_TYPE_DOUBLE, stats->runway_ms, NULL);
   set_string_list (s, "flows", stats->flows);
   reasons = reasons_structure (stats);
   gst_structure_set (s, "reasons", GST_TYPE_STRUCTURE, reasons, NULL);

@@ -31,7 +31,7 @@ G_BEGIN_DECLS
   "collector-status, flows, kernel-drops, reasons, events-lost, buffers, rtp-packets, " \
   "rtp-lost, rtp-reordered, rtp-duplicates, queue-fill-peak, drop-messages, loss-fraction, " \
   "jitter, fid, fid-max, bitrate, warnings, keyframe-requests-sent, keyframe-requests-seen, " \
-  "detector-state, ewma, baseline"
+  "detector-state, ewma, baseline, lag, runway"
 #define VDM_STATS_STRUCTURE "application/x-vdropmon-stats"
 
 /* A closed batch, placed on the pipeline's timeline. */
@@ -64,6 +64,8 @@ typedef struct {
   guint64 keyframe_requests_sent, keyframe_requests_seen;
   const gchar *detector_state;    /* "normal" | "warning" | "critical" */
   gdouble ewma, baseline;
+  gdouble lag_ms;                 /* arrival behind media time, beyond its best */
+  gdouble runway_ms;              /* until the playout buffer is empty; -1 not emptying */
 } VdmStatsSnapshot;
 
 const gchar *vdm_drop_source_name (vdm_drop_source source);

@@ -23,6 +23,29 @@ static void
 on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t detected_ns,
     const vdm_gap_context * context, void *user_data);
 
+/* RTP timestamps as media time: extended past their 32-bit wrap; a new
+ * SSRC starts over. */
+static void
+observe_rtp_media_locked (GstVdropmon * self, const vdm_rtp_header * rtp, guint64 arrival_ns)
+{
+  if (rtp->ssrc != self->runway_ssrc || !self->runway.started) {
+    vdm_runway_init (&self->runway);
+    self->runway_ssrc = rtp->ssrc;
+    self->rtp_ts_ext = (guint64) 1 << 32;      /* room to go back */
+  } else {
+    self->rtp_ts_ext += (gint64) (gint32) (rtp->timestamp - self->last_rtp_ts);
+  }
+  self->last_rtp_ts = rtp->timestamp;
+  vdm_runway_observe (&self->runway, arrival_ns,
+      gst_util_uint64_scale (self->rtp_ts_ext, GST_SECOND, self->arrival.clock_rate));
+}
+
+void
+vdm_observe_media_locked (GstVdropmon * self, GstClockTime pts)
+{
+  vdm_runway_observe (&self->runway, vdm_now_locked (self), pts);
+}
+
 void
 vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size)
 {
@@ -37,6 +60,7 @@ vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsiz
 
   self->arrival_bytes += size;
   vdm_arrival_stats_packet (&self->arrival, arrival_ns, rtp->ssrc, rtp->timestamp);
+  observe_rtp_media_locked (self, rtp, arrival_ns);
   vdm_gap_reconciler_arrived (self->gaps, rtp->ssrc, rtp->seq);
   if (!vdm_seq_tracker_push (self->seqs, rtp->ssrc, rtp->seq, &gap))
     return;
@@ -90,17 +114,17 @@ vdm_settle_gaps_locked (GstVdropmon * self, guint64 now, guint64 grace)
 static void
 observe_buffer (GstVdropmon * self, GstBuffer * buf)
 {
-  GstMapInfo map;
+  VdmPeek peek;
   vdm_rtp_header rtp;
 
-  if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+  if (!vdm_peek_buffer (buf, &peek))
     return;
-  if (vdm_rtp_parse (map.data, map.size, true, &rtp)) {
+  if (vdm_rtp_parse (peek.data, peek.size, peek.complete, &rtp)) {
     g_mutex_lock (&self->lock);
-    vdm_observe_arrival_locked (self, &rtp, map.size);
+    vdm_observe_arrival_locked (self, &rtp, gst_buffer_get_size (buf));
     g_mutex_unlock (&self->lock);
   }
-  gst_buffer_unmap (buf, &map);
+  vdm_peek_release (&peek);
 }
 
 static gboolean

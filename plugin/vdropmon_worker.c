@@ -25,6 +25,13 @@ vdm_worker_wake_locked (GstVdropmon * self)
   g_cond_signal (&self->cond);
 }
 
+/* The media the player holds: playout-buffer, else the pipeline latency. */
+static GstClockTime
+playout_buffer_locked (GstVdropmon * self)
+{
+  return self->playout_buffer ? self->playout_buffer : self->episode.latency;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Kernel drops, on the collector thread.                                    */
 
@@ -213,8 +220,11 @@ refresh_queue_fill (GstVdropmon * self, gboolean for_detector)
   for (i = 0; i < self->watches->len; i++)
     g_array_append_val (ids, g_array_index (self->watches, VdmWatch, i).watch_id);
   g_mutex_unlock (&self->lock);
-  for (i = 0; self->source && i < ids->len; i++)
-    peak = MAX (peak, vdm_source_queue_peak (self->source, g_array_index (ids, guint32, i)));
+  for (i = 0; self->source && i < ids->len; i++) {
+    /* reads and resets the kernel's peak: call once (not inside MAX) */
+    int p = vdm_source_queue_peak (self->source, g_array_index (ids, guint32, i));
+    peak = MAX (peak, p);
+  }
   g_mutex_lock (&self->lock);
   if (peak >= 0) {
     self->queue_fill_peak = MAX (self->queue_fill_peak, peak / 1000.0);
@@ -275,6 +285,13 @@ fill_stream_stats_locked (GstVdropmon * self, VdmStatsSnapshot * snap)
   snap->keyframe_requests_sent = self->episode.keyframe_requests_sent;
   snap->keyframe_requests_seen = self->episode.keyframe_requests_seen;
   snap->detector_state = vdm_level_name (vdm_detector_level (self->detector));
+  snap->lag_ms = vdm_runway_lag (&self->runway) / 1e6;
+  snap->runway_ms = -1.0;
+  if (GST_CLOCK_TIME_IS_VALID (playout_buffer_locked (self)) && playout_buffer_locked (self)) {
+    guint64 empty_in = vdm_runway_time_to_empty (&self->runway, playout_buffer_locked (self));
+    if (empty_in != VDM_TIME_NONE)
+      snap->runway_ms = empty_in / 1e6;
+  }
   vdm_detector_snapshot (self->detector, &snap->ewma, &snap->baseline);
 }
 
@@ -439,19 +456,44 @@ request_keyframe (GstVdropmon * self)
   }
 }
 
-/* Silence is a state the detector is told about when it starts and ends. */
-static void
-check_silence_locked (GstVdropmon * self, guint64 now)
+/* Media arriving ever later will empty the playout buffer within
+ * runway-threshold: *empty_in says when. Lag under a tenth of the buffer
+ * (or 20 ms) is jitter, not a trend. */
+static gboolean
+is_starving_locked (GstVdropmon * self, GstClockTime * empty_in)
 {
-  gboolean silent = vdm_arrival_stats_is_silent (&self->arrival, now, self->silence_threshold);
+  GstClockTime buffer = playout_buffer_locked (self);
+  gint64 lag = vdm_runway_lag (&self->runway);
 
-  if (silent != self->silent) {
-    self->silent = silent;
-    vdm_detector_silence (self->detector, now, silent);
-    /* what did not arrive was due right after the last packet */
-    if (silent && !GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
-      self->episode.first_damage = self->arrival.last_arrival_ns;
-  }
+  if (!GST_CLOCK_TIME_IS_VALID (buffer) || buffer == 0)
+    return FALSE;
+  *empty_in = vdm_runway_time_to_empty (&self->runway, buffer);
+  return *empty_in != VDM_TIME_NONE && *empty_in <= self->runway_threshold
+      && lag >= (gint64) MAX (20 * GST_MSECOND, buffer / 10);
+}
+
+/* Arrival deficit — silence, or a runway about to end — is a state the
+ * detector is told about when it starts and ends. */
+static void
+check_arrival_deficit_locked (GstVdropmon * self, guint64 now)
+{
+  GstClockTime empty_in = GST_CLOCK_TIME_NONE;
+  gboolean starving = is_starving_locked (self, &empty_in);
+  gboolean deficit;
+
+  self->silent = vdm_arrival_stats_is_silent (&self->arrival, now, self->silence_threshold);
+  deficit = self->silent || starving;
+  if (deficit == self->deficit)
+    return;
+  self->deficit = deficit;
+  vdm_detector_silence (self->detector, now, deficit);
+  if (!deficit || GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
+    return;
+  if (self->silent)             /* what did not arrive was due right after the last packet */
+    self->episode.first_damage = self->arrival.last_arrival_ns;
+  else                          /* the buffer is empty in empty_in: damage due then */
+    self->episode.first_damage = now + empty_in - MIN (now + empty_in,
+        playout_buffer_locked (self));
 }
 
 /* Runs the detector to now; returns the messages to post and whether to
@@ -465,7 +507,7 @@ run_detector_locked (GstVdropmon * self, guint64 now, gboolean * want_keyframe)
 
   if (!self->clock)
     return messages;            /* no time base yet (not PLAYING) */
-  check_silence_locked (self, now);
+  check_arrival_deficit_locked (self, now);
   n = vdm_detector_advance (self->detector, now, events, G_N_ELEMENTS (events));
   for (i = 0; i < n; i++) {
     if (events[i].type == VDM_DETECTOR_WARNING) {
@@ -583,7 +625,7 @@ collect_round_locked (GstVdropmon * self, gboolean final, Round * r)
     GST_OBJECT_LOCK (self);
     r->stats_interval = self->interval;
     GST_OBJECT_UNLOCK (self);
-    self->next_stats_ns = now + r->stats_interval;
+    self->next_stats_ns = vdm_time_add (now, r->stats_interval);
   }
 }
 

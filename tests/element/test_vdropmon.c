@@ -15,9 +15,8 @@
  * wait for them with timeouts on the bus; batch-interval is kept small
  * where the test does not measure batching.
  *
- * The "known-bugs" tcase holds tests of element bugs not fixed yet; it runs
- * only with VDROPMON_TEST_KNOWN_BUGS=1 (they fail until the fixes land, and
- * then belong with the others).
+ * The "fixed-bugs" tcase keeps the tests of element bugs found here and
+ * fixed since, as regression tests.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -391,6 +390,7 @@ assert_stats_fields (const GstStructure * s, const gchar * name)
     {"bitrate", G_TYPE_DOUBLE}, {"warnings", G_TYPE_UINT64},
     {"keyframe-requests-sent", G_TYPE_UINT64}, {"keyframe-requests-seen", G_TYPE_UINT64},
     {"detector-state", G_TYPE_STRING}, {"ewma", G_TYPE_DOUBLE}, {"baseline", G_TYPE_DOUBLE},
+    {"lag", G_TYPE_DOUBLE}, {"runway", G_TYPE_DOUBLE},
   };
   const GValue *flows = gst_structure_get_value (s, "flows");
   const GstStructure *reasons;
@@ -1556,9 +1556,7 @@ GST_START_TEST (test_collector_auto_fallback_reports_gaps)
 GST_END_TEST;
 
 /* ------------------------------------------------------------------------ */
-/* Known element bugs (see tests/element/README or the commit message): run  */
-/* with VDROPMON_TEST_KNOWN_BUGS=1 until the element is fixed, then move     */
-/* them to their tcases above.                                               */
+/* Element bugs found by these tests and fixed: regression tests.           */
 
 /* A payloader's buffer (header and payload in two memories) must come out
  * as it went in: mapping it whole merges the memories (a copy) and, the
@@ -1717,15 +1715,14 @@ vdropmon_suite (void)
   tcase_add_test (tc_collector, test_collector_auto_unprivileged);
   tcase_add_test (tc_collector, test_collector_auto_fallback_reports_gaps);
 
-  if (g_strcmp0 (g_getenv ("VDROPMON_TEST_KNOWN_BUGS"), "1") == 0) {
-    TCase *tc_bugs = tcase_create ("known-bugs");
-    suite_add_tcase (s, tc_bugs);
-    tcase_add_test (tc_bugs, test_passthrough_multi_memory_rtp);
-    tcase_add_test (tc_bugs, test_huge_interval);
-    tcase_add_test (tc_bugs, test_failed_start_releases_collector);
-  } else {
-    g_printerr ("vdropmon: 3 tests of known element bugs not run "
-        "(VDROPMON_TEST_KNOWN_BUGS=1 runs them)\n");
+  {
+    /* once known bugs, now fixed: they stay as regression tests */
+    TCase *tc_fixed = tcase_create ("fixed-bugs");
+    tcase_set_timeout (tc_fixed, 30);
+    suite_add_tcase (s, tc_fixed);
+    tcase_add_test (tc_fixed, test_passthrough_multi_memory_rtp);
+    tcase_add_test (tc_fixed, test_huge_interval);
+    tcase_add_test (tc_fixed, test_failed_start_releases_collector);
   }
   return s;
 }

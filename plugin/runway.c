@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "runway.h"
+
+#include <string.h>
+
+#define SAMPLE_PERIOD_NS (250 * VDM_MSECOND)
+#define SLOPE_WEIGHT 0.3
+/* A jump this big between media and arrival is a new stream, not lag. */
+#define DISCONTINUITY_NS (10 * VDM_SECOND)
+
+void
+vdm_runway_init (vdm_runway *runway)
+{
+  memset (runway, 0, sizeof (*runway));
+  runway->sample_period_ns = SAMPLE_PERIOD_NS;
+}
+
+static int64_t
+best_offset (const vdm_runway *r)
+{
+  int64_t best = r->current_min;
+  unsigned i;
+
+  for (i = 0; i < r->n_periods; i++)
+    if (r->period_min[i] < best)
+      best = r->period_min[i];
+  return best;
+}
+
+/* Closes the current period: its minimum joins the memory. */
+static void
+close_period (vdm_runway *r, uint64_t arrival_ns, int64_t offset)
+{
+  r->period_min[r->head] = r->current_min;
+  r->head = (r->head + 1) % VDM_RUNWAY_SAMPLES;
+  if (r->n_periods < VDM_RUNWAY_SAMPLES)
+    r->n_periods++;
+  r->period_start_ns = arrival_ns;
+  r->current_min = offset;
+}
+
+static void
+update_slope (vdm_runway *r, uint64_t arrival_ns)
+{
+  double dt = (double) (arrival_ns - r->last_sample_ns);
+  double instant = (double) (r->lag_ns - r->last_sample_lag) / dt;
+
+  r->slope = (1 - SLOPE_WEIGHT) * r->slope + SLOPE_WEIGHT * instant;
+  r->last_sample_ns = arrival_ns;
+  r->last_sample_lag = r->lag_ns;
+}
+
+void
+vdm_runway_observe (vdm_runway *r, uint64_t arrival_ns, uint64_t media_ns)
+{
+  int64_t offset = (int64_t) (arrival_ns - media_ns);
+
+  if (r->started && (arrival_ns < r->last_sample_ns
+          || offset - best_offset (r) > (int64_t) DISCONTINUITY_NS
+          || best_offset (r) - offset > (int64_t) DISCONTINUITY_NS))
+    r->started = false;         /* restart, seek, clock change */
+  if (!r->started) {
+    vdm_runway_init (r);
+    r->started = true;
+    r->period_start_ns = r->last_sample_ns = arrival_ns;
+    r->current_min = offset;
+    return;
+  }
+  if (arrival_ns - r->period_start_ns >= r->sample_period_ns)
+    close_period (r, arrival_ns, offset);
+  else if (offset < r->current_min)
+    r->current_min = offset;
+  r->lag_ns = offset - best_offset (r);
+  if (arrival_ns - r->last_sample_ns >= r->sample_period_ns)
+    update_slope (r, arrival_ns);
+}
+
+int64_t
+vdm_runway_lag (const vdm_runway *r)
+{
+  return r->started ? r->lag_ns : 0;
+}
+
+uint64_t
+vdm_runway_time_to_empty (const vdm_runway *r, uint64_t buffer_ns)
+{
+  if (!r->started)
+    return VDM_TIME_NONE;
+  if (r->lag_ns >= (int64_t) buffer_ns)
+    return 0;
+  if (r->slope <= 0.01)         /* under 1 % growth: noise, or not falling behind */
+    return VDM_TIME_NONE;
+  return (uint64_t) ((double) ((int64_t) buffer_ns - r->lag_ns) / r->slope);
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The early-warning path through the element, driven by a GstTestClock:
+ * RTP sequence gaps (collector=none, so no root needed) go through the
+ * surge detector and come out as vdropmon-warning / vdropmon-clear at exact
+ * pipeline-clock times, the same ones the detector's unit tests compute.
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/rtp/gstrtpbuffer.h>
+#include <gst/video/video.h>
+
+#define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+#define SSRC 0x11223344u
+#define TICK (10 * GST_MSECOND)  /* one packet every 10 ms of pipeline time */
+#define REAL_WAIT (2 * G_USEC_PER_SEC)
+
+typedef struct
+{
+  GstHarness *h;
+  GstBus *bus;
+  guint16 seq;
+  GstClockTime now;
+} Stream;
+
+static GstBuffer *
+make_rtp (guint16 seq, guint32 ts, gboolean keyframe)
+{
+  GstBuffer *buf = gst_rtp_buffer_new_allocate (100, 0, 0);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  guint8 *payload;
+
+  gst_rtp_buffer_map (buf, GST_MAP_WRITE, &rtp);
+  gst_rtp_buffer_set_payload_type (&rtp, 96);
+  gst_rtp_buffer_set_seq (&rtp, seq);
+  gst_rtp_buffer_set_timestamp (&rtp, ts);
+  gst_rtp_buffer_set_ssrc (&rtp, SSRC);
+  payload = gst_rtp_buffer_get_payload (&rtp);
+  memset (payload, 0, 100);
+  payload[0] = 0x7c;            /* FU-A */
+  payload[1] = keyframe ? 0x05 : 0x01;  /* IDR or non-IDR slice fragment */
+  gst_rtp_buffer_unmap (&rtp);
+  return buf;
+}
+
+static void
+stream_start (Stream * s, const gchar * first_property, ...)
+{
+  GstElement *element = gst_element_factory_make ("vdropmon", NULL);
+  va_list args;
+
+  fail_unless (element != NULL);
+  g_object_set (element, "collector", 2 /* none */ , "post-messages", FALSE, NULL);
+  va_start (args, first_property);
+  if (first_property)
+    g_object_set_valist (G_OBJECT (element), first_property, args);
+  va_end (args);
+  s->bus = gst_bus_new ();
+  gst_element_set_bus (element, s->bus);
+  s->h = gst_harness_new_with_element (element, "sink", "src");
+  gst_object_unref (element);
+  gst_harness_use_testclock (s->h);
+  gst_harness_set_src_caps_str (s->h, H264_CAPS);
+  s->seq = 1000;
+  s->now = 0;
+  /* The element's worker adopts the clock on its next round (every bin,
+   * 100 ms real time); the detector's bins start at that clock's 0. */
+  g_usleep (300 * 1000);
+}
+
+static void
+stream_stop (Stream * s)
+{
+  gst_harness_teardown (s->h);
+  gst_bus_set_flushing (s->bus, TRUE);
+  gst_object_unref (s->bus);
+}
+
+/* Sends one packet at the current pipeline time, `missing` seqs after the
+ * previous one (0: in order), then moves time on by one tick. */
+static void
+push_packet (Stream * s, guint missing, gboolean keyframe)
+{
+  guint32 ts = (guint32) gst_util_uint64_scale (s->now, 90000, GST_SECOND);
+  GstBuffer *buf;
+
+  s->seq += missing;
+  buf = make_rtp (s->seq++, ts, keyframe);
+  GST_BUFFER_PTS (buf) = s->now;
+  fail_unless (gst_harness_set_time (s->h, s->now));
+  fail_unless_equals_int (gst_harness_push (s->h, buf), GST_FLOW_OK);
+  gst_buffer_unref (gst_harness_pull (s->h));
+  s->now += TICK;
+}
+
+/* Packets every tick until `until`, each `missing` seqs after the last. */
+static void
+push_until (Stream * s, GstClockTime until, guint missing)
+{
+  while (s->now < until)
+    push_packet (s, missing, FALSE);
+}
+
+/* Leaves the clock at `at` (no packets) so that the worker advances the
+ * detector to exactly that time. */
+static void
+hold_clock_at (Stream * s, GstClockTime at)
+{
+  fail_unless (gst_harness_set_time (s->h, at));
+  s->now = at;
+}
+
+/* The next warning or clear message, waiting up to REAL_WAIT. */
+static GstStructure *
+next_alert (Stream * s)
+{
+  gint64 deadline = g_get_monotonic_time () + REAL_WAIT;
+
+  while (g_get_monotonic_time () < deadline) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (s->bus, 50 * GST_MSECOND, GST_MESSAGE_ELEMENT);
+    const GstStructure *st;
+
+    if (!msg)
+      continue;
+    st = gst_message_get_structure (msg);
+    if (gst_structure_has_name (st, "vdropmon-warning")
+        || gst_structure_has_name (st, "vdropmon-clear")) {
+      GstStructure *copy = gst_structure_copy (st);
+      gst_message_unref (msg);
+      return copy;
+    }
+    gst_message_unref (msg);
+  }
+  return NULL;
+}
+
+static guint64
+get_u64 (const GstStructure * st, const gchar * field)
+{
+  guint64 v = 0;
+  fail_unless (gst_structure_get_uint64 (st, field, &v), "no %s in %" GST_PTR_FORMAT, field, st);
+  return v;
+}
+
+static void
+assert_string (const GstStructure * st, const gchar * field, const gchar * expected)
+{
+  const gchar *v = gst_structure_get_string (st, field);
+  fail_unless (v != NULL, "no %s in %" GST_PTR_FORMAT, field, st);
+  assert_equals_string (v, expected);
+}
+
+/* 10 drops per 100 ms bin from 2.0 s: the EWMA passes 1.8 x the floor
+ * (0.9) in bins [2.0, 2.1) and [2.1, 2.2): a critical network warning at
+ * exactly 2.2 s. Drops stop at 3.0 s; the EWMA is back under the threshold
+ * from the 11th quiet bin on, and 10 quiet bins later, at 5.0 s, it clears
+ * with the 100 drops of the episode (see tests/unit/test_detector.c). */
+GST_START_TEST (test_step_warns_then_clears)
+{
+  Stream s;
+  GstStructure *w, *c;
+
+  stream_start (&s, NULL);
+  push_until (&s, 2 * GST_SECOND, 0);
+  push_until (&s, 3 * GST_SECOND, 1);
+  w = next_alert (&s);
+  fail_unless (w != NULL, "no warning");
+  fail_unless (gst_structure_has_name (w, "vdropmon-warning"));
+  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), 2200 * GST_MSECOND);
+  assert_string (w, "level", "critical");
+  assert_string (w, "cause", "network");
+  assert_string (w, "action", "lower-bitrate");
+  assert_string (w, "reasons", "RTP_SEQ_GAP");
+  push_until (&s, 6 * GST_SECOND, 0);
+  c = next_alert (&s);
+  fail_unless (c != NULL, "no clear");
+  fail_unless (gst_structure_has_name (c, "vdropmon-clear"), "%" GST_PTR_FORMAT, c);
+  fail_unless_equals_uint64 (get_u64 (c, "detect-time"), 5 * GST_SECOND);
+  fail_unless_equals_uint64 (get_u64 (c, "drops"), 100);
+  fail_unless_equals_uint64 (get_u64 (c, "duration"), 2800 * GST_MSECOND);
+  gst_structure_free (w);
+  gst_structure_free (c);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+/* Ten seconds of clean stream: nothing to say. */
+GST_START_TEST (test_clean_stream_is_quiet)
+{
+  Stream s;
+  GstStructure *alert;
+
+  stream_start (&s, NULL);
+  push_until (&s, 10 * GST_SECOND, 0);
+  alert = next_alert (&s);
+  fail_unless (alert == NULL, "unexpected %" GST_PTR_FORMAT, alert);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+/* Thresholds are live: with surge-factor 100 set while PLAYING, the same
+ * step stays under the threshold. */
+GST_START_TEST (test_threshold_changed_while_playing)
+{
+  Stream s;
+  GstStructure *alert;
+
+  stream_start (&s, NULL);
+  push_until (&s, GST_SECOND, 0);
+  g_object_set (s.h->element, "surge-factor", 100.0, "critical-factor", 200.0, NULL);
+  g_usleep (200 * 1000);        /* the worker applies it on its next round */
+  push_until (&s, 2 * GST_SECOND, 0);
+  push_until (&s, 3 * GST_SECOND, 1);
+  alert = next_alert (&s);
+  fail_unless (alert == NULL, "unexpected %" GST_PTR_FORMAT, alert);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+/* A packet lost inside an IDR frame: critical, request-keyframe, at the
+ * very time it was seen; with request-keyframe=true a GstForceKeyUnit
+ * event goes upstream. stall-eta = the damage's time + the pipeline
+ * latency (2 s, from the LATENCY event) - now = 2 s. */
+GST_START_TEST (test_keyframe_loss)
+{
+  Stream s;
+  GstStructure *w;
+  GstEvent *event;
+  gboolean force_key_unit = FALSE;
+
+  stream_start (&s, "request-keyframe", TRUE, NULL);
+  fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (2 * GST_SECOND)));
+  push_until (&s, GST_SECOND, 0);
+  push_packet (&s, 1, TRUE);    /* seq gap revealed by an IDR fragment at 1.0 s */
+  hold_clock_at (&s, GST_SECOND);
+  w = next_alert (&s);
+  fail_unless (w != NULL, "no warning");
+  assert_string (w, "level", "critical");
+  assert_string (w, "action", "request-keyframe");
+  fail_unless (strstr (gst_structure_get_string (w, "cause"), "keyframe") != NULL);
+  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), GST_SECOND);
+  fail_unless_equals_uint64 (get_u64 (w, "stall-eta"), 2 * GST_SECOND);
+  /* the harness's upstream queue also holds our latency event: skip it */
+  while ((event = gst_harness_try_pull_upstream_event (s.h)) || !force_key_unit) {
+    if (!event) {
+      g_usleep (10 * 1000);
+      continue;
+    }
+    force_key_unit |= gst_video_event_is_force_key_unit (event);
+    gst_event_unref (event);
+  }
+  fail_unless (force_key_unit);
+  gst_structure_free (w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+/* Packets stop coming: after 200 ms of silence (the default threshold,
+ * above 3 frame intervals here), a network warning, lower-bitrate. */
+GST_START_TEST (test_silence_warns)
+{
+  Stream s;
+  GstStructure *w;
+  GstClockTime last;
+
+  stream_start (&s, NULL);
+  push_until (&s, GST_SECOND, 0);
+  last = s.now - TICK;
+  hold_clock_at (&s, last + 150 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w == NULL, "too early: %" GST_PTR_FORMAT, w);
+  hold_clock_at (&s, last + 300 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w != NULL, "no warning");
+  assert_string (w, "cause", "network");
+  assert_string (w, "action", "lower-bitrate");
+  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 300 * GST_MSECOND);
+  gst_structure_free (w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+static Suite *
+warning_suite (void)
+{
+  Suite *s = suite_create ("vdropmon-warning");
+  TCase *tc = tcase_create ("testclock");
+
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_step_warns_then_clears);
+  tcase_add_test (tc, test_clean_stream_is_quiet);
+  tcase_add_test (tc, test_threshold_changed_while_playing);
+  tcase_add_test (tc, test_keyframe_loss);
+  tcase_add_test (tc, test_silence_warns);
+  return s;
+}
+
+GST_CHECK_MAIN (warning);

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of runway: lag of arrival behind media time and time to empty. */
+#include <glib.h>
+
+#include "runway.h"
+
+#define MS VDM_MSECOND
+#define FRAME (40 * MS)          /* 25 fps */
+
+/* Frames arriving exactly in real time: no lag, never empties. */
+static void
+test_steady_stream (void)
+{
+  vdm_runway r;
+  guint i;
+
+  vdm_runway_init (&r);
+  for (i = 0; i < 500; i++)
+    vdm_runway_observe (&r, 1000 * VDM_SECOND + i * FRAME + (i % 3) * MS, i * FRAME);
+  g_assert_cmpint (vdm_runway_lag (&r), <=, (gint64) (2 * MS));
+  g_assert_cmpuint (vdm_runway_time_to_empty (&r, 2 * VDM_SECOND), ==, VDM_TIME_NONE);
+}
+
+/* Throughput at 80 % of the bitrate: each 40 ms frame takes 50 ms, the lag
+ * grows by 0.25 s per second of media... per 1.25 s of wall time: slope
+ * 0.2. After 5 s of wall time the lag is 1 s; a 2 s buffer empties in
+ * (2 - 1) / 0.2 = 5 s. */
+static void
+test_slow_path_eats_the_buffer (void)
+{
+  vdm_runway r;
+  guint i;
+  guint64 t = 0, eta;
+
+  vdm_runway_init (&r);
+  for (i = 0; i < 100; i++)     /* 4 s of normal arrival first */
+    vdm_runway_observe (&r, 50 * VDM_SECOND + i * FRAME, i * FRAME);
+  t = 50 * VDM_SECOND + 100 * FRAME;
+  for (i = 100; i < 200; i++, t += 50 * MS)
+    vdm_runway_observe (&r, t, i * FRAME);
+  g_assert_cmpint (vdm_runway_lag (&r), >=, (gint64) (950 * MS));
+  g_assert_cmpint (vdm_runway_lag (&r), <=, (gint64) (1050 * MS));
+  eta = vdm_runway_time_to_empty (&r, 2 * VDM_SECOND);
+  g_assert_cmpuint (eta, >=, 4 * VDM_SECOND);
+  g_assert_cmpuint (eta, <=, 6 * VDM_SECOND);
+  /* a buffer smaller than the lag is already empty */
+  g_assert_cmpuint (vdm_runway_time_to_empty (&r, 500 * MS), ==, 0);
+}
+
+/* Arriving early (a burst after a stall) is not lag; nor is a big
+ * discontinuity (a new stream): it restarts. */
+static void
+test_early_and_discontinuity (void)
+{
+  vdm_runway r;
+  guint i;
+
+  vdm_runway_init (&r);
+  for (i = 0; i < 50; i++)
+    vdm_runway_observe (&r, VDM_SECOND + i * FRAME, i * FRAME);
+  vdm_runway_observe (&r, VDM_SECOND + 50 * FRAME - 30 * MS, 50 * FRAME);
+  g_assert_cmpint (vdm_runway_lag (&r), ==, 0);
+  vdm_runway_observe (&r, VDM_SECOND + 51 * FRAME, 51 * FRAME + 3600 * VDM_SECOND);
+  g_assert_cmpint (vdm_runway_lag (&r), ==, 0);
+  g_assert_cmpuint (vdm_runway_time_to_empty (&r, VDM_SECOND), ==, VDM_TIME_NONE);
+}
+
+/* Lag that stopped growing (a one-off delay) does not keep warning once
+ * the memory of the best offset has moved on... but while remembered it
+ * is lag; its growth decays to zero. */
+static void
+test_one_off_delay_stops_growing (void)
+{
+  vdm_runway r;
+  guint i;
+
+  vdm_runway_init (&r);
+  for (i = 0; i < 50; i++)
+    vdm_runway_observe (&r, VDM_SECOND + i * FRAME, i * FRAME);
+  for (i = 50; i < 300; i++)    /* everything 300 ms late from now on */
+    vdm_runway_observe (&r, VDM_SECOND + i * FRAME + 300 * MS, i * FRAME);
+  g_assert_cmpint (vdm_runway_lag (&r), ==, (gint64) (300 * MS));
+  g_assert_cmpuint (vdm_runway_time_to_empty (&r, 2 * VDM_SECOND), ==, VDM_TIME_NONE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/runway/steady-stream", test_steady_stream);
+  g_test_add_func ("/runway/slow-path-eats-the-buffer", test_slow_path_eats_the_buffer);
+  g_test_add_func ("/runway/early-and-discontinuity", test_early_and_discontinuity);
+  g_test_add_func ("/runway/one-off-delay-stops-growing", test_one_off_delay_stops_growing);
+  return g_test_run ();
+}
