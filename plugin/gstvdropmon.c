@@ -215,6 +215,7 @@ gst_vdropmon_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
   g_mutex_lock (&self->lock);
   self->buffers++;
+  self->bytes_total += gst_buffer_get_size (buf);
   if (self->is_rtp) {
     VdmPeek peek;
     if (vdm_peek_buffer (buf, &peek)) {
@@ -380,7 +381,7 @@ reset_stream_state_locked (GstVdropmon * self)
   self->episode.latency = self->episode.first_damage = GST_CLOCK_TIME_NONE;
   self->episode.height = -1;
   self->buffers = self->rtp_packets = self->drop_messages = self->warnings_posted = 0;
-  self->arrival_bytes = 0;
+  self->arrival_bytes = self->bytes_total = 0;
   self->bitrate = self->fid_mean_ms = self->fid_max_ms = 0;
   self->silent = self->deficit = FALSE;
   vdm_runway_init (&self->runway);
@@ -688,7 +689,9 @@ install_source_properties (GObjectClass * gobject_class)
   g_object_class_install_property (gobject_class, PROP_AUTO_DISCOVER,
       g_param_spec_boolean ("auto-discover", "Auto discover",
           "Watch the socket of every udpsrc upstream, including those created later inside "
-          "bins such as rtspsrc", DEFAULT_AUTO_DISCOVER, RW_PLAYING));
+          "bins such as rtspsrc, and the TCP connection of every source that fetches from a "
+          "server (rtspsrc, souphttpsrc, tcpclientsrc, rtmp2src)", DEFAULT_AUTO_DISCOVER,
+          RW_PLAYING));
   g_object_class_install_property (gobject_class, PROP_BATCH_INTERVAL,
       g_param_spec_uint64 ("batch-interval", "Batch interval",
           "Drops of one reason and stream within this time (ns) after the first one make one "

@@ -43,7 +43,7 @@ GST_DEBUG_CATEGORY_EXTERN (vdropmon_debug);
 typedef struct
 {
   guint32 watch_id;             /* 0 when no collector runs */
-  GSocket *socket;              /* NULL for a flow named by hand */
+  guint64 cookie;               /* the socket's SO_COOKIE; 0 for a flow named by hand */
   GstPad *probed_pad;           /* the udpsrc src pad we observe arrivals on */
   gulong probe_id;
   gchar flow[VDM_FLOW_STRING_MAX];
@@ -101,6 +101,7 @@ struct _GstVdropmon
   guint32 last_rtp_ts;
   guint64 rtp_ts_ext;           /* RTP timestamp without wraps, for the runway */
   guint64 arrival_bytes;
+  guint64 bytes_total;          /* through the element since start */
   vdm_gap_reconciler *gaps;
   vdm_clock_map clock_map;
   GstClock *clock;              /* the element's clock, cached by the worker */

@@ -11,7 +11,7 @@ GST_DEBUG_CATEGORY_EXTERN (vdropmon_debug);
 
 typedef struct {
   GHashTable *visited;   /* GstElement* already walked */
-  GPtrArray *sources;     /* GstElement*, owned */
+  VdmUpstream *found;
 } Walk;
 
 static void visit_src_pad (Walk * walk, GstPad * srcpad, guint depth);
@@ -24,11 +24,90 @@ is_udp_source (GstElement * element)
       && g_object_class_find_property (G_OBJECT_GET_CLASS (element), "used-socket") != NULL;
 }
 
-static void
-collect_source (Walk * walk, GstElement * element)
+static const struct
 {
-  GST_LOG ("found %" GST_PTR_FORMAT, element);
-  g_ptr_array_add (walk->sources, gst_object_ref (element));
+  const gchar *scheme;
+  guint16 default_port;
+} tcp_schemes[] = {
+  {"rtsp", 554}, {"rtspt", 554}, {"rtsph", 80}, {"rtsps", 322}, {"rtspst", 322},
+  {"http", 80}, {"https", 443}, {"rtmp", 1935}, {"rtmps", 443},
+};
+
+static gboolean
+has_string_property (GstElement * element, const gchar * name)
+{
+  GParamSpec *spec = g_object_class_find_property (G_OBJECT_GET_CLASS (element), name);
+  return spec && spec->value_type == G_TYPE_STRING;
+}
+
+/* The server a "location" URI names, if it is fetched over TCP. */
+static VdmNetClient *
+client_from_location (GstElement * element)
+{
+  gchar *location = NULL;
+  GstUri *uri;
+  VdmNetClient *client = NULL;
+  guint i;
+
+  g_object_get (element, "location", &location, NULL);
+  uri = location ? gst_uri_from_string (location) : NULL;
+  for (i = 0; uri && gst_uri_get_host (uri) && i < G_N_ELEMENTS (tcp_schemes); i++) {
+    guint port = gst_uri_get_port (uri);
+    if (g_strcmp0 (gst_uri_get_scheme (uri), tcp_schemes[i].scheme) != 0)
+      continue;
+    client = g_new0 (VdmNetClient, 1);
+    client->host = g_strdup (gst_uri_get_host (uri));
+    client->port = port == GST_URI_NO_PORT ? tcp_schemes[i].default_port : (guint16) port;
+    break;
+  }
+  if (uri)
+    gst_uri_unref (uri);
+  g_free (location);
+  return client;
+}
+
+/* tcpclientsrc and the like: "host" and "port". */
+static VdmNetClient *
+client_from_host_port (GstElement * element)
+{
+  GParamSpec *port_spec = g_object_class_find_property (G_OBJECT_GET_CLASS (element), "port");
+  VdmNetClient *client;
+  gint port = 0;
+
+  if (!has_string_property (element, "host") || !port_spec || port_spec->value_type != G_TYPE_INT
+      || !GST_IS_BASE_SRC (element))
+    return NULL;
+  g_object_get (element, "port", &port, NULL);
+  if (port <= 0 || port > 65535)
+    return NULL;
+  client = g_new0 (VdmNetClient, 1);
+  g_object_get (element, "host", &client->host, NULL);
+  client->port = (guint16) port;
+  return client;
+}
+
+static void
+collect_element (Walk * walk, GstElement * element)
+{
+  VdmNetClient *client = NULL;
+
+  if (is_udp_source (element)) {
+    GST_LOG ("found udp source %" GST_PTR_FORMAT, element);
+    g_ptr_array_add (walk->found->udp_sources, gst_object_ref (element));
+    return;
+  }
+  if (has_string_property (element, "location"))
+    client = client_from_location (element);
+  if (!client)
+    client = client_from_host_port (element);
+  if (client && client->host) {
+    GST_LOG ("found network client %" GST_PTR_FORMAT " of %s:%u", element, client->host,
+        client->port);
+    client->element = gst_object_ref (element);
+    g_ptr_array_add (walk->found->net_clients, client);
+  } else if (client) {
+    g_free (client);
+  }
 }
 
 static void
@@ -40,8 +119,7 @@ visit_element (Walk * walk, GstElement * element, guint depth)
   if (depth > MAX_DEPTH || g_hash_table_contains (walk->visited, element))
     return;
   g_hash_table_add (walk->visited, element);
-  if (is_udp_source (element))
-    collect_source (walk, element);
+  collect_element (walk, element);
 
   it = gst_element_iterate_sink_pads (element);
   while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
@@ -64,8 +142,16 @@ visit_src_pad (Walk * walk, GstPad * srcpad, guint depth)
   if (depth > MAX_DEPTH)
     return;
   if (GST_IS_GHOST_PAD (srcpad)) {
-    /* A bin's source pad: continue inside the bin. */
+    /* A bin's source pad: the bin itself may be the client (rtspsrc);
+     * continue inside it. */
+    GstElement *bin = gst_pad_get_parent_element (srcpad);
     GstPad *target = gst_ghost_pad_get_target (GST_GHOST_PAD (srcpad));
+    if (bin && !g_hash_table_contains (walk->visited, bin)) {
+      g_hash_table_add (walk->visited, bin);
+      collect_element (walk, bin);
+    }
+    if (bin)
+      gst_object_unref (bin);
     if (target) {
       visit_src_pad (walk, target, depth + 1);
       gst_object_unref (target);
@@ -91,19 +177,37 @@ visit_src_pad (Walk * walk, GstPad * srcpad, guint depth)
   }
 }
 
-GPtrArray *
-vdm_discover_upstream_udp_sources (GstPad * sinkpad)
+static void
+free_client (gpointer data)
+{
+  VdmNetClient *client = data;
+
+  gst_object_unref (client->element);
+  g_free (client->host);
+  g_free (client);
+}
+
+void
+vdm_discover_upstream (GstPad * sinkpad, VdmUpstream * out)
 {
   Walk walk;
   GstPad *peer;
 
+  out->udp_sources = g_ptr_array_new_with_free_func (gst_object_unref);
+  out->net_clients = g_ptr_array_new_with_free_func (free_client);
   walk.visited = g_hash_table_new (NULL, NULL);
-  walk.sources = g_ptr_array_new_with_free_func (gst_object_unref);
+  walk.found = out;
   peer = gst_pad_get_peer (sinkpad);
   if (peer) {
     visit_src_pad (&walk, peer, 0);
     gst_object_unref (peer);
   }
   g_hash_table_unref (walk.visited);
-  return walk.sources;
+}
+
+void
+vdm_upstream_clear (VdmUpstream * upstream)
+{
+  g_clear_pointer (&upstream->udp_sources, g_ptr_array_unref);
+  g_clear_pointer (&upstream->net_clients, g_ptr_array_unref);
 }

@@ -2,7 +2,7 @@
 /*
  * socket_discovery.h — which sockets feed an element: walk upstream from its
  * sink pad through links, ghost pads and bins (rtspsrc, rtpbin, uridecodebin)
- * and collect every udpsrc found.
+ * and collect every element that receives the stream from the network.
  */
 #ifndef VDM_SOCKET_DISCOVERY_H
 #define VDM_SOCKET_DISCOVERY_H
@@ -12,9 +12,25 @@
 
 G_BEGIN_DECLS
 
-/* Returns a new array of udpsrc-like GstElements (owned references),
- * possibly empty: elements with a "used-socket" property. */
-GPtrArray *vdm_discover_upstream_udp_sources (GstPad * sinkpad);
+/* A source that fetches its stream from a server over TCP. */
+typedef struct
+{
+  GstElement *element;          /* owned reference */
+  gchar *host;
+  guint16 port;
+} VdmNetClient;
+
+typedef struct
+{
+  GPtrArray *udp_sources;       /* GstElement* with "used-socket", owned */
+  GPtrArray *net_clients;       /* VdmNetClient*, owned */
+} VdmUpstream;
+
+/* Everything upstream of sinkpad that receives from the network: udpsrc
+ * elements, and elements whose "location" is a rtsp://, http(s)://,
+ * rtmp(s):// URI or that have "host"/"port" (tcpclientsrc). */
+void vdm_discover_upstream (GstPad * sinkpad, VdmUpstream * out);
+void vdm_upstream_clear (VdmUpstream * upstream);
 
 G_END_DECLS
 #endif

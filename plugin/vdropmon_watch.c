@@ -12,6 +12,13 @@
 
 #include "socket_discovery.h"
 #include "socket_flow.h"
+#include "tcp_sockets.h"
+
+#include <sys/socket.h>
+
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
 
 #define GST_CAT_DEFAULT vdropmon_debug
 #define MAX_MANUAL_FLOWS 32
@@ -173,22 +180,82 @@ remove_arrival_probe (VdmWatch * watch)
 /* ------------------------------------------------------------------------ */
 /* Watches.                                                                  */
 
-static void
-format_socket_flow (GSocket * socket, gchar * buf, gsize len)
+/* A socket found upstream in this scan. */
+typedef struct
 {
-  struct vdm_flow_key flow;
+  guint64 cookie;
+  int fd;
+  GSocket *socket;              /* udpsrc's (owned ref), keeps fd open; NULL for TCP */
+  GstElement *udpsrc;           /* owned ref, or NULL */
+} VdmFound;
 
-  if (vdm_flow_from_socket (g_socket_get_fd (socket), &flow) == 0)
-    vdm_flow_format (&flow, buf, len);
-  else
-    g_strlcpy (buf, "unbound", len);
+static void
+clear_found (gpointer data)
+{
+  VdmFound *found = data;
+
+  g_clear_object (&found->socket);
+  gst_clear_object (&found->udpsrc);
+}
+
+static guint64
+cookie_of (int fd)
+{
+  guint64 cookie = 0;
+  socklen_t len = sizeof (cookie);
+
+  if (getsockopt (fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
+    return 0;
+  return cookie;
+}
+
+/* TCP sockets belong to the element that fetches through them; when two
+ * elements fetch from one server, each vdropmon claims one, process-wide. */
+static GMutex claims_lock;
+static GHashTable *claims;      /* cookie -> claiming GstVdropmon* */
+
+static gboolean
+claim_tcp_socket (GstVdropmon * self, guint64 cookie)
+{
+  gpointer owner;
+  gboolean mine;
+
+  g_mutex_lock (&claims_lock);
+  if (!claims)
+    claims = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  owner = g_hash_table_lookup (claims, &cookie);
+  mine = !owner || owner == self;
+  if (!owner)
+    g_hash_table_insert (claims, g_memdup2 (&cookie, sizeof (cookie)), self);
+  g_mutex_unlock (&claims_lock);
+  return mine;
+}
+
+static gboolean
+claimed_by_other (GstVdropmon * self, guint64 cookie)
+{
+  gpointer owner;
+
+  g_mutex_lock (&claims_lock);
+  owner = claims ? g_hash_table_lookup (claims, &cookie) : NULL;
+  g_mutex_unlock (&claims_lock);
+  return owner && owner != self;
 }
 
 static void
-add_watch (GstVdropmon * self, GSocket * socket, GstElement * udpsrc,
-    const struct vdm_flow_key *flow)
+release_claim (GstVdropmon * self, guint64 cookie)
 {
-  vdm_watch_spec spec = { .fd = socket ? g_socket_get_fd (socket) : -1 };
+  g_mutex_lock (&claims_lock);
+  if (claims && g_hash_table_lookup (claims, &cookie) == self)
+    g_hash_table_remove (claims, &cookie);
+  g_mutex_unlock (&claims_lock);
+}
+
+static void
+add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key *flow)
+{
+  vdm_watch_spec spec = { .fd = found ? found->fd : -1 };
+  struct vdm_flow_key socket_flow;
   VdmWatch watch = { 0 };
   int id = 0;
 
@@ -198,15 +265,17 @@ add_watch (GstVdropmon * self, GSocket * socket, GstElement * udpsrc,
     id = vdm_source_watch (self->source, self->subscription, &spec);
   if (id < 0)
     GST_WARNING_OBJECT (self, "kernel drops of this %s are not watched: %s",
-        socket ? "socket" : "flow", g_strerror (-id));
+        found ? "socket" : "flow", g_strerror (-id));
   watch.watch_id = id > 0 ? (guint32) id : 0;
-  watch.socket = socket ? g_object_ref (socket) : NULL;
+  watch.cookie = found ? found->cookie : 0;
   if (flow)
     vdm_flow_format (flow, watch.flow, sizeof (watch.flow));
+  else if (vdm_flow_from_socket (found->fd, &socket_flow) == 0)
+    vdm_flow_format (&socket_flow, watch.flow, sizeof (watch.flow));
   else
-    format_socket_flow (socket, watch.flow, sizeof (watch.flow));
-  if (udpsrc)
-    add_arrival_probe (self, udpsrc, &watch);
+    g_strlcpy (watch.flow, "unbound", sizeof (watch.flow));
+  if (found && found->udpsrc)
+    add_arrival_probe (self, found->udpsrc, &watch);
   GST_INFO_OBJECT (self, "watching %s (watch id %u)", watch.flow, watch.watch_id);
   g_mutex_lock (&self->lock);
   g_array_append_val (self->watches, watch);
@@ -240,27 +309,28 @@ retire_counters_locked (GstVdropmon * self, const VdmWatch * watch)
 }
 
 static gboolean
-socket_in (GPtrArray * sockets, GSocket * socket)
+cookie_found (GArray * found, guint64 cookie)
 {
   guint i;
 
-  for (i = 0; i < sockets->len; i++)
-    if (g_ptr_array_index (sockets, i) == socket)
+  for (i = 0; i < found->len; i++)
+    if (g_array_index (found, VdmFound, i).cookie == cookie)
       return TRUE;
   return FALSE;
 }
 
 /* Takes out the watches whose socket is no longer upstream (udpsrc closed,
- * rtspsrc reconnected) and returns them, for the caller to release. */
+ * rtspsrc reconnected) and returns them, for the caller to release. Flows
+ * named by hand stay. */
 static GArray *
-take_vanished_locked (GstVdropmon * self, GPtrArray * sockets)
+take_vanished_locked (GstVdropmon * self, GArray * found)
 {
   GArray *gone = g_array_new (FALSE, FALSE, sizeof (VdmWatch));
   guint i = 0;
 
   while (i < self->watches->len) {
     VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
-    if (!w->socket || socket_in (sockets, w->socket)) {
+    if (!w->cookie || cookie_found (found, w->cookie)) {
       i++;
       continue;
     }
@@ -278,62 +348,144 @@ release_watch (GstVdropmon * self, VdmWatch * watch)
   remove_arrival_probe (watch);
   if (self->source && watch->watch_id)
     vdm_source_unwatch (self->source, self->subscription, watch->watch_id);
-  g_clear_object (&watch->socket);
+  if (watch->cookie)
+    release_claim (self, watch->cookie);
 }
 
 static gboolean
-is_watched_locked (GstVdropmon * self, GSocket * socket)
+is_watched_locked (GstVdropmon * self, guint64 cookie)
 {
   guint i;
 
   for (i = 0; i < self->watches->len; i++)
-    if (g_array_index (self->watches, VdmWatch, i).socket == socket)
+    if (g_array_index (self->watches, VdmWatch, i).cookie == cookie)
       return TRUE;
   return FALSE;
 }
 
-/* The open sockets of the udpsrc elements, in the same order. */
-static GPtrArray *
-sockets_of (GPtrArray * sources)
+static void
+find_udp_sockets (GPtrArray * udp_sources, GArray * found)
 {
-  GPtrArray *sockets = g_ptr_array_new_with_free_func (g_object_unref);
   guint i;
 
-  for (i = 0; i < sources->len; i++) {
-    GSocket *socket = NULL;
-    g_object_get (g_ptr_array_index (sources, i), "used-socket", &socket, NULL);
-    g_ptr_array_add (sockets, socket);  /* NULL until udpsrc has opened it */
+  for (i = 0; i < udp_sources->len; i++) {
+    VdmFound f = { 0 };
+    g_object_get (g_ptr_array_index (udp_sources, i), "used-socket", &f.socket, NULL);
+    if (!f.socket)
+      continue;                 /* not opened yet: the next scan sees it */
+    f.fd = g_socket_get_fd (f.socket);
+    f.cookie = cookie_of (f.fd);
+    f.udpsrc = gst_object_ref (g_ptr_array_index (udp_sources, i));
+    g_array_append_val (found, f);
   }
-  return sockets;
+}
+
+/* The addresses of a host name; numeric hosts need no resolver. Blocking:
+ * called on the worker thread only. */
+static gint
+resolve_host (const gchar * host, struct sockaddr_storage *addrs, gint max)
+{
+  GList *list, *l;
+  GInetAddress *numeric = g_inet_address_new_from_string (host);
+  gint n = 0;
+
+  list = numeric ? g_list_prepend (NULL, numeric)
+      : g_resolver_lookup_by_name (g_resolver_get_default (), host, NULL, NULL);
+  for (l = list; l && n < max; l = l->next) {
+    GSocketAddress *sa = g_inet_socket_address_new (l->data, 0);
+    if (g_socket_address_to_native (sa, &addrs[n], sizeof (addrs[n]), NULL))
+      n++;
+    g_object_unref (sa);
+  }
+  g_resolver_free_addresses (list);
+  return n;
+}
+
+/* Of the sockets connected to a client's server, the one that carries our
+ * stream: not claimed by another vdropmon, and with the received byte count
+ * nearest to what passed through us (the best guess when one process
+ * fetches twice from one server; see docs/design.md). */
+static const vdm_tcp_socket *
+pick_tcp_socket (GstVdropmon * self, const vdm_tcp_socket * sockets, gint n)
+{
+  const vdm_tcp_socket *best = NULL;
+  guint64 ours, best_distance = G_MAXUINT64;
+  gint i;
+
+  g_mutex_lock (&self->lock);
+  ours = self->bytes_total;
+  g_mutex_unlock (&self->lock);
+  for (i = 0; i < n; i++) {
+    guint64 received = sockets[i].bytes_received;
+    guint64 distance = received > ours ? received - ours : ours - received;
+    if (claimed_by_other (self, sockets[i].cookie))
+      continue;
+    g_mutex_lock (&self->lock);
+    if (is_watched_locked (self, sockets[i].cookie)) {
+      g_mutex_unlock (&self->lock);
+      return &sockets[i];       /* ours already: keep it */
+    }
+    g_mutex_unlock (&self->lock);
+    if (distance < best_distance) {
+      best = &sockets[i];
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+static void
+find_tcp_sockets (GstVdropmon * self, GPtrArray * clients, GArray * found)
+{
+  guint i;
+
+  for (i = 0; i < clients->len; i++) {
+    const VdmNetClient *client = g_ptr_array_index (clients, i);
+    struct sockaddr_storage addrs[8];
+    vdm_tcp_socket sockets[16];
+    const vdm_tcp_socket *pick;
+    gint n_addrs = resolve_host (client->host, addrs, G_N_ELEMENTS (addrs));
+    gint n = n_addrs > 0 ? vdm_tcp_sockets_to (addrs, n_addrs, client->port, sockets,
+        G_N_ELEMENTS (sockets)) : 0;
+
+    pick = n > 0 ? pick_tcp_socket (self, sockets, n) : NULL;
+    if (pick && claim_tcp_socket (self, pick->cookie)) {
+      VdmFound f = {.cookie = pick->cookie,.fd = pick->fd };
+      g_array_append_val (found, f);
+    }
+  }
 }
 
 void
 vdm_watch_rescan (GstVdropmon * self)
 {
-  GPtrArray *sources = vdm_discover_upstream_udp_sources (GST_BASE_TRANSFORM_SINK_PAD (self));
-  GPtrArray *sockets = sockets_of (sources);
+  GArray *found = g_array_new (FALSE, TRUE, sizeof (VdmFound));
   GArray *gone, *fresh = g_array_new (FALSE, FALSE, sizeof (guint));
+  VdmUpstream upstream;
   guint i;
 
+  g_array_set_clear_func (found, clear_found);
+  vdm_discover_upstream (GST_BASE_TRANSFORM_SINK_PAD (self), &upstream);
+  find_udp_sockets (upstream.udp_sources, found);
+  find_tcp_sockets (self, upstream.net_clients, found);
+
   g_mutex_lock (&self->lock);
-  gone = take_vanished_locked (self, sockets);
-  for (i = 0; i < sockets->len; i++) {
-    GSocket *socket = g_ptr_array_index (sockets, i);
-    if (socket && !is_watched_locked (self, socket))
+  gone = take_vanished_locked (self, found);
+  for (i = 0; i < found->len; i++) {
+    guint64 cookie = g_array_index (found, VdmFound, i).cookie;
+    if (cookie && !is_watched_locked (self, cookie))
       g_array_append_val (fresh, i);
   }
   g_mutex_unlock (&self->lock);
 
   for (i = 0; i < gone->len; i++)
     release_watch (self, &g_array_index (gone, VdmWatch, i));
-  for (i = 0; i < fresh->len; i++) {
-    guint index = g_array_index (fresh, guint, i);
-    add_watch (self, g_ptr_array_index (sockets, index), g_ptr_array_index (sources, index), NULL);
-  }
+  for (i = 0; i < fresh->len; i++)
+    add_watch (self, &g_array_index (found, VdmFound, g_array_index (fresh, guint, i)), NULL);
   g_array_unref (gone);
   g_array_unref (fresh);
-  g_ptr_array_unref (sockets);
-  g_ptr_array_unref (sources);
+  g_array_unref (found);
+  vdm_upstream_clear (&upstream);
 }
 
 gboolean
@@ -358,7 +510,7 @@ vdm_watch_manual_flows (GstVdropmon * self)
     return FALSE;
   }
   for (i = 0; i < n; i++)
-    add_watch (self, NULL, NULL, &flows[i]);
+    add_watch (self, NULL, &flows[i]);
   g_free (text);
   return TRUE;
 }
