@@ -102,6 +102,16 @@ explain_load_errno (int err, const char *what)
   return format_error ("%s: %s", what, strerror (err));
 }
 
+/* VDROPMON_BPF_EMULATE_6_1=1 loads what Debian 12's 6.1 kernel would get —
+ * the 3-argument kfree_skb program (no rx_sk: attribution by 5-tuple) and
+ * no sk_data_ready — so that path is tested on newer kernels too. */
+static bool
+emulate_6_1 (void)
+{
+  const char *value = getenv ("VDROPMON_BPF_EMULATE_6_1");
+  return value && strcmp (value, "1") == 0;
+}
+
 /* Picks the kfree_skb program matching this kernel and disables the others
  * that cannot load here. */
 static char *
@@ -110,6 +120,10 @@ choose_programs (vdm_source *source, const struct btf *vmlinux)
   int kfree_args = vdm_btf_tracepoint_arg_count (vmlinux, "kfree_skb");
   int ready_args = vdm_btf_tracepoint_arg_count (vmlinux, "sk_data_ready");
 
+  if (emulate_6_1 () && kfree_args >= 3) {
+    kfree_args = 3;
+    ready_args = -ENOENT;
+  }
   if (kfree_args == 4)
     source->info.has_rx_sk = true;
   else if (kfree_args != 3)
