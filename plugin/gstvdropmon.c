@@ -306,6 +306,7 @@ gst_vdropmon_src_event (GstBaseTransform * trans, GstEvent * event)
   if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
     gst_event_parse_latency (event, &latency);
     self->episode.latency = latency;
+    GST_DEBUG_OBJECT (self, "pipeline latency %" GST_TIME_FORMAT, GST_TIME_ARGS (latency));
   } else if (gst_video_event_is_force_key_unit (event)) {
     self->episode.keyframe_requests_seen++;
   }
@@ -379,6 +380,7 @@ reset_stream_state_locked (GstVdropmon * self)
   memset (&self->retired, 0, sizeof (self->retired));
   memset (&self->episode, 0, sizeof (self->episode));
   self->episode.latency = self->episode.first_damage = GST_CLOCK_TIME_NONE;
+  self->episode.buffer_latency = GST_CLOCK_TIME_NONE;
   self->episode.height = -1;
   self->buffers = self->rtp_packets = self->drop_messages = self->warnings_posted = 0;
   self->arrival_bytes = self->bytes_total = 0;

@@ -60,6 +60,7 @@ typedef struct
   guint64 keyframe_requests_sent;
   guint64 keyframe_requests_seen;
   GstClockTime latency;         /* from the LATENCY event, NONE before */
+  GstClockTime buffer_latency;  /* a jitterbuffer's "latency" up- or downstream, NONE if none */
   gint height;                  /* from caps, -1 unknown */
 } VdmEpisode;
 

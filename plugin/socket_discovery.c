@@ -86,10 +86,29 @@ client_from_host_port (GstElement * element)
   return client;
 }
 
+/* rtpjitterbuffer, rtpbin and rtspsrc hold the stream back by their
+ * "latency" (guint, ms): the time between arrival and the screen. */
+static GstClockTime
+latency_property (GstElement * element)
+{
+  GParamSpec *spec = g_object_class_find_property (G_OBJECT_GET_CLASS (element), "latency");
+  guint ms = 0;
+
+  if (!spec || spec->value_type != G_TYPE_UINT || !(spec->flags & G_PARAM_READABLE))
+    return GST_CLOCK_TIME_NONE;
+  g_object_get (element, "latency", &ms, NULL);
+  return ms * GST_MSECOND;
+}
+
 static void
 collect_element (Walk * walk, GstElement * element)
 {
   VdmNetClient *client = NULL;
+  GstClockTime latency = latency_property (element);
+
+  if (GST_CLOCK_TIME_IS_VALID (latency) && (!GST_CLOCK_TIME_IS_VALID (walk->found->buffer_latency)
+          || latency > walk->found->buffer_latency))
+    walk->found->buffer_latency = latency;
 
   if (is_udp_source (element)) {
     GST_LOG ("found udp source %" GST_PTR_FORMAT, element);
@@ -195,6 +214,7 @@ vdm_discover_upstream (GstPad * sinkpad, VdmUpstream * out)
 
   out->udp_sources = g_ptr_array_new_with_free_func (gst_object_unref);
   out->net_clients = g_ptr_array_new_with_free_func (free_client);
+  out->buffer_latency = GST_CLOCK_TIME_NONE;
   walk.visited = g_hash_table_new (NULL, NULL);
   walk.found = out;
   peer = gst_pad_get_peer (sinkpad);
@@ -210,4 +230,38 @@ vdm_upstream_clear (VdmUpstream * upstream)
 {
   g_clear_pointer (&upstream->udp_sources, g_ptr_array_unref);
   g_clear_pointer (&upstream->net_clients, g_ptr_array_unref);
+}
+
+#define DOWNSTREAM_HOPS 8
+
+GstClockTime
+vdm_discover_downstream_latency (GstPad * srcpad)
+{
+  GstPad *peer = gst_pad_get_peer (srcpad);
+  GstClockTime latency = GST_CLOCK_TIME_NONE;
+  guint hop;
+
+  /* Follow the first source pad of each element: enough for the usual
+   * "vdropmon ! rtpjitterbuffer ! depay" chain, bounded against loops. */
+  for (hop = 0; peer && hop < DOWNSTREAM_HOPS && !GST_CLOCK_TIME_IS_VALID (latency); hop++) {
+    GstElement *element = gst_pad_get_parent_element (peer);
+    GstIterator *it;
+    GValue item = G_VALUE_INIT;
+
+    gst_object_unref (peer);
+    peer = NULL;
+    if (!element)
+      break;
+    latency = latency_property (element);
+    it = gst_element_iterate_src_pads (element);
+    if (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+      peer = gst_pad_get_peer (g_value_get_object (&item));
+      g_value_unset (&item);
+    }
+    gst_iterator_free (it);
+    gst_object_unref (element);
+  }
+  if (peer)
+    gst_object_unref (peer);
+  return latency;
 }

@@ -24,6 +24,7 @@ typedef struct
 {
   GPtrArray *udp_sources;       /* GstElement* with "used-socket", owned */
   GPtrArray *net_clients;       /* VdmNetClient*, owned */
+  GstClockTime buffer_latency;  /* largest "latency" (ms) of a jitterbuffer-like element, or NONE */
 } VdmUpstream;
 
 /* Everything upstream of sinkpad that receives from the network: udpsrc
@@ -31,6 +32,10 @@ typedef struct
  * rtmp(s):// URI or that have "host"/"port" (tcpclientsrc). */
 void vdm_discover_upstream (GstPad * sinkpad, VdmUpstream * out);
 void vdm_upstream_clear (VdmUpstream * upstream);
+
+/* The "latency" of the first jitterbuffer-like element (rtpjitterbuffer)
+ * within a few elements downstream of srcpad, or GST_CLOCK_TIME_NONE. */
+GstClockTime vdm_discover_downstream_latency (GstPad * srcpad);
 
 G_END_DECLS
 #endif

@@ -456,6 +456,23 @@ find_tcp_sockets (GstVdropmon * self, GPtrArray * clients, GArray * found)
   }
 }
 
+/* Where the stream waits between arrival and the screen, for stall-eta and
+ * the runway when the pipeline's LATENCY event says nothing (a plain
+ * rtpjitterbuffer pipeline reports latency 0). */
+static void
+note_buffer_latency (GstVdropmon * self, GstClockTime upstream)
+{
+  GstClockTime downstream = vdm_discover_downstream_latency (GST_BASE_TRANSFORM_SRC_PAD (self));
+  GstClockTime latency = upstream;
+
+  if (GST_CLOCK_TIME_IS_VALID (downstream)
+      && (!GST_CLOCK_TIME_IS_VALID (latency) || downstream > latency))
+    latency = downstream;
+  g_mutex_lock (&self->lock);
+  self->episode.buffer_latency = latency;
+  g_mutex_unlock (&self->lock);
+}
+
 void
 vdm_watch_rescan (GstVdropmon * self)
 {
@@ -468,6 +485,7 @@ vdm_watch_rescan (GstVdropmon * self)
   vdm_discover_upstream (GST_BASE_TRANSFORM_SINK_PAD (self), &upstream);
   find_udp_sockets (upstream.udp_sources, found);
   find_tcp_sockets (self, upstream.net_clients, found);
+  note_buffer_latency (self, upstream.buffer_latency);
 
   g_mutex_lock (&self->lock);
   gone = take_vanished_locked (self, found);

@@ -25,11 +25,16 @@ vdm_worker_wake_locked (GstVdropmon * self)
   g_cond_signal (&self->cond);
 }
 
-/* The media the player holds: playout-buffer, else the pipeline latency. */
+/* The media the player holds: playout-buffer, else the pipeline latency,
+ * else a jitterbuffer's latency found around us. */
 static GstClockTime
 playout_buffer_locked (GstVdropmon * self)
 {
-  return self->playout_buffer ? self->playout_buffer : self->episode.latency;
+  if (self->playout_buffer)
+    return self->playout_buffer;
+  if (GST_CLOCK_TIME_IS_VALID (self->episode.latency) && self->episode.latency > 0)
+    return self->episode.latency;
+  return self->episode.buffer_latency;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -380,18 +385,20 @@ suggested_height (gint height)
 }
 
 /* Until the damaged data reaches the sink: a live sink renders what arrived
- * at time t at t + latency. 0 when already there, NONE if unknown. */
+ * at time t at t + latency (the playout buffer). 0 when already there,
+ * NONE if unknown. */
 static GstClockTime
 stall_eta_locked (GstVdropmon * self, guint64 now)
 {
   GstClockTime damage = self->episode.first_damage;
+  GstClockTime latency = playout_buffer_locked (self);
   GstClockTime due;
 
-  if (!GST_CLOCK_TIME_IS_VALID (self->episode.latency))
+  if (!GST_CLOCK_TIME_IS_VALID (latency))
     return GST_CLOCK_TIME_NONE;
   if (!GST_CLOCK_TIME_IS_VALID (damage) || damage > now)
     damage = now;               /* queue fill: the next frames */
-  due = damage + self->episode.latency;
+  due = damage + latency;
   return due > now ? due - now : 0;
 }
 
