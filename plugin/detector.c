@@ -725,13 +725,20 @@ vdm_detector_queue_fill (vdm_detector *d, uint64_t time_ns, double fill)
 }
 
 void
-vdm_detector_silence (vdm_detector *d, uint64_t time_ns, bool silent)
+vdm_detector_arrival_deficit (vdm_detector *d, uint64_t time_ns, bool deficit, vdm_cause cause)
 {
-  if (silent)
-    latch_trigger (d, time_ns, VDM_CAUSE_NETWORK, VDM_LEVEL_WARNING);
+  if (deficit)
+    latch_trigger (d, time_ns, cause == VDM_CAUSE_HOST ? VDM_CAUSE_HOST : VDM_CAUSE_NETWORK,
+        VDM_LEVEL_WARNING);
   else
     observe_time (d, time_ns);
-  d->silent = silent;
+  d->silent = deficit;
+}
+
+void
+vdm_detector_silence (vdm_detector *d, uint64_t time_ns, bool silent)
+{
+  vdm_detector_arrival_deficit (d, time_ns, silent, VDM_CAUSE_NETWORK);
 }
 
 void

@@ -97,6 +97,11 @@ void vdm_detector_keyframe_lost (vdm_detector *detector, uint64_t time_ns);
 void vdm_detector_queue_fill (vdm_detector *detector, uint64_t time_ns, double fill);
 /* Packets stopped coming (outage) / started again. */
 void vdm_detector_silence (vdm_detector *detector, uint64_t time_ns, bool silent);
+/* The same state for any arrival deficit (silence, or media arriving ever
+ * later), naming where it comes from: VDM_CAUSE_NETWORK as silence does,
+ * or VDM_CAUSE_HOST when the data waits in our own receive queue. */
+void vdm_detector_arrival_deficit (vdm_detector *detector, uint64_t time_ns, bool deficit,
+    vdm_cause cause);
 void vdm_detector_device_error (vdm_detector *detector, uint64_t time_ns);
 
 /* Advances time to now_ns, closing every bin that ended; writes at most max

@@ -386,6 +386,7 @@ reset_stream_state_locked (GstVdropmon * self)
   self->arrival_bytes = self->bytes_total = 0;
   self->bitrate = self->fid_mean_ms = self->fid_max_ms = 0;
   self->silent = self->deficit = FALSE;
+  self->queue_fill_recent = -1.0;
   vdm_runway_init (&self->runway);
   self->queue_fill_peak = -1.0;
   self->worker_stop = self->wake = FALSE;

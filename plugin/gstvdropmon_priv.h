@@ -119,7 +119,8 @@ struct _GstVdropmon
   guint64 rtp_packets;
   guint64 drop_messages;
   guint64 warnings_posted;
-  gdouble queue_fill_peak;
+  gdouble queue_fill_peak;       /* since the last stats message */
+  gdouble queue_fill_recent;     /* since the last worker round, -1 unknown */
   gdouble bitrate;              /* bits/s received over the last stats interval */
   gdouble fid_mean_ms, fid_max_ms; /* over the last stats interval */
 

@@ -15,6 +15,8 @@
 #define RESCAN_PERIOD (500 * GST_MSECOND)
 /* How long an arrival gap waits for the kernel to name its packets. */
 #define GAP_GRACE_WITH_KERNEL (50 * GST_MSECOND)
+/* Receive-queue fill above which a growing arrival lag is our own. */
+#define HOST_QUEUE_FILL 0.5
 
 static const gint height_ladder[] = { 2160, 1440, 1080, 720, 540, 480, 360, 240 };
 
@@ -231,6 +233,7 @@ refresh_queue_fill (GstVdropmon * self, gboolean for_detector)
     peak = MAX (peak, p);
   }
   g_mutex_lock (&self->lock);
+  self->queue_fill_recent = peak / 1000.0;
   if (peak >= 0) {
     self->queue_fill_peak = MAX (self->queue_fill_peak, peak / 1000.0);
     if (for_detector)
@@ -493,7 +496,11 @@ check_arrival_deficit_locked (GstVdropmon * self, guint64 now)
   if (deficit == self->deficit)
     return;
   self->deficit = deficit;
-  vdm_detector_silence (self->detector, now, deficit);
+  /* Media arriving late while our own receive queue is filling waits in
+   * this host, not on the network: the reader is too slow. */
+  vdm_detector_arrival_deficit (self->detector, now, deficit,
+      !self->silent && self->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST
+      : VDM_CAUSE_NETWORK);
   if (!deficit || GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
     return;
   if (self->silent)             /* what did not arrive was due right after the last packet */

@@ -429,6 +429,33 @@ test_silence (void)
 }
 
 static void
+host_deficit_signals (vdm_detector *d, uint64_t t, gpointer data)
+{
+  (void) data;
+  if (t == 1240)
+    vdm_detector_arrival_deficit (d, 1234 * MS, true, VDM_CAUSE_HOST);
+  if (t == 3000)
+    vdm_detector_arrival_deficit (d, t * MS, false, VDM_CAUSE_HOST);
+}
+
+/* The same state as silence, but the lag waits in our own queue: a host
+ * warning, lower-resolution; it clears like silence, at 4.0 s. */
+static void
+test_host_arrival_deficit (void)
+{
+  vdm_detector *d = vdm_detector_new (NULL);
+  GArray *events = new_events ();
+
+  run_ticks (d, 0, 6000, host_deficit_signals, NULL, events);
+  g_assert_cmpuint (events->len, ==, 2);
+  assert_warning (event_at (events, 0), 1240, VDM_LEVEL_WARNING, VDM_CAUSE_HOST,
+      VDM_ACTION_LOWER_RESOLUTION);
+  assert_clear (event_at (events, 1), 4000, VDM_CAUSE_HOST, 1240, 0);
+  g_array_free (events, TRUE);
+  vdm_detector_free (d);
+}
+
+static void
 rate_limit_signals (vdm_detector *d, uint64_t t, gpointer data)
 {
   (void) data;
@@ -926,6 +953,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/detector/step", test_step);
+  g_test_add_func ("/detector/host-arrival-deficit", test_host_arrival_deficit);
   g_test_add_func ("/detector/ramp", test_ramp);
   g_test_add_func ("/detector/burst", test_burst);
   g_test_add_func ("/detector/burst-then-surge", test_burst_then_surge);
