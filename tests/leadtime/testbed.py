@@ -1,0 +1,237 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""testbed.py — one lead-time run on a throw-away netns topology.
+
+  PREFIX-snd 10.200.1.1   vdm-rtsp-server / vdm-flv-server (--address)
+  PREFIX-rtr              tbf on to-rcv (the bottleneck), blackhole routes
+  PREFIX-rcv 10.200.2.2   receiver.py (vdropmon inside), CPU quota
+
+The topology is tests/kernel/netns.sh's. Everything a run creates — the
+namespaces, the cgroup, the two processes — is removed in a finally, on
+every way out. Traffic stays inside the namespaces; every process is
+bounded in time (server --duration-s, receiver duration_s, timeouts here).
+"""
+import json
+import os
+import select
+import subprocess
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+NETNS_SH = os.path.join(ROOT, "tests", "kernel", "netns.sh")
+SND_ADDR = "10.200.1.1"
+RCV_ADDR = "10.200.2.2"
+BOTTLENECK_DEV = "to-rcv"
+CGROUP_CPU = "/sys/fs/cgroup/cpu"
+READY_TIMEOUT_S = 10
+# The receiver stops itself after duration_s of stream; allow for its start.
+RECEIVER_GRACE_S = 25
+
+
+class TestbedError(RuntimeError):
+    pass
+
+
+def run(cmd, check=True):
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=20)
+    if check and done.returncode != 0:
+        raise TestbedError(f"{' '.join(cmd)}: {done.stderr.strip() or done.returncode}")
+    return done
+
+
+def read_line(proc, deadline, want):
+    """Next stdout line of proc starting with want, or None at deadline."""
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            line = proc.stdout.readline()
+            if not line:
+                return None
+            if line.startswith(want):
+                return line.strip()
+        elif proc.poll() is not None:
+            return None
+    return None
+
+
+class Testbed:
+    def __init__(self, prefix, build_dir, workdir, log):
+        self.p = prefix
+        self.build_dir = build_dir
+        self.workdir = workdir
+        self.log = log
+        self.server = None
+        self.receiver = None
+        self.cgroup = None
+        self.blackhole = False
+
+    # ---- topology -------------------------------------------------------
+
+    def up(self, tbf):
+        env = dict(os.environ, VDM_TBF_RATE=tbf["rate"], VDM_TBF_BURST=tbf["burst"],
+                   VDM_TBF_LATENCY=tbf["latency"])
+        done = subprocess.run(["bash", NETNS_SH, "up", self.p], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+        if done.returncode != 0:
+            raise TestbedError(f"netns.sh up {self.p}: {done.stdout.strip()}")
+        # IPv6 would add neighbour discovery and MLD to the path: off.
+        for role in ("snd", "rtr", "rcv"):
+            run(["ip", "netns", "exec", f"{self.p}-{role}", "sysctl", "-qw",
+                 "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+
+    def down(self):
+        for proc in (self.receiver, self.server):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=5)
+        self._remove_cgroup()
+        subprocess.run(["bash", NETNS_SH, "down", self.p], timeout=30,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def qdisc_drops(self):
+        done = run(["bash", NETNS_SH, "qdisc-drops", self.p], check=False)
+        return int(done.stdout) if done.returncode == 0 and done.stdout.strip() else None
+
+    # ---- perturbations --------------------------------------------------
+
+    def apply(self, action):
+        op = action["op"]
+        if op == "tbf":
+            run(["tc", "-n", f"{self.p}-rtr", "qdisc", "change", "dev", BOTTLENECK_DEV, "root",
+                 "tbf", "rate", action["rate"], "burst", action["burst"],
+                 "latency", action["latency"]])
+        elif op == "blackhole":
+            verb = "add" if action["on"] else "del"
+            if action["on"] != self.blackhole:
+                run(["ip", "-n", f"{self.p}-rtr", "route", verb, "blackhole", f"{RCV_ADDR}/32"])
+                self.blackhole = action["on"]
+        elif op == "cpu":
+            self._set_quota(action["quota_pct"], action.get("period_ms", 100))
+        else:
+            raise TestbedError(f"unknown action {op}")
+
+    def _set_quota(self, pct, period_ms):
+        """pct % of one CPU per period_ms, or no limit (pct None). A long
+        period makes long stalls: the process runs its quota, then none of
+        its threads runs until the period ends."""
+        if self.cgroup is None:
+            path = os.path.join(CGROUP_CPU, f"vdm-leadtime-{self.p}")
+            os.mkdir(path)
+            self.cgroup = path
+            # Moving the process moves all its threads (cgroup v1 cgroup.procs).
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(self.receiver.pid))
+        quota_file = os.path.join(self.cgroup, "cpu.cfs_quota_us")
+        if pct is None:
+            with open(quota_file, "w") as f:
+                f.write("-1")
+            return
+        period_us = period_ms * 1000
+        # The kernel refuses a period below the quota: lift the quota first.
+        with open(quota_file, "w") as f:
+            f.write("-1")
+        with open(os.path.join(self.cgroup, "cpu.cfs_period_us"), "w") as f:
+            f.write(str(period_us))
+        with open(quota_file, "w") as f:
+            f.write(str(int(period_us * pct / 100)))
+
+    def _remove_cgroup(self):
+        if self.cgroup is None:
+            return
+        try:
+            with open(os.path.join(self.cgroup, "cpu.cfs_quota_us"), "w") as f:
+                f.write("-1")
+            with open(os.path.join(self.cgroup, "cgroup.procs")) as f:
+                pids = f.read().split()
+            for pid in pids:  # back to the root group before rmdir
+                with open(os.path.join(CGROUP_CPU, "cgroup.procs"), "w") as root:
+                    root.write(pid)
+            os.rmdir(self.cgroup)
+        except OSError as e:
+            self.log(f"could not remove cgroup {self.cgroup}: {e}")
+        self.cgroup = None
+
+    # ---- processes ------------------------------------------------------
+
+    def start_server(self, transport, stream, duration_s):
+        binary = {"rtsp": "vdm-rtsp-server", "flv": "vdm-flv-server"}[transport]
+        port = {"rtsp": 8554, "flv": 8080}[transport]
+        cmd = ["ip", "netns", "exec", f"{self.p}-snd",
+               os.path.join(self.build_dir, "tests", "servers", binary),
+               "--address", SND_ADDR, "--port", str(port),
+               "--width", str(stream["width"]), "--height", str(stream["height"]),
+               "--fps", str(stream["fps"]), "--bitrate", str(stream["bitrate_kbps"]),
+               "--key-int", str(stream["key_int"]), "--pattern", stream["pattern"],
+               "--duration-s", str(int(duration_s))]
+        errlog = open(os.path.join(self.workdir, "server.log"), "w")
+        self.server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True)
+        errlog.close()
+        line = read_line(self.server, time.monotonic() + READY_TIMEOUT_S, "READY ")
+        if line is None:
+            raise TestbedError(f"{binary} did not print READY (see {errlog.name})")
+        return line.split()[1]
+
+    def start_receiver(self, cfg):
+        cfg_path = os.path.join(self.workdir, "receiver.json")
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f)
+        out = os.path.join(self.workdir, "record.json")
+        env = ["env", f"GST_PLUGIN_PATH={os.path.join(self.build_dir, 'plugin')}",
+               f"GST_REGISTRY={os.path.join(self.build_dir, 'tests', 'leadtime-registry.bin')}"]
+        cmd = ["ip", "netns", "exec", f"{self.p}-rcv"] + env + [
+            "/usr/bin/python3", os.path.join(HERE, "receiver.py"), cfg_path, out]
+        errlog = open(os.path.join(self.workdir, "receiver.log"), "w")
+        self.receiver = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errlog, text=True)
+        errlog.close()
+        line = read_line(self.receiver, time.monotonic() + 20, "FIRST_FRAME ")
+        if line is None:
+            raise TestbedError(f"receiver showed no frame (see {errlog.name})")
+        return int(line.split()[1]), out
+
+    def wait_receiver(self, timeout_s):
+        try:
+            self.receiver.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.receiver.terminate()
+            self.receiver.wait(timeout=10)
+        return self.receiver.returncode
+
+
+def run_scenario(scenario, transport, latency_ms, stream, build_dir, workdir, prefix, log):
+    """Runs one scenario; returns the receiver's record with the schedule
+    as it was applied (CLOCK_MONOTONIC times) and the testbed's counters."""
+    os.makedirs(workdir, exist_ok=True)
+    bed = Testbed(prefix, build_dir, workdir, log)
+    applied = []
+    try:
+        bed.up(scenario["tbf"])
+        url = bed.start_server(transport, stream, scenario["duration_s"] + 40)
+        cfg = {"transport": transport, "url": url, "latency_ms": latency_ms,
+               "duration_s": scenario["duration_s"],
+               "udp_buffer_size": scenario["udp_buffer_size"] if transport == "rtsp" else 0,
+               "vdropmon": {}}
+        first_ns, out = bed.start_receiver(cfg)
+        for t_s, action in scenario["actions"]:
+            due = first_ns + int(t_s * 1e9)
+            while time.monotonic_ns() < due:
+                if bed.receiver.poll() is not None:
+                    raise TestbedError("receiver ended before the schedule did")
+                time.sleep(min(0.01, max(0.0, (due - time.monotonic_ns()) / 1e9)))
+            bed.apply(action)
+            applied.append({"t": time.monotonic_ns(), "at_s": t_s, **action})
+        rc = bed.wait_receiver(scenario["duration_s"] + RECEIVER_GRACE_S)
+        qdisc_drops = bed.qdisc_drops()
+    finally:
+        bed.down()
+    with open(out) as f:
+        record = json.load(f)
+    record["scenario"] = scenario
+    record["applied"] = applied
+    record["receiver_rc"] = rc
+    record["tbf_drops"] = qdisc_drops
+    return record
