@@ -154,6 +154,21 @@ on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Until the first udpsrc probe, transform_ip saw the arrivals, up to a
+ * jitterbuffer's latency later than the probe will (rtspsrc): forget the
+ * sequence state it left, or the switch shows as a gap of that many
+ * packets. From here on transform_ip leaves arrivals to the probes. */
+static void
+take_over_arrivals (GstVdropmon * self)
+{
+  g_mutex_lock (&self->lock);
+  if (!self->arrival_probed) {
+    self->arrival_probed = TRUE;
+    vdm_seq_tracker_forget_sources (self->seqs);
+  }
+  g_mutex_unlock (&self->lock);
+}
+
 static void
 add_arrival_probe (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch)
 {
@@ -161,6 +176,7 @@ add_arrival_probe (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch)
 
   if (!pad)
     return;
+  take_over_arrivals (self);
   /* The probe keeps the element alive; stop() removes it. */
   watch->probe_id = gst_pad_add_probe (pad,
       GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_udpsrc_buffer,
