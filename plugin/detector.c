@@ -155,7 +155,7 @@ struct vdm_detector {
   bool in_episode;
   uint64_t episode_start_ns;
   uint64_t episode_drops;
-  uint32_t episode_reported;    /* causes that have been new in a warning */
+  uint32_t episode_reported;    /* causes a warning's action has answered */
   uint32_t episode_causes;      /* causes shown in any of its warnings */
   vdm_level episode_level;
   uint64_t last_warning_ns;
@@ -268,6 +268,29 @@ action_for (uint32_t causes)
   if (causes & VDM_CAUSE_NETWORK)
     return VDM_ACTION_LOWER_BITRATE;
   return VDM_ACTION_NONE;
+}
+
+/* The cause an action answers: once a warning carried that action, the
+ * cause counts as reported. Causes behind a warning whose action answered
+ * something else stay new, so their own action follows in a later warning
+ * (a lost keyframe first, then lower-resolution for the host trouble). */
+static uint32_t
+cause_answered_by (vdm_action action)
+{
+  switch (action) {
+    case VDM_ACTION_REQUEST_KEYFRAME:
+      return VDM_CAUSE_KEYFRAME;
+    case VDM_ACTION_REINIT_DEVICE:
+      return VDM_CAUSE_DEVICE;
+    case VDM_ACTION_CIRCUIT_BREAK:
+      return VDM_CAUSE_BURST;
+    case VDM_ACTION_LOWER_RESOLUTION:
+      return VDM_CAUSE_HOST;
+    case VDM_ACTION_LOWER_BITRATE:
+      return VDM_CAUSE_NETWORK;
+    default:
+      return 0;
+  }
 }
 
 /* ---- baseline window ---- */
@@ -419,7 +442,7 @@ try_emit (vdm_detector *d, uint64_t time_ns)
   event->level = max_level (d->pending.level, d->episode_level);
   event->causes = d->pending.causes;
   event->action = action_for (d->pending.fresh ? d->pending.fresh : d->pending.causes);
-  d->episode_reported |= d->pending.fresh;
+  d->episode_reported |= cause_answered_by (event->action);
   d->episode_causes |= d->pending.causes;
   d->episode_level = event->level;
   d->last_warning_ns = time_ns;

@@ -429,6 +429,75 @@ test_silence (void)
 }
 
 static void
+keyframe_in_surge_signals (vdm_detector *d, uint64_t t, gpointer data)
+{
+  (void) data;
+  if (t >= 2000 && t < 3000)
+    vdm_detector_add_drops (d, t * MS, VDM_CAUSE_HOST, 1);
+  if (t == 2190)
+    vdm_detector_keyframe_lost (d, t * MS);
+}
+
+/* 10 host drops per bin from 2.0 s (the step: a surge confirmed at 2.2 s)
+ * and a keyframe lost at 2.19 s. Advances come every 10 ms, so the
+ * keyframe warning goes out at 2.19 s, alone: request-keyframe. The surge
+ * at 2.2 s is too soon (100 ms interval): it waits for 2.29 s, where its
+ * host cause is still unanswered: lower-resolution. An episode that began
+ * with a keyframe loss still tells the application to decode less. */
+static void
+test_keyframe_then_surge (void)
+{
+  vdm_detector *d = vdm_detector_new (NULL);
+  GArray *events = new_events ();
+
+  run_ticks (d, 0, 2500, keyframe_in_surge_signals, NULL, events);
+  g_assert_cmpuint (events->len, ==, 2);
+  assert_warning (event_at (events, 0), 2190, VDM_LEVEL_CRITICAL, VDM_CAUSE_KEYFRAME,
+      VDM_ACTION_REQUEST_KEYFRAME);
+  g_assert_cmpuint (event_at (events, 1)->action, ==, VDM_ACTION_LOWER_RESOLUTION);
+  g_assert_cmpuint (event_at (events, 1)->time_ns, ==, 2290 * MS);
+  g_assert_true (event_at (events, 1)->causes & VDM_CAUSE_HOST);
+  g_array_free (events, TRUE);
+  vdm_detector_free (d);
+}
+
+static void
+pending_together_signals (vdm_detector *d, uint64_t t, gpointer data)
+{
+  (void) data;
+  if (t >= 2000 && t < 3000)
+    vdm_detector_add_drops (d, t * MS, VDM_CAUSE_HOST, 1);
+  if (t == 2150)
+    vdm_detector_silence (d, t * MS, true);
+  if (t == 2210)
+    vdm_detector_keyframe_lost (d, t * MS);
+}
+
+/* A silence warning at 2.15 s makes the surge confirmed at 2.2 s wait for
+ * the rate limit; the keyframe lost at 2.21 s joins it: one warning at
+ * 2.25 s for host and keyframe, answering the keyframe. The host cause is
+ * still unanswered: lower-resolution follows once the interval allows
+ * (2.35 s), while the surge holds. */
+static void
+test_keyframe_and_surge_together (void)
+{
+  vdm_detector *d = vdm_detector_new (NULL);
+  GArray *events = new_events ();
+
+  run_ticks (d, 0, 2500, pending_together_signals, NULL, events);
+  g_assert_cmpuint (events->len, ==, 3);
+  g_assert_cmpuint (event_at (events, 0)->action, ==, VDM_ACTION_LOWER_BITRATE);
+  g_assert_cmpuint (event_at (events, 1)->time_ns, ==, 2250 * MS);
+  g_assert_cmpuint (event_at (events, 1)->causes & (VDM_CAUSE_HOST | VDM_CAUSE_KEYFRAME), ==,
+      VDM_CAUSE_HOST | VDM_CAUSE_KEYFRAME);
+  g_assert_cmpuint (event_at (events, 1)->action, ==, VDM_ACTION_REQUEST_KEYFRAME);
+  g_assert_cmpuint (event_at (events, 2)->action, ==, VDM_ACTION_LOWER_RESOLUTION);
+  g_assert_cmpuint (event_at (events, 2)->time_ns, ==, 2350 * MS);
+  g_array_free (events, TRUE);
+  vdm_detector_free (d);
+}
+
+static void
 host_deficit_signals (vdm_detector *d, uint64_t t, gpointer data)
 {
   (void) data;
@@ -954,6 +1023,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/detector/step", test_step);
   g_test_add_func ("/detector/host-arrival-deficit", test_host_arrival_deficit);
+  g_test_add_func ("/detector/keyframe-then-surge", test_keyframe_then_surge);
+  g_test_add_func ("/detector/keyframe-and-surge-together", test_keyframe_and_surge_together);
   g_test_add_func ("/detector/ramp", test_ramp);
   g_test_add_func ("/detector/burst", test_burst);
   g_test_add_func ("/detector/burst-then-surge", test_burst_then_surge);
