@@ -62,7 +62,8 @@ feed_detector_locked (GstVdropmon * self, const vdm_drop * drop, gboolean keyfra
   if (keyframe)
     vdm_detector_keyframe_lost (self->detector, t);
   self->episode.reasons_seen[MIN (drop->reason, VDM_REASON_SLOTS - 1)]++;
-  if (!GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
+  /* TCP retransmits what it drops: delay, not damage (the runway sees it) */
+  if (drop->flow.protocol != 6 && !GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
     self->episode.first_damage = t;
 }
 
