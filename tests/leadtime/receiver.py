@@ -12,6 +12,8 @@ stamps), everything the scorer needs:
            gets round to it
   shown    every frame the sink renders (fakesink sync=true handoff: the
            moment a viewer would see it), with its PTS
+  arrived  every buffer reaching vdropmon (for HTTP-FLV, a frame at arrival:
+           shown time minus arrival time is the playout slack it had)
   decoded  every frame leaving avdec_h264
   parsed   every frame leaving h264parse, and whether it is a keyframe (no
            DELTA_UNIT flag): where the damage after a loss ends
@@ -43,6 +45,7 @@ gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
 
 JB_POLL_MS = 20
+RTP_PORTS = "47670-47699"
 # Without a first frame by then the run is broken (server, route, caps).
 FIRST_FRAME_TIMEOUT_S = 15
 MESSAGE_FIELDS = {
@@ -81,23 +84,29 @@ def pipeline_description(cfg):
                     "signal-handoffs=true")
     if cfg["transport"] == "rtsp":
         buf = cfg.get("udp_buffer_size", 0)
+        # Unusual client ports: vdropmon's flow keys know no network
+        # namespace, so a test elsewhere on the host dropping packets to the
+        # same port would be reported as ours (docs/design.md, limitations).
         return (f"rtspsrc name=src location={cfg['url']} protocols=udp "
-                f"latency={cfg['latency_ms']} udp-buffer-size={buf} "
+                f"latency={cfg['latency_ms']} udp-buffer-size={buf} port-range={RTP_PORTS} "
                 "! vdropmon name=mon ! rtph264depay name=depay ! " + dec_and_sink)
     if cfg["transport"] == "flv":
         # The playout buffer of an HTTP-FLV player: an unbounded queue and
         # the pipeline latency (set below) by which the sink delays every
-        # frame. vdropmon sits after the demuxer (docs/pipelines.md).
+        # frame. vdropmon sits right after the demuxer, *before* that
+        # queue: behind it, it would see each frame only when the sink is
+        # about to show it (the sink's clock wait holds the queue's thread),
+        # and the arrival lag would be the queue's, not the network's.
         return (f"souphttpsrc name=src location={cfg['url']} is-live=true "
-                "! flvdemux name=demux demux.video ! queue name=playout max-size-time=0 "
-                "max-size-bytes=0 max-size-buffers=0 ! vdropmon name=mon ! " + dec_and_sink)
+                "! flvdemux name=demux demux.video ! vdropmon name=mon ! queue name=playout "
+                "max-size-time=0 max-size-bytes=0 max-size-buffers=0 ! " + dec_and_sink)
     raise ValueError(f"unknown transport {cfg['transport']!r}")
 
 
 class Receiver:
     def __init__(self, cfg):
         self.cfg = cfg
-        self.rec = {"config": cfg, "msg": [], "shown": [], "decoded": [], "parsed": [],
+        self.rec = {"config": cfg, "msg": [], "shown": [], "arrived": [], "decoded": [], "parsed": [],
                     "loss": [], "jb": [], "errors": [], "playing_ns": None,
                     "first_frame_ns": None, "end_ns": None, "end_reason": None}
         self.loop = GLib.MainLoop()
@@ -149,6 +158,8 @@ class Receiver:
     def _install_probes(self):
         sink = self.pipeline.get_by_name("sink")
         sink.connect("handoff", self._on_shown)
+        mon_sink = self.pipeline.get_by_name("mon").get_static_pad("sink")
+        mon_sink.add_probe(Gst.PadProbeType.BUFFER, self._on_arrived)
         dec_src = self.pipeline.get_by_name("dec").get_static_pad("src")
         dec_src.add_probe(Gst.PadProbeType.BUFFER, self._on_decoded)
         parse_src = self.pipeline.get_by_name("parse").get_static_pad("src")
@@ -160,6 +171,10 @@ class Receiver:
             depay_sink.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_rtp_event)
             src = self.pipeline.get_by_name("src")
             src.connect("new-manager", self._on_new_manager)
+
+    def _on_arrived(self, pad, info):
+        self.rec["arrived"].append([now(), info.get_buffer().pts])
+        return Gst.PadProbeReturn.OK
 
     def _on_shown(self, sink, buffer, pad):
         t = now()

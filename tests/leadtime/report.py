@@ -31,7 +31,7 @@ def _recall_lead(d):
 
 def freeze_table(rows):
     head = ("| scenario | transport | latency | freeze episodes | vdropmon recall | lead mean "
-            "| median | P5 | P95 | precision | false warnings/h | jb num-lost recall / median "
+            "| median | P5 | P95 | precision | false warnings (startup) | jb num-lost recall / median "
             "| W3C counter median | kernel-drop ref. recall / median | drop→msg ms median / P95 |")
     out = [head, _sep(head)]
     for key, row in rows:
@@ -42,7 +42,8 @@ def freeze_table(rows):
                    f"| {row['freeze']['episodes']} | {pct(v['recall']) if v else '–'} "
                    f"| {s(v and v['mean'])} | {s(v and v['median'])} | {s(v and v['p5'])} "
                    f"| {s(v and v['p95'])} | {pct(row['precision'])} "
-                   f"| {s(row['false_per_hour'], 1)} "
+                   f"| {row['false_warnings'] + row['startup_warnings']} "
+                   f"({row['startup_warnings']}) "
                    f"| {_recall_lead(_det(row, 'freeze', 'jb-lost'))} "
                    f"| {s(w3c and w3c['median'])} "
                    f"| {_recall_lead(_det(row, 'freeze', 'kernel-ref'))} "
@@ -103,28 +104,33 @@ def targets(rows, latency_of):
             need = 0.9 * latency_of(key) / 1000.0
             med = v and v["median"]
             out.append(f"| lead ≥ 0.9 × latency ({need:.2f} s), median | {name} "
-                       f"| {s(med)} s | {_yes(med is not None and med >= need)} |")
+                       f"| {s(med)} s | {yes(med is not None and med >= need)} |")
         if kind in GRADUAL and row["freeze"]["episodes"]:
             med, p5 = v and v["median"], v and v["p5"]
             out.append(f"| median lead ≥ 3.2 s, P5 ≥ 1 s | {name} | {s(med)} s, P5 {s(p5)} s "
-                       f"| {_yes(med is not None and p5 is not None and med >= 3.2 and p5 >= 1)} |")
+                       f"| {yes(med is not None and p5 is not None and med >= 3.2 and p5 >= 1)} |")
         if kind in QUIET:
             fph = row["false_per_hour"]
             out.append(f"| ≤ 1 false warning per stream-hour | {name} "
-                       f"| {row['false_warnings']} in {row['hours'] * 60:.1f} min "
-                       f"({s(fph, 0)}/h) | {_yes(fph is not None and fph <= 1)} |")
+                       f"| {false_line(row)} | {yes(fph is not None and fph <= 1)} |")
         if row["freeze"]["episodes"]:
             ok, why = _better_than_baselines(row)
             out.append(f"| better than jb num-lost and W3C counter | {name} "
-                       f"| {why or 'yes'} | {_yes(ok)} |")
+                       f"| {why or 'yes'} | {yes(ok)} |")
     return "\n".join(out)
 
 
-def _yes(ok):
+def false_line(row):
+    n = row["false_warnings"] + row["startup_warnings"]
+    return (f"{n} ({row['startup_warnings']} at startup) in {row['hours'] * 60:.1f} min "
+            f"= {s(row['false_per_hour'], 0)}/h")
+
+
+def yes(ok):
     return "yes" if ok else "**no**"
 
 
 def recall_line(row):
     v = _det(row, "freeze", "vdropmon")
     return (f"| recall ≥ 95 % (freezes, all runs) | all | {pct(v and v['recall'])} of "
-            f"{row['freeze']['episodes']} | {_yes(v is not None and (v['recall'] or 0) >= 0.95)} |")
+            f"{row['freeze']['episodes']} | {yes(v is not None and (v['recall'] or 0) >= 0.95)} |")

@@ -1,36 +1,43 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """score.py — how early, how often, how wrong: scores of lead-time runs.
 
-Detectors, each a list of alert times (CLOCK_MONOTONIC ns) on the same run:
+Every detector is a list of *alert states* [start, end) on CLOCK_MONOTONIC,
+what an application following it would consider "warned":
 
-  vdropmon   every vdropmon-warning, stamped when posted (bus sync
-             handler). A warning episode lasts until vdropmon-clear; an
-             episode that opened before a trouble's window and is still open
-             at its onset counts as an alert at the window's start (the
-             application has been warned all along).
-  jb-lost    rtpjitterbuffer's num-lost, each time it increases (polled every
-             20 ms), what an application watching the jitterbuffer learns.
-             RTP only.
-  w3c        the sink-side W3C freeze counter: it increases when the frame
-             after a freeze is shown, i.e. at the end of the freeze.
-  kernel-ref reference, not a product: the kernel-time of every kernel drop
-             on the stream's path, as if each drop were a warning.
+  vdropmon   from a vdropmon-warning (stamped when posted, in the bus sync
+             handler) to the vdropmon-clear that ends its episode.
+  jb-lost    rtpjitterbuffer's num-lost increasing (polled every 20 ms): a
+             state from the first increase to HOLD_S after the last one of
+             a cluster. RTP only.
+  w3c        the sink-side W3C freeze counter, which increases when the
+             frame after a freeze is shown: a state from each freeze's end,
+             HOLD_S long. Always late, by construction.
+  kernel-ref reference, not a product: the kernel-time of the kernel drops
+             on the stream's path, clustered like jb-lost — as if the first
+             drop of each cluster were a warning.
 
 Matching: a trouble episode (truth.py) with onset O and end E, the previous
-episode of the same kind ending at P, gets the first alert in
-[max(O - WINDOW_S, P), E]. Lead = O - alert: positive when the alert came
-first, negative when late; none at all is a miss. Recall = episodes alerted
-at or before onset / episodes.
+episode of the same kind ending at P, window start L = max(O - WINDOW_S, P).
+If a state is active at O, the lead is O - max(its start, L): warned in
+time. Otherwise, if a state starts in (O, E], the lead is O - that start,
+negative: late. Otherwise the episode was missed. A warning that was
+cleared before the onset does not count: the application had been told
+that all was well again. Recall = episodes warned in time / episodes.
 
-Precision (vdropmon): a warning is true when it lies within
-[O - WINDOW_S, E + GRACE_S] of a freeze or damage episode, otherwise false.
-Warnings in the warm-up (truth.WARMUP_S after the first frame) are counted
-apart, as startup warnings.
+Precision (vdropmon): a warning is true when a freeze or damage episode
+begins while its state is active (or within GRACE_S after the clear, and
+within WINDOW_S of the warning), or when the warning comes during an
+episode or GRACE_S after it; otherwise false. Warnings in the warm-up
+(truth.WARMUP_S after the first frame) are counted apart, as startup
+warnings: outside the precision, which has no ground truth there, but
+inside the false warnings per stream-hour, since an application sees them
+all the same.
 """
 import math
 
 WINDOW_S = 10.0
 GRACE_S = 1.0
+HOLD_S = 1.0
 DETECTORS = ("vdropmon", "jb-lost", "w3c", "kernel-ref")
 
 
@@ -56,22 +63,35 @@ def lead_stats(leads):
 # ---- detectors -------------------------------------------------------------
 
 
-def vdropmon_alerts(record):
-    warnings = [m["t"] for m in record["msg"] if m["name"] == "vdropmon-warning"]
-    episodes = []   # [start, end) of warning states
+def vdropmon_states(record):
+    """[start, end) from each episode's first warning to its clear."""
+    states = []
     start = None
     for m in sorted(record["msg"], key=lambda m: m["t"]):
         if m["name"] == "vdropmon-warning" and start is None:
             start = m["t"]
         elif m["name"] == "vdropmon-clear" and start is not None:
-            episodes.append((start, m["t"]))
+            states.append((start, m["t"]))
             start = None
     if start is not None:
-        episodes.append((start, math.inf))
-    return warnings, episodes
+        states.append((start, math.inf))
+    return states
 
 
-def jb_alerts(record):
+def cluster_states(times):
+    """Alert times closer than HOLD_S make one state, held HOLD_S after
+    the last."""
+    states = []
+    hold = int(HOLD_S * 1e9)
+    for t in sorted(times):
+        if states and t <= states[-1][1]:
+            states[-1] = (states[-1][0], t + hold)
+        else:
+            states.append((t, t + hold))
+    return states
+
+
+def jb_increases(record):
     out = []
     prev = None
     for t, lost, _late in record["jb"]:
@@ -81,7 +101,7 @@ def jb_alerts(record):
     return out
 
 
-def w3c_alerts(truth_):
+def w3c_increases(truth_):
     return [f["end"] for f in truth_["freezes"] if not f["open"]]
 
 
@@ -98,27 +118,33 @@ def drop_to_message_ms(record):
 # ---- matching --------------------------------------------------------------
 
 
-def match(episodes, alerts, span_start, carry=()):
-    """Lead (s) of each episode, None when no alert came in its window."""
+def match(episodes, states, span_start):
+    """Lead (s) of each episode: positive in time, negative late, None
+    missed."""
     leads = []
-    prev_end = span_start
+    prev_end = span_start - 1
     for ep in episodes:
-        lo = max(ep["onset"] - WINDOW_S * 1e9, prev_end)
-        hit = [a for a in alerts if lo <= a <= ep["end"]]
-        # A warning state that opened before the window and is still open at
-        # onset: the application has been warned all along the window.
-        if any(s < lo and e > ep["onset"] for s, e in carry):
-            hit.append(lo)
-        leads.append((ep["onset"] - min(hit)) / 1e9 if hit else None)
+        # Strictly after the previous episode: an alert about it (the W3C
+        # counter at its end) is no alert for this one.
+        lo = max(ep["onset"] - WINDOW_S * 1e9, prev_end + 1)
+        active = [max(s, lo) for s, e in states if s <= ep["onset"] < e and e > lo]
+        late = [s for s, _ in states if ep["onset"] < s <= ep["end"]]
+        if active:
+            leads.append((ep["onset"] - min(active)) / 1e9)
+        elif late:
+            leads.append((ep["onset"] - min(late)) / 1e9)
+        else:
+            leads.append(None)
         prev_end = max(prev_end, ep["end"])
     return leads
 
 
-def warning_verdicts(record, truth_):
-    """(t, true?) for each vdropmon-warning after the warm-up, and the
-    number of warnings during the warm-up."""
+def warning_verdicts(record, truth_, states):
+    """(t, true?, cause, level) for each vdropmon-warning after the warm-up,
+    and the number of warnings during the warm-up."""
     troubles = truth_["freeze_episodes"] + truth_["damage_episodes"]
     span_start = truth_["span"][0]
+    grace, window = GRACE_S * 1e9, WINDOW_S * 1e9
     out, startup = [], 0
     for m in record["msg"]:
         if m["name"] != "vdropmon-warning":
@@ -126,17 +152,21 @@ def warning_verdicts(record, truth_):
         if m["t"] < span_start:
             startup += 1
             continue
-        ok = any(ep["onset"] - WINDOW_S * 1e9 <= m["t"] <= ep["end"] + GRACE_S * 1e9
-                 for ep in troubles)
-        out.append((m["t"], ok, m.get("cause"), m.get("level")))
+        t = m["t"]
+        clear = min((e for s, e in states if s <= t < e), default=t)
+        ok = any((t <= ep["onset"] <= min(clear + grace, t + window))
+                 or (ep["onset"] <= t <= ep["end"] + grace) for ep in troubles)
+        out.append((t, ok, m.get("cause"), m.get("level")))
     return out, startup
 
 
 def score_run(record, truth_):
     span_start, span_end = truth_["span"]
-    warnings, warn_states = vdropmon_alerts(record)
-    alerts = {"vdropmon": warnings, "jb-lost": jb_alerts(record), "w3c": w3c_alerts(truth_),
-              "kernel-ref": kernel_drop_times(record)}
+    vstates = vdropmon_states(record)
+    states = {"vdropmon": vstates,
+              "jb-lost": cluster_states(jb_increases(record)),
+              "w3c": [(t, t + int(HOLD_S * 1e9)) for t in w3c_increases(truth_)],
+              "kernel-ref": cluster_states(kernel_drop_times(record))}
     rtp = record["config"]["transport"] == "rtsp"
     result = {"hours": (span_end - span_start) / 3.6e12}
     for kind in ("freeze", "damage"):
@@ -145,9 +175,8 @@ def score_run(record, truth_):
         for det in DETECTORS:
             if det == "jb-lost" and not rtp:
                 continue
-            carry = warn_states if det == "vdropmon" else ()
-            result[kind]["leads"][det] = match(eps, alerts[det], span_start, carry)
-    verdicts, startup = warning_verdicts(record, truth_)
+            result[kind]["leads"][det] = match(eps, states[det], span_start)
+    verdicts, startup = warning_verdicts(record, truth_, vstates)
     result["warnings"] = len(verdicts)
     result["false_warnings"] = sum(1 for _, ok, _, _ in verdicts if not ok)
     result["false_causes"] = sorted({c for _, ok, c, _ in verdicts if not ok})
@@ -157,7 +186,7 @@ def score_run(record, truth_):
                                  if m["name"] == "vdropmon-drop"
                                  and m["source"].startswith("kernel"))
     result["verdicts"] = verdicts
-    result["alerts"] = alerts
+    result["alerts"] = {"jb-lost": jb_increases(record), "w3c": w3c_increases(truth_)}
     return result
 
 
@@ -187,7 +216,11 @@ def aggregate(scores):
     row["startup_warnings"] = sum(s["startup_warnings"] for s in scores)
     row["precision"] = (None if row["warnings"] == 0 else
                         (row["warnings"] - row["false_warnings"]) / row["warnings"])
-    row["false_per_hour"] = row["false_warnings"] / row["hours"] if row["hours"] else None
+    # Startup warnings are not in the precision (no ground truth before the
+    # W3C rule has its 30 frames) but an application sees them: they count
+    # as false in the rate.
+    false_all = row["false_warnings"] + row["startup_warnings"]
+    row["false_per_hour"] = false_all / row["hours"] if row["hours"] else None
     lat = [x for s in scores for x in s["drop_to_msg_ms"]]
     row["drop_to_msg_ms"] = {"n": len(lat), "median": percentile(lat, 50),
                              "p95": percentile(lat, 95), "max": max(lat) if lat else None}

@@ -126,9 +126,8 @@ def write_report(args, results):
              report.recall_line(overall)]
     if quiet_row:
         parts.append(f"| ≤ 1 false warning per stream-hour | clean + benign, all | "
-                     f"{quiet_row['false_warnings']} in {quiet_row['hours'] * 60:.1f} min "
-                     f"({report.s(quiet_row['false_per_hour'], 0)}/h) "
-                     f"| {report._yes((quiet_row['false_per_hour'] or 0) <= 1)} |")
+                     f"{report.false_line(quiet_row)} "
+                     f"| {report.yes((quiet_row['false_per_hour'] or 0) <= 1)} |")
     parts += ["", f"Overall: {overall['freeze']['episodes']} freeze episodes in "
               f"{overall['runs']} runs ({overall['hours'] * 60:.1f} stream-minutes scored); "
               f"vdropmon warnings {overall['warnings']} ({overall['false_warnings']} false, "

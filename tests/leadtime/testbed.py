@@ -24,6 +24,9 @@ RCV_ADDR = "10.200.2.2"
 BOTTLENECK_DEV = "to-rcv"
 CGROUP_CPU = "/sys/fs/cgroup/cpu"
 READY_TIMEOUT_S = 10
+# Not the servers' defaults: other tests on this host use those, and flow
+# keys know no namespace (see receiver.py).
+SERVER_PORTS = {"rtsp": 47554, "flv": 47080}
 # The receiver stops itself after duration_s of stream; allow for its start.
 RECEIVER_GRACE_S = 25
 
@@ -160,7 +163,7 @@ class Testbed:
 
     def start_server(self, transport, stream, duration_s):
         binary = {"rtsp": "vdm-rtsp-server", "flv": "vdm-flv-server"}[transport]
-        port = {"rtsp": 8554, "flv": 8080}[transport]
+        port = SERVER_PORTS[transport]
         cmd = ["ip", "netns", "exec", f"{self.p}-snd",
                os.path.join(self.build_dir, "tests", "servers", binary),
                "--address", SND_ADDR, "--port", str(port),

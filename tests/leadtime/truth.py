@@ -31,6 +31,7 @@ MERGE_S = 2.0
 # (the jitterbuffer filling, the decoder starting) are not scored.
 WARMUP_S = 2.0
 INF = float("inf")
+CLOCK_TIME_NONE = 2**64 - 1
 
 
 def freezes(shown, end_ns):
@@ -51,6 +52,9 @@ def freezes(shown, end_ns):
 def damaged_pts_ranges(loss, parsed):
     """Merged [start_pts, end_pts) ranges of the frames damaged by the
     losses; end_pts is infinite when no keyframe followed before the end."""
+    # Buffers without a PTS (GST_CLOCK_TIME_NONE: codec headers out of
+    # band) are no frame; a keyframe flag on one is no end of the damage.
+    parsed = [p for p in parsed if p[1] < CLOCK_TIME_NONE]
     parsed_t = [p[0] for p in parsed]
     next_key = [INF] * (len(parsed) + 1)   # PTS of the first keyframe after i
     for i in range(len(parsed) - 1, -1, -1):
