@@ -165,6 +165,9 @@ take_over_arrivals (GstVdropmon * self)
   if (!self->arrival_probed) {
     self->arrival_probed = TRUE;
     vdm_seq_tracker_forget_sources (self->seqs);
+    /* arrival times jump back by that latency too */
+    vdm_arrival_stats_init (&self->arrival, self->arrival.clock_rate);
+    vdm_runway_init (&self->runway);
   }
   g_mutex_unlock (&self->lock);
 }
