@@ -27,7 +27,8 @@
  *
  * Every decision is printed on stdout and, with --log, written as one JSON
  * object per line (fields in docs/adaptation.md), so that tests can check
- * what was decided and when.
+ * what was decided and when; with --frame-log, the time of every frame
+ * shown, so that they can tell when the picture froze.
  *
  * Exit status: 0 after EOS, --duration-s or SIGINT/SIGTERM; 1 on a pipeline
  * error; 2 on bad arguments.
@@ -68,6 +69,7 @@ typedef struct
   gdouble min_dwell_s;
   gboolean overlay;
   gchar *log_path;
+  gchar *frame_log_path;
   gdouble duration_s;
   gint latency_ms;
   gint buffer_size;
@@ -99,6 +101,7 @@ typedef struct
   GstElement *overlay;          /* NULL without --overlay */
   guint bus_watch;
   FILE *log;
+  FILE *frame_log;              /* written by the sink's streaming thread */
   gint exit_code;
   gboolean stopping;
 
@@ -254,6 +257,10 @@ parse_options (Options * o, int *argc, char ***argv)
         "Show vdropmon's state on the video (textoverlay)", NULL},
     {"log", 0, 0, G_OPTION_ARG_FILENAME, &o->log_path,
         "Write every decision as a JSON line to FILE", "FILE"},
+    {"frame-log", 0, 0, G_OPTION_ARG_FILENAME, &o->frame_log_path,
+        "Write the CLOCK_MONOTONIC time (ns) of every frame shown, one per line, "
+          "to FILE (a fakesink's handoff: after its clock wait; other sinks: when "
+          "the frame is handed to them)", "FILE"},
     {"duration-s", 0, 0, G_OPTION_ARG_DOUBLE, &o->duration_s,
         "Stop after this many seconds (0 = until EOS or a signal)", "S"},
     {"latency-ms", 0, 0, G_OPTION_ARG_INT, &o->latency_ms,
@@ -402,7 +409,7 @@ pipeline_description (const Adapter * a, const gchar * uri, GError ** err)
     return NULL;
   caps = scale_caps_text (0, o->ladder[a->rung]);
   return g_strdup_printf ("%s ! videoscale ! capsfilter name=scale caps=\"%s\" %s "
-      "! videoconvert ! %s", source, caps,
+      "! videoconvert name=convert ! %s", source, caps,
       o->overlay ? "! textoverlay name=overlay text=\"vdropmon: ok\" valignment=top "
       "halignment=left font-desc=\"Sans 14\" shaded-background=true" : "",
       o->sink ? o->sink : "fakesink");
@@ -1177,6 +1184,68 @@ add_probe (GstElement * element, const gchar * pad_name, GstPadProbeType type,
   gst_object_unref (pad);
 }
 
+/* --frame-log: the CLOCK_MONOTONIC time each frame is shown. A fakesink
+ * (the default) says so itself: its "handoff" comes after its clock wait,
+ * so with sync=true that is when a display would show the frame. For other
+ * sinks, the time the frame is handed to the sink part, which a
+ * synchronised sink shows up to the pipeline latency later. */
+static void
+log_frame_now (Adapter * a)
+{
+  fprintf (a->frame_log, "%" G_GINT64_FORMAT "\n", mono_now_ns ());
+}
+
+static void
+on_sink_handoff (GstElement * sink, GstBuffer * buf, GstPad * pad, gpointer user_data)
+{
+  log_frame_now (user_data);
+}
+
+static GstPadProbeReturn
+on_frame_handed (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  log_frame_now (user_data);
+  return GST_PAD_PROBE_OK;
+}
+
+/* The pipeline's sink that can signal each buffer it renders, or NULL. */
+static GstElement *
+handoff_sink (GstElement * pipeline)
+{
+  GstIterator *it = gst_bin_iterate_sinks (GST_BIN (pipeline));
+  GValue item = G_VALUE_INIT;
+  GstElement *found = NULL;
+
+  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstElement *sink = g_value_get_object (&item);
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (sink), "signal-handoffs"))
+      found = gst_object_ref (sink);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  return found;
+}
+
+static void
+add_frame_log (Adapter * a)
+{
+  GstElement *sink, *convert;
+
+  if (a->frame_log == NULL)
+    return;
+  sink = handoff_sink (a->pipeline);
+  if (sink) {
+    g_object_set (sink, "signal-handoffs", TRUE, NULL);
+    g_signal_connect (sink, "handoff", G_CALLBACK (on_sink_handoff), a);
+    gst_object_unref (sink);
+    return;
+  }
+  convert = gst_bin_get_by_name (GST_BIN (a->pipeline), "convert");
+  add_probe (convert, "src", GST_PAD_PROBE_TYPE_BUFFER, on_frame_handed, a);
+  gst_object_unref (convert);
+}
+
 /* The element linked to `element`'s sink pad. */
 static GstElement *
 upstream_element (GstElement * element)
@@ -1220,6 +1289,7 @@ start_pipeline (Adapter * a, const gchar * uri, GError ** err)
   add_probe (decoder, "sink", GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, drop_reconfigure, NULL);
   gst_object_unref (decoder);
   gst_object_unref (videoscale);
+  add_frame_log (a);
   overlay_refresh (a);
   bus = gst_element_get_bus (a->pipeline);
   a->bus_watch = gst_bus_add_watch (bus, on_bus_message, a);
@@ -1285,6 +1355,13 @@ main (int argc, char **argv)
     g_printerr ("vdm-adapt: cannot write %s: %s\n", opts.log_path, g_strerror (errno));
     return EXIT_USAGE;
   }
+  if (opts.frame_log_path && (a.frame_log = fopen (opts.frame_log_path, "w")) == NULL) {
+    g_printerr ("vdm-adapt: cannot write %s: %s\n", opts.frame_log_path, g_strerror (errno));
+    return EXIT_USAGE;
+  }
+  /* Whole lines even if the process is killed: a reader never sees half a time. */
+  if (a.frame_log)
+    setvbuf (a.frame_log, NULL, _IOLBF, 0);
   g_mutex_init (&a.input_lock);
   set_rung (&a, 0);
   a.loop = g_main_loop_new (NULL, FALSE);
@@ -1316,6 +1393,8 @@ main (int argc, char **argv)
   g_source_remove (sigterm);
   if (a.log)
     fclose (a.log);
+  if (a.frame_log)
+    fclose (a.frame_log);
   replace_structure (&a.quiet_reason, NULL);
   replace_structure (&a.overlay_warning, NULL);
   replace_structure (&a.deferred_reason, NULL);
