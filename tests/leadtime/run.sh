@@ -6,9 +6,10 @@
 # Builds into build/ if needed, then runs every scenario (clean, benign,
 # sudden, gradual, overload) over RTSP/UDP and HTTP-FLV at 200 ms and
 # 2000 ms latency, each on its own throw-away network namespaces, and
-# prints the tables. About 20 runs of under a minute each.
+# prints the tables. 28 runs of under a minute each (gradual 3 times).
+# Run it alone on the host: vdropmon's flow keys know no namespace.
 #
-#   tests/leadtime/run.sh                       everything (~18 min)
+#   tests/leadtime/run.sh                       everything (~25 min)
 #   tests/leadtime/run.sh --scenarios sudden --transports rtsp --latencies 200
 #   tests/leadtime/run.sh --repeat 3 --seed 7   more runs, other schedules
 #   tests/leadtime/run.sh --rescore             score the stored runs again

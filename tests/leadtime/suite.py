@@ -5,7 +5,7 @@ and one timeline picture per run. Needs root (network namespaces, eBPF,
 cgroups) and a build directory with the plugin and the test servers.
 
   suite.py [--build-dir DIR] [--out DIR] [--scenarios a,b] [--transports rtsp,flv]
-           [--latencies 200,2000] [--seed N] [--repeat N]
+           [--latencies 200,2000] [--seed N] [--repeat N (default: 3 gradual, 1 others)]
   suite.py --smoke ...     one short outage over RTSP/UDP, 200 ms, with checks
                            that the harness itself works (exit 1 if not)
   suite.py --rescore ...   score the records already in OUT again, run nothing
@@ -32,6 +32,8 @@ import timeline  # noqa: E402
 import truth  # noqa: E402
 
 EXIT_NO_BPF = 77
+# A gradual ramp is one trouble per run; the others have three (or none).
+DEFAULT_REPEATS = {"gradual": 3}
 
 
 def log(msg):
@@ -181,7 +183,9 @@ def main():
     ap.add_argument("--transports", default="rtsp,flv")
     ap.add_argument("--latencies", default="200,2000")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=0,
+                    help="runs per scenario, transport and latency (default: "
+                         "3 for gradual, which has one trouble per run, else 1)")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--rescore", action="store_true")
     args = ap.parse_args()
@@ -191,7 +195,8 @@ def main():
     args.out = os.path.abspath(args.out or os.path.join(
         args.build_dir, "leadtime-smoke" if args.smoke else "leadtime"))
     plan = [(k, t, int(l), r) for k in args.scenarios.split(",") for t in args.transports.split(",")
-            for l in args.latencies.split(",") for r in range(args.repeat)]
+            for l in args.latencies.split(",")
+            for r in range(args.repeat or DEFAULT_REPEATS.get(k, 1))]
     for k, t, _, _ in plan:
         if k not in scenarios.KINDS or t not in report.TRANSPORT_NAMES:
             ap.error(f"unknown scenario or transport: {k}, {t}")

@@ -4,7 +4,7 @@ who said so and when. Plain SVG written by hand (no plotting library).
 
 Lanes, top to bottom, on one time axis (seconds after the first frame):
   network / host   the perturbation: outages, CPU quota, tbf rate
-  frames shown     one tick per frame rendered; damaged ones orange
+  frames shown     bands of frames rendered; damaged ones orange
   freezes (W3C)    red: from the last frame to the next; a dark line at onset
   damage           orange: runs of damaged frames shown
   kernel drops     drops per 100 ms (kernel-time), log scale
@@ -23,6 +23,7 @@ RIGHT = 20
 TOP = 56
 LANE_H = 34
 GAP = 6
+FRAME_RUN_GAP_NS = 70_000_000   # about two frame intervals at 30 fps
 LANES = ("network / host", "frames shown", "freezes (W3C)", "damage", "kernel drops",
          "vdropmon", "arrival lag", "jitterbuffer", "W3C counter")
 COLORS = {"frame": "#9aa5b1", "damaged": "#f08c00", "freeze": "#e03131", "onset": "#7a0c0c",
@@ -184,11 +185,19 @@ def _perturbations(svg, record, x, y, t0, t_end):
 
 
 def _frames(svg, record, truth_, x, y):
+    """Frames shown close together (under FRAME_RUN_GAP_NS apart, same
+    state) make one band, so a gap of a few frames shows as a gap."""
     damaged = set(truth_["damaged_frames"])
+    runs = []   # [first t, last t, damaged?]
     for t, _ in record["shown"]:
-        color = COLORS["damaged"] if t in damaged else COLORS["frame"]
-        xx = x(t)
-        svg.line(xx, y + 4, xx, y + LANE_H - 4, color, 0.6)
+        bad = t in damaged
+        if runs and t - runs[-1][1] < FRAME_RUN_GAP_NS and runs[-1][2] == bad:
+            runs[-1][1] = t
+        else:
+            runs.append([t, t, bad])
+    for first, last, bad in runs:
+        color = COLORS["damaged"] if bad else COLORS["frame"]
+        svg.rect(x(first), y + 4, x(last) - x(first), LANE_H - 8, color)
 
 
 def _freezes(svg, truth_, x, y, bottom):
