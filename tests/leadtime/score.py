@@ -6,23 +6,25 @@ what an application following it would consider "warned":
 
   vdropmon   from a vdropmon-warning (stamped when posted, in the bus sync
              handler) to the vdropmon-clear that ends its episode.
-  jb-lost    rtpjitterbuffer's num-lost increasing (polled every 20 ms): a
-             state from the first increase to HOLD_S after the last one of
-             a cluster. RTP only.
+  jb-lost    rtpjitterbuffer's num-lost increasing (polled every 20 ms).
+             An increase has no "all clear": it counts for HOLD_S (the
+             matching window) after the last increase of a cluster. RTP only.
   w3c        the sink-side W3C freeze counter, which increases when the
-             frame after a freeze is shown: a state from each freeze's end,
-             HOLD_S long. Always late, by construction.
+             frame after a freeze is shown: from each freeze's end, HOLD_S.
+             Always late, by construction.
   kernel-ref reference, not a product: the kernel-time of the kernel drops
-             on the stream's path, clustered like jb-lost — as if the first
-             drop of each cluster were a warning.
+             on the stream's path, held like jb-lost — as if the first drop
+             were a warning.
 
 Matching: a trouble episode (truth.py) with onset O and end E, the previous
 episode of the same kind ending at P, window start L = max(O - WINDOW_S, P).
-If a state is active at O, the lead is O - max(its start, L): warned in
-time. Otherwise, if a state starts in (O, E], the lead is O - that start,
-negative: late. Otherwise the episode was missed. A warning that was
-cleared before the onset does not count: the application had been told
-that all was well again. Recall = episodes warned in time / episodes.
+If a state that started in [L, O] is still active at O, the lead is
+O - its start: warned in time. Otherwise, if a state starts in (O, E], the
+lead is O - that start, negative: late. Otherwise the episode was missed.
+A warning that was cleared before the onset does not count (the
+application had been told that all was well again), nor does a state that
+began before the previous episode ended (it was about that one).
+Recall = episodes warned in time / episodes.
 
 Precision (vdropmon): a warning is true when a freeze or damage episode
 begins while its state is active (or within GRACE_S after the clear, and
@@ -37,7 +39,9 @@ import math
 
 WINDOW_S = 10.0
 GRACE_S = 1.0
-HOLD_S = 1.0
+# Alerts without a clear hold as long as the matching window: the baselines
+# get the benefit of the doubt.
+HOLD_S = WINDOW_S
 DETECTORS = ("vdropmon", "jb-lost", "w3c", "kernel-ref")
 
 
@@ -79,8 +83,8 @@ def vdropmon_states(record):
 
 
 def cluster_states(times):
-    """Alert times closer than HOLD_S make one state, held HOLD_S after
-    the last."""
+    """Alert times closer than HOLD_S make one state, held HOLD_S after the
+    last (a state ends at the next episode's window start anyway)."""
     states = []
     hold = int(HOLD_S * 1e9)
     for t in sorted(times):
@@ -127,7 +131,7 @@ def match(episodes, states, span_start):
         # Strictly after the previous episode: an alert about it (the W3C
         # counter at its end) is no alert for this one.
         lo = max(ep["onset"] - WINDOW_S * 1e9, prev_end + 1)
-        active = [max(s, lo) for s, e in states if s <= ep["onset"] < e and e > lo]
+        active = [s for s, e in states if lo <= s <= ep["onset"] < e]
         late = [s for s, _ in states if ep["onset"] < s <= ep["end"]]
         if active:
             leads.append((ep["onset"] - min(active)) / 1e9)

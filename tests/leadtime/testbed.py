@@ -68,6 +68,7 @@ class Testbed:
         self.receiver = None
         self.cgroup = None
         self.blackhole = False
+        self.throttled_ns = 0
 
     # ---- topology -------------------------------------------------------
 
@@ -114,9 +115,10 @@ class Testbed:
                 run(["ip", "-n", f"{self.p}-rtr", "route", verb, "blackhole", f"{RCV_ADDR}/32"])
                 self.blackhole = action["on"]
         elif op == "cpu":
-            self._set_quota(action["quota_pct"], action.get("period_ms", 100))
+            return self._set_quota(action["quota_pct"], action.get("period_ms", 100))
         else:
             raise TestbedError(f"unknown action {op}")
+        return {}
 
     def _set_quota(self, pct, period_ms):
         """pct % of one CPU per period_ms, or no limit (pct None). A long
@@ -133,7 +135,10 @@ class Testbed:
         if pct is None:
             with open(quota_file, "w") as f:
                 f.write("-1")
-            return
+            # Whether the quota bit, for the record: the run's picture says it.
+            total = self._cpu_stat().get("throttled_time", 0)
+            throttled, self.throttled_ns = total - self.throttled_ns, total
+            return {"throttled_s": throttled / 1e9}
         period_us = period_ms * 1000
         # The kernel refuses a period below the quota: lift the quota first.
         with open(quota_file, "w") as f:
@@ -142,6 +147,12 @@ class Testbed:
             f.write(str(period_us))
         with open(quota_file, "w") as f:
             f.write(str(int(period_us * pct / 100)))
+        with open(os.path.join(self.cgroup, "cgroup.procs")) as f:
+            return {"pids_in_cgroup": len(f.read().split())}
+
+    def _cpu_stat(self):
+        with open(os.path.join(self.cgroup, "cpu.stat")) as f:
+            return {k: int(v) for k, v in (line.split() for line in f)}
 
     def _remove_cgroup(self):
         if self.cgroup is None:
@@ -225,8 +236,8 @@ def run_scenario(scenario, transport, latency_ms, stream, build_dir, workdir, pr
                 if bed.receiver.poll() is not None:
                     raise TestbedError("receiver ended before the schedule did")
                 time.sleep(min(0.01, max(0.0, (due - time.monotonic_ns()) / 1e9)))
-            bed.apply(action)
-            applied.append({"t": time.monotonic_ns(), "at_s": t_s, **action})
+            effect = bed.apply(action)
+            applied.append({"t": time.monotonic_ns(), "at_s": t_s, **action, **effect})
         rc = bed.wait_receiver(scenario["duration_s"] + RECEIVER_GRACE_S)
         qdisc_drops = bed.qdisc_drops()
     finally:
