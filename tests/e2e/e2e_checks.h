@@ -18,17 +18,20 @@ guint64 vdm_e2e_sum_count (GPtrArray * messages, const gchar * reason);
 /* A string field equal to expected in every message (VdmKtMessage*). */
 void vdm_e2e_expect_all (GPtrArray * messages, const gchar * field, const gchar * expected);
 
-/* Drops of a TCP flow in a tbf bottleneck (QDISC_DROP, attribution flow),
- * against tbf's own counter: the QDISC_DROP messages and the stats'
- * reasons.QDISC_DROP both equal tbf_dropped — or fall short of it by no
- * more than bpf_misses, the runs of vdropmon's kfree_skb program the
- * kernel skipped (bpf_misses.h); all kernel messages add up to the stats'
- * kernel-drops; every message names the flow, arrives within
- * latency_limit_ms, and no event was lost. Drops of other reasons (the
- * receiving socket's TCP_OLD_DATA, ...) are printed, and checked for
+/* Drops of a TCP flow in a tbf bottleneck (QDISC_DROP, attribution flow).
+ * Exact reference: traced_drops, the kfree_skb QDISC_DROP events of the
+ * flow counted by the tests' own BPF program (flow_drops.h); the QDISC_DROP
+ * messages add up to it — or fall short by no more than bpf_misses, the
+ * runs of vdropmon's program the kernel skipped (bpf_misses.h) — and so do
+ * the stats' reasons.QDISC_DROP. Anchor: tbf's own counter, which those
+ * events must account for but for a few (at most 10 %). Also: all kernel
+ * messages add up to the stats' kernel-drops; every message names the flow,
+ * arrives within latency_limit_ms; no event lost. Drops of other reasons
+ * (the receiving socket's TCP_OLD_DATA, ...) are printed, and checked for
  * source and flow only. kernel_msgs: VdmKtMessage*. */
 void vdm_e2e_check_tcp_qdisc_drops (GPtrArray * kernel_msgs, const GstStructure * stats,
-    guint64 tbf_dropped, guint64 bpf_misses, const gchar * flow, gdouble latency_limit_ms);
+    guint64 tbf_dropped, guint64 traced_drops, guint64 bpf_misses, const gchar * flow,
+    gdouble latency_limit_ms);
 
 /* "udp 0.0.0.0:41234": the flow vdropmon prints for a bound UDP socket. */
 gchar *vdm_e2e_udp_flow_name (GSocket * socket);

@@ -8,8 +8,8 @@
  *
  * vdm-adapt (pipelines/adapt/) plays the stream with a 4 MB receive buffer:
  * a clean start. Two seconds in, the test gives vdm-adapt's RTP socket a
- * 16 KB receive buffer (SO_RCVBUF through pidfd_getfd(2): what
- * --buffer-size 16384 would have set), so every keyframe burst overflows
+ * 16 KB receive buffer (SO_RCVBUF 8192 through pidfd_getfd(2): what
+ * --buffer-size 8192 would have set), so every keyframe burst overflows
  * it — this host can no longer keep up. vdropmon warns (host,
  * lower-resolution) and vdm-adapt steps down; keyframes keep being lost,
  * and the picture freezes.
@@ -39,9 +39,9 @@
 #include "kernel_test_util.h"
 #include "proc_sockets.h"
 
-#define SMALL_RCVBUF 16384
+#define SMALL_RCVBUF 8192
 #define HEALTHY_FRAMES 60
-#define RUN_SECONDS "9"
+#define RUN_SECONDS "10"
 #define EXIT_TIMEOUT_MS 20000
 #define FIRST_DROP_TIMEOUT_MS 3000
 

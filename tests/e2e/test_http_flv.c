@@ -31,6 +31,7 @@
 
 #include "bpf_misses.h"
 #include "e2e_checks.h"
+#include "flow_drops.h"
 #include "e2e_netns.h"
 #include "e2e_receiver.h"
 #include "e2e_server.h"
@@ -110,7 +111,8 @@ main (int argc, char **argv)
   GArray *frames, *decoded;
   VdmE2eTiming timing;
   const VdmKtMessage *lower_bitrate;
-  guint64 tbf_before, tbf_after, bpf_misses, throttle_start;
+  guint64 tbf_before, tbf_after, bpf_misses, traced, throttle_start;
+  VdmE2eFlowDrops *reference;
   gchar *launch, *suffix;
   const gchar *flow;
   int status;
@@ -138,6 +140,7 @@ main (int argc, char **argv)
   vdm_e2e_wait_frames (r, 30, 10000);
   vdm_e2e_wait_calm (r, mon, 500, CALM_TIMEOUT_MS);
 
+  reference = vdm_e2e_flow_drops_start (flow);
   tbf_before = vdm_e2e_tbf_drops (&topo);
   throttle_start = vdm_kt_now_ns ();
   vdm_e2e_tbf_set_rate (&topo, NARROW_RATE);
@@ -149,6 +152,7 @@ main (int argc, char **argv)
   stats = vdm_e2e_monitor_stats (mon);
   tbf_after = vdm_e2e_tbf_drops (&topo);
   bpf_misses = vdm_e2e_kfree_skb_recursion_misses ();
+  traced = vdm_e2e_flow_drops_count (reference, "QDISC_DROP");
   vdm_e2e_receiver_end_recording (r);
   vdm_e2e_server_thaw (server);
   vdm_e2e_receiver_stop (r);
@@ -156,8 +160,8 @@ main (int argc, char **argv)
   kernel_msgs = vdm_e2e_kernel_drops (mon);
   printf ("  tbf dropped %" G_GUINT64_FORMAT " before the throttle, %" G_GUINT64_FORMAT
       " after\n", tbf_before, tbf_after);
-  vdm_e2e_check_tcp_qdisc_drops (kernel_msgs, stats, tbf_after - tbf_before, bpf_misses, flow,
-      LATENCY_LIMIT_MS);
+  vdm_e2e_check_tcp_qdisc_drops (kernel_msgs, stats, tbf_after - tbf_before, traced,
+      bpf_misses, flow, LATENCY_LIMIT_MS);
 
   frames = vdm_e2e_receiver_frames (r);
   decoded = vdm_e2e_receiver_decoded (r);
@@ -182,6 +186,7 @@ main (int argc, char **argv)
   g_array_unref (frames);
   g_array_unref (decoded);
   gst_structure_free (stats);
+  vdm_e2e_flow_drops_stop (reference);
   vdm_e2e_receiver_free (r);
   vdm_e2e_server_stop (server);
   vdm_e2e_topology_clear (&topo);

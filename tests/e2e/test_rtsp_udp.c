@@ -44,8 +44,10 @@
 #define OVERLOAD_MS 6000
 #define LATENCY_LIMIT_MS 100.0
 /* A lost keyframe packet warns at once (docs/messages.md): the worker is
- * woken by the drop event itself. */
-#define KEYFRAME_WARNING_LIMIT_MS 100.0
+ * woken by the drop event itself; but no sooner than warning-interval
+ * (100 ms) after the warning before it, which the queue filling up often
+ * posted a few ms earlier. */
+#define KEYFRAME_WARNING_LIMIT_MS 150.0
 
 /* The captured packets of our stream from the first one the probe saw on:
  * before that, nothing was dropped (big buffer) and nothing recorded. */
