@@ -27,13 +27,11 @@
  */
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
-#include <glib-unix.h>
 #include <libsoup/soup.h>
 #include <stdio.h>
 #include <string.h>
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
+#include "server_common.h"
 
 #define MAX_STREAMS 64
 #define MIB (1024 * 1024)
@@ -41,16 +39,8 @@
 
 typedef struct
 {
-  gint port;
-  gchar *address;
-  gint width;
-  gint height;
-  gint fps;
-  gint bitrate_kbps;
-  gint key_int;
-  gchar *pattern;
+  VdmServerOptions common;
   gint streams;
-  gint duration_s;
   gint max_backlog_mb;
 } ServerOptions;
 
@@ -109,85 +99,25 @@ static gboolean
 parse_options (ServerOptions * opts, int *argc, char ***argv)
 {
   GOptionEntry entries[] = {
-    {"port", 0, 0, G_OPTION_ARG_INT, &opts->port,
-        "TCP port (0 = pick a free one; see the READY line)", "PORT"},
-    {"address", 0, 0, G_OPTION_ARG_STRING, &opts->address,
-        "Address to listen on (default 127.0.0.1)", "ADDR"},
-    {"width", 0, 0, G_OPTION_ARG_INT, &opts->width, "Frame width", "W"},
-    {"height", 0, 0, G_OPTION_ARG_INT, &opts->height, "Frame height", "H"},
-    {"fps", 0, 0, G_OPTION_ARG_INT, &opts->fps, "Frames per second", "N"},
-    {"bitrate", 0, 0, G_OPTION_ARG_INT, &opts->bitrate_kbps,
-        "H.264 bitrate in kbit/s", "KBPS"},
-    {"key-int", 0, 0, G_OPTION_ARG_INT, &opts->key_int,
-        "Maximum frames between keyframes", "FRAMES"},
-    {"pattern", 0, 0, G_OPTION_ARG_STRING, &opts->pattern,
-        "videotestsrc pattern nick (default ball)", "NAME"},
     {"streams", 0, 0, G_OPTION_ARG_INT, &opts->streams,
         "Also serve /live0.flv../live{N-1}.flv", "N"},
-    {"duration-s", 0, 0, G_OPTION_ARG_INT, &opts->duration_s,
-        "Exit after this many seconds (0 = until SIGINT/SIGTERM)", "S"},
     {"max-backlog-mb", 0, 0, G_OPTION_ARG_INT, &opts->max_backlog_mb,
         "Disconnect a client whose unsent data exceeds this (default 64)",
         "MB"},
     {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- test HTTP-FLV "
-      "server");
-  g_autoptr (GError) err = NULL;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, argc, argv, &err)) {
-    g_printerr ("vdm-flv-server: %s\n", err->message);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static gboolean
-check_range (const gchar * name, gint value, gint min, gint max)
-{
-  if (value >= min && value <= max)
-    return TRUE;
-  g_printerr ("vdm-flv-server: --%s must be in [%d, %d], got %d\n",
-      name, min, max, value);
-  return FALSE;
-}
-
-/* Catch a typo in --pattern now rather than when the first client
- * arrives. */
-static gboolean
-pattern_is_known (const gchar * pattern)
-{
-  g_autoptr (GstElement) src = gst_element_factory_make ("videotestsrc", NULL);
-  GParamSpec *pspec;
-
-  if (src == NULL) {
-    g_printerr ("vdm-flv-server: videotestsrc is not available\n");
-    return FALSE;
-  }
-  gst_object_ref_sink (src);
-  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "pattern");
-  if (g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM (pspec)->enum_class,
-          pattern) != NULL)
-    return TRUE;
-  g_printerr ("vdm-flv-server: unknown videotestsrc pattern '%s'\n", pattern);
-  return FALSE;
+  return vdm_server_parse_options (&opts->common, entries,
+      "- test HTTP-FLV server", argc, argv);
 }
 
 static gboolean
 validate_options (const ServerOptions * opts)
 {
-  return check_range ("port", opts->port, 0, 65535)
-      && check_range ("width", opts->width, 16, 7680)
-      && check_range ("height", opts->height, 16, 4320)
-      && check_range ("fps", opts->fps, 1, 240)
-      && check_range ("bitrate", opts->bitrate_kbps, 16, 200000)
-      && check_range ("key-int", opts->key_int, 1, 100000)
-      && check_range ("streams", opts->streams, 1, MAX_STREAMS)
-      && check_range ("duration-s", opts->duration_s, 0, 86400)
-      && check_range ("max-backlog-mb", opts->max_backlog_mb, 1, 4096)
-      && pattern_is_known (opts->pattern);
+  return vdm_server_options_valid (&opts->common)
+      && vdm_server_check_range ("streams", opts->streams, 1, MAX_STREAMS)
+      && vdm_server_check_range ("max-backlog-mb", opts->max_backlog_mb, 1,
+      4096);
 }
 
 /* ---- request path ----------------------------------------------------- */
@@ -216,32 +146,15 @@ stream_for_path (const gchar * path, gint streams)
 
 /* ---- encoder pipeline ------------------------------------------------- */
 
-/* timeoverlay lives in the pango plugin (Debian: gstreamer1.0-x), which
- * a headless test machine may lack; the stream works without it. */
-static gboolean
-have_timeoverlay (void)
-{
-  g_autoptr (GstElementFactory) factory =
-      gst_element_factory_find ("timeoverlay");
-
-  return factory != NULL;
-}
-
 static gchar *
 pipeline_description (const ServerOptions * opts, gint stream)
 {
-  g_autofree gchar *overlay = have_timeoverlay ()
-      ? g_strdup_printf ("! timeoverlay text=\"live%d\" ", stream)
-      : g_strdup ("");
+  g_autofree gchar *label = g_strdup_printf ("live%d", stream);
+  g_autofree gchar *encoder = vdm_server_encoder_launch (&opts->common,
+      label);
 
-  return g_strdup_printf ("videotestsrc is-live=true pattern=%s "
-      "! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 %s"
-      "! x264enc tune=zerolatency speed-preset=ultrafast bitrate=%d "
-      "key-int-max=%d "
-      "! h264parse ! flvmux streamable=true "
-      "! appsink name=sink sync=false max-buffers=0 drop=false",
-      opts->pattern, opts->width, opts->height, opts->fps, overlay,
-      opts->bitrate_kbps, opts->key_int);
+  return g_strdup_printf ("%s! h264parse ! flvmux streamable=true "
+      "! appsink name=sink sync=false max-buffers=0 drop=false", encoder);
 }
 
 static void flush_pending (FlvClient * client);
@@ -567,20 +480,21 @@ handle_request (SoupServer * soup, SoupServerMessage * msg,
 static gboolean
 listen_on (SoupServer * soup, const ServerOptions * opts)
 {
+  const VdmServerOptions *common = &opts->common;
   g_autoptr (GInetAddress) inet = g_inet_address_new_from_string
-      (opts->address);
+      (common->address);
   g_autoptr (GSocketAddress) address = NULL;
   g_autoptr (GError) err = NULL;
 
   if (inet == NULL) {
     g_printerr ("vdm-flv-server: --address '%s' is not an IP address\n",
-        opts->address);
+        common->address);
     return FALSE;
   }
-  address = g_inet_socket_address_new (inet, opts->port);
+  address = g_inet_socket_address_new (inet, common->port);
   if (!soup_server_listen (soup, address, 0, &err)) {
     g_printerr ("vdm-flv-server: cannot listen on %s:%d: %s\n",
-        opts->address, opts->port, err->message);
+        common->address, common->port, err->message);
     return FALSE;
   }
   return TRUE;
@@ -596,32 +510,16 @@ bound_port (SoupServer * soup)
   return port;
 }
 
-/* IPv6 literals need brackets inside a URL. */
-static gchar *
-url_host (const gchar * address)
-{
-  if (strchr (address, ':') != NULL)
-    return g_strdup_printf ("[%s]", address);
-  return g_strdup (address);
-}
-
 static void
 announce_ready (SoupServer * soup, const ServerOptions * opts)
 {
-  g_autofree gchar *host = url_host (opts->address);
+  g_autofree gchar *host = vdm_server_url_host (opts->common.address);
   gint port = bound_port (soup);
 
   printf ("READY http://%s:%d/live.flv\n", host, port);
   for (gint i = 0; opts->streams > 1 && i < opts->streams; i++)
     printf ("READY http://%s:%d/live%d.flv\n", host, port, i);
   fflush (stdout);
-}
-
-static gboolean
-quit_on_signal (gpointer loop)
-{
-  g_main_loop_quit (loop);
-  return G_SOURCE_CONTINUE;
 }
 
 static gboolean
@@ -664,16 +562,10 @@ run_server (const ServerOptions * opts)
 
   soup_server_add_handler (soup, NULL, handle_request, &server, NULL);
   if (!listen_on (soup, opts))
-    return EXIT_RUNTIME;
+    return VDM_SERVER_EXIT_RUNTIME;
 
-  g_unix_signal_add (SIGINT, quit_on_signal, loop);
-  g_unix_signal_add (SIGTERM, quit_on_signal, loop);
-  if (opts->duration_s > 0)
-    g_timeout_add_seconds (opts->duration_s, quit_on_signal, loop);
-
-  if (!have_timeoverlay ())
-    g_printerr ("vdm-flv-server: no timeoverlay element (pango plugin); "
-        "streaming without the time overlay\n");
+  vdm_server_quit_on_signals (loop, &opts->common);
+  vdm_server_warn_if_no_timeoverlay ();
   announce_ready (soup, opts);
   g_main_loop_run (loop);
   shut_down (&server, soup);
@@ -684,30 +576,20 @@ int
 main (int argc, char **argv)
 {
   ServerOptions opts = {
-    .port = 8080,
-    .width = 640,
-    .height = 480,
-    .fps = 30,
-    .bitrate_kbps = 2000,
-    .key_int = 30,
     .streams = 1,
-    .duration_s = 0,
     .max_backlog_mb = 64,
   };
   int status;
 
+  g_set_prgname ("vdm-flv-server");
   setvbuf (stdout, NULL, _IOLBF, 0);
+  vdm_server_options_init (&opts.common, 8080);
   if (!parse_options (&opts, &argc, &argv))
-    return EXIT_USAGE;
-  if (opts.address == NULL)
-    opts.address = g_strdup ("127.0.0.1");
-  if (opts.pattern == NULL)
-    opts.pattern = g_strdup ("ball");
+    return VDM_SERVER_EXIT_USAGE;
   if (!validate_options (&opts))
-    return EXIT_USAGE;
+    return VDM_SERVER_EXIT_USAGE;
 
   status = run_server (&opts);
-  g_free (opts.address);
-  g_free (opts.pattern);
+  vdm_server_options_clear (&opts.common);
   return status;
 }

@@ -20,98 +20,33 @@
  */
 #include <gst/gst.h>
 #include <gst/rtsp-server/rtsp-server.h>
-#include <glib-unix.h>
 #include <stdio.h>
-#include <string.h>
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
+#include "server_common.h"
 
 #define MAX_MOUNTS 64
 #define SESSION_CLEANUP_INTERVAL_S 2
 
 typedef struct
 {
-  gint port;
-  gchar *address;
+  VdmServerOptions common;
   gchar *mount;
-  gint width;
-  gint height;
-  gint fps;
-  gint bitrate_kbps;
-  gint key_int;
-  gchar *pattern;
   gint mounts;
-  gint duration_s;
 } ServerOptions;
 
 static gboolean
 parse_options (ServerOptions * opts, int *argc, char ***argv)
 {
   GOptionEntry entries[] = {
-    {"port", 0, 0, G_OPTION_ARG_INT, &opts->port,
-        "TCP port (0 = pick a free one; see the READY line)", "PORT"},
-    {"address", 0, 0, G_OPTION_ARG_STRING, &opts->address,
-        "Address to listen on (default 127.0.0.1)", "ADDR"},
     {"mount", 0, 0, G_OPTION_ARG_STRING, &opts->mount,
         "Mount point, or prefix with --mounts > 1 (default /test)", "PATH"},
-    {"width", 0, 0, G_OPTION_ARG_INT, &opts->width, "Frame width", "W"},
-    {"height", 0, 0, G_OPTION_ARG_INT, &opts->height, "Frame height", "H"},
-    {"fps", 0, 0, G_OPTION_ARG_INT, &opts->fps, "Frames per second", "N"},
-    {"bitrate", 0, 0, G_OPTION_ARG_INT, &opts->bitrate_kbps,
-        "H.264 bitrate in kbit/s", "KBPS"},
-    {"key-int", 0, 0, G_OPTION_ARG_INT, &opts->key_int,
-        "Maximum frames between keyframes", "FRAMES"},
-    {"pattern", 0, 0, G_OPTION_ARG_STRING, &opts->pattern,
-        "videotestsrc pattern nick (default ball)", "NAME"},
     {"mounts", 0, 0, G_OPTION_ARG_INT, &opts->mounts,
         "Serve N independent mounts MOUNT0..MOUNT{N-1}", "N"},
-    {"duration-s", 0, 0, G_OPTION_ARG_INT, &opts->duration_s,
-        "Exit after this many seconds (0 = until SIGINT/SIGTERM)", "S"},
     {NULL}
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- test RTSP server");
-  g_autoptr (GError) err = NULL;
 
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  g_option_context_add_group (ctx, gst_init_get_option_group ());
-  if (!g_option_context_parse (ctx, argc, argv, &err)) {
-    g_printerr ("vdm-rtsp-server: %s\n", err->message);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-static gboolean
-check_range (const gchar * name, gint value, gint min, gint max)
-{
-  if (value >= min && value <= max)
-    return TRUE;
-  g_printerr ("vdm-rtsp-server: --%s must be in [%d, %d], got %d\n",
-      name, min, max, value);
-  return FALSE;
-}
-
-/* Catch a typo in --pattern now rather than as a DESCRIBE failure when
- * the first client arrives. */
-static gboolean
-pattern_is_known (const gchar * pattern)
-{
-  g_autoptr (GstElement) src = gst_element_factory_make ("videotestsrc", NULL);
-  GParamSpec *pspec;
-
-  if (src == NULL) {
-    g_printerr ("vdm-rtsp-server: videotestsrc is not available\n");
-    return FALSE;
-  }
-  gst_object_ref_sink (src);
-  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (src), "pattern");
-  if (g_enum_get_value_by_nick (G_PARAM_SPEC_ENUM (pspec)->enum_class,
-          pattern) != NULL)
-    return TRUE;
-  g_printerr ("vdm-rtsp-server: unknown videotestsrc pattern '%s'\n",
-      pattern);
-  return FALSE;
+  return vdm_server_parse_options (&opts->common, entries,
+      "- test RTSP server", argc, argv);
 }
 
 static gboolean
@@ -127,15 +62,9 @@ mount_is_absolute (const gchar * mount)
 static gboolean
 validate_options (const ServerOptions * opts)
 {
-  return check_range ("port", opts->port, 0, 65535)
-      && check_range ("width", opts->width, 16, 7680)
-      && check_range ("height", opts->height, 16, 4320)
-      && check_range ("fps", opts->fps, 1, 240)
-      && check_range ("bitrate", opts->bitrate_kbps, 16, 200000)
-      && check_range ("key-int", opts->key_int, 1, 100000)
-      && check_range ("mounts", opts->mounts, 1, MAX_MOUNTS)
-      && check_range ("duration-s", opts->duration_s, 0, 86400)
-      && mount_is_absolute (opts->mount) && pattern_is_known (opts->pattern);
+  return vdm_server_options_valid (&opts->common)
+      && vdm_server_check_range ("mounts", opts->mounts, 1, MAX_MOUNTS)
+      && mount_is_absolute (opts->mount);
 }
 
 static gchar *
@@ -146,33 +75,13 @@ mount_path (const ServerOptions * opts, gint index)
   return g_strdup_printf ("%s%d", opts->mount, index);
 }
 
-/* timeoverlay lives in the pango plugin (Debian: gstreamer1.0-x), which
- * a headless test machine may lack; the stream works without it. */
-static gboolean
-have_timeoverlay (void)
-{
-  g_autoptr (GstElementFactory) factory =
-      gst_element_factory_find ("timeoverlay");
-
-  return factory != NULL;
-}
-
 static gchar *
 launch_line (const ServerOptions * opts, const gchar * path)
 {
-  /* The mount path is burnt into the picture so that a human looking at
-   * two side-by-side streams can tell them apart. */
-  g_autofree gchar *overlay = have_timeoverlay ()
-      ? g_strdup_printf ("! timeoverlay text=\"%s\" ", path)
-      : g_strdup ("");
+  g_autofree gchar *encoder = vdm_server_encoder_launch (&opts->common, path);
 
-  return g_strdup_printf ("( videotestsrc is-live=true pattern=%s "
-      "! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 %s"
-      "! x264enc tune=zerolatency speed-preset=ultrafast bitrate=%d "
-      "key-int-max=%d "
-      "! rtph264pay name=pay0 pt=96 config-interval=-1 )",
-      opts->pattern, opts->width, opts->height, opts->fps, overlay,
-      opts->bitrate_kbps, opts->key_int);
+  return g_strdup_printf ("( %s! rtph264pay name=pay0 pt=96 "
+      "config-interval=-1 )", encoder);
 }
 
 /* rtph264pay's caps carry no frame size; add "a-framesize" on the way
@@ -190,7 +99,8 @@ add_framesize_to_caps (GstPad * pad, GstPadProbeInfo * info, gpointer data)
     return GST_PAD_PROBE_OK;
   gst_event_parse_caps (event, &caps);
   caps = gst_caps_copy (caps);
-  framesize = g_strdup_printf ("%d-%d", opts->width, opts->height);
+  framesize = g_strdup_printf ("%d-%d", opts->common.width,
+      opts->common.height);
   gst_caps_set_simple (caps, "a-framesize", G_TYPE_STRING, framesize, NULL);
   g_free (framesize);
   gst_event_unref (event);
@@ -244,19 +154,10 @@ mount_streams (GstRTSPServer * server, const ServerOptions * opts)
   }
 }
 
-/* IPv6 literals need brackets inside a URL. */
-static gchar *
-url_host (const gchar * address)
-{
-  if (strchr (address, ':') != NULL)
-    return g_strdup_printf ("[%s]", address);
-  return g_strdup (address);
-}
-
 static void
 announce_ready (GstRTSPServer * server, const ServerOptions * opts)
 {
-  g_autofree gchar *host = url_host (opts->address);
+  g_autofree gchar *host = vdm_server_url_host (opts->common.address);
   gint port = gst_rtsp_server_get_bound_port (server);
 
   for (gint i = 0; i < opts->mounts; i++) {
@@ -264,13 +165,6 @@ announce_ready (GstRTSPServer * server, const ServerOptions * opts)
     printf ("READY rtsp://%s:%d%s\n", host, port, path);
   }
   fflush (stdout);
-}
-
-static gboolean
-quit_on_signal (gpointer loop)
-{
-  g_main_loop_quit (loop);
-  return G_SOURCE_CONTINUE;
 }
 
 /* Sessions of clients that vanished without TEARDOWN keep their
@@ -296,29 +190,24 @@ run_server (const ServerOptions * opts)
 {
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr (GstRTSPServer) server = gst_rtsp_server_new ();
-  g_autofree gchar *service = g_strdup_printf ("%d", opts->port);
+  g_autofree gchar *service = g_strdup_printf ("%d", opts->common.port);
   guint source_id;
 
-  gst_rtsp_server_set_address (server, opts->address);
+  gst_rtsp_server_set_address (server, opts->common.address);
   gst_rtsp_server_set_service (server, service);
   mount_streams (server, opts);
 
   source_id = gst_rtsp_server_attach (server, NULL);
   if (source_id == 0) {
     g_printerr ("vdm-rtsp-server: cannot listen on %s:%d\n",
-        opts->address, opts->port);
-    return EXIT_RUNTIME;
+        opts->common.address, opts->common.port);
+    return VDM_SERVER_EXIT_RUNTIME;
   }
 
-  g_unix_signal_add (SIGINT, quit_on_signal, loop);
-  g_unix_signal_add (SIGTERM, quit_on_signal, loop);
-  if (opts->duration_s > 0)
-    g_timeout_add_seconds (opts->duration_s, quit_on_signal, loop);
+  vdm_server_quit_on_signals (loop, &opts->common);
   g_timeout_add_seconds (SESSION_CLEANUP_INTERVAL_S, cleanup_sessions, server);
 
-  if (!have_timeoverlay ())
-    g_printerr ("vdm-rtsp-server: no timeoverlay element (pango plugin); "
-        "streaming without the time overlay\n");
+  vdm_server_warn_if_no_timeoverlay ();
   announce_ready (server, opts);
   g_main_loop_run (loop);
 
@@ -332,33 +221,21 @@ run_server (const ServerOptions * opts)
 int
 main (int argc, char **argv)
 {
-  ServerOptions opts = {
-    .port = 8554,
-    .width = 640,
-    .height = 480,
-    .fps = 30,
-    .bitrate_kbps = 2000,
-    .key_int = 30,
-    .mounts = 1,
-    .duration_s = 0,
-  };
+  ServerOptions opts = {.mounts = 1 };
   int status;
 
+  g_set_prgname ("vdm-rtsp-server");
   setvbuf (stdout, NULL, _IOLBF, 0);
+  vdm_server_options_init (&opts.common, 8554);
   if (!parse_options (&opts, &argc, &argv))
-    return EXIT_USAGE;
-  if (opts.address == NULL)
-    opts.address = g_strdup ("127.0.0.1");
+    return VDM_SERVER_EXIT_USAGE;
   if (opts.mount == NULL)
     opts.mount = g_strdup ("/test");
-  if (opts.pattern == NULL)
-    opts.pattern = g_strdup ("ball");
   if (!validate_options (&opts))
-    return EXIT_USAGE;
+    return VDM_SERVER_EXIT_USAGE;
 
   status = run_server (&opts);
-  g_free (opts.address);
+  vdm_server_options_clear (&opts.common);
   g_free (opts.mount);
-  g_free (opts.pattern);
   return status;
 }
