@@ -388,6 +388,7 @@ reset_stream_state_locked (GstVdropmon * self)
   self->silent = self->deficit = FALSE;
   self->queue_fill_recent = -1.0;
   vdm_runway_init (&self->runway);
+  self->runway_settled = FALSE;
   self->queue_fill_peak = -1.0;
   self->worker_stop = self->wake = FALSE;
   self->rescan_requested = TRUE;

@@ -98,6 +98,7 @@ struct _GstVdropmon
   vdm_arrival_stats arrival;
   gboolean arrival_probed;      /* udpsrc probes see arrivals; transform_ip need not */
   vdm_runway runway;
+  gboolean runway_settled;      /* restarted once past the start-up burst */
   guint32 runway_ssrc;
   guint32 last_rtp_ts;
   guint64 rtp_ts_ext;           /* RTP timestamp without wraps, for the runway */

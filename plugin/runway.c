@@ -62,7 +62,7 @@ vdm_runway_observe (vdm_runway *r, uint64_t arrival_ns, uint64_t media_ns)
   if (!r->started) {
     vdm_runway_init (r);
     r->started = true;
-    r->period_start_ns = r->last_sample_ns = arrival_ns;
+    r->start_ns = r->period_start_ns = r->last_sample_ns = arrival_ns;
     r->current_min = offset;
     return;
   }

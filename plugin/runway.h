@@ -20,6 +20,7 @@
 
 typedef struct {
   bool started;
+  uint64_t start_ns;             /* arrival time of the first unit since (re)start */
   uint64_t sample_period_ns;     /* 250 ms */
   /* offsets (arrival - media time) of recent sample periods, min of each */
   int64_t period_min[VDM_RUNWAY_SAMPLES];

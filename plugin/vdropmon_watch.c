@@ -35,6 +35,8 @@ on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t 
 static void
 observe_rtp_media_locked (GstVdropmon * self, const vdm_rtp_header * rtp, guint64 arrival_ns)
 {
+  if (rtp->ssrc != self->runway_ssrc)
+    self->runway_settled = FALSE;       /* a new stream has its own start-up */
   if (rtp->ssrc != self->runway_ssrc || !self->runway.started) {
     vdm_runway_init (&self->runway);
     self->runway_ssrc = rtp->ssrc;
@@ -168,6 +170,7 @@ take_over_arrivals (GstVdropmon * self)
     /* arrival times jump back by that latency too */
     vdm_arrival_stats_init (&self->arrival, self->arrival.clock_rate);
     vdm_runway_init (&self->runway);
+    self->runway_settled = FALSE;
   }
   g_mutex_unlock (&self->lock);
 }

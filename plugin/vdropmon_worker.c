@@ -467,17 +467,37 @@ request_keyframe (GstVdropmon * self)
   }
 }
 
+/* A jitterbuffer (rtspsrc over TCP) releases its first latency's worth of
+ * packets at once: that burst is no best offset to measure lag from. The
+ * runway starts over once, two buffers (at least 1 s) into the stream, and
+ * only then may it warn. */
+static gboolean
+runway_settled_locked (GstVdropmon * self, guint64 now, GstClockTime buffer)
+{
+  GstClockTime warmup = MAX (GST_SECOND, 2 * buffer);
+
+  if (self->runway_settled)
+    return TRUE;
+  if (!self->runway.started || now < self->runway.start_ns + warmup)
+    return FALSE;
+  vdm_runway_init (&self->runway);
+  self->runway_settled = TRUE;
+  return FALSE;
+}
+
 /* Media arriving ever later will empty the playout buffer within
  * runway-threshold: *empty_in says when. Lag under a tenth of the buffer
  * (or 20 ms) is jitter, not a trend. */
 static gboolean
-is_starving_locked (GstVdropmon * self, GstClockTime * empty_in)
+is_starving_locked (GstVdropmon * self, guint64 now, GstClockTime * empty_in)
 {
   GstClockTime buffer = playout_buffer_locked (self);
-  gint64 lag = vdm_runway_lag (&self->runway);
+  gint64 lag;
 
-  if (!GST_CLOCK_TIME_IS_VALID (buffer) || buffer == 0)
+  if (!GST_CLOCK_TIME_IS_VALID (buffer) || buffer == 0 || !runway_settled_locked (self, now,
+          buffer))
     return FALSE;
+  lag = vdm_runway_lag (&self->runway);
   *empty_in = vdm_runway_time_to_empty (&self->runway, buffer);
   return *empty_in != VDM_TIME_NONE && *empty_in <= self->runway_threshold
       && lag >= (gint64) MAX (20 * GST_MSECOND, buffer / 10);
@@ -489,7 +509,7 @@ static void
 check_arrival_deficit_locked (GstVdropmon * self, guint64 now)
 {
   GstClockTime empty_in = GST_CLOCK_TIME_NONE;
-  gboolean starving = is_starving_locked (self, &empty_in);
+  gboolean starving = is_starving_locked (self, now, &empty_in);
   gboolean deficit;
 
   self->silent = vdm_arrival_stats_is_silent (&self->arrival, now, self->silence_threshold);
