@@ -4,12 +4,12 @@
 # measures the runway: media arriving later and later than its PTS):
 #
 #   souphttpsrc location=http://127.0.0.1:PORT/live.flv is-live=true
-#     ! flvdemux name=d  d.video ! queue ! vdropmon playout-buffer=2000000000
+#     ! flvdemux name=d  d.video ! vdropmon playout-buffer=2000000000 ! queue
 #     ! h264parse ! avdec_h264 ! fakesink
 #
 # against the project's own test server (tests/servers/vdm-flv-server),
 # started here on 127.0.0.1 with a free port. vdropmon finds the HTTP
-# connection through flvdemux and queue and watches its TCP flow. Runs
+# connection through flvdemux and watches its TCP flow. Runs
 # gst-launch-1.0 -m, so every bus message is printed; vdropmon's are the
 # lines with "vdropmon-drop", "vdropmon-warning", "vdropmon-clear" and
 # "vdropmon-stats" (docs/messages.md). Always stops after --duration
@@ -87,9 +87,9 @@ echo "$(basename "$0"): server ready at $url, receiving for ${duration}s" >&2
 # still holds before the pipeline stops. stdbuf: line by line into a pipe.
 timeout -s INT -k 5 "$duration" stdbuf -oL gst-launch-1.0 -m -e \
 	souphttpsrc location="$url" is-live=true \
-	! flvdemux name=d d.video ! queue \
+	! flvdemux name=d d.video \
 	! vdropmon playout-buffer=$((playout_ms * 1000000)) "${props[@]}" \
-	! h264parse ! avdec_h264 ! fakesink &
+	! queue ! h264parse ! avdec_h264 ! fakesink &
 receiver=$!
 rc=0
 wait "$receiver" || rc=$?
