@@ -25,8 +25,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +37,9 @@
 #include <unistd.h>
 
 #include "rtp_parse.h"
+#include "udp_dest.h"
+
+#define PROG "vdm-rtp-replay"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -154,72 +155,6 @@ parse_speed (const char *text, double *out)
   return true;
 }
 
-/* Splits "1.2.3.4:5" or "[::1]:5" in place; NULL port if malformed. */
-static void
-split_host_port (char *text, char **host, char **port)
-{
-  char *colon = strrchr (text, ':');
-
-  *host = text;
-  *port = NULL;
-  if (text[0] == '[') {
-    char *close = strchr (text, ']');
-    if (close == NULL || close[1] != ':')
-      return;
-    *close = '\0';
-    *host = text + 1;
-    *port = close + 2;
-  } else if (colon != NULL && strchr (text, ':') == colon) {
-    *colon = '\0';             /* a bare IPv6 address has several: insist on [] */
-    *port = colon + 1;
-  }
-}
-
-/* Resolves a numeric HOST:PORT; never touches DNS. */
-static bool
-parse_dest (const char *text, struct sockaddr_storage *out, socklen_t *out_len)
-{
-  struct addrinfo hints = {.ai_family = AF_UNSPEC,.ai_socktype = SOCK_DGRAM,
-    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
-  };
-  struct addrinfo *res = NULL;
-  char *copy = strdup (text), *host, *port;
-  uint64_t port_num;
-  bool ok = false;
-
-  if (copy == NULL)
-    return false;
-  split_host_port (copy, &host, &port);
-  if (port == NULL || *host == '\0')
-    fprintf (stderr, "vdm-rtp-replay: --dest: expected HOST:PORT or [IPV6]:PORT, got '%s'\n",
-        text);
-  else if (!parse_u64 ("dest", port, 1, 65535, &port_num))
-    ok = false;                 /* parse_u64 said why */
-  else if (getaddrinfo (host, port, &hints, &res) != 0)
-    fprintf (stderr, "vdm-rtp-replay: --dest: '%s' is not a numeric address\n", host);
-  else {
-    memcpy (out, res->ai_addr, res->ai_addrlen);
-    *out_len = res->ai_addrlen;
-    freeaddrinfo (res);
-    ok = true;
-  }
-  free (copy);
-  return ok;
-}
-
-static bool
-is_loopback (const struct sockaddr_storage *sa)
-{
-  const struct in6_addr *a6;
-
-  if (sa->ss_family == AF_INET)
-    return (ntohl (((const struct sockaddr_in *) sa)->sin_addr.s_addr) >> 24) == 127;
-  a6 = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-  if (IN6_IS_ADDR_V4MAPPED (a6))
-    return a6->s6_addr[12] == 127;
-  return IN6_IS_ADDR_LOOPBACK (a6);
-}
-
 enum
 {
   OPT_FILE = 256, OPT_DEST, OPT_SPEED, OPT_LOOP, OPT_COUNT, OPT_DURATION, OPT_LOG, OPT_HELP
@@ -246,7 +181,7 @@ apply_option (struct replay_opts *o, int opt, const char *arg)
       return true;
     case OPT_DEST:
       o->dest_text = arg;
-      return parse_dest (arg, &o->dest, &o->dest_len);
+      return udp_dest_parse (PROG, "dest", arg, 1, &o->dest, &o->dest_len);
     case OPT_SPEED:
       return parse_speed (arg, &o->speed);
     case OPT_LOOP:
@@ -286,10 +221,8 @@ parse_args (int argc, char **argv, struct replay_opts *o)
     fprintf (stderr, "vdm-rtp-replay: --file and --dest are required\n");
     return EXIT_USAGE;
   }
-  if (!is_loopback (&o->dest)) {
-    fprintf (stderr, "vdm-rtp-replay: refusing non-loopback destination '%s'\n", o->dest_text);
+  if (!udp_dest_check_allowed (PROG, &o->dest, o->dest_text, UDP_DEST_LOOPBACK_ONLY))
     return EXIT_USAGE;
-  }
   return 0;
 }
 

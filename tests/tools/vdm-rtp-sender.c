@@ -15,14 +15,10 @@
  * the summary says why), 1 runtime error, 2 bad arguments.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,9 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "udp_dest.h"
+
+#define PROG "vdm-rtp-sender"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -157,159 +156,11 @@ parse_uint (const char *name, const char *text, unsigned min, unsigned max,
   return true;
 }
 
-/* Splits "1.2.3.4:5" or "[::1]:5" into host and port strings. */
-static bool
-split_host_port (char *text, char **host, char **port)
-{
-  char *colon;
-
-  if (text[0] == '[') {
-    char *close = strchr (text, ']');
-    if (close == NULL || close[1] != ':')
-      return false;
-    *close = '\0';
-    *host = text + 1;
-    *port = close + 2;
-    return true;
-  }
-  colon = strrchr (text, ':');
-  /* A bare IPv6 address has several colons: insist on brackets. */
-  if (colon == NULL || strchr (text, ':') != colon)
-    return false;
-  *colon = '\0';
-  *host = text;
-  *port = colon + 1;
-  return true;
-}
-
-/* Resolves a numeric HOST:PORT; never touches DNS so runs stay hermetic. */
-static bool
-parse_endpoint (const char *name, const char *text, uint64_t min_port,
-    struct sockaddr_storage *out, socklen_t *out_len)
-{
-  struct addrinfo hints = { 0 };
-  struct addrinfo *res = NULL;
-  char *copy = strdup (text);
-  char *host, *port;
-  uint64_t port_num;
-  int rc;
-
-  if (copy == NULL || !split_host_port (copy, &host, &port) || *host == '\0') {
-    fprintf (stderr, "vdm-rtp-sender: --%s: expected HOST:PORT or [IPV6]:PORT,"
-        " got '%s'\n", name, text);
-    free (copy);
-    return false;
-  }
-  if (!parse_u64 (name, port, min_port, 65535, &port_num)) {
-    free (copy);
-    return false;
-  }
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-  rc = getaddrinfo (host, port, &hints, &res);
-  if (rc != 0) {
-    fprintf (stderr, "vdm-rtp-sender: --%s: '%s' is not a numeric address: "
-        "%s\n", name, host, gai_strerror (rc));
-    free (copy);
-    return false;
-  }
-  memcpy (out, res->ai_addr, res->ai_addrlen);
-  *out_len = res->ai_addrlen;
-  freeaddrinfo (res);
-  free (copy);
-  return true;
-}
-
-/* Returns the IPv4 address (host order) carried by sa, also when it is an
- * IPv4-mapped IPv6 address; false for genuine IPv6. */
-static bool
-ipv4_of (const struct sockaddr_storage *sa, uint32_t *addr)
-{
-  if (sa->ss_family == AF_INET) {
-    *addr = ntohl (((const struct sockaddr_in *) sa)->sin_addr.s_addr);
-    return true;
-  }
-  const struct in6_addr *a6 = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-  if (!IN6_IS_ADDR_V4MAPPED (a6))
-    return false;
-  memcpy (addr, &a6->s6_addr[12], 4);
-  *addr = ntohl (*addr);
-  return true;
-}
-
-static bool
-is_loopback (const struct sockaddr_storage *sa)
-{
-  uint32_t v4;
-
-  if (ipv4_of (sa, &v4))
-    return (v4 >> 24) == 127;
-  return IN6_IS_ADDR_LOOPBACK (&((const struct sockaddr_in6 *) sa)->sin6_addr);
-}
-
-static bool
-is_ten_slash_eight (const struct sockaddr_storage *sa)
-{
-  uint32_t v4;
-
-  return ipv4_of (sa, &v4) && (v4 >> 24) == 10;
-}
-
-/* Where `ip netns add` keeps the namespaces it names. */
-#define NAMED_NETNS_DIR "/run/netns"
-
-/* 10/8 may be a real routed network in the initial (or a container's)
- * namespace.  Only a namespace some test created is a safe place to send
- * it from, so require that we run inside a named one (ip netns exec).
- * Comparing with /proc/1/ns/net would need ptrace rights over pid 1,
- * which sandboxes often withhold even from root. */
-static bool
-in_named_netns (void)
-{
-  struct stat self, named;
-  struct dirent *entry;
-  bool found = false;
-  DIR *dir;
-
-  if (stat ("/proc/self/ns/net", &self) != 0)
-    return false;
-  dir = opendir (NAMED_NETNS_DIR);
-  if (dir == NULL)
-    return false;
-  while (!found && (entry = readdir (dir)) != NULL) {
-    if (entry->d_name[0] == '.')
-      continue;
-    found = fstatat (dirfd (dir), entry->d_name, &named, 0) == 0
-        && named.st_dev == self.st_dev && named.st_ino == self.st_ino;
-  }
-  closedir (dir);
-  return found;
-}
-
 static bool
 check_destination_allowed (const struct sender_opts *o)
 {
-  if (is_loopback (&o->dest))
-    return true;
-  if (!o->allow_netns) {
-    fprintf (stderr, "vdm-rtp-sender: refusing non-loopback destination '%s'"
-        " (use --allow-netns for 10.0.0.0/8 inside a test namespace)\n",
-        o->dest_text);
-    return false;
-  }
-  if (!is_ten_slash_eight (&o->dest)) {
-    fprintf (stderr, "vdm-rtp-sender: --allow-netns permits only 10.0.0.0/8,"
-        " not '%s'\n", o->dest_text);
-    return false;
-  }
-  if (!in_named_netns ()) {
-    fprintf (stderr, "vdm-rtp-sender: --allow-netns: refusing '%s' outside a"
-        " named test namespace (run me via 'ip netns exec NAME ...')\n",
-        o->dest_text);
-    return false;
-  }
-  return true;
+  return udp_dest_check_allowed (PROG, &o->dest, o->dest_text,
+      o->allow_netns ? UDP_DEST_NETNS : UDP_DEST_LOOPBACK);
 }
 
 enum
@@ -363,9 +214,10 @@ apply_option (struct sender_opts *o, int opt, const char *arg)
     case OPT_DEST:
       o->dest_text = arg;
       /* Port 0 is meaningful only for --bind (any free port). */
-      return parse_endpoint ("dest", arg, 1, &o->dest, &o->dest_len);
+      return udp_dest_parse (PROG, "dest", arg, 1, &o->dest, &o->dest_len);
     case OPT_BIND:
-      return parse_endpoint ("bind", arg, 0, &o->bind_addr, &o->bind_len);
+      return udp_dest_parse (PROG, "bind", arg, 0, &o->bind_addr,
+          &o->bind_len);
     case OPT_COUNT:
       return parse_u64 ("count", arg, 1, MAX_COUNT, &o->count);
     case OPT_SIZE:
