@@ -197,6 +197,15 @@ def score_run(record, truth_):
 # ---- aggregation -----------------------------------------------------------
 
 
+def median_all(leads):
+    """Median lead over every episode, a miss counting as worse than any
+    lead (-inf): what comparing two detectors needs, since a detector that
+    answered once, early, and missed the rest must not look better."""
+    if not leads:
+        return None
+    return percentile([-math.inf if x is None else x for x in leads], 50)
+
+
 def recall(leads):
     if not leads:
         return None
@@ -214,7 +223,8 @@ def aggregate(scores):
             if not have:
                 continue
             row[kind]["det"][det] = {"recall": recall(leads), **lead_stats(leads),
-                                     "missed": sum(1 for x in leads if x is None)}
+                                     "missed": sum(1 for x in leads if x is None),
+                                     "median_all": median_all(leads)}
     row["warnings"] = sum(s["warnings"] for s in scores)
     row["false_warnings"] = sum(s["false_warnings"] for s in scores)
     row["startup_warnings"] = sum(s["startup_warnings"] for s in scores)

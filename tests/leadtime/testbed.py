@@ -68,7 +68,7 @@ class Testbed:
         self.receiver = None
         self.cgroup = None
         self.blackhole = False
-        self.throttled_ns = 0
+        self.throttled_periods = 0
 
     # ---- topology -------------------------------------------------------
 
@@ -135,10 +135,11 @@ class Testbed:
         if pct is None:
             with open(quota_file, "w") as f:
                 f.write("-1")
-            # Whether the quota bit, for the record: the run's picture says it.
-            total = self._cpu_stat().get("throttled_time", 0)
-            throttled, self.throttled_ns = total - self.throttled_ns, total
-            return {"throttled_s": throttled / 1e9}
+            # Whether the quota bit, for the record: the run's picture says
+            # in how many periods the receiver was stopped.
+            total = self._cpu_stat().get("nr_throttled", 0)
+            throttled, self.throttled_periods = total - self.throttled_periods, total
+            return {"throttled_periods": throttled}
         period_us = period_ms * 1000
         # The kernel refuses a period below the quota: lift the quota first.
         with open(quota_file, "w") as f:

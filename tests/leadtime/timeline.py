@@ -159,8 +159,8 @@ def _perturbations(svg, record, x, y, t0, t_end):
             elif a["op"] in on:
                 start = on.pop(a["op"])
                 label = "outage" if a["op"] == "blackhole" else f"CPU {start['quota_pct']}%"
-                if "throttled_s" in a:
-                    label += f", stalled {a['throttled_s']:.1f} s"
+                if "throttled_periods" in a:
+                    label += f", stopped in {a['throttled_periods']} periods"
                 svg.rect(x(start["t"]), y + 2, x(a["t"]) - x(start["t"]), LANE_H - 4,
                          COLORS["perturb"])
                 svg.text(x(start["t"]) + 3, y + LANE_H / 2 + 4, label, size=10)
