@@ -52,7 +52,13 @@ observe_rtp_media_locked (GstVdropmon * self, const vdm_rtp_header * rtp, guint6
 void
 vdm_observe_media_locked (GstVdropmon * self, GstClockTime pts)
 {
-  vdm_runway_observe (&self->runway, vdm_now_locked (self), pts);
+  guint64 now = vdm_now_locked (self);
+
+  vdm_runway_observe (&self->runway, now, pts);
+  /* Non-RTP streams (FLV after flvdemux) need silence, jitter and FID too:
+   * their PTS in the same units as an RTP timestamp (one "source", 0). */
+  vdm_arrival_stats_packet (&self->arrival, now, 0,
+      (guint32) gst_util_uint64_scale (pts, self->arrival.clock_rate, GST_SECOND));
 }
 
 void
