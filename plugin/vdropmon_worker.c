@@ -217,17 +217,28 @@ vdm_post_pending_drops (GstVdropmon * self)
 /* ------------------------------------------------------------------------ */
 /* Stats.                                                                     */
 
-static void
-refresh_queue_fill (GstVdropmon * self, gboolean for_detector)
+/* The watch ids, copied under the lock so that the event source can be
+ * asked about each of them without it. */
+static GArray *
+copy_watch_ids (GstVdropmon * self)
 {
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (guint32));
-  int peak = -1;
   guint i;
 
   g_mutex_lock (&self->lock);
   for (i = 0; i < self->watches->len; i++)
     g_array_append_val (ids, g_array_index (self->watches, VdmWatch, i).watch_id);
   g_mutex_unlock (&self->lock);
+  return ids;
+}
+
+static void
+refresh_queue_fill (GstVdropmon * self, gboolean for_detector)
+{
+  GArray *ids = copy_watch_ids (self);
+  int peak = -1;
+  guint i;
+
   for (i = 0; self->source && i < ids->len; i++) {
     /* reads and resets the kernel's peak: call once (not inside MAX) */
     int p = vdm_source_queue_peak (self->source, g_array_index (ids, guint32, i));
@@ -247,13 +258,9 @@ refresh_queue_fill (GstVdropmon * self, gboolean for_detector)
 void
 vdm_refresh_kernel_counters (GstVdropmon * self)
 {
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GArray *ids = copy_watch_ids (self);
   guint i;
 
-  g_mutex_lock (&self->lock);
-  for (i = 0; i < self->watches->len; i++)
-    g_array_append_val (ids, g_array_index (self->watches, VdmWatch, i).watch_id);
-  g_mutex_unlock (&self->lock);
   for (i = 0; i < ids->len; i++)
     refresh_watch_counters (self, g_array_index (ids, guint32, i));
   g_array_unref (ids);
