@@ -53,8 +53,8 @@ typedef struct {
   unsigned n_subscribers;
 } watch_entry;
 
-struct vdm_source {
-  int refcount;                /* guarded by shared_lock */
+typedef struct {
+  vdm_source base;             /* first: the generic reference count and ops */
   pthread_mutex_t lock;        /* subscriptions and watches; held while dispatching */
   struct vdropmon_bpf *skel;
   struct ring_buffer *ring;
@@ -65,10 +65,21 @@ struct vdm_source {
   int n_cpus;
   watch_entry watches[VDM_MAX_WATCHES]; /* index = watch id; 0 unused */
   vdm_subscription *subscriptions;
-};
+} vdm_embedded;
 
+/* The process-wide instance. shared_lock orders opening against the
+ * destruction that follows the last unref: a source whose count already
+ * reached 0 is never handed out again (see ref_if_alive). */
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
-static vdm_source *shared_source;
+static vdm_embedded *shared_source;
+
+static const vdm_source_ops embedded_ops;
+
+static vdm_embedded *
+embedded (vdm_source *source)
+{
+  return (vdm_embedded *) source;
+}
 
 static char *
 format_error (const char *fmt, ...)
@@ -115,7 +126,7 @@ emulate_6_1 (void)
 /* Picks the kfree_skb program matching this kernel and disables the others
  * that cannot load here. */
 static char *
-choose_programs (vdm_source *source, const struct btf *vmlinux)
+choose_programs (vdm_embedded *source, const struct btf *vmlinux)
 {
   int kfree_args = vdm_btf_tracepoint_arg_count (vmlinux, "kfree_skb");
   int ready_args = vdm_btf_tracepoint_arg_count (vmlinux, "sk_data_ready");
@@ -139,7 +150,7 @@ choose_programs (vdm_source *source, const struct btf *vmlinux)
 }
 
 static void
-dispatch_drop (vdm_source *source, const struct vdm_kernel_event *ev)
+dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev)
 {
   const char *name = vdm_reason_table_lookup (&source->reasons, ev->reason);
   vdm_drop drop = {
@@ -182,7 +193,7 @@ on_ring_sample (void *ctx, void *data, size_t size)
 static void *
 poll_ring (void *data)
 {
-  vdm_source *source = data;
+  vdm_embedded *source = data;
 
   while (!atomic_load (&source->stopping)) {
     /* poll() only returns early on a forced wakeup; consume() drains what
@@ -197,7 +208,7 @@ poll_ring (void *data)
 }
 
 static void
-destroy_source (vdm_source *source)
+destroy_source (vdm_embedded *source)
 {
   if (source->ring) {
     atomic_store (&source->stopping, true);
@@ -211,7 +222,7 @@ destroy_source (vdm_source *source)
 }
 
 static char *
-load_and_attach (vdm_source *source)
+load_and_attach (vdm_embedded *source)
 {
   struct btf *vmlinux;
   char *error;
@@ -253,17 +264,17 @@ load_and_attach (vdm_source *source)
   return NULL;
 }
 
-static vdm_source *
+static vdm_embedded *
 create_source (char **error)
 {
-  vdm_source *source = calloc (1, sizeof (*source));
+  vdm_embedded *source = calloc (1, sizeof (*source));
 
   if (!source) {
     *error = format_error ("out of memory");
     return NULL;
   }
+  vdm_source_init (&source->base, &embedded_ops);
   pthread_mutex_init (&source->lock, NULL);
-  source->refcount = 1;
   source->info.name = "embedded";
   source->n_cpus = libbpf_num_possible_cpus ();
   libbpf_set_print (quiet_libbpf_print);
@@ -276,48 +287,59 @@ create_source (char **error)
   return source;
 }
 
+/* Takes a reference unless the count already reached 0: then the last
+ * unref is on its way to embedded_destroy and the source must not be
+ * handed out again. */
+static bool
+ref_if_alive (vdm_source *source)
+{
+  int count = __atomic_load_n (&source->refcount, __ATOMIC_RELAXED);
+
+  while (count > 0)
+    if (__atomic_compare_exchange_n (&source->refcount, &count, count + 1, true,
+            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      return true;
+  return false;
+}
+
 vdm_source *
 vdm_source_open_embedded (char **error)
 {
-  vdm_source *source;
+  vdm_embedded *source;
 
   *error = NULL;
   pthread_mutex_lock (&shared_lock);
-  if (shared_source) {
-    shared_source->refcount++;
+  if (shared_source && ref_if_alive (&shared_source->base))
     source = shared_source;
-  } else {
-    source = shared_source = create_source (error);
-  }
+  else
+    source = shared_source = create_source (error); /* a dying one finishes on its own */
   pthread_mutex_unlock (&shared_lock);
-  return source;
+  return source ? &source->base : NULL;
 }
 
-void
-vdm_source_unref (vdm_source *source)
+static void
+embedded_destroy (vdm_source *base)
 {
-  bool last;
+  vdm_embedded *source = embedded (base);
 
-  if (!source)
-    return;
   pthread_mutex_lock (&shared_lock);
-  last = --source->refcount == 0;
-  if (last)
+  if (shared_source == source)
     shared_source = NULL;
   pthread_mutex_unlock (&shared_lock);
-  if (last)
-    destroy_source (source);
+  destroy_source (source);
 }
 
-void
-vdm_source_get_info (vdm_source *source, vdm_source_info *info)
+static void
+embedded_get_info (vdm_source *base, vdm_source_info *info)
 {
+  vdm_embedded *source = embedded (base);
   *info = source->info;
 }
 
-vdm_subscription *
-vdm_source_subscribe (vdm_source *source, const vdm_consumer *consumer, void *user_data)
+static vdm_subscription *
+embedded_subscribe (vdm_source *base, const vdm_consumer *consumer, void *user_data)
 {
+  vdm_embedded *source = embedded (base);
   vdm_subscription *sub = calloc (1, sizeof (*sub));
 
   if (!sub)
@@ -332,7 +354,7 @@ vdm_source_subscribe (vdm_source *source, const vdm_consumer *consumer, void *us
 }
 
 static void
-set_port_count (vdm_source *source, uint16_t port, int delta)
+set_port_count (vdm_embedded *source, uint16_t port, int delta)
 {
   int fd = bpf_map__fd (source->skel->maps.watched_ports);
   uint32_t key = port, count = 0;
@@ -344,7 +366,7 @@ set_port_count (vdm_source *source, uint16_t port, int delta)
 
 /* Zeroes the per-CPU slots a reused watch id may still hold. */
 static void
-reset_watch_counters (vdm_source *source, uint32_t watch_id)
+reset_watch_counters (vdm_embedded *source, uint32_t watch_id)
 {
   size_t bytes = sizeof (uint64_t) * source->n_cpus;
   uint64_t *zeros = calloc (1, bytes);
@@ -363,7 +385,7 @@ reset_watch_counters (vdm_source *source, uint32_t watch_id)
 }
 
 static void
-release_kernel_keys (vdm_source *source, uint32_t watch_id)
+release_kernel_keys (vdm_embedded *source, uint32_t watch_id)
 {
   watch_entry *watch = &source->watches[watch_id];
 
@@ -377,7 +399,7 @@ release_kernel_keys (vdm_source *source, uint32_t watch_id)
 }
 
 static int
-install_kernel_keys (vdm_source *source, uint32_t watch_id)
+install_kernel_keys (vdm_embedded *source, uint32_t watch_id)
 {
   watch_entry *watch = &source->watches[watch_id];
   int err;
@@ -415,7 +437,7 @@ resolve_spec (const vdm_watch_spec *spec, uint64_t *cookie, struct vdm_flow_key 
 }
 
 static uint32_t
-find_watch (vdm_source *source, uint64_t cookie, const struct vdm_flow_key *flow)
+find_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow)
 {
   uint32_t id;
 
@@ -445,7 +467,7 @@ add_subscriber (watch_entry *watch, vdm_subscription *sub)
 }
 
 static int
-create_watch (vdm_source *source, uint64_t cookie, const struct vdm_flow_key *flow)
+create_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow)
 {
   uint32_t id;
   int err;
@@ -465,9 +487,10 @@ create_watch (vdm_source *source, uint64_t cookie, const struct vdm_flow_key *fl
   return (int) id;
 }
 
-int
-vdm_source_watch (vdm_source *source, vdm_subscription *sub, const vdm_watch_spec *spec)
+static int
+embedded_watch (vdm_source *base, vdm_subscription *sub, const vdm_watch_spec *spec)
 {
+  vdm_embedded *source = embedded (base);
   struct vdm_flow_key flow;
   uint64_t cookie;
   int id, err;
@@ -491,7 +514,7 @@ vdm_source_watch (vdm_source *source, vdm_subscription *sub, const vdm_watch_spe
 }
 
 static void
-remove_subscriber (vdm_source *source, uint32_t watch_id, vdm_subscription *sub)
+remove_subscriber (vdm_embedded *source, uint32_t watch_id, vdm_subscription *sub)
 {
   watch_entry *watch = &source->watches[watch_id];
   unsigned i;
@@ -506,9 +529,10 @@ remove_subscriber (vdm_source *source, uint32_t watch_id, vdm_subscription *sub)
     release_kernel_keys (source, watch_id);
 }
 
-void
-vdm_source_unwatch (vdm_source *source, vdm_subscription *sub, uint32_t watch_id)
+static void
+embedded_unwatch (vdm_source *base, vdm_subscription *sub, uint32_t watch_id)
 {
+  vdm_embedded *source = embedded (base);
   if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
     return;
   pthread_mutex_lock (&source->lock);
@@ -516,9 +540,10 @@ vdm_source_unwatch (vdm_source *source, vdm_subscription *sub, uint32_t watch_id
   pthread_mutex_unlock (&source->lock);
 }
 
-void
-vdm_source_unsubscribe (vdm_source *source, vdm_subscription *sub)
+static void
+embedded_unsubscribe (vdm_source *base, vdm_subscription *sub)
 {
+  vdm_embedded *source = embedded (base);
   vdm_subscription **link;
   uint32_t id;
 
@@ -552,9 +577,10 @@ sum_percpu (int map_fd, uint32_t key, uint64_t *values, int n_cpus)
   return total;
 }
 
-int
-vdm_source_counters (vdm_source *source, uint32_t watch_id, vdm_counters *out)
+static int
+embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
 {
+  vdm_embedded *source = embedded (base);
   uint64_t *values;
   uint32_t slot;
 
@@ -575,9 +601,29 @@ vdm_source_counters (vdm_source *source, uint32_t watch_id, vdm_counters *out)
   return 0;
 }
 
-int
-vdm_source_queue_peak (vdm_source *source, uint32_t watch_id)
+/* One per-CPU lookup, not the 256 of embedded_counters(). */
+static int
+embedded_events_lost (vdm_source *base, uint32_t watch_id, uint64_t *out)
 {
+  vdm_embedded *source = embedded (base);
+  uint64_t *values;
+
+  *out = 0;
+  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+    return -EINVAL;
+  values = calloc (source->n_cpus, sizeof (uint64_t));
+  if (!values)
+    return -ENOMEM;
+  *out = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), watch_id, values,
+      source->n_cpus);
+  free (values);
+  return 0;
+}
+
+static int
+embedded_queue_peak (vdm_source *base, uint32_t watch_id)
+{
+  vdm_embedded *source = embedded (base);
   int fd = bpf_map__fd (source->skel->maps.queue_peak);
   uint64_t *values, peak = 0;
   uint32_t key = watch_id;
@@ -600,15 +646,30 @@ vdm_source_queue_peak (vdm_source *source, uint32_t watch_id)
   return (int) peak;
 }
 
-const char *
-vdm_source_reason_name (vdm_source *source, uint32_t reason)
+static const char *
+embedded_reason_name (vdm_source *base, uint32_t reason)
 {
+  vdm_embedded *source = embedded (base);
   const char *name = vdm_reason_table_lookup (&source->reasons, reason);
   return name ? name : "UNKNOWN";
 }
 
+static const vdm_source_ops embedded_ops = {
+  .name = "embedded",
+  .destroy = embedded_destroy,
+  .get_info = embedded_get_info,
+  .subscribe = embedded_subscribe,
+  .unsubscribe = embedded_unsubscribe,
+  .watch = embedded_watch,
+  .unwatch = embedded_unwatch,
+  .counters = embedded_counters,
+  .events_lost = embedded_events_lost,
+  .queue_peak = embedded_queue_peak,
+  .reason_name = embedded_reason_name,
+};
+
 static int
-program_fd (vdm_source *source, vdm_program which)
+program_fd (vdm_embedded *source, vdm_program which)
 {
   switch (which) {
     case VDM_PROGRAM_KFREE_SKB:
@@ -621,13 +682,16 @@ program_fd (vdm_source *source, vdm_program which)
 }
 
 int
-vdm_embedded_program_stats (vdm_source *source, vdm_program which, uint64_t *run_time_ns,
+vdm_embedded_program_stats (vdm_source *base, vdm_program which, uint64_t *run_time_ns,
     uint64_t *run_count)
 {
   struct bpf_prog_info info;
   uint32_t len = sizeof (info);
-  int fd = program_fd (source, which);
+  int fd;
 
+  if (!base || base->ops != &embedded_ops)
+    return -ENOTSUP;
+  fd = program_fd (embedded (base), which);
   memset (&info, 0, sizeof (info));
   if (fd < 0)
     return -ENOENT;
@@ -639,10 +703,15 @@ vdm_embedded_program_stats (vdm_source *source, vdm_program which, uint64_t *run
 }
 
 int
-vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value)
+vdm_embedded_health (vdm_source *base, enum vdm_health slot, uint64_t *value)
 {
-  uint64_t *values = calloc (source->n_cpus, sizeof (uint64_t));
+  vdm_embedded *source;
+  uint64_t *values;
 
+  if (!base || base->ops != &embedded_ops)
+    return -ENOTSUP;
+  source = embedded (base);
+  values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
     return -ENOMEM;
   *value = sum_percpu (bpf_map__fd (source->skel->maps.health), slot, values, source->n_cpus);
