@@ -222,15 +222,18 @@ serve (options *o)
   activated = fd >= 0;
   if (fd == -2)
     return 1;
-  if (!activated && (fd = bind_socket (o)) < 0)
-    return 1;
+  /* The program first, the socket after: a client that connects is served
+   * at once (a restarted daemon is not answering while it loads). */
   source = vdm_source_open_embedded (&error);
   if (!source) {
     fprintf (stderr, "vdropmond: cannot load the BPF collector: %s\n", error ? error : "?");
     free (error);
-    close (fd);
-    if (!activated)
-      unlink (o->socket_path);
+    if (activated)
+      close (fd);
+    return 1;
+  }
+  if (!activated && (fd = bind_socket (o)) < 0) {
+    vdm_source_unref (source);
     return 1;
   }
   server = vdm_server_new (&o->server, source, fd, &error);
