@@ -20,10 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "btf_probe.h"
+#include "debug_switch.h"
 #include "socket_flow.h"
 #include "vdropmon.skel.h"
 
@@ -60,6 +64,7 @@ typedef struct {
   struct ring_buffer *ring;
   pthread_t poll_thread;
   atomic_bool stopping;
+  unsigned long ring_errors;   /* collector thread only */
   vdm_reason_table reasons;
   vdm_source_info info;
   int n_cpus;
@@ -74,6 +79,22 @@ static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static vdm_embedded *shared_source;
 
 static const vdm_source_ops embedded_ops;
+
+/* Who this process is, as far as loading BPF goes. */
+typedef struct {
+  uid_t euid;
+  uint64_t effective_caps;
+} privilege;
+
+/* The last failed load, so that a process that may not load BPF does not
+ * parse the kernel BTF and try again at every element start: reused for
+ * FAILURE_MEMORY_NS, or until the process's privilege changes. Guarded by
+ * shared_lock. */
+#define FAILURE_MEMORY_NS (10ull * 1000000000ull)
+static char *last_failure;
+static privilege last_failure_privilege;
+static uint64_t last_failure_ns;
+static unsigned long load_attempts;
 
 static vdm_embedded *
 embedded (vdm_source *source)
@@ -98,7 +119,7 @@ static int
 quiet_libbpf_print (enum libbpf_print_level level, const char *fmt, va_list args)
 {
   /* libbpf explains verifier failures on stderr; keep that for debugging only. */
-  if (!getenv ("VDROPMON_LIBBPF_DEBUG"))
+  if (!vdm_debug_switch (VDM_SWITCH_LIBBPF_DEBUG))
     return 0;
   return vfprintf (stderr, fmt, args);
 }
@@ -119,8 +140,7 @@ explain_load_errno (int err, const char *what)
 static bool
 emulate_6_1 (void)
 {
-  const char *value = getenv ("VDROPMON_BPF_EMULATE_6_1");
-  return value && strcmp (value, "1") == 0;
+  return vdm_debug_switch (VDM_SWITCH_EMULATE_6_1);
 }
 
 /* Picks the kfree_skb program matching this kernel and disables the others
@@ -190,6 +210,21 @@ on_ring_sample (void *ctx, void *data, size_t size)
   return 0;
 }
 
+/* A ring error must not end the thread quietly: every watch would go blind
+ * with nothing said. Say it (the first time, then every 1000th), count it,
+ * pause one drain period so a persistent error cannot spin, and go on. */
+static void
+survive_ring_error (vdm_embedded *source, int err)
+{
+  unsigned long n = ++source->ring_errors;
+
+  if (n == 1 || n % 1000 == 0)
+    fprintf (stderr, "vdropmon: collector: reading the BPF ring buffer failed (%s), %lu time%s "
+        "so far; drop events may be missing, the counters stay exact\n", strerror (-err), n,
+        n == 1 ? "" : "s");
+  usleep (DRAIN_PERIOD_MS * 1000);
+}
+
 static void *
 poll_ring (void *data)
 {
@@ -202,7 +237,7 @@ poll_ring (void *data)
     if (err >= 0 || err == -EINTR)
       err = ring_buffer__consume (source->ring);
     if (err < 0 && err != -EINTR)
-      break;
+      survive_ring_error (source, err);
   }
   return NULL;
 }
@@ -264,6 +299,18 @@ load_and_attach (vdm_embedded *source)
   return NULL;
 }
 
+/* libbpf has one process-wide print callback, possibly the host
+ * application's: ours only while we load, then theirs again. */
+static char *
+load_and_attach_quietly (vdm_embedded *source)
+{
+  libbpf_print_fn_t previous = libbpf_set_print (quiet_libbpf_print);
+  char *error = load_and_attach (source);
+
+  libbpf_set_print (previous);
+  return error;
+}
+
 static vdm_embedded *
 create_source (char **error)
 {
@@ -277,8 +324,7 @@ create_source (char **error)
   pthread_mutex_init (&source->lock, NULL);
   source->info.name = "embedded";
   source->n_cpus = libbpf_num_possible_cpus ();
-  libbpf_set_print (quiet_libbpf_print);
-  *error = source->n_cpus > 0 ? load_and_attach (source)
+  *error = source->n_cpus > 0 ? load_and_attach_quietly (source)
       : format_error ("cannot count the possible CPUs");
   if (*error) {
     destroy_source (source);
@@ -302,19 +348,79 @@ ref_if_alive (vdm_source *source)
   return false;
 }
 
+static uint64_t
+monotonic_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+static privilege
+current_privilege (void)
+{
+  struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct data[2] = { { 0 } };
+  privilege who = { .euid = geteuid () };
+
+  if (syscall (SYS_capget, &header, data) == 0)
+    who.effective_caps = (uint64_t) data[1].effective << 32 | data[0].effective;
+  return who;
+}
+
+/* shared_lock held. The remembered failure, if it still applies. */
+static char *
+remembered_failure (void)
+{
+  privilege who;
+
+  if (!last_failure || monotonic_ns () - last_failure_ns > FAILURE_MEMORY_NS)
+    return NULL;
+  who = current_privilege ();
+  if (who.euid != last_failure_privilege.euid
+      || who.effective_caps != last_failure_privilege.effective_caps)
+    return NULL;
+  return strdup (last_failure);
+}
+
+/* shared_lock held. */
+static void
+remember_failure (const char *error)
+{
+  free (last_failure);
+  last_failure = error ? strdup (error) : NULL;
+  last_failure_privilege = current_privilege ();
+  last_failure_ns = monotonic_ns ();
+}
+
 vdm_source *
 vdm_source_open_embedded (char **error)
 {
-  vdm_embedded *source;
+  vdm_embedded *source = NULL;
 
   *error = NULL;
   pthread_mutex_lock (&shared_lock);
   if (shared_source && ref_if_alive (&shared_source->base))
     source = shared_source;
-  else
+  else if (!(*error = remembered_failure ())) {
+    load_attempts++;
     source = shared_source = create_source (error); /* a dying one finishes on its own */
+    remember_failure (source ? NULL : *error);
+  }
   pthread_mutex_unlock (&shared_lock);
   return source ? &source->base : NULL;
+}
+
+unsigned long
+vdm_embedded_load_attempts (void)
+{
+  unsigned long n;
+
+  pthread_mutex_lock (&shared_lock);
+  n = load_attempts;
+  pthread_mutex_unlock (&shared_lock);
+  return n;
 }
 
 static void

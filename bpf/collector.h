@@ -23,4 +23,9 @@ VDM_SOURCE_API int vdm_embedded_program_stats (vdm_source *source, vdm_program w
 /* Global per-CPU health counters of the program (enum vdm_health), summed. */
 VDM_SOURCE_API int vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value);
 
+/* How many times this process tried to load the program. A failed load is
+ * remembered (10 s, or until euid or effective capabilities change) instead
+ * of tried again at every open: for tests. */
+VDM_SOURCE_API unsigned long vdm_embedded_load_attempts (void);
+
 #endif

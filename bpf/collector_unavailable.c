@@ -29,3 +29,9 @@ vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value)
 {
   return -ENOTSUP;
 }
+
+unsigned long
+vdm_embedded_load_attempts (void)
+{
+  return 0;
+}

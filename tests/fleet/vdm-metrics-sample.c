@@ -8,14 +8,23 @@
  *   --worst   every stream with 2 flows x 3 reasons and all 10 warning
  *             cells (the upper bound), instead of the typical stream
  *             (1 flow, 1 reason, 2 warning cells)
+ *   vdm-metrics-sample --streams N --serve ADDR --seconds T [--port-file F]
+ *             [--surge-at S --surge-for D --surge-rate R]
+ *             serves /metrics for T seconds (metrics_http.c); stream 0's
+ *             kernel drops grow by R/s from S to S+D (a synthetic surge:
+ *             detector critical, a keyframe lost), then stay. For testing
+ *             the rule file and dashboard against a real Prometheus; the
+ *             numbers are synthetic, the exporter and Prometheus are real.
  *
  * Used by tests/fleet (promtool check metrics, dashboard names) and for
  * the cardinality and scrape-time figures of docs/fleet.md. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "metrics_http.h"
 #include "metrics_vdropmon.h"
 
 #define S 1000000000ull
@@ -110,10 +119,97 @@ bench (VdmFleetMetrics * fleet, int streams, int worst, int rounds)
   return 0;
 }
 
+typedef struct {
+  pthread_mutex_t lock;
+  VdmFleetMetrics *fleet;
+} Served;
+
+static int
+render_served (VdmMetricsText * text, void *user_data)
+{
+  Served *served = user_data;
+  pthread_mutex_lock (&served->lock);
+  int rc = vdm_fleet_metrics_render (served->fleet, mono_ns (), text);
+  pthread_mutex_unlock (&served->lock);
+  return rc;
+}
+
+typedef struct {
+  double at, duration, rate;
+} Surge;
+
+/* Stream 0 during and after the surge, as the daemon would report it. */
+static void
+surge_stream (VdmFleetMetrics * fleet, const Surge * surge, double elapsed, uint64_t now)
+{
+  double in_surge = elapsed - surge->at;
+  if (in_surge < 0)
+    in_surge = 0;
+  if (in_surge > surge->duration)
+    in_surge = surge->duration;
+  int active = elapsed >= surge->at && elapsed < surge->at + surge->duration;
+  VdmStreamLabels stream = { "cam-recorder", 99999, "surge0", "vdropmon0" };
+  VdmStreamAnalytics a = {
+    .keyframe_packets_dropped = in_surge > 0 ? 4 : 0,
+    .detector_state = active ? VDM_DETECTOR_CRITICAL : VDM_DETECTOR_NORMAL,
+    .queue_fill_peak = active ? 1.0 : 0.1, .jitter_seconds = 0.003,
+    .loss_ratio = 0, .stall_eta_seconds = active ? 0.2 : -1,
+  };
+  if (in_surge > 0)
+    a.warnings[VDM_CAUSE_HOST][VDM_LEVEL_CRITICAL] = 1;
+  vdm_fleet_stream_analytics (fleet, &stream, &a, now);
+  vdm_fleet_stream_kernel_drops (fleet, &stream, "udp 0.0.0.0:19999", "SOCKET_RCVBUFF",
+      (uint64_t) (in_surge * surge->rate), now);
+}
+
+static int
+serve (int streams, const char *listen, double seconds, const char *port_file,
+    const Surge * surge)
+{
+  Served served = { .fleet = vdm_fleet_metrics_new (VDM_METRICS_DEFAULT_STALE_AFTER_NS,
+        VDM_METRICS_DEFAULT_MAX_SERIES, "sample") };
+  pthread_mutex_init (&served.lock, NULL);
+  char error[256];
+  VdmMetricsHttp *http = vdm_metrics_http_start (listen, render_served, &served, error,
+      sizeof error);
+  if (!http) {
+    fprintf (stderr, "vdm-metrics-sample: %s\n", error);
+    return 1;
+  }
+  if (port_file) {
+    FILE *f = fopen (port_file, "w");
+    if (!f)
+      return 1;
+    fprintf (f, "%u\n", vdm_metrics_http_port (http));
+    fclose (f);
+  }
+  uint64_t start = mono_ns ();
+  for (;;) {
+    uint64_t now = mono_ns ();
+    double elapsed = (double) (now - start) / 1e9;
+    if (elapsed >= seconds)
+      break;
+    pthread_mutex_lock (&served.lock);
+    fill (served.fleet, streams, 0, now);
+    if (surge->rate > 0)
+      surge_stream (served.fleet, surge, elapsed, now);
+    pthread_mutex_unlock (&served.lock);
+    struct timespec tick = { .tv_nsec = 100000000 };
+    nanosleep (&tick, NULL);
+  }
+  printf ("scrapes %llu\n", (unsigned long long) vdm_metrics_http_scrapes (http));
+  vdm_metrics_http_stop (http);
+  vdm_fleet_metrics_free (served.fleet);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   int streams = 3, rounds = 0, names = 0, worst = 0;
+  const char *listen = NULL, *port_file = NULL;
+  double seconds = 10;
+  Surge surge = { 0 };
   for (int i = 1; i < argc; i++) {
     if (strcmp (argv[i], "--names") == 0)
       names = 1;
@@ -123,11 +219,27 @@ main (int argc, char **argv)
       streams = atoi (argv[++i]);
     else if (strcmp (argv[i], "--bench") == 0 && i + 1 < argc)
       rounds = atoi (argv[++i]);
+    else if (strcmp (argv[i], "--serve") == 0 && i + 1 < argc)
+      listen = argv[++i];
+    else if (strcmp (argv[i], "--seconds") == 0 && i + 1 < argc)
+      seconds = atof (argv[++i]);
+    else if (strcmp (argv[i], "--port-file") == 0 && i + 1 < argc)
+      port_file = argv[++i];
+    else if (strcmp (argv[i], "--surge-at") == 0 && i + 1 < argc)
+      surge.at = atof (argv[++i]);
+    else if (strcmp (argv[i], "--surge-for") == 0 && i + 1 < argc)
+      surge.duration = atof (argv[++i]);
+    else if (strcmp (argv[i], "--surge-rate") == 0 && i + 1 < argc)
+      surge.rate = atof (argv[++i]);
     else {
-      fprintf (stderr, "usage: %s [--names] [--streams N] [--bench ROUNDS] [--worst]\n", argv[0]);
+      fprintf (stderr, "usage: %s [--names] [--streams N] [--bench ROUNDS] [--worst] "
+          "[--serve ADDR --seconds T [--port-file F] [--surge-at S --surge-for D "
+          "--surge-rate R]]\n", argv[0]);
       return 2;
     }
   }
+  if (listen)
+    return serve (streams, listen, seconds, port_file, &surge);
   VdmFleetMetrics *fleet = vdm_fleet_metrics_new (VDM_METRICS_DEFAULT_STALE_AFTER_NS,
       VDM_METRICS_DEFAULT_MAX_SERIES, "sample");
   if (!fleet)
