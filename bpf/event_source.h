@@ -64,6 +64,8 @@ typedef struct {
   struct vdm_flow_key flow;
   const uint8_t *payload;   /* first bytes of the L4 payload; valid during the call only */
   size_t payload_len;
+  uint32_t count;           /* packets this drop stands for: 0 or 1 = one packet; more only
+                             * for a catch-up (VDM_ATTR_CATCH_UP, no payload) */
 } vdm_drop;
 
 typedef struct {
@@ -84,6 +86,8 @@ typedef struct {
   const char *name;            /* "embedded", "fake", "daemon" */
   bool has_rx_sk;              /* kfree_skb names the receiving socket (6.11+) */
   bool has_queue_fill;         /* sk_data_ready samples available */
+  const char *status;          /* NULL = "running"; "reconnecting" while a daemon source
+                                * has lost its daemon (static string) */
 } vdm_source_info;
 
 /* The implementation's side. Every entry is required unless marked optional. */
