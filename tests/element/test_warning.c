@@ -154,7 +154,7 @@ assert_string (const GstStructure * st, const gchar * field, const gchar * expec
  * (0.9) in bins [2.0, 2.1) and [2.1, 2.2): a critical network warning at
  * exactly 2.2 s. Drops stop at 3.0 s; the EWMA is back under the threshold
  * from the 11th quiet bin on, and 10 quiet bins later, at 5.0 s, it clears
- * with the 100 drops of the episode (see tests/unit/test_detector.c). */
+ * with the 100 drops of the episode (see tests/core/test_detector.c). */
 GST_START_TEST (test_step_warns_then_clears)
 {
   Stream s;

@@ -2,7 +2,7 @@
 /*
  * detector.c — the surge detector of detector.h.
  *
- * Details the model leaves open, decided here (tests/unit/test_detector.c
+ * Details the model leaves open, decided here (tests/core/test_detector.c
  * pins each one down with exact times):
  *
  * Time and bins
