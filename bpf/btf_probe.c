@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "btf_probe.h"
 
+#include "event_source.h"
+
 #include <bpf/btf.h>
 #include <errno.h>
 #include <stdio.h>
@@ -38,14 +40,15 @@ compare_codes (const void *a, const void *b)
   return x->code < y->code ? -1 : x->code > y->code;
 }
 
-static void
+static bool
 store_reason (vdm_reason_name *entry, uint32_t code, const char *full_name)
 {
   size_t prefix = strlen (REASON_PREFIX);
   const char *name = strncmp (full_name, REASON_PREFIX, prefix) == 0 ? full_name + prefix : full_name;
 
   entry->code = code;
-  snprintf (entry->name, sizeof (entry->name), "%s", name);
+  entry->name = vdm_source_intern_name (name);
+  return entry->name != NULL;
 }
 
 int
@@ -70,7 +73,8 @@ vdm_reason_table_load (const struct btf *btf, vdm_reason_table *table)
     if (!full_name || strcmp (full_name, REASON_PREFIX "MAX") == 0
         || strcmp (full_name, REASON_PREFIX "SUBSYS_MASK") == 0)
       continue; /* markers, not reasons */
-    store_reason (&table->entries[table->n_entries++], (uint32_t) e->val, full_name);
+    if (store_reason (&table->entries[table->n_entries], (uint32_t) e->val, full_name))
+      table->n_entries++;
   }
   qsort (table->entries, table->n_entries, sizeof (vdm_reason_name), compare_codes);
   return 0;

@@ -16,11 +16,9 @@ struct btf;
 /* Number of tracepoint arguments (without the leading ctx), or -ENOENT. */
 int vdm_btf_tracepoint_arg_count (const struct btf *btf, const char *tracepoint);
 
-#define VDM_REASON_NAME_MAX 48
-
 typedef struct {
   uint32_t code;
-  char name[VDM_REASON_NAME_MAX];
+  const char *name; /* interned: lives as long as the process */
 } vdm_reason_name;
 
 typedef struct {
@@ -28,7 +26,8 @@ typedef struct {
   unsigned n_entries;
 } vdm_reason_table;
 
-/* Reads enum skb_drop_reason. Returns 0 or a negative errno. */
+/* Reads enum skb_drop_reason. Returns 0 or a negative errno. The names are
+ * interned (vdm_source_intern_name), so they outlive the table. */
 int vdm_reason_table_load (const struct btf *btf, vdm_reason_table *table);
 void vdm_reason_table_clear (vdm_reason_table *table);
 /* The name without the SKB_DROP_REASON_ prefix, or NULL if unknown. */

@@ -20,10 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "btf_probe.h"
+#include "debug_switch.h"
 #include "socket_flow.h"
 #include "vdropmon.skel.h"
 
@@ -53,22 +57,50 @@ typedef struct {
   unsigned n_subscribers;
 } watch_entry;
 
-struct vdm_source {
-  int refcount;                /* guarded by shared_lock */
+typedef struct {
+  vdm_source base;             /* first: the generic reference count and ops */
   pthread_mutex_t lock;        /* subscriptions and watches; held while dispatching */
   struct vdropmon_bpf *skel;
   struct ring_buffer *ring;
   pthread_t poll_thread;
   atomic_bool stopping;
+  unsigned long ring_errors;   /* collector thread only */
   vdm_reason_table reasons;
   vdm_source_info info;
   int n_cpus;
   watch_entry watches[VDM_MAX_WATCHES]; /* index = watch id; 0 unused */
   vdm_subscription *subscriptions;
-};
+} vdm_embedded;
 
+/* The process-wide instance. shared_lock orders opening against the
+ * destruction that follows the last unref: a source whose count already
+ * reached 0 is never handed out again (see ref_if_alive). */
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
-static vdm_source *shared_source;
+static vdm_embedded *shared_source;
+
+static const vdm_source_ops embedded_ops;
+
+/* Who this process is, as far as loading BPF goes. */
+typedef struct {
+  uid_t euid;
+  uint64_t effective_caps;
+} privilege;
+
+/* The last failed load, so that a process that may not load BPF does not
+ * parse the kernel BTF and try again at every element start: reused for
+ * FAILURE_MEMORY_NS, or until the process's privilege changes. Guarded by
+ * shared_lock. */
+#define FAILURE_MEMORY_NS (10ull * 1000000000ull)
+static char *last_failure;
+static privilege last_failure_privilege;
+static uint64_t last_failure_ns;
+static unsigned long load_attempts;
+
+static vdm_embedded *
+embedded (vdm_source *source)
+{
+  return (vdm_embedded *) source;
+}
 
 static char *
 format_error (const char *fmt, ...)
@@ -87,7 +119,7 @@ static int
 quiet_libbpf_print (enum libbpf_print_level level, const char *fmt, va_list args)
 {
   /* libbpf explains verifier failures on stderr; keep that for debugging only. */
-  if (!getenv ("VDROPMON_LIBBPF_DEBUG"))
+  if (!vdm_debug_switch (VDM_SWITCH_LIBBPF_DEBUG))
     return 0;
   return vfprintf (stderr, fmt, args);
 }
@@ -108,14 +140,13 @@ explain_load_errno (int err, const char *what)
 static bool
 emulate_6_1 (void)
 {
-  const char *value = getenv ("VDROPMON_BPF_EMULATE_6_1");
-  return value && strcmp (value, "1") == 0;
+  return vdm_debug_switch (VDM_SWITCH_EMULATE_6_1);
 }
 
 /* Picks the kfree_skb program matching this kernel and disables the others
  * that cannot load here. */
 static char *
-choose_programs (vdm_source *source, const struct btf *vmlinux)
+choose_programs (vdm_embedded *source, const struct btf *vmlinux)
 {
   int kfree_args = vdm_btf_tracepoint_arg_count (vmlinux, "kfree_skb");
   int ready_args = vdm_btf_tracepoint_arg_count (vmlinux, "sk_data_ready");
@@ -139,7 +170,7 @@ choose_programs (vdm_source *source, const struct btf *vmlinux)
 }
 
 static void
-dispatch_drop (vdm_source *source, const struct vdm_kernel_event *ev)
+dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev)
 {
   const char *name = vdm_reason_table_lookup (&source->reasons, ev->reason);
   vdm_drop drop = {
@@ -179,10 +210,25 @@ on_ring_sample (void *ctx, void *data, size_t size)
   return 0;
 }
 
+/* A ring error must not end the thread quietly: every watch would go blind
+ * with nothing said. Say it (the first time, then every 1000th), count it,
+ * pause one drain period so a persistent error cannot spin, and go on. */
+static void
+survive_ring_error (vdm_embedded *source, int err)
+{
+  unsigned long n = ++source->ring_errors;
+
+  if (n == 1 || n % 1000 == 0)
+    fprintf (stderr, "vdropmon: collector: reading the BPF ring buffer failed (%s), %lu time%s "
+        "so far; drop events may be missing, the counters stay exact\n", strerror (-err), n,
+        n == 1 ? "" : "s");
+  usleep (DRAIN_PERIOD_MS * 1000);
+}
+
 static void *
 poll_ring (void *data)
 {
-  vdm_source *source = data;
+  vdm_embedded *source = data;
 
   while (!atomic_load (&source->stopping)) {
     /* poll() only returns early on a forced wakeup; consume() drains what
@@ -191,13 +237,13 @@ poll_ring (void *data)
     if (err >= 0 || err == -EINTR)
       err = ring_buffer__consume (source->ring);
     if (err < 0 && err != -EINTR)
-      break;
+      survive_ring_error (source, err);
   }
   return NULL;
 }
 
 static void
-destroy_source (vdm_source *source)
+destroy_source (vdm_embedded *source)
 {
   if (source->ring) {
     atomic_store (&source->stopping, true);
@@ -211,7 +257,7 @@ destroy_source (vdm_source *source)
 }
 
 static char *
-load_and_attach (vdm_source *source)
+load_and_attach (vdm_embedded *source)
 {
   struct btf *vmlinux;
   char *error;
@@ -253,21 +299,32 @@ load_and_attach (vdm_source *source)
   return NULL;
 }
 
-static vdm_source *
+/* libbpf has one process-wide print callback, possibly the host
+ * application's: ours only while we load, then theirs again. */
+static char *
+load_and_attach_quietly (vdm_embedded *source)
+{
+  libbpf_print_fn_t previous = libbpf_set_print (quiet_libbpf_print);
+  char *error = load_and_attach (source);
+
+  libbpf_set_print (previous);
+  return error;
+}
+
+static vdm_embedded *
 create_source (char **error)
 {
-  vdm_source *source = calloc (1, sizeof (*source));
+  vdm_embedded *source = calloc (1, sizeof (*source));
 
   if (!source) {
     *error = format_error ("out of memory");
     return NULL;
   }
+  vdm_source_init (&source->base, &embedded_ops);
   pthread_mutex_init (&source->lock, NULL);
-  source->refcount = 1;
   source->info.name = "embedded";
   source->n_cpus = libbpf_num_possible_cpus ();
-  libbpf_set_print (quiet_libbpf_print);
-  *error = source->n_cpus > 0 ? load_and_attach (source)
+  *error = source->n_cpus > 0 ? load_and_attach_quietly (source)
       : format_error ("cannot count the possible CPUs");
   if (*error) {
     destroy_source (source);
@@ -276,48 +333,119 @@ create_source (char **error)
   return source;
 }
 
+/* Takes a reference unless the count already reached 0: then the last
+ * unref is on its way to embedded_destroy and the source must not be
+ * handed out again. */
+static bool
+ref_if_alive (vdm_source *source)
+{
+  int count = __atomic_load_n (&source->refcount, __ATOMIC_RELAXED);
+
+  while (count > 0)
+    if (__atomic_compare_exchange_n (&source->refcount, &count, count + 1, true,
+            __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      return true;
+  return false;
+}
+
+static uint64_t
+monotonic_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000ull + (uint64_t) ts.tv_nsec;
+}
+
+static privilege
+current_privilege (void)
+{
+  struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct data[2] = { { 0 } };
+  privilege who = { .euid = geteuid () };
+
+  if (syscall (SYS_capget, &header, data) == 0)
+    who.effective_caps = (uint64_t) data[1].effective << 32 | data[0].effective;
+  return who;
+}
+
+/* shared_lock held. The remembered failure, if it still applies. */
+static char *
+remembered_failure (void)
+{
+  privilege who;
+
+  if (!last_failure || monotonic_ns () - last_failure_ns > FAILURE_MEMORY_NS)
+    return NULL;
+  who = current_privilege ();
+  if (who.euid != last_failure_privilege.euid
+      || who.effective_caps != last_failure_privilege.effective_caps)
+    return NULL;
+  return strdup (last_failure);
+}
+
+/* shared_lock held. */
+static void
+remember_failure (const char *error)
+{
+  free (last_failure);
+  last_failure = error ? strdup (error) : NULL;
+  last_failure_privilege = current_privilege ();
+  last_failure_ns = monotonic_ns ();
+}
+
 vdm_source *
 vdm_source_open_embedded (char **error)
 {
-  vdm_source *source;
+  vdm_embedded *source = NULL;
 
   *error = NULL;
   pthread_mutex_lock (&shared_lock);
-  if (shared_source) {
-    shared_source->refcount++;
+  if (shared_source && ref_if_alive (&shared_source->base))
     source = shared_source;
-  } else {
-    source = shared_source = create_source (error);
+  else if (!(*error = remembered_failure ())) {
+    load_attempts++;
+    source = shared_source = create_source (error); /* a dying one finishes on its own */
+    remember_failure (source ? NULL : *error);
   }
   pthread_mutex_unlock (&shared_lock);
-  return source;
+  return source ? &source->base : NULL;
 }
 
-void
-vdm_source_unref (vdm_source *source)
+unsigned long
+vdm_embedded_load_attempts (void)
 {
-  bool last;
+  unsigned long n;
 
-  if (!source)
-    return;
   pthread_mutex_lock (&shared_lock);
-  last = --source->refcount == 0;
-  if (last)
+  n = load_attempts;
+  pthread_mutex_unlock (&shared_lock);
+  return n;
+}
+
+static void
+embedded_destroy (vdm_source *base)
+{
+  vdm_embedded *source = embedded (base);
+
+  pthread_mutex_lock (&shared_lock);
+  if (shared_source == source)
     shared_source = NULL;
   pthread_mutex_unlock (&shared_lock);
-  if (last)
-    destroy_source (source);
+  destroy_source (source);
 }
 
-void
-vdm_source_get_info (vdm_source *source, vdm_source_info *info)
+static void
+embedded_get_info (vdm_source *base, vdm_source_info *info)
 {
+  vdm_embedded *source = embedded (base);
   *info = source->info;
 }
 
-vdm_subscription *
-vdm_source_subscribe (vdm_source *source, const vdm_consumer *consumer, void *user_data)
+static vdm_subscription *
+embedded_subscribe (vdm_source *base, const vdm_consumer *consumer, void *user_data)
 {
+  vdm_embedded *source = embedded (base);
   vdm_subscription *sub = calloc (1, sizeof (*sub));
 
   if (!sub)
@@ -332,7 +460,7 @@ vdm_source_subscribe (vdm_source *source, const vdm_consumer *consumer, void *us
 }
 
 static void
-set_port_count (vdm_source *source, uint16_t port, int delta)
+set_port_count (vdm_embedded *source, uint16_t port, int delta)
 {
   int fd = bpf_map__fd (source->skel->maps.watched_ports);
   uint32_t key = port, count = 0;
@@ -344,7 +472,7 @@ set_port_count (vdm_source *source, uint16_t port, int delta)
 
 /* Zeroes the per-CPU slots a reused watch id may still hold. */
 static void
-reset_watch_counters (vdm_source *source, uint32_t watch_id)
+reset_watch_counters (vdm_embedded *source, uint32_t watch_id)
 {
   size_t bytes = sizeof (uint64_t) * source->n_cpus;
   uint64_t *zeros = calloc (1, bytes);
@@ -363,7 +491,7 @@ reset_watch_counters (vdm_source *source, uint32_t watch_id)
 }
 
 static void
-release_kernel_keys (vdm_source *source, uint32_t watch_id)
+release_kernel_keys (vdm_embedded *source, uint32_t watch_id)
 {
   watch_entry *watch = &source->watches[watch_id];
 
@@ -377,7 +505,7 @@ release_kernel_keys (vdm_source *source, uint32_t watch_id)
 }
 
 static int
-install_kernel_keys (vdm_source *source, uint32_t watch_id)
+install_kernel_keys (vdm_embedded *source, uint32_t watch_id)
 {
   watch_entry *watch = &source->watches[watch_id];
   int err;
@@ -415,7 +543,7 @@ resolve_spec (const vdm_watch_spec *spec, uint64_t *cookie, struct vdm_flow_key 
 }
 
 static uint32_t
-find_watch (vdm_source *source, uint64_t cookie, const struct vdm_flow_key *flow)
+find_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow)
 {
   uint32_t id;
 
@@ -445,7 +573,7 @@ add_subscriber (watch_entry *watch, vdm_subscription *sub)
 }
 
 static int
-create_watch (vdm_source *source, uint64_t cookie, const struct vdm_flow_key *flow)
+create_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow)
 {
   uint32_t id;
   int err;
@@ -465,9 +593,10 @@ create_watch (vdm_source *source, uint64_t cookie, const struct vdm_flow_key *fl
   return (int) id;
 }
 
-int
-vdm_source_watch (vdm_source *source, vdm_subscription *sub, const vdm_watch_spec *spec)
+static int
+embedded_watch (vdm_source *base, vdm_subscription *sub, const vdm_watch_spec *spec)
 {
+  vdm_embedded *source = embedded (base);
   struct vdm_flow_key flow;
   uint64_t cookie;
   int id, err;
@@ -491,7 +620,7 @@ vdm_source_watch (vdm_source *source, vdm_subscription *sub, const vdm_watch_spe
 }
 
 static void
-remove_subscriber (vdm_source *source, uint32_t watch_id, vdm_subscription *sub)
+remove_subscriber (vdm_embedded *source, uint32_t watch_id, vdm_subscription *sub)
 {
   watch_entry *watch = &source->watches[watch_id];
   unsigned i;
@@ -506,9 +635,10 @@ remove_subscriber (vdm_source *source, uint32_t watch_id, vdm_subscription *sub)
     release_kernel_keys (source, watch_id);
 }
 
-void
-vdm_source_unwatch (vdm_source *source, vdm_subscription *sub, uint32_t watch_id)
+static void
+embedded_unwatch (vdm_source *base, vdm_subscription *sub, uint32_t watch_id)
 {
+  vdm_embedded *source = embedded (base);
   if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
     return;
   pthread_mutex_lock (&source->lock);
@@ -516,9 +646,10 @@ vdm_source_unwatch (vdm_source *source, vdm_subscription *sub, uint32_t watch_id
   pthread_mutex_unlock (&source->lock);
 }
 
-void
-vdm_source_unsubscribe (vdm_source *source, vdm_subscription *sub)
+static void
+embedded_unsubscribe (vdm_source *base, vdm_subscription *sub)
 {
+  vdm_embedded *source = embedded (base);
   vdm_subscription **link;
   uint32_t id;
 
@@ -552,9 +683,10 @@ sum_percpu (int map_fd, uint32_t key, uint64_t *values, int n_cpus)
   return total;
 }
 
-int
-vdm_source_counters (vdm_source *source, uint32_t watch_id, vdm_counters *out)
+static int
+embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
 {
+  vdm_embedded *source = embedded (base);
   uint64_t *values;
   uint32_t slot;
 
@@ -575,9 +707,29 @@ vdm_source_counters (vdm_source *source, uint32_t watch_id, vdm_counters *out)
   return 0;
 }
 
-int
-vdm_source_queue_peak (vdm_source *source, uint32_t watch_id)
+/* One per-CPU lookup, not the 256 of embedded_counters(). */
+static int
+embedded_events_lost (vdm_source *base, uint32_t watch_id, uint64_t *out)
 {
+  vdm_embedded *source = embedded (base);
+  uint64_t *values;
+
+  *out = 0;
+  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+    return -EINVAL;
+  values = calloc (source->n_cpus, sizeof (uint64_t));
+  if (!values)
+    return -ENOMEM;
+  *out = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), watch_id, values,
+      source->n_cpus);
+  free (values);
+  return 0;
+}
+
+static int
+embedded_queue_peak (vdm_source *base, uint32_t watch_id)
+{
+  vdm_embedded *source = embedded (base);
   int fd = bpf_map__fd (source->skel->maps.queue_peak);
   uint64_t *values, peak = 0;
   uint32_t key = watch_id;
@@ -600,15 +752,30 @@ vdm_source_queue_peak (vdm_source *source, uint32_t watch_id)
   return (int) peak;
 }
 
-const char *
-vdm_source_reason_name (vdm_source *source, uint32_t reason)
+static const char *
+embedded_reason_name (vdm_source *base, uint32_t reason)
 {
+  vdm_embedded *source = embedded (base);
   const char *name = vdm_reason_table_lookup (&source->reasons, reason);
   return name ? name : "UNKNOWN";
 }
 
+static const vdm_source_ops embedded_ops = {
+  .name = "embedded",
+  .destroy = embedded_destroy,
+  .get_info = embedded_get_info,
+  .subscribe = embedded_subscribe,
+  .unsubscribe = embedded_unsubscribe,
+  .watch = embedded_watch,
+  .unwatch = embedded_unwatch,
+  .counters = embedded_counters,
+  .events_lost = embedded_events_lost,
+  .queue_peak = embedded_queue_peak,
+  .reason_name = embedded_reason_name,
+};
+
 static int
-program_fd (vdm_source *source, vdm_program which)
+program_fd (vdm_embedded *source, vdm_program which)
 {
   switch (which) {
     case VDM_PROGRAM_KFREE_SKB:
@@ -621,13 +788,16 @@ program_fd (vdm_source *source, vdm_program which)
 }
 
 int
-vdm_embedded_program_stats (vdm_source *source, vdm_program which, uint64_t *run_time_ns,
+vdm_embedded_program_stats (vdm_source *base, vdm_program which, uint64_t *run_time_ns,
     uint64_t *run_count)
 {
   struct bpf_prog_info info;
   uint32_t len = sizeof (info);
-  int fd = program_fd (source, which);
+  int fd;
 
+  if (!base || base->ops != &embedded_ops)
+    return -ENOTSUP;
+  fd = program_fd (embedded (base), which);
   memset (&info, 0, sizeof (info));
   if (fd < 0)
     return -ENOENT;
@@ -639,10 +809,15 @@ vdm_embedded_program_stats (vdm_source *source, vdm_program which, uint64_t *run
 }
 
 int
-vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value)
+vdm_embedded_health (vdm_source *base, enum vdm_health slot, uint64_t *value)
 {
-  uint64_t *values = calloc (source->n_cpus, sizeof (uint64_t));
+  vdm_embedded *source;
+  uint64_t *values;
 
+  if (!base || base->ops != &embedded_ops)
+    return -ENOTSUP;
+  source = embedded (base);
+  values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
     return -ENOMEM;
   *value = sum_percpu (bpf_map__fd (source->skel->maps.health), slot, values, source->n_cpus);

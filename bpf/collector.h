@@ -2,7 +2,8 @@
 /*
  * collector.h — the embedded collector (event_source.h implemented by
  * loading the BPF program into this process), plus what only it can tell:
- * the BPF programs' own run-time statistics, for the benchmark.
+ * the BPF programs' own run-time statistics, for the benchmark. Both
+ * return -ENOTSUP for a source that is not the embedded collector.
  */
 #ifndef VDROPMON_COLLECTOR_H
 #define VDROPMON_COLLECTOR_H
@@ -16,10 +17,15 @@ typedef enum {
 
 /* Cumulative run time and invocation count of a program, as the kernel keeps
  * them while sysctl kernel.bpf_stats_enabled=1. */
-int vdm_embedded_program_stats (vdm_source *source, vdm_program which, uint64_t *run_time_ns,
+VDM_SOURCE_API int vdm_embedded_program_stats (vdm_source *source, vdm_program which, uint64_t *run_time_ns,
     uint64_t *run_count);
 
 /* Global per-CPU health counters of the program (enum vdm_health), summed. */
-int vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value);
+VDM_SOURCE_API int vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value);
+
+/* How many times this process tried to load the program. A failed load is
+ * remembered (10 s, or until euid or effective capabilities change) instead
+ * of tried again at every open: for tests. */
+VDM_SOURCE_API unsigned long vdm_embedded_load_attempts (void);
 
 #endif

@@ -4,9 +4,9 @@
 #ifndef VDM_SOCKET_FLOW_H
 #define VDM_SOCKET_FLOW_H
 
-#include "vdropmon_event.h"
+#include "event_source.h"
 
 /* Returns 0, or a negative errno (-EDESTADDRREQ for an unbound socket). */
-int vdm_flow_from_socket (int fd, struct vdm_flow_key *flow);
+VDM_SOURCE_API int vdm_flow_from_socket (int fd, struct vdm_flow_key *flow);
 
 #endif

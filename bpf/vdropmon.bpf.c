@@ -117,58 +117,84 @@ static __always_inline __u32 watch_of_socket (const struct sock *sk, __u64 *cook
   return id ? *id : 0;
 }
 
+/* Where the L4 payload is and how long the packet says it is. */
+struct l4_payload {
+  __u32 offset; /* from skb->head; 0 when the packet is not one we can parse */
+  __u32 len;    /* bytes of L4 payload by the IP and UDP/TCP headers */
+};
+
+/* Payload bytes after an L4 header of hdr_len, by the IP length left (0 if
+ * the header does not even fit). */
+static __always_inline __u32 payload_after (__u32 ip_payload_len, __u32 hdr_len)
+{
+  return ip_payload_len > hdr_len ? ip_payload_len - hdr_len : 0;
+}
+
 /* Parses IPv4/IPv6 + UDP/TCP from the skb's network header (valid on both
  * the receive path and the egress qdisc path), filling the flow as seen by
- * the receiver: local = destination. Returns the L4 payload offset from
- * skb->head, or 0 when the packet is not one we can parse. */
-static __always_inline __u32 parse_flow (struct sk_buff *skb, struct vdm_flow_key *flow)
+ * the receiver: local = destination. */
+static __always_inline struct l4_payload parse_flow (struct sk_buff *skb, struct vdm_flow_key *flow)
 {
+  struct l4_payload none = {}, found = {};
   unsigned char *head = BPF_CORE_READ (skb, head);
   __u16 nh = BPF_CORE_READ (skb, network_header);
+  __u32 ip_payload_len;
   __u8 first;
   __u32 l4;
 
   if (bpf_probe_read_kernel (&first, 1, head + nh))
-    return 0;
+    return none;
 
   if ((first >> 4) == 4) {
     struct iphdr ip;
     if (bpf_probe_read_kernel (&ip, sizeof (ip), head + nh))
-      return 0;
+      return none;
     if (ip.frag_off & bpf_htons (0x1fff))
-      return 0; /* a non-first fragment has no L4 header */
+      return none; /* a non-first fragment has no L4 header */
     flow->family = AF_INET;
     flow->protocol = ip.protocol;
     __builtin_memcpy (flow->local_addr, &ip.daddr, 4);
     __builtin_memcpy (flow->remote_addr, &ip.saddr, 4);
     l4 = nh + ip.ihl * 4;
+    ip_payload_len = payload_after (bpf_ntohs (ip.tot_len), ip.ihl * 4);
   } else if ((first >> 4) == 6) {
     struct ipv6hdr ip6;
     if (bpf_probe_read_kernel (&ip6, sizeof (ip6), head + nh))
-      return 0;
+      return none;
     flow->family = AF_INET6;
     flow->protocol = ip6.nexthdr; /* extension headers: not followed */
     __builtin_memcpy (flow->local_addr, &ip6.daddr, 16);
     __builtin_memcpy (flow->remote_addr, &ip6.saddr, 16);
     l4 = nh + sizeof (struct ipv6hdr);
+    ip_payload_len = bpf_ntohs (ip6.payload_len);
   } else {
-    return 0;
+    return none;
   }
 
   __be16 ports[2];
   if (flow->protocol != IPPROTO_UDP && flow->protocol != IPPROTO_TCP)
-    return 0;
+    return none;
   if (bpf_probe_read_kernel (ports, sizeof (ports), head + l4))
-    return 0;
+    return none;
   flow->remote_port = bpf_ntohs (ports[0]);
   flow->local_port = bpf_ntohs (ports[1]);
 
-  if (flow->protocol == IPPROTO_UDP)
-    return l4 + 8;
+  if (flow->protocol == IPPROTO_UDP) {
+    __be16 udp_len;
+    if (bpf_probe_read_kernel (&udp_len, sizeof (udp_len), head + l4 + 4))
+      return none;
+    found.offset = l4 + 8;
+    found.len = payload_after (ip_payload_len, 8);
+    if (payload_after (bpf_ntohs (udp_len), 8) < found.len)
+      found.len = payload_after (bpf_ntohs (udp_len), 8);
+    return found;
+  }
   __u8 doff;
   if (bpf_probe_read_kernel (&doff, 1, head + l4 + 12))
-    return 0;
-  return l4 + (doff >> 4) * 4;
+    return none;
+  found.offset = l4 + (doff >> 4) * 4;
+  found.len = payload_after (ip_payload_len, (doff >> 4) * 4);
+  return found;
 }
 
 static __always_inline __u32 lookup_flow (struct vdm_flow_key *key)
@@ -205,8 +231,38 @@ static __always_inline bool port_is_watched (__u16 port)
   return n && *n;
 }
 
+/* The first payload bytes, never past the packet: bounded by the length the
+ * headers give and by the linear data (skb->tail); the rest stays zero. */
+static __always_inline void copy_payload (struct sk_buff *skb, struct l4_payload payload,
+    struct vdm_kernel_event *ev)
+{
+  __u32 tail = BPF_CORE_READ (skb, tail);
+  unsigned char *head = BPF_CORE_READ (skb, head);
+  __u32 avail;
+
+  __builtin_memset (ev->payload, 0, VDM_PAYLOAD_BYTES);
+  ev->payload_len = 0;
+  if (!payload.offset || tail <= payload.offset)
+    return;
+  avail = tail - payload.offset;
+  if (avail > payload.len)
+    avail = payload.len;
+  if (avail > VDM_PAYLOAD_BYTES)
+    avail = VDM_PAYLOAD_BYTES;
+  if (avail == 0)
+    return;
+  /* The compiler knows avail is 1..64 and would drop a plain mask; the
+   * verifier needs to see the bound on the register it gets. */
+  __u64 size = avail;
+  asm volatile ("%[size] &= 0x7f" : [size] "+r" (size));
+  if (size == 0 || size > VDM_PAYLOAD_BYTES)
+    return;
+  if (!bpf_probe_read_kernel (ev->payload, size, head + payload.offset))
+    ev->payload_len = size;
+}
+
 static __always_inline void emit_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
-    __u64 cookie, __u8 attributed_by, const struct vdm_flow_key *flow, __u32 payload_off)
+    __u64 cookie, __u8 attributed_by, const struct vdm_flow_key *flow, struct l4_payload payload)
 {
   struct vdm_kernel_event *ev;
 
@@ -226,20 +282,7 @@ static __always_inline void emit_event (struct sk_buff *skb, __u32 reason, __u32
   ev->pad = 0;
   ev->cpu = bpf_get_smp_processor_id ();
   ev->flow = *flow;
-  ev->payload_len = 0;
-
-  if (payload_off) {
-    /* Only the linear part is readable as bytes: stop at skb->tail. */
-    __u32 tail = BPF_CORE_READ (skb, tail);
-    unsigned char *head = BPF_CORE_READ (skb, head);
-    if (tail > payload_off) {
-      __u32 avail = tail - payload_off;
-      if (avail > VDM_PAYLOAD_BYTES)
-        avail = VDM_PAYLOAD_BYTES;
-      if (!bpf_probe_read_kernel (ev->payload, VDM_PAYLOAD_BYTES, head + payload_off))
-        ev->payload_len = avail;
-    }
-  }
+  copy_payload (skb, payload, ev);
   /* No wakeup: the collector drains the ring every few ms on its own. A
    * wakeup per event (irq_work + epoll) costs microseconds per drop, in
    * softirq, exactly when the host is already overloaded. */
@@ -252,7 +295,7 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   __u64 cookie = 0;
   __u8 attributed_by = VDM_ATTR_SOCKET;
   __u32 watch_id;
-  __u32 payload_off;
+  struct l4_payload payload;
 
   bump (&health, VDM_HEALTH_SEEN);
 
@@ -263,10 +306,10 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   if (!watch_id && rx_sk)
     return 0;
 
-  payload_off = parse_flow (skb, &flow);
+  payload = parse_flow (skb, &flow);
   if (!watch_id) {
     /* No socket (qdisc, netfilter, pre-6.11 socket drops): by 5-tuple. */
-    if (!payload_off || !port_is_watched (flow.local_port))
+    if (!payload.offset || !port_is_watched (flow.local_port))
       return 0;
     watch_id = lookup_flow (&flow);
     if (!watch_id)
@@ -278,7 +321,7 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
 
   bump (&drop_counters, vdm_counter_index (watch_id, reason));
   bump (&health, VDM_HEALTH_MATCHED);
-  emit_event (skb, reason, watch_id, cookie, attributed_by, &flow, payload_off);
+  emit_event (skb, reason, watch_id, cookie, attributed_by, &flow, payload);
   return 0;
 }
 

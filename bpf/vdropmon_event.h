@@ -55,6 +55,8 @@ struct vdm_kernel_event {
 enum vdm_attribution {
   VDM_ATTR_SOCKET = 1, /* rx_sk (6.11+) or skb->sk cookie matched */
   VDM_ATTR_FLOW = 2,   /* 5-tuple parsed from the skb's headers matched */
+  VDM_ATTR_CATCH_UP = 3, /* userspace only (daemon client): drops the socket's own counter
+                          * (SK_MEMINFO_DROPS) saw while no event could be delivered */
 };
 
 /* Index into the per-CPU counters array. */

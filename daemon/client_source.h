@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * client_source.h — the "daemon" event source: event_source.h implemented
+ * by talking to vdropmond over its Unix socket (docs/daemon.md), so a
+ * pipeline needs no privilege. The process that wants it calls
+ * vdm_daemon_client_register() once; vdm_source_open ("daemon", path, &err)
+ * then opens (or shares, per socket path) a connection.
+ *
+ * It survives the daemon: while the daemon is away, watches are kept, the
+ * status is "reconnecting", it reconnects with backoff (100 ms doubling to
+ * 1 s), hands every socket over again and reports the drops the kernel
+ * counted on each socket in the gap as one catch-up drop
+ * (attribution VDM_ATTR_CATCH_UP, reason NOT_SPECIFIED, count = packets).
+ */
+#ifndef VDM_DAEMON_CLIENT_SOURCE_H
+#define VDM_DAEMON_CLIENT_SOURCE_H
+
+#include "event_source.h"
+
+#define VDM_DAEMON_DEFAULT_SOCKET "/run/vdropmon/vdropmond.sock"
+#define VDM_DAEMON_SOCKET_ENV "VDROPMON_DAEMON_SOCKET"
+
+#ifndef VDM_DAEMON_CLIENT_API
+#define VDM_DAEMON_CLIENT_API __attribute__ ((visibility ("default")))
+#endif
+
+/* Makes "daemon" known to vdm_source_open(). Idempotent, thread-safe. */
+VDM_DAEMON_CLIENT_API int vdm_daemon_client_register (void);
+
+/* The socket path a NULL or empty daemon_socket means: $VDROPMON_DAEMON_SOCKET,
+ * else VDM_DAEMON_DEFAULT_SOCKET. */
+VDM_DAEMON_CLIENT_API const char *vdm_daemon_client_default_socket (void);
+
+#endif

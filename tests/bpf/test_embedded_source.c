@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The embedded collector through the generic interface (root: it loads the
+ * BPF program). Without the privilege it skips, or fails when
+ * VDROPMON_REQUIRE_BPF=1. */
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <glib.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "collector.h"
+
+static gboolean
+require_bpf (void)
+{
+  return g_strcmp0 (g_getenv ("VDROPMON_REQUIRE_BPF"), "1") == 0;
+}
+
+/* Opens the embedded collector, or skips/fails this test saying why. */
+static vdm_source *
+open_or_skip (void)
+{
+  char *error = NULL;
+  vdm_source *source = vdm_source_open ("embedded", NULL, &error);
+
+  if (!source) {
+    if (require_bpf ())
+      g_error ("the embedded collector did not open: %s", error);
+    g_test_skip (error);
+  }
+  free (error);
+  return source;
+}
+
+/* Issue 9, #1: drop batches kept reason_name pointers into the collector's
+ * reason table, freed with the last reference. The lowest code's name sits
+ * at the start of that table, where the allocator writes its own pointers
+ * once the block is freed: read after the free, it no longer says what it
+ * said (and AddressSanitizer calls it a heap-use-after-free). */
+static void
+test_reason_name_outlives_last_unref (void)
+{
+  vdm_source *source = open_or_skip ();
+  const char *names[4];
+  char *copies[4];
+  uint32_t codes[4] = { 0, 1, 2, 6 };
+  int i;
+
+  if (!source)
+    return;
+  for (i = 0; i < 4; i++) {
+    names[i] = vdm_source_reason_name (source, codes[i]);
+    copies[i] = g_strdup (names[i]);
+  }
+  g_assert_cmpstr (names[2], ==, "NOT_SPECIFIED");
+  vdm_source_unref (source); /* the last reference: unloaded, table freed */
+  for (i = 0; i < 4; i++)
+    g_assert_cmpstr (names[i], ==, copies[i]);
+  for (i = 0; i < 4; i++)
+    g_free (copies[i]);
+}
+
+#define N_OPENERS 4
+#define N_ROUNDS 6
+
+static gpointer
+open_unref_loop (gpointer data)
+{
+  int *failures = data;
+  int i;
+
+  for (i = 0; i < N_ROUNDS; i++) {
+    char *error = NULL;
+    vdm_source *source = vdm_source_open_embedded (&error);
+    vdm_source_info info;
+    vdm_counters counters;
+
+    if (!source) {
+      g_printerr ("open failed: %s\n", error);
+      free (error);
+      __atomic_add_fetch (failures, 1, __ATOMIC_SEQ_CST);
+      continue;
+    }
+    /* A source handed out is alive: its maps answer. */
+    vdm_source_get_info (source, &info);
+    if (g_strcmp0 (info.name, "embedded") != 0 || vdm_source_counters (source, 1, &counters) != 0)
+      __atomic_add_fetch (failures, 1, __ATOMIC_SEQ_CST);
+    vdm_source_unref (source);
+  }
+  return NULL;
+}
+
+/* Opening while another thread drops the last reference never returns the
+ * dying collector. */
+static void
+test_open_races_last_unref (void)
+{
+  vdm_source *probe = open_or_skip ();
+  GThread *threads[N_OPENERS];
+  int failures = 0, i;
+
+  if (!probe)
+    return;
+  vdm_source_unref (probe);
+  for (i = 0; i < N_OPENERS; i++)
+    threads[i] = g_thread_new ("opener", open_unref_loop, &failures);
+  for (i = 0; i < N_OPENERS; i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpint (failures, ==, 0);
+}
+
+/* events_lost reads the one per-watch counter; it agrees with counters(). */
+static void
+test_events_lost_matches_counters (void)
+{
+  vdm_source *source = open_or_skip ();
+  vdm_counters counters;
+  uint64_t lost = 1;
+
+  if (!source)
+    return;
+  g_assert_cmpint (vdm_source_events_lost (source, 3, &lost), ==, 0);
+  g_assert_cmpint (vdm_source_counters (source, 3, &counters), ==, 0);
+  g_assert_cmpuint (lost, ==, counters.ringbuf_lost);
+  g_assert_cmpint (vdm_source_events_lost (source, VDM_MAX_WATCHES, &lost), <, 0);
+  vdm_source_unref (source);
+}
+
+/* Every drop event's payload bytes, copied whole (all VDM_PAYLOAD_BYTES). */
+typedef struct {
+  GMutex lock;
+  GArray *payloads;  /* VDM_PAYLOAD_BYTES each */
+  GArray *lengths;   /* size_t */
+} payload_recorder;
+
+static void
+record_payload (void *user_data, const vdm_drop *drop)
+{
+  payload_recorder *r = user_data;
+
+  g_mutex_lock (&r->lock);
+  /* The event's payload array has VDM_PAYLOAD_BYTES bytes whatever
+   * payload_len says: look at all of them, as a curious consumer could. */
+  g_array_append_vals (r->payloads, drop->payload, VDM_PAYLOAD_BYTES);
+  g_array_append_val (r->lengths, drop->payload_len);
+  g_mutex_unlock (&r->lock);
+}
+
+static int
+loopback_udp (struct sockaddr_in *addr, int rcvbuf)
+{
+  socklen_t len = sizeof (*addr);
+  int fd = socket (AF_INET, SOCK_DGRAM, 0);
+
+  memset (addr, 0, sizeof (*addr));
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (fd, >=, 0);
+  if (rcvbuf)
+    g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf)), ==, 0);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) addr, sizeof (*addr)), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) addr, &len), ==, 0);
+  return fd;
+}
+
+/* Issue 9, #12: the BPF program copied VDM_PAYLOAD_BYTES from the payload
+ * start whatever the packet's length, so kernel memory past a short
+ * packet's end reached userspace. Tiny datagrams to a socket that is never
+ * read: every drop event carries exactly the datagram, zeros after it. */
+static void
+test_payload_stops_at_packet_end (void)
+{
+  static const vdm_consumer consumer = { record_payload };
+  payload_recorder r = { 0 };
+  vdm_source *source = open_or_skip ();
+  vdm_subscription *sub;
+  vdm_watch_spec spec = { .fd = -1 };
+  struct sockaddr_in rx_addr, tx_addr;
+  uint8_t datagram[12];
+  int tx, id, i;
+  gint64 deadline;
+  guint n;
+
+  if (!source)
+    return;
+  g_mutex_init (&r.lock);
+  r.payloads = g_array_new (FALSE, TRUE, 1);
+  r.lengths = g_array_new (FALSE, TRUE, sizeof (size_t));
+  spec.fd = loopback_udp (&rx_addr, 1);
+  tx = loopback_udp (&tx_addr, 0);
+  sub = vdm_source_subscribe (source, &consumer, &r);
+  id = vdm_source_watch (source, sub, &spec);
+  g_assert_cmpint (id, >, 0);
+  memset (datagram, 0xaa, sizeof (datagram));
+  for (i = 0; i < 400; i++)
+    sendto (tx, datagram, sizeof (datagram), 0, (struct sockaddr *) &rx_addr, sizeof (rx_addr));
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  do {
+    g_usleep (20 * 1000);
+    g_mutex_lock (&r.lock);
+    n = r.lengths->len;
+    g_mutex_unlock (&r.lock);
+  } while (n < 100 && g_get_monotonic_time () < deadline);
+  vdm_source_unsubscribe (source, sub);
+  vdm_source_unref (source);
+
+  g_assert_cmpuint (n, >, 0);
+  for (i = 0; i < (int) n; i++) {
+    const uint8_t *p = &g_array_index (r.payloads, uint8_t, i * VDM_PAYLOAD_BYTES);
+    size_t j;
+    g_assert_cmpuint (g_array_index (r.lengths, size_t, i), ==, sizeof (datagram));
+    for (j = 0; j < sizeof (datagram); j++)
+      g_assert_cmphex (p[j], ==, 0xaa);
+    for (j = sizeof (datagram); j < VDM_PAYLOAD_BYTES; j++)
+      if (p[j] != 0)
+        g_error ("drop %d: byte %zu past the datagram's end is 0x%02x, not 0", i, j, p[j]);
+  }
+  g_test_message ("%u drops, each exactly the %zu-byte datagram", n, sizeof (datagram));
+  close (spec.fd);
+  close (tx);
+  g_array_unref (r.payloads);
+  g_array_unref (r.lengths);
+  g_mutex_clear (&r.lock);
+}
+
+static int
+host_print (enum libbpf_print_level level, const char *fmt, va_list args)
+{
+  return 0;
+}
+
+/* Issue 9, #11: the collector replaced the host application's libbpf print
+ * callback for good. It may use its own while it loads, then gives it back. */
+static void
+test_host_libbpf_print_restored (void)
+{
+  vdm_source *source;
+
+  libbpf_set_print (host_print);
+  source = open_or_skip ();
+  if (!source)
+    return;
+  g_assert_true (libbpf_set_print (host_print) == host_print);
+  vdm_source_unref (source);
+  g_assert_true (libbpf_set_print (NULL) == host_print);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/embedded-source/reason-name-outlives-last-unref",
+      test_reason_name_outlives_last_unref);
+  g_test_add_func ("/embedded-source/open-races-last-unref", test_open_races_last_unref);
+  g_test_add_func ("/embedded-source/events-lost", test_events_lost_matches_counters);
+  g_test_add_func ("/embedded-source/payload-stops-at-packet-end", test_payload_stops_at_packet_end);
+  g_test_add_func ("/embedded-source/host-libbpf-print-restored", test_host_libbpf_print_restored);
+  return g_test_run ();
+}
