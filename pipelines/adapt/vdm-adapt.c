@@ -42,10 +42,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "policy.h"
+
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
-#define MAX_RUNGS 16
 /* After EOS is sent on shutdown, how long to wait for it to reach the sinks. */
 #define SHUTDOWN_GRACE_MS 3000
 #define RTP_H264_CAPS "application/x-rtp,media=video,clock-rate=90000," \
@@ -77,19 +78,9 @@ typedef struct
   gint playout_buffer_ms;
   gchar **vdropmon_props;       /* "prop=value" */
 
-  gint ladder[MAX_RUNGS];       /* descending, all <= start_height */
+  gint ladder[VDM_ADAPT_MAX_RUNGS];     /* descending, all <= start_height */
   guint n_rungs;
 } Options;
-
-/* A change of rung or of stream, asked for now or after min-dwell. */
-typedef enum
-{
-  MOVE_NONE,
-  MOVE_DOWN,
-  MOVE_UP,
-  MOVE_TO_SUBSTREAM,
-  MOVE_TO_MAIN,
-} Move;
 
 typedef struct
 {
@@ -110,23 +101,16 @@ typedef struct
   GMutex input_lock;
   gint input_width, input_height, input_par_n, input_par_d;
 
-  guint rung;                   /* index into opts->ladder */
-  gint target_height;           /* ladder[rung], atomic: the input probe reads it */
+  /* The policy decides (policy.h); its reasons are the GstMessages of
+   * vdropmon's warnings and clears. */
+  vdm_adapt_policy policy;
+  guint policy_timer;           /* until the policy's next deadline */
+  gint target_height;           /* the policy's height, atomic: the input probe reads it */
   gboolean started_once;
-  gboolean on_substream;
-  gint64 last_change_ns;        /* CLOCK_MONOTONIC; 0 = never */
-  gboolean quiet;               /* after a clear or a restart, until a warning */
-  GstStructure *quiet_reason;   /* the vdropmon-clear that began the quiet */
   GstStructure *overlay_warning; /* the last warning; NULL after a clear */
-  guint step_up_timer;
-  Move deferred_move;           /* waiting for min-dwell to pass */
-  GstStructure *deferred_reason;
-  guint deferred_timer;
   gint64 change_pending_since;  /* decision time of a rung change not yet seen downstream */
   guint restart_idle;
   gchar *restart_uri;
-
-  guint warnings, clears, steps_down, steps_up;
 } Adapter;
 
 static gboolean start_pipeline (Adapter * a, const gchar * uri, GError ** err);
@@ -160,22 +144,15 @@ replace_structure (GstStructure ** slot, const GstStructure * s)
 /* ------------------------------------------------------------------------ */
 /* Options.                                                                   */
 
-static gint
-compare_desc (gconstpointer a, gconstpointer b)
-{
-  return *(const gint *) b - *(const gint *) a;
-}
-
 /* The rungs at or below start_height, highest first; start_height itself is
  * always the top rung, so "back to where we started" is a rung. */
 static gboolean
 parse_ladder (Options * o)
 {
   g_auto (GStrv) parts = g_strsplit (o->ladder_text, ",", -1);
-  gint values[MAX_RUNGS];
+  gint heights[VDM_ADAPT_MAX_RUNGS];
   guint n = 0, i;
 
-  values[n++] = o->start_height;
   for (i = 0; parts[i] != NULL; i++) {
     gchar *end = NULL;
     gint64 h = g_ascii_strtoll (g_strstrip (parts[i]), &end, 10);
@@ -186,18 +163,14 @@ parse_ladder (Options * o)
     }
     if (h >= o->start_height)
       continue;
-    if (n == MAX_RUNGS) {
-      g_printerr ("vdm-adapt: --ladder: at most %d rungs\n", MAX_RUNGS - 1);
+    if (n == VDM_ADAPT_MAX_RUNGS - 1) {
+      g_printerr ("vdm-adapt: --ladder: at most %d rungs\n", VDM_ADAPT_MAX_RUNGS - 1);
       return FALSE;
     }
-    values[n++] = (gint) h;
+    heights[n++] = (gint) h;
   }
-  qsort (values, n, sizeof (gint), compare_desc);
-  o->n_rungs = 0;
-  for (i = 0; i < n; i++)
-    if (o->n_rungs == 0 || values[i] != o->ladder[o->n_rungs - 1])
-      o->ladder[o->n_rungs++] = values[i];
-  return TRUE;
+  o->n_rungs = vdm_adapt_build_ladder (o->start_height, heights, n, o->ladder);
+  return o->n_rungs > 0;
 }
 
 static gboolean
@@ -407,7 +380,7 @@ pipeline_description (const Adapter * a, const gchar * uri, GError ** err)
 
   if (source == NULL)
     return NULL;
-  caps = scale_caps_text (0, o->ladder[a->rung]);
+  caps = scale_caps_text (0, vdm_adapt_policy_height (&a->policy));
   return g_strdup_printf ("%s ! videoscale ! capsfilter name=scale caps=\"%s\" %s "
       "! videoconvert name=convert ! %s", source, caps,
       o->overlay ? "! textoverlay name=overlay text=\"vdropmon: ok\" valignment=top "
@@ -533,20 +506,19 @@ json_structure (GString * out, const GstStructure * s)
 static gint
 current_height (const Adapter * a)
 {
-  return a->opts->ladder[a->rung];
+  return vdm_adapt_policy_height (&a->policy);
 }
 
-static void
-set_rung (Adapter * a, guint rung)
+static gboolean
+on_substream (const Adapter * a)
 {
-  a->rung = rung;
-  g_atomic_int_set (&a->target_height, a->opts->ladder[rung]);
+  return vdm_adapt_policy_on_substream (&a->policy);
 }
 
 static const gchar *
 current_uri (const Adapter * a)
 {
-  return a->on_substream ? a->opts->substream_uri : a->opts->uri;
+  return on_substream (a) ? a->opts->substream_uri : a->opts->uri;
 }
 
 static GstClockTime
@@ -569,7 +541,7 @@ overlay_refresh (Adapter * a)
     return;
   if (warning == NULL) {
     text = g_strdup_printf ("vdropmon: ok | %dp%s", current_height (a),
-        a->on_substream ? " substream" : "");
+        on_substream (a) ? " substream" : "");
   } else {
     gst_structure_get_uint64 (warning, "stall-eta", &eta);
     eta_text = GST_CLOCK_TIME_IS_VALID (eta) ?
@@ -578,7 +550,7 @@ overlay_refresh (Adapter * a)
         gst_structure_get_string (warning, "level"),
         gst_structure_get_string (warning, "cause"),
         gst_structure_get_string (warning, "action"), eta_text, current_height (a),
-        a->on_substream ? " substream" : "");
+        on_substream (a) ? " substream" : "");
   }
   g_object_set (a->overlay, "text", text, NULL);
 }
@@ -762,7 +734,7 @@ on_renegotiated (Adapter * a, const GstStructure * s)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Moves.                                                                     */
+/* Carrying out the policy's decisions.                                       */
 
 static void
 clear_timer (guint * id)
@@ -771,12 +743,6 @@ clear_timer (guint * id)
     g_source_remove (*id);
     *id = 0;
   }
-}
-
-static gboolean
-below_top (const Adapter * a)
-{
-  return a->on_substream || a->rung > 0;
 }
 
 static gboolean
@@ -808,155 +774,122 @@ schedule_restart (Adapter * a, const gchar * uri)
     a->restart_idle = g_idle_add (restart_in_idle, a);
 }
 
-static void arm_step_up (Adapter * a);
+static gboolean vdropmon_requests_keyframes (Adapter * a);
+static gboolean send_keyframe_request (Adapter * a);
 
-/* Carries out a move now; returns FALSE if there was nothing to do. */
-static gboolean
-apply_move (Adapter * a, Move move, const GstStructure * reason)
-{
-  gint from = current_height (a);
-
-  switch (move) {
-    case MOVE_DOWN:
-      if (a->rung + 1 >= a->opts->n_rungs) {
-        log_decision (a, "floor", from, from, reason, "already on the lowest rung");
-        return FALSE;
-      }
-      set_rung (a, a->rung + 1);
-      a->steps_down++;
-      apply_height (a);
-      log_decision (a, "step-down", from, current_height (a), reason, NULL);
-      break;
-    case MOVE_UP:
-      if (a->rung == 0)
-        return FALSE;
-      set_rung (a, a->rung - 1);
-      a->steps_up++;
-      apply_height (a);
-      log_decision (a, "step-up", from, current_height (a), reason, NULL);
-      break;
-    case MOVE_TO_SUBSTREAM:
-      a->on_substream = TRUE;
-      a->steps_down++;
-      log_decision (a, "switch-substream", from, from, reason, a->opts->substream_uri);
-      schedule_restart (a, a->opts->substream_uri);
-      break;
-    case MOVE_TO_MAIN:
-      a->on_substream = FALSE;
-      a->steps_up++;
-      log_decision (a, "switch-main", from, from, reason, a->opts->uri);
-      schedule_restart (a, a->opts->uri);
-      break;
-    case MOVE_NONE:
-      return FALSE;
-  }
-  a->last_change_ns = mono_now_ns ();
-  a->change_pending_since = move == MOVE_DOWN || move == MOVE_UP ? a->last_change_ns : 0;
-  return TRUE;
-}
-
-static gint64
-dwell_left_ns (const Adapter * a)
-{
-  gint64 dwell = (gint64) (a->opts->min_dwell_s * 1e9);
-  gint64 since;
-
-  if (a->last_change_ns == 0)
-    return 0;
-  since = mono_now_ns () - a->last_change_ns;
-  return since >= dwell ? 0 : dwell - since;
-}
-
-static gboolean
-on_deferred_due (gpointer user_data)
-{
-  Adapter *a = user_data;
-  Move move = a->deferred_move;
-  GstStructure *reason = g_steal_pointer (&a->deferred_reason);
-
-  a->deferred_timer = 0;
-  a->deferred_move = MOVE_NONE;
-  if (!a->stopping)
-    apply_move (a, move, reason);
-  if (move == MOVE_UP || move == MOVE_TO_MAIN)
-    arm_step_up (a);
-  if (reason)
-    gst_structure_free (reason);
-  return G_SOURCE_REMOVE;
-}
-
-/* Does the move now, or when min-dwell since the last change has passed.
- * A newer request replaces a deferred one. */
 static void
-request_move (Adapter * a, Move move, const GstStructure * reason)
+carry_out_keyframe_request (Adapter * a, const GstStructure * reason)
 {
-  gint64 left = dwell_left_ns (a);
+  gint height = current_height (a);
 
-  if (left == 0) {
-    apply_move (a, move, reason);
-    return;
-  }
-  a->deferred_move = move;
-  replace_structure (&a->deferred_reason, reason);
-  clear_timer (&a->deferred_timer);
-  a->deferred_timer = g_timeout_add ((guint) ((left + 999999) / 1000000), on_deferred_due, a);
-  log_decision (a, "defer", current_height (a), current_height (a), reason,
-      move == MOVE_DOWN ? "step-down within min-dwell" : move == MOVE_UP ?
-      "step-up within min-dwell" : "stream switch within min-dwell");
+  if (vdropmon_requests_keyframes (a))
+    log_decision (a, "keyframe-by-vdropmon", height, height, reason,
+        "vdropmon's request-keyframe property sent it");
+  else
+    log_decision (a, "request-keyframe", height, height, reason,
+        send_keyframe_request (a) ? "GstForceKeyUnit sent upstream, handled"
+        : "GstForceKeyUnit sent upstream, reached the source unhandled");
 }
 
 static void
-cancel_deferred (Adapter * a, const GstStructure * reason, const gchar * why)
+carry_out (Adapter * a, const vdm_adapt_decision * d)
 {
-  if (a->deferred_move == MOVE_NONE)
-    return;
-  clear_timer (&a->deferred_timer);
-  a->deferred_move = MOVE_NONE;
-  replace_structure (&a->deferred_reason, NULL);
-  log_decision (a, "cancel", current_height (a), current_height (a), reason, why);
+  const GstStructure *reason = d->reason ?
+      gst_message_get_structure ((GstMessage *) d->reason) : NULL;
+  const gchar *event = vdm_adapt_event_name (d->event);
+
+  switch (d->event) {
+    case VDM_ADAPT_STEP_DOWN:
+    case VDM_ADAPT_STEP_UP:
+      g_atomic_int_set (&a->target_height, d->to_height);
+      apply_height (a);
+      a->change_pending_since = d->time_ns;
+      log_decision (a, event, d->from_height, d->to_height, reason, d->note);
+      break;
+    case VDM_ADAPT_SWITCH_SUBSTREAM:
+    case VDM_ADAPT_SWITCH_MAIN:
+    case VDM_ADAPT_RESTART_SOURCE:
+      a->change_pending_since = 0;
+      log_decision (a, event, d->from_height, d->to_height, reason, current_uri (a));
+      schedule_restart (a, current_uri (a));
+      break;
+    case VDM_ADAPT_REQUEST_KEYFRAME:
+      carry_out_keyframe_request (a, reason);
+      break;
+    default:
+      log_decision (a, event, d->from_height, d->to_height, reason, d->note);
+      break;
+  }
 }
 
-/* ------------------------------------------------------------------------ */
-/* Hysteresis: stepping back up.                                              */
+static void arm_policy_timer (Adapter * a);
+
+/* Carries out what the policy decided, then waits for its next deadline. */
+static void
+carry_out_all (Adapter * a, vdm_adapt_decisions * out)
+{
+  guint i;
+
+  for (i = 0; i < out->n; i++)
+    carry_out (a, &out->d[i]);
+  vdm_adapt_decisions_release (&a->policy, out);
+  arm_policy_timer (a);
+}
 
 static gboolean
-on_step_up_due (gpointer user_data)
+on_policy_due (gpointer user_data)
 {
   Adapter *a = user_data;
+  vdm_adapt_decisions out;
 
-  a->step_up_timer = 0;
-  if (a->stopping || !a->quiet || !below_top (a))
+  a->policy_timer = 0;
+  if (a->stopping)
     return G_SOURCE_REMOVE;
-  /* Back to the main stream first: it is what the user asked for. */
-  request_move (a, a->on_substream ? MOVE_TO_MAIN : MOVE_UP, a->quiet_reason);
-  if (a->deferred_move == MOVE_NONE)
-    arm_step_up (a);
+  vdm_adapt_policy_tick (&a->policy, mono_now_ns (), &out);
+  carry_out_all (a, &out);
   return G_SOURCE_REMOVE;
 }
 
-/* Another rung up after step-up-after more seconds of quiet. */
 static void
-arm_step_up (Adapter * a)
+arm_policy_timer (Adapter * a)
 {
-  clear_timer (&a->step_up_timer);
-  if (a->quiet && below_top (a))
-    a->step_up_timer = g_timeout_add (seconds_to_ms (a->opts->step_up_after_s),
-        on_step_up_due, a);
+  gint64 due = vdm_adapt_policy_next_deadline (&a->policy);
+  gint64 left;
+
+  clear_timer (&a->policy_timer);
+  if (due == VDM_ADAPT_NEVER)
+    return;
+  left = MAX (0, due - mono_now_ns ());
+  /* Rounded up: the policy does nothing before its deadline. */
+  a->policy_timer = g_timeout_add ((guint) MIN ((left + 999999) / 1000000, G_MAXUINT),
+      on_policy_due, a);
+}
+
+static const void *
+retain_message (const void *message)
+{
+  return gst_message_ref ((GstMessage *) message);
 }
 
 static void
-begin_quiet (Adapter * a, const GstStructure * clear)
+release_message (const void *message)
 {
-  a->quiet = TRUE;
-  replace_structure (&a->quiet_reason, clear);
-  arm_step_up (a);
+  gst_message_unref ((GstMessage *) message);
 }
 
 static void
-end_quiet (Adapter * a)
+init_policy (Adapter * a)
 {
-  a->quiet = FALSE;
-  clear_timer (&a->step_up_timer);
+  const Options *o = a->opts;
+  vdm_adapt_config config = {.n_rungs = o->n_rungs,.has_substream = o->substream_uri != NULL,
+    .min_dwell_ns = (gint64) round (o->min_dwell_s * 1e9),
+    .step_up_after_ns = (gint64) round (o->step_up_after_s * 1e9),
+    .retain = retain_message,.release = release_message
+  };
+
+  memcpy (config.ladder, o->ladder, sizeof (config.ladder));
+  vdm_adapt_policy_init (&a->policy, &config);
+  g_atomic_int_set (&a->target_height, current_height (a));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -988,53 +921,42 @@ send_keyframe_request (Adapter * a)
   return handled;
 }
 
-static void
-on_warning (Adapter * a, const GstStructure * s)
+static gint
+int_field (const GstStructure * s, const gchar * name)
 {
-  const gchar *action = gst_structure_get_string (s, "action");
-  gint height = current_height (a);
+  gint value = -1;
 
-  a->warnings++;
-  end_quiet (a);
-  if (a->deferred_move == MOVE_UP || a->deferred_move == MOVE_TO_MAIN)
-    cancel_deferred (a, s, "a new warning: staying down");
-  replace_structure (&a->overlay_warning, s);
-  if (action == NULL)
-    action = "none";
-  if (g_str_equal (action, "lower-resolution")) {
-    request_move (a, MOVE_DOWN, s);
-  } else if (g_str_equal (action, "lower-bitrate")) {
-    request_move (a, a->opts->substream_uri && !a->on_substream ? MOVE_TO_SUBSTREAM
-        : MOVE_DOWN, s);
-  } else if (g_str_equal (action, "request-keyframe")) {
-    if (vdropmon_requests_keyframes (a))
-      log_decision (a, "keyframe-by-vdropmon", height, height, s,
-          "vdropmon's request-keyframe property sent it");
-    else
-      log_decision (a, "request-keyframe", height, height, s,
-          send_keyframe_request (a) ? "GstForceKeyUnit sent upstream, handled"
-          : "GstForceKeyUnit sent upstream, reached the source unhandled");
-  } else if (g_str_equal (action, "circuit-break")) {
-    log_decision (a, "hold", height, height, s, "a transient burst: no change");
-  } else if (g_str_equal (action, "reinit-device")) {
-    log_decision (a, "restart-source", height, height, s, current_uri (a));
-    schedule_restart (a, current_uri (a));
-  } else {
-    log_decision (a, "ignore", height, height, s, "no action to take");
-  }
+  gst_structure_get_int (s, name, &value);
+  return value;
 }
 
 static void
-on_clear (Adapter * a, const GstStructure * s)
+on_warning (Adapter * a, GstMessage * message)
 {
-  gint height = current_height (a);
+  const GstStructure *s = gst_message_get_structure (message);
+  vdm_adapt_warning warning = {
+    .action = vdm_adapt_action_from_string (gst_structure_get_string (s, "action")),
+    .level = gst_structure_get_string (s, "level"),
+    .cause = gst_structure_get_string (s, "cause"),
+    .suggested_height = int_field (s, "suggested-height"),
+    .suggested_bitrate = int_field (s, "suggested-bitrate"),
+    .tag = message,
+  };
+  vdm_adapt_decisions out;
 
-  a->clears++;
+  replace_structure (&a->overlay_warning, s);
+  vdm_adapt_policy_on_warning (&a->policy, mono_now_ns (), &warning, &out);
+  carry_out_all (a, &out);
+}
+
+static void
+on_clear (Adapter * a, GstMessage * message)
+{
+  vdm_adapt_decisions out;
+
   replace_structure (&a->overlay_warning, NULL);
-  cancel_deferred (a, s, "cleared before min-dwell passed");
-  log_decision (a, "clear", height, height, s, below_top (a) ?
-      "stepping up after step-up-after seconds of quiet" : "at the top already");
-  begin_quiet (a, s);
+  vdm_adapt_policy_on_clear (&a->policy, mono_now_ns (), message, &out);
+  carry_out_all (a, &out);
 }
 
 static void
@@ -1046,9 +968,9 @@ on_element_message (Adapter * a, GstMessage * message)
   if (s == NULL || a->stopping)
     return;
   if (gst_structure_has_name (s, "vdropmon-warning"))
-    on_warning (a, s);
+    on_warning (a, message);
   else if (gst_structure_has_name (s, "vdropmon-clear"))
-    on_clear (a, s);
+    on_clear (a, message);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1302,8 +1224,10 @@ start_pipeline (Adapter * a, const gchar * uri, GError ** err)
   }
   /* A new pipeline means a new vdropmon without an episode (its clear will
    * never come): the quiet that counts toward stepping up starts now. */
-  if (a->started_once)
-    begin_quiet (a, NULL);
+  if (a->started_once) {
+    vdm_adapt_policy_on_source_restarted (&a->policy, mono_now_ns ());
+    arm_policy_timer (a);
+  }
   a->started_once = TRUE;
   return TRUE;
 }
@@ -1334,8 +1258,8 @@ static void
 print_summary (const Adapter * a)
 {
   g_print ("vdm-adapt: done: %u warnings, %u clears, %u steps down, %u steps up, "
-      "ending at %dp%s\n", a->warnings, a->clears, a->steps_down, a->steps_up,
-      current_height (a), a->on_substream ? " (substream)" : "");
+      "ending at %dp%s\n", a->policy.warnings, a->policy.clears, a->policy.steps_down,
+      a->policy.steps_up, current_height (a), on_substream (a) ? " (substream)" : "");
 }
 
 int
@@ -1363,7 +1287,7 @@ main (int argc, char **argv)
   if (a.frame_log)
     setvbuf (a.frame_log, NULL, _IOLBF, 0);
   g_mutex_init (&a.input_lock);
-  set_rung (&a, 0);
+  init_policy (&a);
   a.loop = g_main_loop_new (NULL, FALSE);
   if (!start_pipeline (&a, opts.uri, &err)) {
     g_printerr ("vdm-adapt: %s\n", err->message);
@@ -1395,9 +1319,9 @@ main (int argc, char **argv)
     fclose (a.log);
   if (a.frame_log)
     fclose (a.frame_log);
-  replace_structure (&a.quiet_reason, NULL);
+  clear_timer (&a.policy_timer);
+  vdm_adapt_policy_clear (&a.policy);
   replace_structure (&a.overlay_warning, NULL);
-  replace_structure (&a.deferred_reason, NULL);
   g_free (a.restart_uri);
   g_main_loop_unref (a.loop);
   g_mutex_clear (&a.input_lock);
