@@ -63,9 +63,8 @@ stream_start (Stream * s, const gchar * first_property, ...)
   gst_harness_set_src_caps_str (s->h, H264_CAPS);
   s->seq = 1000;
   s->now = 0;
-  /* The element's worker adopts the clock on its next round (every bin,
-   * 100 ms real time); the detector's bins start at that clock's 0. */
-  g_usleep (300 * 1000);
+  /* No wait: the element adopts the test clock when it is set, and the
+   * detector's bins are aligned on that clock's multiples of 100 ms. */
 }
 
 static void
@@ -209,8 +208,8 @@ GST_START_TEST (test_threshold_changed_while_playing)
 
   stream_start (&s, NULL);
   push_until (&s, GST_SECOND, 0);
+  /* applied to the monitor at once, no round to wait for */
   g_object_set (s.h->element, "surge-factor", 100.0, "critical-factor", 200.0, NULL);
-  g_usleep (200 * 1000);        /* the worker applies it on its next round */
   push_until (&s, 2 * GST_SECOND, 0);
   push_until (&s, 3 * GST_SECOND, 1);
   alert = next_alert (&s);
@@ -243,12 +242,9 @@ GST_START_TEST (test_keyframe_loss)
   fail_unless (strstr (gst_structure_get_string (w, "cause"), "keyframe") != NULL);
   fail_unless_equals_uint64 (get_u64 (w, "detect-time"), GST_SECOND);
   fail_unless_equals_uint64 (get_u64 (w, "stall-eta"), 2 * GST_SECOND);
-  /* the harness's upstream queue also holds our latency event: skip it */
-  while ((event = gst_harness_try_pull_upstream_event (s.h)) || !force_key_unit) {
-    if (!event) {
-      g_usleep (10 * 1000);
-      continue;
-    }
+  /* the harness's upstream queue also holds our latency event: skip it
+   * (gst_harness_pull_upstream_event blocks until one comes) */
+  while (!force_key_unit && (event = gst_harness_pull_upstream_event (s.h))) {
     force_key_unit |= gst_video_event_is_force_key_unit (event);
     gst_event_unref (event);
   }
