@@ -322,8 +322,10 @@ gst_vdropmon_set_clock (GstElement * element, GstClock * clock)
   gboolean ok = GST_ELEMENT_CLASS (parent_class)->set_clock (element, clock);
 
   g_mutex_lock (&self->lock);
-  if (self->worker)
+  if (self->worker) {
     vdm_worker_refresh_clock_locked (self);
+    vdm_wake_worker_locked (self);      /* to wait on the new clock */
+  }
   g_mutex_unlock (&self->lock);
   return ok;
 }

@@ -87,6 +87,8 @@ struct _GstVdropmon
   gboolean rescan_requested;
   guint64 next_rescan_mono;     /* CLOCK_MONOTONIC: discovery is real-world I/O */
   guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
+  GstClockID bin_wait;          /* worker thread only: on the element's clock */
+  GstClockTime bin_wait_time;
 
   /* Watches. */
   GArray *watches;              /* VdmWatch */

@@ -227,6 +227,67 @@ wait_until_locked (GstVdropmon * self)
   return (gint64) (MIN (due, (guint64) G_MAXINT64) / 1000);
 }
 
+static gboolean
+on_bin_due (GstClock * clock, GstClockTime time, GstClockID id, gpointer user_data)
+{
+  GstVdropmon *self = user_data;
+
+  g_mutex_lock (&self->lock);
+  vdm_wake_worker_locked (self);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+/* Besides its CLOCK_MONOTONIC deadlines, the worker waits on the element's
+ * clock for the next detector bin's end, so that a clock which does not
+ * follow real time (a GstTestClock: crank it, and the round runs at the
+ * bin's end) drives it too. Entered and left with the lock held; the clock
+ * is called without it. */
+static void
+schedule_bin_wait_locked (GstVdropmon * self)
+{
+  GstClock *clock = self->clock ? gst_object_ref (self->clock) : NULL;
+  guint64 bin = self->config.detector.bin_ns;
+  GstClockTime target = GST_CLOCK_TIME_NONE;
+  GstClockID old, id = NULL;
+
+  if (clock && bin) {
+    GstClockTime now = gst_clock_get_time (clock);
+    target = vdm_time_add (now - now % bin, bin);
+  }
+  if (target == self->bin_wait_time && (!self->bin_wait
+          || gst_clock_id_uses_clock (self->bin_wait, clock))) {
+    gst_clear_object (&clock);
+    return;
+  }
+  old = self->bin_wait;
+  self->bin_wait = NULL;
+  self->bin_wait_time = target;
+  g_mutex_unlock (&self->lock);
+  if (old) {
+    gst_clock_id_unschedule (old);
+    gst_clock_id_unref (old);
+  }
+  if (GST_CLOCK_TIME_IS_VALID (target)) {
+    id = gst_clock_new_single_shot_id (clock, target);
+    gst_clock_id_wait_async (id, on_bin_due, self, NULL);
+  }
+  g_mutex_lock (&self->lock);
+  self->bin_wait = id;
+  gst_clear_object (&clock);
+}
+
+static void
+cancel_bin_wait (GstVdropmon * self)
+{
+  if (self->bin_wait) {
+    gst_clock_id_unschedule (self->bin_wait);
+    gst_clock_id_unref (self->bin_wait);
+    self->bin_wait = NULL;
+  }
+  self->bin_wait_time = GST_CLOCK_TIME_NONE;
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -235,6 +296,7 @@ worker_main (gpointer data)
   g_mutex_lock (&self->lock);
   while (!self->worker_stop) {
     worker_round_locked (self, FALSE);
+    schedule_bin_wait_locked (self);
     while (!self->wake && !self->worker_stop) {
       if (!g_cond_wait_until (&self->cond, &self->lock, wait_until_locked (self)))
         break;                  /* deadline reached */
@@ -249,6 +311,7 @@ worker_main (gpointer data)
 void
 vdm_worker_start (GstVdropmon * self)
 {
+  self->bin_wait_time = GST_CLOCK_TIME_NONE;
   self->worker = g_thread_new ("vdropmon", worker_main, self);
 }
 
@@ -264,6 +327,7 @@ vdm_worker_stop (GstVdropmon * self)
   g_mutex_unlock (&self->lock);
   g_thread_join (self->worker);
   self->worker = NULL;
+  cancel_bin_wait (self);
 }
 
 /* EOS, on the streaming thread: every drop known so far is posted before

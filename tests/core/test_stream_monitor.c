@@ -24,20 +24,19 @@ typedef struct {
   uint8_t payload[2];
 } packet;
 
-static packet
-make_packet (uint16_t seq, uint32_t ts, bool keyframe)
+/* Fills *p in place: its header points into its own payload. */
+static void
+make_packet_at (packet *p, uint16_t seq, uint32_t ts, bool keyframe)
 {
-  packet p = { 0 };
-
-  p.payload[0] = 0x7c;          /* FU-A */
-  p.payload[1] = keyframe ? 0x85 : 0x81;        /* start bit, IDR (5) or non-IDR (1) */
-  p.rtp.payload_type = 96;
-  p.rtp.seq = seq;
-  p.rtp.timestamp = ts;
-  p.rtp.ssrc = SSRC;
-  p.rtp.payload = p.payload;
-  p.rtp.payload_len = sizeof (p.payload);
-  return p;
+  memset (p, 0, sizeof (*p));
+  p->payload[0] = 0x7c;         /* FU-A */
+  p->payload[1] = keyframe ? 0x85 : 0x81;       /* start bit, IDR (5) or non-IDR (1) */
+  p->rtp.payload_type = 96;
+  p->rtp.seq = seq;
+  p->rtp.timestamp = ts;
+  p->rtp.ssrc = SSRC;
+  p->rtp.payload = p->payload;
+  p->rtp.payload_len = sizeof (p->payload);
 }
 
 static vdm_now
@@ -65,7 +64,9 @@ new_monitor (void)
 static void
 frame (vdm_stream_monitor *mon, unsigned n, bool keyframe, unsigned skip_seqs)
 {
-  packet p = make_packet ((uint16_t) (100 + n + skip_seqs), n * FRAME_TICKS, keyframe);
+  packet p;
+
+  make_packet_at (&p, (uint16_t) (100 + n + skip_seqs), n * FRAME_TICKS, keyframe);
 
   vdm_stream_monitor_buffer_passed (mon, 1200);
   vdm_stream_monitor_rtp_passed (mon, &p.rtp, (uint64_t) n * FRAME_MS * MS);
@@ -130,8 +131,7 @@ static void
 test_kernel_drop_placed_and_copied (void)
 {
   vdm_stream_monitor *mon = new_monitor ();
-  packet passed = make_packet (200, 7 * FRAME_TICKS, true);
-  packet lost = make_packet (201, 7 * FRAME_TICKS, true);
+  packet passed, lost;
   uint8_t wire[14];
   char name[32] = "SOCKET_RCVBUFF";
   vdm_kernel_drop drop = {
@@ -140,6 +140,8 @@ test_kernel_drop_placed_and_copied (void)
   };
   vdm_drop_report r[2];
 
+  make_packet_at (&passed, 200, 7 * FRAME_TICKS, true);
+  make_packet_at (&lost, 201, 7 * FRAME_TICKS, true);
   /* the lost packet as the kernel saw it: RTP header + FU-A bytes */
   memset (wire, 0, sizeof (wire));
   wire[0] = 0x80;
@@ -247,7 +249,7 @@ test_warning_and_clear (void)
     bool lossy = t >= 2000 && t < 3000;
 
     seq += lossy ? 1 : 0;
-    p = make_packet (seq++, (uint32_t) (t * 90), false);
+    make_packet_at (&p, seq++, (uint32_t) (t * 90), false);
     vdm_stream_monitor_rtp_passed (mon, &p.rtp, t * MS);
     vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
     vdm_stream_monitor_tick (mon, at_ms (t), false);
@@ -340,7 +342,9 @@ test_timestamp_jumps_are_not_lag (void)
   vdm_stream_monitor_set_format (mon, true, VDM_CODEC_H264, 1, -1);
   vdm_stream_monitor_set_latency (mon, 2 * VDM_SECOND);
   for (uint64_t t = 0; t < 20000; t += 10) {
-    packet p = make_packet ((uint16_t) (t / 10), ts, false);
+    packet p;
+
+    make_packet_at (&p, (uint16_t) (t / 10), ts, false);
     vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
     vdm_stream_monitor_tick (mon, at_ms (t), false);
     vdm_stream_monitor_stats (mon, &stats);

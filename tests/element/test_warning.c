@@ -281,6 +281,71 @@ GST_START_TEST (test_silence_warns)
 
 GST_END_TEST;
 
+/* Cranks the test clock to the worker's next wait (its next detector bin)
+ * and returns once that round is over: the worker has registered its next
+ * wait. Whatever the round posted is on the bus by then. */
+static GstClockTime
+crank_worker (Stream * s)
+{
+  GstTestClock *clock = GST_TEST_CLOCK (gst_harness_get_testclock (s->h));
+  GstClockID next;
+  GstClockTime now;
+
+  fail_unless (gst_test_clock_crank (clock));
+  now = gst_clock_get_time (GST_CLOCK (clock));
+  gst_test_clock_wait_for_next_pending_id (clock, &next);
+  gst_clock_id_unref (next);
+  gst_object_unref (clock);
+  s->now = now;
+  return now;
+}
+
+/* The bus right now, no waiting: a warning or clear, or NULL. */
+static GstStructure *
+alert_now (Stream * s)
+{
+  GstMessage *msg;
+  GstStructure *found = NULL;
+
+  while (!found && (msg = gst_bus_pop_filtered (s->bus, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *st = gst_message_get_structure (msg);
+    if (gst_structure_has_name (st, "vdropmon-warning")
+        || gst_structure_has_name (st, "vdropmon-clear"))
+      found = gst_structure_copy (st);
+    gst_message_unref (msg);
+  }
+  return found;
+}
+
+/* Time driven by cranking the clock, not by waiting: the worker waits on
+ * the element's clock for each bin's end, so every crank is one round at
+ * exactly that time, and the test reads the bus without a timeout. The
+ * last packet arrives at 0.99 s; silence (200 ms) is seen at the round at
+ * 1.2 s, not before. */
+GST_START_TEST (test_silence_by_cranking)
+{
+  Stream s;
+  GstStructure *w = NULL;
+  GstClockTime t = 0;
+
+  stream_start (&s, NULL);
+  push_until (&s, GST_SECOND, 0);
+  while (t < 1200 * GST_MSECOND) {
+    t = crank_worker (&s);
+    w = alert_now (&s);
+    if (t < 1200 * GST_MSECOND)
+      fail_unless (w == NULL, "at %" GST_TIME_FORMAT ": %" GST_PTR_FORMAT, GST_TIME_ARGS (t), w);
+  }
+  fail_unless_equals_uint64 (t, 1200 * GST_MSECOND);
+  fail_unless (w != NULL, "no warning at 1.2 s");
+  assert_string (w, "cause", "network");
+  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), 1200 * GST_MSECOND);
+  gst_structure_free (w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
 /* Issue 9 #12: a paused pipeline is no outage. Packets stop while PAUSED
  * and the clock goes on: nothing is said; once PLAYING again, silence
  * counts from the resume. */
@@ -320,6 +385,7 @@ warning_suite (void)
   tcase_add_test (tc, test_keyframe_loss);
   tcase_add_test (tc, test_silence_warns);
   tcase_add_test (tc, test_no_silence_while_paused);
+  tcase_add_test (tc, test_silence_by_cranking);
   return s;
 }
 
