@@ -1406,10 +1406,12 @@ bpf_required (void)
 /* Starts collector=auto twice, pushes a stream through and returns the
  * number of warnings; *collector is the stats' collector field. */
 static guint
-run_collector_auto (gchar ** collector, gchar ** status)
+run_collector_auto (gchar ** collector, gchar ** status, gchar ** skipped)
 {
   GstBus *bus = gst_bus_new ();
-  GstElement *element = vdropmon_new (bus, "collector", "auto", "post-messages", "false", NULL);
+  /* no daemon answers there: auto must say so and go on */
+  GstElement *element = vdropmon_new (bus, "collector", "auto", "post-messages", "false",
+      "daemon-socket", "/nonexistent/vdropmond.sock", NULL);
   GstHarness *h = gst_harness_new_with_element (element, "sink", "src");
   GstMessage *msg;
   GstStructure *s;
@@ -1431,6 +1433,7 @@ run_collector_auto (gchar ** collector, gchar ** status)
   fail_unless_equals_uint64 (get_u64 (s, "buffers"), 20);
   *collector = g_strdup (get_str (s, "collector"));
   *status = g_strdup (get_str (s, "collector-status"));
+  *skipped = g_strdup (get_str (s, "collector-skipped"));
   gst_structure_free (s);
 
   while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR))) {
@@ -1455,23 +1458,28 @@ run_collector_auto (gchar ** collector, gchar ** status)
   return warnings;
 }
 
+/* auto tries the daemon first, then the embedded collector, and says why
+ * each one it did not get was not used. */
 static void
-check_collector_auto_result (guint warnings, const gchar * collector, const gchar * status)
+check_collector_auto_result (guint warnings, const gchar * collector, const gchar * status,
+    const gchar * skipped)
 {
+  fail_unless (g_str_has_prefix (skipped, "daemon: "), "collector-skipped %s", skipped);
   if (g_str_equal (collector, "embedded")) {
     assert_equals_string (status, "running");
     fail_unless_equals_int (warnings, 0);
   } else {
     assert_equals_string (collector, "none");
-    fail_unless (g_str_has_prefix (status, "unavailable: "), "status %s", status);
+    fail_unless (g_str_has_prefix (status, "unavailable: daemon: "), "status %s", status);
+    fail_unless (strstr (status, "; embedded: ") != NULL, "status %s", status);
     fail_unless_equals_int (warnings, 1);
   }
 }
 
 GST_START_TEST (test_collector_auto)
 {
-  gchar *collector, *status;
-  guint warnings = run_collector_auto (&collector, &status);
+  gchar *collector, *status, *skipped;
+  guint warnings = run_collector_auto (&collector, &status, &skipped);
 
   GST_INFO ("collector %s (%s), %u warnings", collector, status, warnings);
   if (!g_str_equal (collector, "embedded")) {
@@ -1479,9 +1487,10 @@ GST_START_TEST (test_collector_auto)
         status);
     g_printerr ("test_collector_auto: no eBPF here (%s): checked the fallback only\n", status);
   }
-  check_collector_auto_result (warnings, collector, status);
+  check_collector_auto_result (warnings, collector, status, skipped);
   g_free (collector);
   g_free (status);
+  g_free (skipped);
 }
 
 GST_END_TEST;
@@ -1509,18 +1518,19 @@ set_effective_caps (struct __user_cap_data_struct *saved, gboolean restore)
 GST_START_TEST (test_collector_auto_unprivileged)
 {
   struct __user_cap_data_struct saved[_LINUX_CAPABILITY_U32S_3];
-  gchar *collector, *status;
+  gchar *collector, *status, *skipped;
   guint warnings;
 
   fail_unless (set_effective_caps (saved, FALSE), "capset: %s", g_strerror (errno));
-  warnings = run_collector_auto (&collector, &status);
+  warnings = run_collector_auto (&collector, &status, &skipped);
   fail_unless (set_effective_caps (saved, TRUE), "capset: %s", g_strerror (errno));
 
   GST_INFO ("collector %s (%s), %u warnings", collector, status, warnings);
   assert_equals_string (collector, "none");
-  check_collector_auto_result (warnings, collector, status);
+  check_collector_auto_result (warnings, collector, status, skipped);
   g_free (collector);
   g_free (status);
+  g_free (skipped);
 }
 
 GST_END_TEST;
