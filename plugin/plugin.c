@@ -2,11 +2,14 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+#include "client_source.h"
 #include "gstvdropmon.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
+  /* collector=daemon and auto reach the host's vdropmond through it */
+  vdm_daemon_client_register ();
   return GST_ELEMENT_REGISTER (vdropmon, plugin);
 }
 

@@ -56,13 +56,15 @@ vdm_collector_ref (GstVdropmon * self)
 /* ------------------------------------------------------------------------ */
 /* Opening.                                                                  */
 
+/* NULL: the daemon client's default ($VDROPMON_DAEMON_SOCKET, else its
+ * default path). */
 static const gchar *
 daemon_socket_path (GstVdropmon * self, gchar ** owned)
 {
   g_mutex_lock (&self->lock);
   *owned = g_strdup (self->daemon_socket);
   g_mutex_unlock (&self->lock);
-  return *owned ? *owned : g_getenv ("VDROPMON_DAEMON_SOCKET");
+  return *owned;
 }
 
 /* Opens and subscribes one source by name; on failure returns NULL and
