@@ -49,6 +49,12 @@ typedef struct
   gchar flow[VDM_FLOW_STRING_MAX];
   vdm_counters last_counters;   /* kept when the watch goes, so totals never shrink */
   guint64 events_lost_reported;
+  /* Drops the ring buffer lost the events of (issue 9 #6): per reason, the
+   * events delivered and the drops announced from the counters instead. */
+  guint8 protocol;              /* of the flow, for unseen drops */
+  guint64 events_seen[VDM_REASON_SLOTS];
+  guint64 unseen_announced[VDM_REASON_SLOTS];
+  guint64 events_lost_announced;
 } VdmWatch;
 
 struct _GstVdropmon
@@ -137,6 +143,7 @@ vdm_source *vdm_collector_ref (GstVdropmon * self);
 void vdm_collector_refresh_counters (GstVdropmon * self);
 /* Events lost since the last call for this watch. */
 guint64 vdm_collector_take_events_lost (GstVdropmon * self, guint32 watch_id);
+void vdm_collector_announce_unseen (GstVdropmon * self);
 void vdm_collector_feed_queue_fill (GstVdropmon * self);
 GstStructure *vdm_build_stats (GstVdropmon * self, const gchar * name);
 

@@ -190,6 +190,10 @@ worker_round_locked (GstVdropmon * self, gboolean final)
   Round r = { 0 };
   guint i;
 
+  /* before the tick: gaps due now must know the drops the ring lost */
+  g_mutex_unlock (&self->lock);
+  vdm_collector_announce_unseen (self);
+  g_mutex_lock (&self->lock);
   collect_round_locked (self, final, &r);
   g_mutex_unlock (&self->lock);
 

@@ -277,6 +277,76 @@ GST_START_TEST (test_stats_from_fake_source)
 
 GST_END_TEST;
 
+/* Issue 9 #6: the ring buffer is full, no event comes; the kernel's
+ * per-reason counters and events-lost grow by 10 per 100 ms bin from 2.0 s
+ * to 3.0 s while RTP packets arrive with the 10 matching seq gaps. The
+ * detector still sees the host's drops (cause host, lower-resolution,
+ * reason SOCKET_RCVBUFF, not network / lower-bitrate / RTP_SEQ_GAP), and
+ * the gaps are not reported again as rtp-gap drops. Reading stats reads
+ * the counters, so each bin's drops are known before the clock moves on. */
+GST_START_TEST (test_lost_events_still_reach_the_detector)
+{
+  Fixture f;
+  vdm_counters counters = { 0 };
+  GstStructure *w = NULL, *stats;
+  const GstStructure *s;
+  GstMessage *msg;
+  GstClockTime t;
+  guint16 seq = 1000;
+  guint64 lost = 0, gap_drops = 0, kernel_drops = 0;
+  guint i;
+
+  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+      H264_CAPS, NULL);
+  vdm_fake_source_set_reason_name (f.fake, REASON_RCVBUFF, "SOCKET_RCVBUFF");
+  for (t = 0; t < 3500 * GST_MSECOND; t += 100 * GST_MSECOND) {
+    gboolean lossy = t >= 2 * GST_SECOND && t < 3 * GST_SECOND;
+
+    fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
+    for (i = 0; i < 10; i++) {
+      seq += lossy ? 1 : 0;
+      gst_harness_push (f.h, rtp_packet (seq, (guint32) (t / GST_MSECOND * 90), t, FALSE));
+      seq++;
+    }
+    if (lossy) {
+      counters.per_reason[REASON_RCVBUFF] += 10;
+      counters.total += 10;
+      lost += 10;
+      fail_unless_equals_int (vdm_fake_source_set_counters (f.fake, f.watch_id, &counters), 0);
+      fail_unless_equals_int (vdm_fake_source_set_events_lost (f.fake, f.watch_id, lost), 0);
+    }
+    g_object_get (f.mon, "stats", &stats, NULL);
+    gst_structure_free (stats);
+    g_usleep (60 * 1000);       /* the gaps' grace (50 ms of CLOCK_MONOTONIC) */
+  }
+  gst_harness_teardown (f.h);   /* everything pending is posted */
+  while ((msg = gst_bus_timed_pop_filtered (f.bus, GST_SECOND, GST_MESSAGE_ELEMENT))) {
+    s = gst_message_get_structure (msg);
+    if (gst_structure_has_name (s, "vdropmon-warning") && !w)
+      w = gst_structure_copy (s);
+    if (gst_structure_has_name (s, "vdropmon-drop")) {
+      guint count = g_value_get_uint (gst_structure_get_value (s, "count"));
+      if (!g_strcmp0 (gst_structure_get_string (s, "source"), "rtp-gap"))
+        gap_drops += count;
+      else
+        kernel_drops += count;
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless (w != NULL, "no warning");
+  assert_str (w, "cause", "host");
+  assert_str (w, "action", "lower-resolution");
+  assert_str (w, "reasons", "SOCKET_RCVBUFF");
+  gst_structure_free (w);
+  fail_unless_equals_uint64 (gap_drops, 0);
+  fail_unless_equals_uint64 (kernel_drops, 100);
+  gst_object_unref (f.mon);
+  gst_bus_set_flushing (f.bus, TRUE);
+  gst_object_unref (f.bus);
+}
+
+GST_END_TEST;
+
 static Suite *
 fake_source_suite (void)
 {
@@ -289,6 +359,7 @@ fake_source_suite (void)
   tcase_add_test (tc, test_kernel_drop_after_depayloader);
   tcase_add_test (tc, test_kernel_drops_warn_and_clear);
   tcase_add_test (tc, test_stats_from_fake_source);
+  tcase_add_test (tc, test_lost_events_still_reach_the_detector);
   return s;
 }
 
