@@ -30,6 +30,7 @@
 
 #include "event_source.h"
 #include "flow_spec.h"
+#include "message_budget.h"
 #include "gstvdropmon.h"
 #include "rtp_parse.h"
 #include "stream_monitor.h"
@@ -93,6 +94,11 @@ struct _GstVdropmon
   gboolean rescan_requested;
   guint64 next_rescan_mono;     /* CLOCK_MONOTONIC: discovery is real-world I/O */
   guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
+
+  /* Drop messages past the budget go into one summary (issue 9 #9). */
+  vdm_message_budget drop_budget;
+  vdm_drop_summary drop_summary;
+  guint64 last_summary_mono;
 
   /* Watches. */
   GArray *watches;              /* VdmWatch */
