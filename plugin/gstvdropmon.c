@@ -110,10 +110,13 @@ gst_vdropmon_collector_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_VDROPMON_COLLECTOR_AUTO, "Load eBPF if allowed, else warn and use userspace signals",
+    {GST_VDROPMON_COLLECTOR_AUTO, "The collector daemon if it answers, else load eBPF if allowed, "
+        "else warn and use userspace signals",
         "auto"},
     {GST_VDROPMON_COLLECTOR_EMBEDDED, "Load eBPF in this process or fail to start", "embedded"},
     {GST_VDROPMON_COLLECTOR_NONE, "Userspace signals only (RTP sequence gaps)", "none"},
+    {GST_VDROPMON_COLLECTOR_DAEMON, "The host's collector daemon (vdropmond) or fail to start",
+        "daemon"},
     {0, NULL, NULL},
   };
 
@@ -332,16 +335,41 @@ report_collector_failure (GstVdropmon * self, GstVdropmonCollector mode, const g
   gchar *status = g_strdup_printf ("unavailable: %s", why);
 
   set_collector_status (self, status);
-  if (mode == GST_VDROPMON_COLLECTOR_EMBEDDED) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot load the eBPF collector"),
-        ("%s", status));
+  if (mode == GST_VDROPMON_COLLECTOR_EMBEDDED || mode == GST_VDROPMON_COLLECTOR_DAEMON) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ, ("Cannot open the %s collector",
+            mode == GST_VDROPMON_COLLECTOR_DAEMON ? "daemon" : "eBPF"), ("%s", status));
   } else if (!self->warned_no_bpf) {
     GST_ELEMENT_WARNING (self, RESOURCE, OPEN_READ,
         ("Kernel drop monitoring is off; only RTP sequence gaps will be reported"), ("%s", status));
     self->warned_no_bpf = TRUE;
   }
   g_free (status);
-  return mode != GST_VDROPMON_COLLECTOR_EMBEDDED;
+  return mode == GST_VDROPMON_COLLECTOR_AUTO;
+}
+
+/* auto: the daemon when its socket answers (no privilege needed), else the
+ * embedded collector; the error then names both reasons. */
+static vdm_source *
+open_source (GstVdropmonCollector mode, char **error)
+{
+  char *daemon_error = NULL, *embedded_error = NULL;
+  vdm_source *source;
+
+  *error = NULL;
+  if (mode == GST_VDROPMON_COLLECTOR_EMBEDDED)
+    return vdm_source_open_embedded (error);
+  source = vdm_source_open ("daemon", NULL, &daemon_error);
+  if (source || mode == GST_VDROPMON_COLLECTOR_DAEMON) {
+    *error = daemon_error;
+    return source;
+  }
+  source = vdm_source_open_embedded (&embedded_error);
+  if (!source)
+    *error = g_strdup_printf ("%s; and %s", embedded_error ? embedded_error : "?",
+        daemon_error ? daemon_error : "?");
+  free (daemon_error);
+  free (embedded_error);
+  return source;
 }
 
 static gboolean
@@ -355,7 +383,7 @@ open_collector (GstVdropmon * self, GstVdropmonCollector mode)
     set_collector_status (self, "disabled");
     return TRUE;
   }
-  self->source = vdm_source_open_embedded (&error);
+  self->source = open_source (mode, &error);
   if (self->source)
     self->subscription = vdm_source_subscribe (self->source, &consumer, self);
   if (self->source && self->subscription) {

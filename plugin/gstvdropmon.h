@@ -15,15 +15,19 @@ GType gst_vdropmon_collector_get_type (void);
 
 /**
  * GstVdropmonCollector:
- * @GST_VDROPMON_COLLECTOR_AUTO: load the eBPF collector if this process may;
+ * @GST_VDROPMON_COLLECTOR_AUTO: the host's collector daemon (vdropmond) if
+ *   its socket answers, else load the eBPF collector if this process may;
  *   otherwise warn once and go on with userspace signals
  * @GST_VDROPMON_COLLECTOR_EMBEDDED: load the eBPF collector or fail to start
  * @GST_VDROPMON_COLLECTOR_NONE: userspace signals only
+ * @GST_VDROPMON_COLLECTOR_DAEMON: the host's collector daemon (socket:
+ *   $VDROPMON_DAEMON_SOCKET, else /run/vdropmon/vdropmond.sock) or fail to start
  */
 typedef enum {
   GST_VDROPMON_COLLECTOR_AUTO,
   GST_VDROPMON_COLLECTOR_EMBEDDED,
   GST_VDROPMON_COLLECTOR_NONE,
+  GST_VDROPMON_COLLECTOR_DAEMON,
 } GstVdropmonCollector;
 
 GST_ELEMENT_REGISTER_DECLARE (vdropmon);

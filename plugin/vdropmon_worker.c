@@ -79,7 +79,7 @@ vdm_on_kernel_drop (void *user_data, const vdm_drop * drop)
     .reason = drop->reason,
     .reason_name = drop->reason_name,
     .time_ns = drop->ktime_ns,
-    .count = 1,
+    .count = drop->count > 1 ? drop->count : 1,
     .attribution = (guint8) drop->attributed_by,
   };
 
@@ -95,7 +95,10 @@ vdm_on_kernel_drop (void *user_data, const vdm_drop * drop)
   }
   before = vdm_drop_batcher_next_deadline (self->batcher);
   vdm_drop_batcher_add (self->batcher, &record, vdm_monotonic_ns ());
-  feed_detector_locked (self, drop, record.keyframe_packet);
+  /* A catch-up is history (drops while the daemon was away, or before the
+   * watch): reported and counted, but no surge now. */
+  if (drop->attributed_by != VDM_ATTR_CATCH_UP)
+    feed_detector_locked (self, drop, record.keyframe_packet);
   /* Wake only for what cannot wait: an earlier deadline or a keyframe. */
   if (record.keyframe_packet || vdm_drop_batcher_next_deadline (self->batcher) < before)
     vdm_worker_wake_locked (self);
@@ -315,13 +318,17 @@ GstStructure *
 vdm_build_stats (GstVdropmon * self, const gchar * name)
 {
   VdmStatsSnapshot snap = { 0 };
+  vdm_source_info info = { 0 };
   GstStructure *s;
   guint i;
 
   snap.flows = g_ptr_array_new_with_free_func (g_free);
   g_mutex_lock (&self->lock);
-  snap.collector = self->source ? "embedded" : "none";
-  snap.collector_status = self->collector_status ? self->collector_status : "disabled";
+  if (self->source)             /* cheap, no I/O: the daemon source says if it reconnects */
+    vdm_source_get_info (self->source, &info);
+  snap.collector = self->source ? info.name : "none";
+  snap.collector_status = info.status ? info.status
+      : self->collector_status ? self->collector_status : "disabled";
   add_counters (&snap, &self->retired);
   for (i = 0; i < self->watches->len; i++) {
     const VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
