@@ -42,6 +42,7 @@ typedef struct {
   uint16_t port;
   uint32_t watch_id;
   uint64_t events, catch_up, keyframes;
+  uint64_t foreign;             /* events naming another socket: must stay 0 */
   uint8_t seen_seq[65536 / 8];
   unsigned distinct_seqs;
 } rx_socket;
@@ -98,6 +99,10 @@ on_drop (void *user_data, const vdm_drop *drop)
   s = &sockets[drop->watch_id - 1];     /* watch ids are given in order, 1.. */
   if (drop->attributed_by == VDM_ATTR_CATCH_UP) {
     s->catch_up += drop->count ? drop->count : 1;
+    goto out;
+  }
+  if (s->port && drop->flow.local_port != s->port) {
+    s->foreign++;
     goto out;
   }
   s->events++;
@@ -211,10 +216,10 @@ report (vdm_source *source)
     vdm_source_counters (source, s->watch_id, c);
     pthread_mutex_lock (&lock);
     printf ("socket %u events=%llu catch-up=%llu counters=%llu events-lost=%llu kernel=%llu "
-        "seqs=%u keyframes=%llu\n", s->port, (unsigned long long) s->events,
+        "seqs=%u keyframes=%llu foreign=%llu\n", s->port, (unsigned long long) s->events,
         (unsigned long long) s->catch_up, (unsigned long long) c->total,
         (unsigned long long) c->ringbuf_lost, (unsigned long long) k, s->distinct_seqs,
-        (unsigned long long) s->keyframes);
+        (unsigned long long) s->keyframes, (unsigned long long) s->foreign);
     events += s->events;
     catch_up += s->catch_up;
     pthread_mutex_unlock (&lock);
