@@ -3,11 +3,13 @@
 
 #include <string.h>
 
-/* RTP units between two arrivals, in 64 bits so hours of stream don't wrap. */
-static int64_t
-arrival_in_rtp_units (uint64_t arrival_ns, uint32_t clock_rate)
+/* RFC 3550 transit time (arrival in RTP units - RTP timestamp), modulo
+ * 2^64: only differences modulo 2^32 are used, and unsigned arithmetic keeps
+ * any arrival time and clock rate free of signed overflow. */
+static uint64_t
+transit_of (uint64_t arrival_ns, uint32_t clock_rate, uint32_t rtp_ts)
 {
-  return (int64_t) ((__int128) arrival_ns * clock_rate / VDM_SECOND);
+  return (uint64_t) ((unsigned __int128) arrival_ns * clock_rate / VDM_SECOND) - rtp_ts;
 }
 
 void
@@ -26,7 +28,7 @@ restart (vdm_arrival_stats *stats, uint64_t arrival_ns, uint32_t ssrc, uint32_t 
   stats->started = true;
   stats->ssrc = ssrc;
   stats->last_arrival_ns = arrival_ns;
-  stats->last_transit = arrival_in_rtp_units (arrival_ns, clock_rate) - rtp_ts;
+  stats->last_transit = (int64_t) transit_of (arrival_ns, clock_rate, rtp_ts);
   stats->frame_ts = rtp_ts;
   stats->frame_arrival_ns = arrival_ns;
   stats->packets = 1;
@@ -36,11 +38,11 @@ static void
 update_jitter (vdm_arrival_stats *stats, uint64_t arrival_ns, uint32_t rtp_ts)
 {
   /* transit differences are taken modulo 2^32 like the timestamps themselves */
-  int64_t transit = arrival_in_rtp_units (arrival_ns, stats->clock_rate) - rtp_ts;
-  int32_t d = (int32_t) (uint32_t) (transit - stats->last_transit);
+  uint64_t transit = transit_of (arrival_ns, stats->clock_rate, rtp_ts);
+  int32_t d = (int32_t) (uint32_t) (transit - (uint64_t) stats->last_transit);
   uint64_t abs_d = d < 0 ? (uint64_t) (-(int64_t) d) : (uint64_t) d;
 
-  stats->last_transit = transit;
+  stats->last_transit = (int64_t) transit;
   /* J += (|D| - J) / 16, kept scaled by 16 (RFC 3550 A.8) */
   stats->jitter_q4 += abs_d - ((stats->jitter_q4 + 8) >> 4);
 }

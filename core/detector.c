@@ -149,6 +149,8 @@ struct vdm_detector {
   uint32_t trigger_causes;
   vdm_level trigger_level;
   bool silent;
+  bool trigger_renewed;         /* the latched deficit is a renewed one */
+  uint64_t deficit_over_ns;     /* when the last deficit ended (silent went false) */
   double last_fill;             /* -1: none seen */
 
   /* The warning episode. */
@@ -184,6 +186,7 @@ vdm_detector_config_init (vdm_detector_config *config)
     .min_warning_interval_ns = 100 * VDM_MSECOND,
     .critical_factor = 4.0,
     .burst_drops = 20,
+    .renew_after_ns = 500 * VDM_MSECOND,
   };
 }
 
@@ -409,9 +412,9 @@ end_episode (vdm_detector *d)
 /* A condition with causes `causes` (of which `context` only for display)
  * and level `level`; becomes a pending warning if it is new. */
 static void
-offer (vdm_detector *d, uint32_t causes, uint32_t context, vdm_level level)
+offer (vdm_detector *d, uint32_t causes, uint32_t context, vdm_level level, uint32_t renewed)
 {
-  uint32_t fresh = d->in_episode ? causes & ~d->episode_reported : causes;
+  uint32_t fresh = d->in_episode ? (causes & ~d->episode_reported) | (causes & renewed) : causes;
 
   if (d->in_episode && fresh == 0 && level <= d->episode_level)
     return;
@@ -518,9 +521,9 @@ close_bin (vdm_detector *d)
   }
 
   if (burst)
-    offer (d, VDM_CAUSE_BURST, causes, level_for (d, VDM_LEVEL_WARNING));
+    offer (d, VDM_CAUSE_BURST, causes, level_for (d, VDM_LEVEL_WARNING), 0);
   if (d->surge_run >= c->surge_bins)
-    offer (d, d->surge_causes, 0, level_for (d, VDM_LEVEL_WARNING));
+    offer (d, d->surge_causes, 0, level_for (d, VDM_LEVEL_WARNING), 0);
   try_emit (d, end_ns);
 
   file_bin (d, count, surging);
@@ -747,14 +750,30 @@ vdm_detector_queue_fill (vdm_detector *d, uint64_t time_ns, double fill)
     latch_trigger (d, time_ns, VDM_CAUSE_HOST, VDM_LEVEL_CRITICAL);
 }
 
+/* A deficit that starts again long after the last one ended, and after
+ * the episode's last warning, announces a new freeze. */
+static bool
+deficit_renewed (const vdm_detector *d)
+{
+  return d->in_episode && !d->silent && d->config.renew_after_ns > 0
+      && d->deficit_over_ns >= d->last_warning_ns
+      && d->latest_ns - d->deficit_over_ns >= d->config.renew_after_ns;
+}
+
 void
 vdm_detector_arrival_deficit (vdm_detector *d, uint64_t time_ns, bool deficit, vdm_cause cause)
 {
-  if (deficit)
+  if (deficit) {
+    observe_time (d, time_ns);
+    if (deficit_renewed (d))
+      d->trigger_renewed = true;
     latch_trigger (d, time_ns, cause == VDM_CAUSE_HOST ? VDM_CAUSE_HOST : VDM_CAUSE_NETWORK,
         VDM_LEVEL_WARNING);
-  else
+  } else {
     observe_time (d, time_ns);
+    if (d->silent)
+      d->deficit_over_ns = d->latest_ns;
+  }
   d->silent = deficit;
 }
 
@@ -777,7 +796,9 @@ vdm_detector_advance (vdm_detector *d, uint64_t now_ns, vdm_detector_event *even
 
   observe_time (d, now_ns);
   if (d->trigger_causes) {
-    offer (d, d->trigger_causes, 0, level_for (d, d->trigger_level));
+    offer (d, d->trigger_causes, 0, level_for (d, d->trigger_level),
+        d->trigger_renewed ? DROP_CAUSES : 0);
+    d->trigger_renewed = false;
     d->trigger_causes = 0;
     d->trigger_level = VDM_LEVEL_NORMAL;
   }

@@ -13,8 +13,9 @@
  * a keyframe packet lost, the receive queue >= queue_fill_threshold (0.9),
  * arrival silence. Once warning, the detector clears after clear_bins quiet
  * bins (EWMA back under the threshold and no trigger). Warnings while warning
- * are repeated only when something new happens (a new cause or a rise to
- * critical) and at most once per min_warning_interval (100 ms).
+ * are repeated only when something new happens (a new cause, a rise to
+ * critical, or an arrival deficit that comes back after renew_after: a new
+ * freeze predicted) and at most once per min_warning_interval (100 ms).
  */
 #ifndef VDM_DETECTOR_H
 #define VDM_DETECTOR_H
@@ -60,6 +61,11 @@ typedef struct {
   uint64_t min_warning_interval_ns; /* 100 ms */
   double critical_factor;        /* 4.0: EWMA above critical_factor x baseline -> critical */
   double burst_drops;            /* 20: a single bin with >= this many drops after clean bins -> burst */
+  /* 500 ms: an arrival deficit that starts again after having been over
+   * this long is a new freeze on its way (another stall, the queue growing
+   * again after the application lowered its bitrate): warned again within
+   * the episode although its cause was already reported. 0: never. */
+  uint64_t renew_after_ns;
 } vdm_detector_config;
 
 typedef enum {

@@ -1,12 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "runway.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #define SAMPLE_PERIOD_NS (250 * VDM_MSECOND)
 #define SLOPE_WEIGHT 0.3
 /* A jump this big between media and arrival is a new stream, not lag. */
 #define DISCONTINUITY_NS (10 * VDM_SECOND)
+
+/* a - b, clamped to the int64 range. Offsets come from network input (RTP
+ * timestamps scaled by any clock rate, 1 Hz included), so they may be
+ * anywhere in the int64 range and their plain difference may overflow. */
+static int64_t
+sat_sub (int64_t a, int64_t b)
+{
+  int64_t d;
+
+  if (__builtin_sub_overflow (a, b, &d))
+    return b < 0 ? INT64_MAX : INT64_MIN;
+  return d;
+}
 
 void
 vdm_runway_init (vdm_runway *runway)
@@ -43,7 +57,7 @@ static void
 update_slope (vdm_runway *r, uint64_t arrival_ns)
 {
   double dt = (double) (arrival_ns - r->last_sample_ns);
-  double instant = (double) (r->lag_ns - r->last_sample_lag) / dt;
+  double instant = ((double) r->lag_ns - (double) r->last_sample_lag) / dt;
 
   r->slope = (1 - SLOPE_WEIGHT) * r->slope + SLOPE_WEIGHT * instant;
   r->last_sample_ns = arrival_ns;
@@ -54,10 +68,10 @@ void
 vdm_runway_observe (vdm_runway *r, uint64_t arrival_ns, uint64_t media_ns)
 {
   int64_t offset = (int64_t) (arrival_ns - media_ns);
+  int64_t jump = r->started ? sat_sub (offset, best_offset (r)) : 0;
 
   if (r->started && (arrival_ns < r->last_sample_ns
-          || offset - best_offset (r) > (int64_t) DISCONTINUITY_NS
-          || best_offset (r) - offset > (int64_t) DISCONTINUITY_NS))
+          || jump > (int64_t) DISCONTINUITY_NS || jump < -(int64_t) DISCONTINUITY_NS))
     r->started = false;         /* restart, seek, clock change */
   if (!r->started) {
     vdm_runway_init (r);
@@ -70,7 +84,7 @@ vdm_runway_observe (vdm_runway *r, uint64_t arrival_ns, uint64_t media_ns)
     close_period (r, arrival_ns, offset);
   else if (offset < r->current_min)
     r->current_min = offset;
-  r->lag_ns = offset - best_offset (r);
+  r->lag_ns = sat_sub (offset, best_offset (r));
   if (arrival_ns - r->last_sample_ns >= r->sample_period_ns)
     update_slope (r, arrival_ns);
 }
@@ -86,9 +100,11 @@ vdm_runway_time_to_empty (const vdm_runway *r, uint64_t buffer_ns)
 {
   if (!r->started)
     return VDM_TIME_NONE;
-  if (r->lag_ns >= (int64_t) buffer_ns)
+  if (r->lag_ns >= 0 && (uint64_t) r->lag_ns >= buffer_ns)
     return 0;
-  if (r->slope <= 0.01)         /* under 1 % growth: noise, or not falling behind */
+  if (!(r->slope > 0.01))       /* under 1 % growth: noise, or not falling behind */
     return VDM_TIME_NONE;
-  return (uint64_t) ((double) ((int64_t) buffer_ns - r->lag_ns) / r->slope);
+  /* In double: buffer_ns is any uint64 and the lag may be negative. */
+  double eta = ((double) buffer_ns - (double) r->lag_ns) / r->slope;
+  return eta < (double) VDM_TIME_NONE ? (uint64_t) eta : VDM_TIME_NONE;
 }

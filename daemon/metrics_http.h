@@ -4,7 +4,8 @@
  * its own thread: the render callback is called from that thread, once per
  * GET /metrics, and must take whatever lock guards the registry.
  *
- * Only GET and HEAD of /metrics (200, text exposition) and / (a short
+ * Only GET and HEAD of /metrics (200, text exposition, gzip when the
+ * client's Accept-Encoding names it, as Prometheus's does) and / (a short
  * page linking to it) are served; any other path is 404, any other
  * method 405. At most 16 connections at once, 10 s idle timeout: a
  * scraper that misbehaves cannot hold the daemon.

@@ -27,6 +27,72 @@ vdm_warning_level_name (VdmWarningLevel level)
   return (unsigned) level < VDM_LEVEL_COUNT ? level_names[level] : "unknown";
 }
 
+/* ---- the element's analytics ----------------------------------------- */
+
+static int
+parse_count (double value, uint64_t *out)
+{
+  if (!(value >= 0 && value < 1.8e19)) /* also false for NaN */
+    return 0;
+  *out = (uint64_t) value;
+  return 1;
+}
+
+static int
+parse_warning_key (const char *key, double value, VdmStreamAnalytics * out)
+{
+  static const char prefix[] = "warnings-";
+  if (strncmp (key, prefix, sizeof prefix - 1) != 0)
+    return 0;
+  for (int c = 0; c < VDM_CAUSE_COUNT; c++) {
+    for (int l = 0; l < VDM_LEVEL_COUNT; l++) {
+      char name[48];
+      snprintf (name, sizeof name, "%s%s-%s", prefix, cause_names[c], level_names[l]);
+      if (strcmp (key, name) == 0)
+        return parse_count (value, &out->warnings[c][l]);
+    }
+  }
+  return 0;
+}
+
+static int
+parse_one (const char *key, double v, VdmStreamAnalytics * out)
+{
+  if (strcmp (key, "keyframe-packets-dropped") == 0)
+    return parse_count (v, &out->keyframe_packets_dropped);
+  if (strcmp (key, "rtp-gap-packets") == 0)
+    return parse_count (v, &out->rtp_gap_packets);
+  if (strcmp (key, "events-lost") == 0)
+    return parse_count (v, &out->events_lost);
+  if (strcmp (key, "detector-state") == 0 && (v == 0 || v == 1 || v == 2))
+    return (out->detector_state = (VdmDetectorState) v), 1;
+  if (strcmp (key, "queue-fill-peak") == 0 && v >= -1 && v < 100)
+    return (out->queue_fill_peak = v), 1;
+  if (strcmp (key, "jitter") == 0 && v >= 0 && v < 1e9)
+    return (out->jitter_seconds = v / 1000), 1;
+  if (strcmp (key, "loss-fraction") == 0 && v >= 0 && v <= 1)
+    return (out->loss_ratio = v), 1;
+  if (strcmp (key, "stall-eta") == 0 && v >= -1 && v < 1e12)
+    return (out->stall_eta_seconds = v < 0 ? -1 : v / 1000), 1;
+  return parse_warning_key (key, v, out);
+}
+
+size_t
+vdm_fleet_analytics_parse (const char *const *keys, const double *values, size_t n,
+    VdmStreamAnalytics * out)
+{
+  memset (out, 0, sizeof *out);
+  out->queue_fill_peak = -1;
+  out->stall_eta_seconds = -1;
+  size_t ignored = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!keys[i] || !parse_one (keys[i], values[i], out))
+      ignored++;
+  return ignored;
+}
+
+/* ---- families -------------------------------------------------------- */
+
 #define STREAM_LABELS "command", "pid", "pipeline", "element"
 
 static const char *const stream_labels[] = { STREAM_LABELS, NULL };

@@ -66,6 +66,17 @@ typedef struct {
   double stall_eta_seconds; /* < 0: no warning open or no buffer known */
 } VdmStreamAnalytics;
 
+/* The ANALYTICS message (docs/daemon.md) carries key/value pairs; the keys
+ * are listed in docs/fleet.md ("What the element sends"): the
+ * vdropmon-stats names where one exists, in its units (jitter and stall-eta
+ * in ms). Fills `out` (starting from "unknown": queue fill and stall-eta
+ * -1, everything else 0) and returns how many keys it did not know, which
+ * are ignored: a newer element may send more. A value out of its range
+ * (negative counts, a state other than 0..2, NaN) is ignored the same way
+ * and counted. */
+size_t vdm_fleet_analytics_parse (const char *const *keys, const double *values,
+    size_t n, VdmStreamAnalytics * out);
+
 /* The daemon's own state. */
 typedef struct {
   uint32_t clients;

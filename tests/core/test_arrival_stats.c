@@ -114,6 +114,26 @@ test_ssrc_change_and_wrap (void)
   g_assert_cmpfloat (vdm_arrival_stats_jitter_ms (&s), <, 0.05);
 }
 
+/* Arrival times whose RTP-unit value crosses 2^63 between two packets (the
+ * highest clock rate caps allow, a monotonic clock far from zero): the
+ * transit difference overflowed int64 (UBSan: signed integer overflow in
+ * arrival_stats.c, found by tests/fuzz/fuzz_timeline.c). Transit is only
+ * meaningful modulo 2^32: perfect pacing must still give no jitter. */
+static void
+test_transit_past_int64 (void)
+{
+  const guint32 rate = G_MAXINT32;
+  guint64 t0 = (guint64) ((unsigned __int128) (G_MAXINT64 - 2 * (guint64) rate) * VDM_SECOND
+      / rate);
+  vdm_arrival_stats s;
+  guint i;
+
+  vdm_arrival_stats_init (&s, rate);
+  for (i = 0; i < 6; i++)       /* one frame a second, timestamps +rate */
+    vdm_arrival_stats_packet (&s, t0 + i * VDM_SECOND, SSRC, 7 + i * rate);
+  g_assert_cmpfloat (vdm_arrival_stats_jitter_ms (&s), <, 0.001);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -123,5 +143,6 @@ main (int argc, char **argv)
   g_test_add_func ("/arrival-stats/packets-of-one-frame", test_packets_of_one_frame);
   g_test_add_func ("/arrival-stats/silence", test_silence);
   g_test_add_func ("/arrival-stats/ssrc-change-and-wrap", test_ssrc_change_and_wrap);
+  g_test_add_func ("/arrival-stats/transit-past-int64", test_transit_past_int64);
   return g_test_run ();
 }

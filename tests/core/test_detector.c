@@ -428,6 +428,107 @@ test_silence (void)
   vdm_detector_free (d);
 }
 
+typedef struct {
+  uint64_t on1, off1, on2, off2;
+} two_deficits;
+
+static void
+two_deficits_signals (vdm_detector *d, uint64_t t, gpointer data)
+{
+  const two_deficits *p = data;
+
+  if (t == p->on1 || t == p->on2)
+    vdm_detector_arrival_deficit (d, t * MS, true, VDM_CAUSE_NETWORK);
+  if (t == p->off1 || t == p->off2)
+    vdm_detector_arrival_deficit (d, t * MS, false, VDM_CAUSE_NETWORK);
+}
+
+/* Episodes: a stall from 1.0 s to 1.3 s warns at 1.0 s (network,
+ * lower-bitrate). The episode is still open (clear needs 10 quiet bins:
+ * 2.3 s at the earliest) when a second stall starts at 1.9 s, 600 ms after
+ * the first ended (>= renew_after 500 ms): a new freeze on its way, warned
+ * again at 1.9 s with the same cause and action. */
+static void
+test_episode_renewed_deficit (void)
+{
+  two_deficits p = { 1000, 1300, 1900, 2200 };
+  vdm_detector *d = vdm_detector_new (NULL);
+  GArray *events = new_events ();
+
+  run_ticks (d, 0, 5000, two_deficits_signals, &p, events);
+  g_assert_cmpuint (events->len, ==, 3);
+  assert_warning (event_at (events, 0), 1000, VDM_LEVEL_WARNING, VDM_CAUSE_NETWORK,
+      VDM_ACTION_LOWER_BITRATE);
+  assert_warning (event_at (events, 1), 1900, VDM_LEVEL_WARNING, VDM_CAUSE_NETWORK,
+      VDM_ACTION_LOWER_BITRATE);
+  /* quiet from bin 22 (2.2-2.3 s; silent ended at 2.2 s) on: clear at 3.2 s */
+  assert_clear (event_at (events, 2), 3200, VDM_CAUSE_NETWORK, 1000, 0);
+  g_array_free (events, TRUE);
+  vdm_detector_free (d);
+}
+
+/* A deficit flapping faster than renew_after (a trickle of packets through
+ * a stalled link: 1.0-1.3 s, then again from 1.7 s, 400 ms later) is one
+ * freeze: one warning. With renew_after 0 the same flapping never repeats
+ * either. */
+static void
+test_episode_flapping_not_renewed (void)
+{
+  two_deficits p = { 1000, 1300, 1700, 2000 };
+  vdm_detector_config config;
+  vdm_detector *d;
+  GArray *events = new_events ();
+
+  d = vdm_detector_new (NULL);
+  run_ticks (d, 0, 5000, two_deficits_signals, &p, events);
+  g_assert_cmpuint (events->len, ==, 2);
+  assert_warning (event_at (events, 0), 1000, VDM_LEVEL_WARNING, VDM_CAUSE_NETWORK,
+      VDM_ACTION_LOWER_BITRATE);
+  assert_clear (event_at (events, 1), 3000, VDM_CAUSE_NETWORK, 1000, 0);
+  vdm_detector_free (d);
+
+  g_array_set_size (events, 0);
+  p = (two_deficits) { 1000, 1300, 1900, 2200 };
+  vdm_detector_config_init (&config);
+  config.renew_after_ns = 0;
+  d = vdm_detector_new (&config);
+  run_ticks (d, 0, 5000, two_deficits_signals, &p, events);
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpint (event_at (events, 1)->type, ==, VDM_DETECTOR_CLEAR);
+  g_array_free (events, TRUE);
+  vdm_detector_free (d);
+}
+
+static void
+host_then_network_signals (vdm_detector *d, uint64_t t, gpointer data)
+{
+  (void) data;
+  if (t >= 2000 && t < 2400)
+    vdm_detector_add_drops (d, t * MS, VDM_CAUSE_HOST, 1);
+  if (t == 2600)
+    vdm_detector_arrival_deficit (d, t * MS, true, VDM_CAUSE_NETWORK);
+}
+
+/* A new cause repeats the warning: a host surge (2.2 s, lower-resolution),
+ * then, in the same episode, a network deficit at 2.6 s: warned again,
+ * lower-bitrate. Its first occurrence is fresh by cause, no renewal
+ * needed. */
+static void
+test_episode_new_cause (void)
+{
+  vdm_detector *d = vdm_detector_new (NULL);
+  GArray *events = new_events ();
+
+  run_ticks (d, 0, 2700, host_then_network_signals, NULL, events);
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpuint (event_at (events, 0)->time_ns, ==, 2200 * MS);
+  g_assert_cmpuint (event_at (events, 0)->action, ==, VDM_ACTION_LOWER_RESOLUTION);
+  g_assert_cmpuint (event_at (events, 1)->time_ns, ==, 2600 * MS);
+  g_assert_cmpuint (event_at (events, 1)->action, ==, VDM_ACTION_LOWER_BITRATE);
+  g_array_free (events, TRUE);
+  vdm_detector_free (d);
+}
+
 static void
 keyframe_in_surge_signals (vdm_detector *d, uint64_t t, gpointer data)
 {
@@ -1047,6 +1148,9 @@ main (int argc, char **argv)
   g_test_add_func ("/detector/signal-closes-bins", test_signal_closes_bins);
   g_test_add_func ("/detector/huge-counts", test_huge_counts);
   g_test_add_func ("/detector/names", test_names);
+  g_test_add_func ("/detector/episode-renewed-deficit", test_episode_renewed_deficit);
+  g_test_add_func ("/detector/episode-flapping-not-renewed", test_episode_flapping_not_renewed);
+  g_test_add_func ("/detector/episode-new-cause", test_episode_new_cause);
   g_test_add_func ("/detector/cause-of-reason", test_cause_of_reason);
   return g_test_run ();
 }

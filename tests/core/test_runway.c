@@ -83,6 +83,57 @@ test_one_off_delay_stops_growing (void)
   g_assert_cmpuint (vdm_runway_time_to_empty (&r, 2 * VDM_SECOND), ==, VDM_TIME_NONE);
 }
 
+/* media_ns as the element computes it from an extended RTP timestamp:
+ * ts_ext * 1 s / clock_rate, saturating as gst_util_uint64_scale does. */
+static guint64
+media_of (guint64 rtp_ts_ext, guint32 clock_rate)
+{
+  unsigned __int128 ns = (unsigned __int128) rtp_ts_ext * VDM_SECOND / clock_rate;
+  return ns > G_MAXUINT64 ? G_MAXUINT64 : (guint64) ns;
+}
+
+/* Issue 9 #4: clock-rate=1 (the server's SDP says so) and timestamps that
+ * step by almost 2^31 put the offsets (arrival - media) at both ends of the
+ * int64 range: offset - best overflowed (UBSan: signed integer overflow in
+ * runway.c) and the wrapped difference hid the discontinuity, so the lag
+ * came out negative or absurd. Each such jump is a new timeline: the lag
+ * must stay within the 10 s discontinuity limit and never go negative, and
+ * time-to-empty must be a real answer. */
+static void
+test_clock_rate_1_timestamp_jumps (void)
+{
+  vdm_runway r;
+  guint64 ts_ext = G_GUINT64_CONSTANT (1) << 32;   /* where the element starts */
+  guint64 arrival = 10 * VDM_SECOND;
+  guint i;
+
+  vdm_runway_init (&r);
+  for (i = 0; i < 64; i++, arrival += 20 * MS) {
+    vdm_runway_observe (&r, arrival, media_of (ts_ext, 1));
+    g_assert_cmpint (vdm_runway_lag (&r), >=, 0);
+    g_assert_cmpint (vdm_runway_lag (&r), <=, (gint64) (10 * VDM_SECOND));
+    (void) vdm_runway_time_to_empty (&r, 2 * VDM_SECOND);
+    (void) vdm_runway_time_to_empty (&r, G_MAXUINT64);
+    ts_ext += G_MAXINT32;       /* +2^31 - 1: forward, as (gint32) casts it */
+  }
+}
+
+/* Offsets at the two ends of the int64 range, in both orders, and a buffer
+ * beyond INT64_MAX: no overflow, a restart each time. */
+static void
+test_extreme_offsets (void)
+{
+  vdm_runway r;
+
+  vdm_runway_init (&r);
+  vdm_runway_observe (&r, 0, (guint64) G_MAXINT64);          /* offset ~ INT64_MIN */
+  vdm_runway_observe (&r, 1, G_MAXUINT64 - (guint64) G_MAXINT64 + 2); /* offset ~ INT64_MAX */
+  g_assert_cmpint (vdm_runway_lag (&r), ==, 0);
+  vdm_runway_observe (&r, 2, (guint64) G_MAXINT64);
+  g_assert_cmpint (vdm_runway_lag (&r), ==, 0);
+  g_assert_cmpuint (vdm_runway_time_to_empty (&r, G_MAXUINT64), ==, VDM_TIME_NONE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -91,5 +142,7 @@ main (int argc, char **argv)
   g_test_add_func ("/runway/slow-path-eats-the-buffer", test_slow_path_eats_the_buffer);
   g_test_add_func ("/runway/early-and-discontinuity", test_early_and_discontinuity);
   g_test_add_func ("/runway/one-off-delay-stops-growing", test_one_off_delay_stops_growing);
+  g_test_add_func ("/runway/clock-rate-1-timestamp-jumps", test_clock_rate_1_timestamp_jumps);
+  g_test_add_func ("/runway/extreme-offsets", test_extreme_offsets);
   return g_test_run ();
 }

@@ -4,6 +4,7 @@
  * that what the server sends is checked byte for byte). Suite "fleet":
  * it listens on a port, so run it under the root-tests lock. */
 #include <arpa/inet.h>
+#include <gio/gio.h>
 #include <glib.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -51,6 +52,30 @@ http_exchange (uint16_t port, const char *request)
   return g_string_free (reply, FALSE);
 }
 
+/* Inflates the body of a gzip reply (with a length-counted binary body). */
+static void
+check_gzip_body (const char *reply)
+{
+  const char *cl = strstr (reply, "Content-Length: ");
+  const char *body = strstr (reply, "\r\n\r\n");
+  g_assert_nonnull (cl);
+  g_assert_nonnull (body);
+  body += 4;
+  size_t len = g_ascii_strtoull (cl + 16, NULL, 10);
+  GConverter *decompressor = G_CONVERTER (g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP));
+  char out[1 << 16];
+  gsize read = 0, written = 0;
+  GError *error = NULL;
+  GConverterResult rc = g_converter_convert (decompressor, body, len, out, sizeof out - 1,
+      G_CONVERTER_INPUT_AT_END, &read, &written, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (rc, ==, G_CONVERTER_FINISHED);
+  out[written] = '\0';
+  g_assert_true (g_str_has_prefix (out, "# HELP vdropmon_"));
+  g_assert_nonnull (strstr (out, "\nvdropmon_build_info{version=\"9.9.9\"} 1\n"));
+  g_object_unref (decompressor);
+}
+
 static void
 test_serves_metrics (void)
 {
@@ -74,8 +99,16 @@ test_serves_metrics (void)
   const char *cl = strstr (reply, "Content-Length: ");
   g_assert_nonnull (cl);
   g_assert_cmpuint (g_ascii_strtoull (cl + 16, NULL, 10), ==, strlen (body));
+  g_assert_null (strstr (reply, "Content-Encoding"));  /* not asked for */
   g_free (reply);
   g_assert_cmpuint (vdm_metrics_http_scrapes (http), ==, 1);
+
+  /* gzip when asked: the body inflates to the plain scrape */
+  reply = http_exchange (port, "GET /metrics HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n");
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 200 OK\r\n"));
+  g_assert_nonnull (strstr (reply, "\r\nContent-Encoding: gzip\r\n"));
+  check_gzip_body (reply);
+  g_free (reply);
 
   reply = http_exchange (port, "HEAD /metrics HTTP/1.0\r\n\r\n");
   g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 200 OK\r\n"));
@@ -101,7 +134,7 @@ test_serves_metrics (void)
   reply = http_exchange (port, "GET /metrics HTTP/1.0\r\n\r\n");
   g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 500 "));
   g_free (reply);
-  g_assert_cmpint (scrape.calls, ==, 3); /* GET, HEAD, failed GET */
+  g_assert_cmpint (scrape.calls, ==, 4); /* GET, gzip GET, HEAD, failed GET */
 
   /* the same port twice: the second one says why it cannot */
   char listen[32];

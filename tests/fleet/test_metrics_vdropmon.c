@@ -2,6 +2,7 @@
 /* Unit tests of daemon/metrics_vdropmon.c: the names vdropmond exports,
  * how an element's analytics become series, expiry of a stream that left. */
 #include <glib.h>
+#include <math.h>
 #include <string.h>
 
 #include "metrics_vdropmon.h"
@@ -150,6 +151,42 @@ test_bpf_program (void)
   vdm_fleet_metrics_free (fleet);
 }
 
+static void
+test_analytics_parse (void)
+{
+  const char *keys[] = {
+    "keyframe-packets-dropped", "rtp-gap-packets", "events-lost", "detector-state",
+    "queue-fill-peak", "jitter", "loss-fraction", "stall-eta",
+    "warnings-keyframe-critical", "warnings-network-warning",
+    "some-future-key", "detector-state", "warnings-nonsense-critical", "events-lost", NULL,
+  };
+  const double values[] = { 4, 7, 1, 2, 0.97, 12.5, 0.25, 180, 3, 5,
+    1, 7 /* out of range */, 1, -3 /* negative */, 1 };
+  VdmStreamAnalytics a;
+  size_t n = G_N_ELEMENTS (keys);
+  g_assert_cmpuint (vdm_fleet_analytics_parse (keys, values, n, &a), ==, 5);
+  g_assert_cmpuint (a.keyframe_packets_dropped, ==, 4);
+  g_assert_cmpuint (a.rtp_gap_packets, ==, 7);
+  g_assert_cmpuint (a.events_lost, ==, 1);        /* the bad later value is ignored */
+  g_assert_cmpint (a.detector_state, ==, VDM_DETECTOR_CRITICAL);
+  g_assert_cmpfloat (a.queue_fill_peak, ==, 0.97);
+  g_assert_cmpfloat_with_epsilon (a.jitter_seconds, 0.0125, 1e-12);  /* ms to s */
+  g_assert_cmpfloat (a.loss_ratio, ==, 0.25);
+  g_assert_cmpfloat_with_epsilon (a.stall_eta_seconds, 0.18, 1e-12);
+  g_assert_cmpuint (a.warnings[VDM_CAUSE_KEYFRAME][VDM_LEVEL_CRITICAL], ==, 3);
+  g_assert_cmpuint (a.warnings[VDM_CAUSE_NETWORK][VDM_LEVEL_WARNING], ==, 5);
+  g_assert_cmpuint (a.warnings[VDM_CAUSE_HOST][VDM_LEVEL_CRITICAL], ==, 0);
+
+  /* nothing sent: unknowns stay unknown, so those series are left out */
+  g_assert_cmpuint (vdm_fleet_analytics_parse (NULL, NULL, 0, &a), ==, 0);
+  g_assert_cmpfloat (a.queue_fill_peak, <, 0);
+  g_assert_cmpfloat (a.stall_eta_seconds, <, 0);
+  const char *nan_key[] = { "loss-fraction" };
+  const double nan_value[] = { NAN };
+  g_assert_cmpuint (vdm_fleet_analytics_parse (nan_key, nan_value, 1, &a), ==, 1);
+  g_assert_cmpfloat (a.loss_ratio, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -158,5 +195,6 @@ main (int argc, char **argv)
   g_test_add_func ("/metrics_vdropmon/stream-analytics", test_stream_analytics);
   g_test_add_func ("/metrics_vdropmon/stream-that-left-expires", test_stream_that_left_expires);
   g_test_add_func ("/metrics_vdropmon/bpf-program", test_bpf_program);
+  g_test_add_func ("/metrics_vdropmon/analytics-parse", test_analytics_parse);
   return g_test_run ();
 }

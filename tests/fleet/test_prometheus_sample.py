@@ -31,6 +31,7 @@ SURGE_AT, SURGE_FOR, SURGE_RATE = 8, 50, 20
 DASHBOARD = os.path.join(ROOT, "fleet", "grafana", "vdropmon-dashboard.json")
 
 results = []
+BUILD = None
 
 
 def check(name, ok, detail=""):
@@ -51,8 +52,25 @@ def dashboard_queries():
             yield panel["title"], expr
 
 
+def plot(prom, surge_start):
+    """The episode as fleet/plot-episode.py draws it, into the build dir."""
+    out = os.path.join(BUILD, "tests", "fleet", "episode-sample.svg")
+    now_wall, now_mono = time.time(), time.monotonic()
+    start = now_wall - (now_mono - surge_start) - 10
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "fleet", "plot-episode.py"), "--prometheus", prom.url,
+         "--match", 'pipeline="surge0"', "--start", str(start), "--end", str(now_wall),
+         "--title", "synthetic surge (vdm-metrics-sample), as stored by Prometheus",
+         "--out", out], capture_output=True, text=True)
+    svg = open(out).read() if result.returncode == 0 else ""
+    check("plot-episode.py draws the episode from Prometheus's data",
+          result.returncode == 0 and "kernel drops, SOCKET_RCVBUFF" in svg
+          and "VdropmonStreamDropSurge" in svg, result.stderr[-300:])
+
+
 def main():
-    build = sys.argv[1]
+    global BUILD
+    build = BUILD = sys.argv[1]
     sample = os.path.join(build, "tests", "fleet", "vdm-metrics-sample")
     print("TAP version 13")
     with tempfile.TemporaryDirectory(prefix="vdm-fleet-") as tmp:
@@ -119,6 +137,7 @@ def run(server, port_file):
                   time.monotonic() > surge_start + SURGE_FOR)
         except AssertionError as e:
             check("VdropmonStreamDropSurge resolves after the surge", False, str(e))
+        plot(prom, surge_start)
         total = prom.query('vdropmon_stream_kernel_drops_total{pipeline="surge0"}')
         check("the surge's counter ends at rate x duration",
               len(total) == 1 and total[0]["value"][1] == str(SURGE_FOR * SURGE_RATE), str(total))

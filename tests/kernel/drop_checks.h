@@ -50,7 +50,8 @@ void vdm_kt_check_fields (GPtrArray * messages, const VdmKtExpectedDrop * expect
 void vdm_kt_check_counts (const VdmKtDropSummary * summary, const GstStructure * stats,
     const gchar * reference_name, guint64 reference, const gchar * reason);
 
-/* Every message posted within limit_ms of its kernel-time. */
+/* Every message posted within limit_ms of its kernel-time (times
+ * $VDM_KT_TIME_SCALE when that is above 1: sanitizer builds). */
 void vdm_kt_check_latency (const VdmKtDropSummary * summary, gdouble limit_ms);
 
 /* sent: GArray of VdmKtSent; passed: [65536] per-seq counts. Every sent

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "stall_detector.h"
+
+#include <string.h>
+
+void
+vdm_stall_config_init (vdm_stall_config *config)
+{
+  *config = (vdm_stall_config) {
+    .burst_gap_ns = 3 * VDM_MSECOND,
+    .percentile = 0.99,
+    .factor = 2.0,
+    .floor_ns = 60 * VDM_MSECOND,
+    .ceiling_ns = 200 * VDM_MSECOND,
+    .min_gaps = 30,
+  };
+}
+
+static vdm_stall_config
+sanitized (const vdm_stall_config *in)
+{
+  vdm_stall_config out;
+
+  vdm_stall_config_init (&out);
+  if (in == NULL)
+    return out;
+  out = *in;
+  if (!(out.percentile >= 0 && out.percentile <= 1))
+    out.percentile = 0.99;
+  if (!(out.factor > 0 && out.factor < 1e6))
+    out.factor = 2.0;
+  if (out.ceiling_ns == 0)
+    out.ceiling_ns = 200 * VDM_MSECOND;
+  if (out.floor_ns > out.ceiling_ns)
+    out.floor_ns = out.ceiling_ns;
+  if (out.min_gaps > VDM_STALL_GAPS)
+    out.min_gaps = VDM_STALL_GAPS;
+  if (out.min_gaps == 0)
+    out.min_gaps = 1;
+  return out;
+}
+
+/* The k-th smallest of the gaps (k < count): quickselect on a copy, O(n)
+ * per new gap (one per frame). */
+static uint64_t
+kth_smallest (const vdm_stall_detector *s, unsigned k)
+{
+  uint64_t v[VDM_STALL_GAPS];
+  unsigned lo = 0, hi = s->count - 1;
+
+  memcpy (v, s->gaps, s->count * sizeof (v[0]));
+  while (lo < hi) {
+    uint64_t pivot = v[lo + (hi - lo) / 2], t;
+    unsigned i = lo, j = hi;
+
+    while (i <= j) {
+      while (v[i] < pivot)
+        i++;
+      while (v[j] > pivot)
+        j--;
+      if (i <= j) {
+        t = v[i], v[i] = v[j], v[j] = t;
+        i++;
+        if (j == 0)
+          break;
+        j--;
+      }
+    }
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return v[k];
+  }
+  return v[k];
+}
+
+static void
+recompute (vdm_stall_detector *s)
+{
+  const vdm_stall_config *c = &s->config;
+  double scaled;
+  unsigned k;
+
+  if (s->count < c->min_gaps) {
+    s->threshold_ns = c->ceiling_ns;
+    return;
+  }
+  k = (unsigned) (c->percentile * (double) (s->count - 1) + 0.5);
+  scaled = c->factor * (double) kth_smallest (s, k);
+  if (scaled >= (double) c->ceiling_ns)
+    s->threshold_ns = c->ceiling_ns;
+  else if (scaled <= (double) c->floor_ns)
+    s->threshold_ns = c->floor_ns;
+  else
+    s->threshold_ns = (uint64_t) scaled;
+}
+
+void
+vdm_stall_init (vdm_stall_detector *stall, const vdm_stall_config *config)
+{
+  memset (stall, 0, sizeof (*stall));
+  stall->config = sanitized (config);
+  recompute (stall);
+}
+
+void
+vdm_stall_set_config (vdm_stall_detector *stall, const vdm_stall_config *config)
+{
+  stall->config = sanitized (config);
+  recompute (stall);
+}
+
+void
+vdm_stall_arrival (vdm_stall_detector *s, uint64_t arrival_ns)
+{
+  uint64_t gap;
+
+  if (arrival_ns == VDM_TIME_NONE)
+    return;
+  if (!s->started) {
+    s->started = true;
+    s->last_arrival_ns = arrival_ns;
+    return;
+  }
+  if (arrival_ns <= s->last_arrival_ns)
+    return;
+  gap = arrival_ns - s->last_arrival_ns;
+  s->last_arrival_ns = arrival_ns;
+  if (gap <= s->config.burst_gap_ns)
+    return;
+  s->gaps[s->head] = gap;
+  s->head = (s->head + 1) % VDM_STALL_GAPS;
+  if (s->count < VDM_STALL_GAPS)
+    s->count++;
+  recompute (s);
+}
+
+uint64_t
+vdm_stall_threshold (const vdm_stall_detector *stall)
+{
+  return stall->threshold_ns;
+}
+
+bool
+vdm_stall_is_stalled (const vdm_stall_detector *s, uint64_t now_ns)
+{
+  return s->started && now_ns != VDM_TIME_NONE && now_ns > s->last_arrival_ns
+      && now_ns - s->last_arrival_ns >= s->threshold_ns;
+}
+
+uint64_t
+vdm_stall_last_arrival (const vdm_stall_detector *s)
+{
+  return s->started ? s->last_arrival_ns : VDM_TIME_NONE;
+}
+
+uint64_t
+vdm_stall_eta (const vdm_stall_detector *s, uint64_t now_ns, uint64_t buffer_ns, int64_t lag_ns)
+{
+  uint64_t held, since;
+
+  if (!s->started || buffer_ns == VDM_TIME_NONE || now_ns == VDM_TIME_NONE)
+    return VDM_TIME_NONE;
+  held = buffer_ns;
+  if (lag_ns > 0)
+    held = (uint64_t) lag_ns >= held ? 0 : held - (uint64_t) lag_ns;
+  since = now_ns > s->last_arrival_ns ? now_ns - s->last_arrival_ns : 0;
+  return since >= held ? 0 : held - since;
+}
