@@ -68,7 +68,8 @@ typedef struct {
   vdm_reason_table reasons;
   vdm_source_info info;
   int n_cpus;
-  watch_entry watches[VDM_MAX_WATCHES]; /* index = watch id; 0 unused */
+  uint32_t max_watches;        /* ids 1..max_watches-1; the maps are sized for it */
+  watch_entry *watches;        /* index = watch id; 0 unused */
   vdm_subscription *subscriptions;
 } vdm_embedded;
 
@@ -77,6 +78,7 @@ typedef struct {
  * reached 0 is never handed out again (see ref_if_alive). */
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static vdm_embedded *shared_source;
+static uint32_t configured_max_watches = VDM_MAX_WATCHES;  /* guarded by shared_lock */
 
 static const vdm_source_ops embedded_ops;
 
@@ -188,7 +190,7 @@ dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev)
   watch_entry *watch;
   unsigned i;
 
-  if (ev->watch_id == 0 || ev->watch_id >= VDM_MAX_WATCHES)
+  if (ev->watch_id == 0 || ev->watch_id >= source->max_watches)
     return;
   pthread_mutex_lock (&source->lock);
   watch = &source->watches[ev->watch_id];
@@ -253,7 +255,26 @@ destroy_source (vdm_embedded *source)
   vdropmon_bpf__destroy (source->skel); /* detaches every link */
   vdm_reason_table_clear (&source->reasons);
   pthread_mutex_destroy (&source->lock);
+  free (source->watches);
   free (source);
+}
+
+/* Sizes every per-watch map for max_watches before the load. */
+static int
+size_watch_maps (vdm_embedded *source)
+{
+  uint32_t n = source->max_watches;
+  int err = bpf_map__set_max_entries (source->skel->maps.watched_sockets, n);
+
+  if (!err)
+    err = bpf_map__set_max_entries (source->skel->maps.watched_flows, n * 2);
+  if (!err)
+    err = bpf_map__set_max_entries (source->skel->maps.drop_counters, n * VDM_REASON_SLOTS);
+  if (!err)
+    err = bpf_map__set_max_entries (source->skel->maps.events_lost, n);
+  if (!err)
+    err = bpf_map__set_max_entries (source->skel->maps.queue_peak, n);
+  return err;
 }
 
 static char *
@@ -280,6 +301,9 @@ load_and_attach (vdm_embedded *source)
   btf__free (vmlinux);
   if (error)
     return error;
+  err = size_watch_maps (source);
+  if (err)
+    return explain_load_errno (err, "sizing the watch maps failed");
   err = vdropmon_bpf__load (source->skel);
   if (err)
     return explain_load_errno (err, "loading the BPF program failed");
@@ -323,6 +347,13 @@ create_source (char **error)
   vdm_source_init (&source->base, &embedded_ops);
   pthread_mutex_init (&source->lock, NULL);
   source->info.name = "embedded";
+  source->max_watches = configured_max_watches;
+  source->watches = calloc (source->max_watches, sizeof (*source->watches));
+  if (!source->watches) {
+    free (source);
+    *error = format_error ("out of memory");
+    return NULL;
+  }
   source->n_cpus = libbpf_num_possible_cpus ();
   *error = source->n_cpus > 0 ? load_and_attach_quietly (source)
       : format_error ("cannot count the possible CPUs");
@@ -547,7 +578,7 @@ find_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *fl
 {
   uint32_t id;
 
-  for (id = 1; id < VDM_MAX_WATCHES; id++) {
+  for (id = 1; id < source->max_watches; id++) {
     const watch_entry *watch = &source->watches[id];
     if (!watch->used)
       continue;
@@ -578,9 +609,9 @@ create_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *
   uint32_t id;
   int err;
 
-  for (id = 1; id < VDM_MAX_WATCHES && source->watches[id].used; id++)
+  for (id = 1; id < source->max_watches && source->watches[id].used; id++)
     ;
-  if (id == VDM_MAX_WATCHES)
+  if (id == source->max_watches)
     return -ENOSPC;
   source->watches[id].used = true;
   source->watches[id].cookie = cookie;
@@ -639,7 +670,7 @@ static void
 embedded_unwatch (vdm_source *base, vdm_subscription *sub, uint32_t watch_id)
 {
   vdm_embedded *source = embedded (base);
-  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+  if (watch_id == 0 || watch_id >= source->max_watches)
     return;
   pthread_mutex_lock (&source->lock);
   remove_subscriber (source, watch_id, sub);
@@ -657,7 +688,7 @@ embedded_unsubscribe (vdm_source *base, vdm_subscription *sub)
     return;
   /* Dispatch holds the lock, so once we have it no callback of sub is running. */
   pthread_mutex_lock (&source->lock);
-  for (id = 1; id < VDM_MAX_WATCHES; id++)
+  for (id = 1; id < source->max_watches; id++)
     if (source->watches[id].used)
       remove_subscriber (source, id, sub);
   for (link = &source->subscriptions; *link; link = &(*link)->next) {
@@ -691,7 +722,7 @@ embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
   uint32_t slot;
 
   memset (out, 0, sizeof (*out));
-  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+  if (watch_id == 0 || watch_id >= source->max_watches)
     return -EINVAL;
   values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
@@ -715,7 +746,7 @@ embedded_events_lost (vdm_source *base, uint32_t watch_id, uint64_t *out)
   uint64_t *values;
 
   *out = 0;
-  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+  if (watch_id == 0 || watch_id >= source->max_watches)
     return -EINVAL;
   values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
@@ -735,7 +766,7 @@ embedded_queue_peak (vdm_source *base, uint32_t watch_id)
   uint32_t key = watch_id;
   int cpu;
 
-  if (!source->info.has_queue_fill || watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+  if (!source->info.has_queue_fill || watch_id == 0 || watch_id >= source->max_watches)
     return -1;
   values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
@@ -822,5 +853,16 @@ vdm_embedded_health (vdm_source *base, enum vdm_health slot, uint64_t *value)
     return -ENOMEM;
   *value = sum_percpu (bpf_map__fd (source->skel->maps.health), slot, values, source->n_cpus);
   free (values);
+  return 0;
+}
+
+int
+vdm_embedded_set_max_watches (unsigned max_watches)
+{
+  if (max_watches < 2 || max_watches > VDM_MAX_WATCHES_LIMIT)
+    return -EINVAL;
+  pthread_mutex_lock (&shared_lock);
+  configured_max_watches = max_watches;
+  pthread_mutex_unlock (&shared_lock);
   return 0;
 }

@@ -316,7 +316,7 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
       return 0;
     attributed_by = VDM_ATTR_FLOW;
   }
-  if (watch_id >= VDM_MAX_WATCHES)
+  if (watch_id >= VDM_MAX_WATCHES_LIMIT)
     return 0;
 
   bump (&drop_counters, vdm_counter_index (watch_id, reason));
@@ -351,7 +351,7 @@ int BPF_PROG (sk_data_ready, const struct sock *sk)
 {
   __u64 cookie = 0;
   __u32 watch_id = watch_of_socket (sk, &cookie);
-  if (!watch_id || watch_id >= VDM_MAX_WATCHES)
+  if (!watch_id || watch_id >= VDM_MAX_WATCHES_LIMIT)
     return 0;
 
   int rcvbuf = BPF_CORE_READ (sk, sk_rcvbuf);

@@ -15,6 +15,9 @@
 
 /* Watch ids index per-CPU arrays: 0 is never used, so a zero lookup means "not watched". */
 #define VDM_MAX_WATCHES 256
+/* The most a loader may size the watch maps to (vdm_embedded_set_max_watches,
+ * e.g. vdropmond serving a whole host); the program's bounds checks use it. */
+#define VDM_MAX_WATCHES_LIMIT 4096
 /* Reason codes >= VDM_REASON_SLOTS - 1 (incl. subsystem reasons) share the last slot. */
 #define VDM_REASON_SLOTS 256
 #define VDM_PAYLOAD_BYTES 64

@@ -46,6 +46,15 @@ vdm_clock_map_clock_time (const vdm_clock_map *map, uint64_t mono_ns)
 }
 
 uint64_t
+vdm_clock_map_monotonic (const vdm_clock_map *map, uint64_t clock_ns)
+{
+  if (!map->valid || clock_ns == VDM_TIME_NONE)
+    return VDM_TIME_NONE;
+  return to_clock_time (clock_ns, map->mono_to_clock == INT64_MIN ? INT64_MAX
+      : -map->mono_to_clock);
+}
+
+uint64_t
 vdm_clock_map_running_time (const vdm_clock_map *map, uint64_t mono_ns)
 {
   uint64_t clock_time = vdm_clock_map_clock_time (map, mono_ns);

@@ -24,6 +24,9 @@ void vdm_clock_map_update (vdm_clock_map *map, uint64_t mono_now, uint64_t clock
     uint64_t base_time);
 /* The pipeline clock's time at mono_ns; VDM_TIME_NONE when not valid. */
 uint64_t vdm_clock_map_clock_time (const vdm_clock_map *map, uint64_t mono_ns);
+/* The other way: CLOCK_MONOTONIC at a time of the clock; VDM_TIME_NONE when
+ * not valid. */
+uint64_t vdm_clock_map_monotonic (const vdm_clock_map *map, uint64_t clock_ns);
 /* VDM_TIME_NONE when not valid or the result would be before base time. */
 uint64_t vdm_clock_map_running_time (const vdm_clock_map *map, uint64_t mono_ns);
 

@@ -7,11 +7,13 @@
  */
 #include "drop_batcher.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
   vdm_drop_batch batch;
+  uint64_t opened_ns;
   uint64_t deadline;
   uint64_t serial; /* opening order: the smallest is the oldest */
 } open_batch;
@@ -46,9 +48,28 @@ vdm_drop_batcher_free (vdm_drop_batcher *batcher)
 }
 
 void
+vdm_drop_batcher_reset (vdm_drop_batcher *batcher)
+{
+  batcher->n_open = 0;
+}
+
+/* Saturates below VDM_TIME_NONE, which means "no deadline". */
+static uint64_t
+deadline_of (uint64_t opened_ns, uint64_t interval_ns)
+{
+  uint64_t latest = VDM_TIME_NONE - 1;
+  return opened_ns >= latest || interval_ns > latest - opened_ns
+      ? latest : opened_ns + interval_ns;
+}
+
+/* Open batches take the new interval too: a shorter one must not wait for
+ * the old, longer deadline. */
+void
 vdm_drop_batcher_set_interval (vdm_drop_batcher *batcher, uint64_t interval_ns)
 {
   batcher->interval_ns = interval_ns;
+  for (unsigned i = 0; i < batcher->n_open; i++)
+    batcher->open[i].deadline = deadline_of (batcher->open[i].opened_ns, interval_ns);
 }
 
 static void
@@ -137,16 +158,14 @@ open_new (vdm_drop_batcher *batcher, const vdm_drop_record *r, uint64_t now_ns)
   open_batch *o = &batcher->open[batcher->n_open++];
   memset (o, 0, sizeof (*o));
   o->serial = batcher->next_serial++;
-  /* Saturate below VDM_TIME_NONE, which means "no deadline". */
-  uint64_t latest = VDM_TIME_NONE - 1;
-  o->deadline = now_ns >= latest || batcher->interval_ns > latest - now_ns
-      ? latest : now_ns + batcher->interval_ns;
+  o->opened_ns = now_ns;
+  o->deadline = deadline_of (now_ns, batcher->interval_ns);
 
   vdm_drop_batch *b = &o->batch;
   b->source = r->source;
   b->watch_id = r->watch_id;
   b->reason = r->reason;
-  b->reason_name = r->reason_name;
+  snprintf (b->reason_name, sizeof (b->reason_name), "%s", r->reason_name ? r->reason_name : "");
   b->attribution = r->attribution;
   b->first_time_ns = b->last_time_ns = r->time_ns;
   b->has_rtp = r->has_rtp;

@@ -16,6 +16,7 @@
 #define VDM_BATCH_MAX_SEQS 64    /* seqs listed per batch; the count goes on past it */
 #define VDM_BATCH_MAX_FRAMES 16  /* distinct RTP timestamps remembered per batch */
 #define VDM_BATCHER_MAX_OPEN 32  /* open batches; the oldest is closed early past this */
+#define VDM_REASON_NAME_MAX 48   /* a kernel drop reason's name, copied into each batch */
 
 typedef enum {
   VDM_DROP_SOURCE_KERNEL_UDP = 0,
@@ -29,7 +30,7 @@ typedef struct {
   vdm_drop_source source;
   uint32_t watch_id;
   uint32_t reason;
-  const char *reason_name;   /* static string, kept by pointer */
+  const char *reason_name;   /* read during the add call only; the batch keeps a copy */
   uint64_t time_ns;          /* CLOCK_MONOTONIC of the drop */
   uint32_t count;            /* 1 for kernel drops */
   bool has_rtp;
@@ -45,7 +46,8 @@ typedef struct {
   vdm_drop_source source;
   uint32_t watch_id;
   uint32_t reason;
-  const char *reason_name;
+  /* A copy: a batch outlives the event source that named the reason. */
+  char reason_name[VDM_REASON_NAME_MAX];
   uint8_t attribution;
   uint64_t count;
   uint64_t first_time_ns, last_time_ns;
@@ -70,6 +72,9 @@ typedef struct vdm_drop_batcher vdm_drop_batcher;
 vdm_drop_batcher *vdm_drop_batcher_new (uint64_t interval_ns, vdm_batch_ready_fn ready,
     void *user_data);
 void vdm_drop_batcher_free (vdm_drop_batcher *batcher);
+/* Forgets every open batch without calling ready (a restart: nothing of the
+ * old run may reach the new one). */
+void vdm_drop_batcher_reset (vdm_drop_batcher *batcher);
 void vdm_drop_batcher_set_interval (vdm_drop_batcher *batcher, uint64_t interval_ns);
 
 /* now_ns: CLOCK_MONOTONIC when the drop reached userspace; the batch closes

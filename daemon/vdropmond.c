@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
@@ -19,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "collector.h"
 #include "event_source.h"
 #include "server.h"
 #include "status.h"
@@ -26,12 +28,14 @@
 
 #define DEFAULT_SOCKET "/run/vdropmon/vdropmond.sock"
 #define SD_LISTEN_FDS_START 3
+#define DEFAULT_TOTAL_WATCHES 2047  /* watch ids in the collector, all clients together */
 
 typedef struct {
   const char *socket_path;
   mode_t socket_mode;
   const char *socket_group;
   bool status;
+  unsigned total_watches;
   vdm_server_config server;
 } options;
 
@@ -41,6 +45,7 @@ usage (FILE *out)
   fprintf (out,
       "usage: vdropmond [--socket PATH] [--socket-mode MODE] [--socket-group GROUP]\n"
       "                 [--max-clients N] [--max-watches N] [--max-rate N]\n"
+      "                 [--max-total-watches N]\n"
       "       vdropmond --status [--socket PATH]\n"
       "Serves vdropmon's kernel drop events to unprivileged pipelines (docs/daemon.md).\n"
       "Default socket: %s (or $VDROPMON_DAEMON_SOCKET).\n", DEFAULT_SOCKET);
@@ -70,6 +75,7 @@ parse_options (int argc, char **argv, options *o)
     { "max-clients", required_argument, NULL, 'c' },
     { "max-watches", required_argument, NULL, 'w' },
     { "max-rate", required_argument, NULL, 'r' },
+    { "max-total-watches", required_argument, NULL, 'W' },
     { "status", no_argument, NULL, 'S' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -83,6 +89,7 @@ parse_options (int argc, char **argv, options *o)
   o->server.max_clients = VDM_SERVER_DEFAULT_MAX_CLIENTS;
   o->server.max_watches = VDM_SERVER_DEFAULT_MAX_WATCHES;
   o->server.max_rate = VDM_SERVER_DEFAULT_MAX_RATE;
+  o->total_watches = DEFAULT_TOTAL_WATCHES;
   while ((opt = getopt_long (argc, argv, "h", long_options, NULL)) != -1) {
     bool ok = true;
     switch (opt) {
@@ -92,6 +99,8 @@ parse_options (int argc, char **argv, options *o)
       case 'c': ok = parse_unsigned (optarg, 10, &o->server.max_clients); break;
       case 'w': ok = parse_unsigned (optarg, 10, &o->server.max_watches); break;
       case 'r': ok = parse_unsigned (optarg, 10, &o->server.max_rate); break;
+      case 'W': ok = parse_unsigned (optarg, 10, &o->total_watches)
+            && o->total_watches < VDM_MAX_WATCHES_LIMIT; break;
       case 'S': o->status = true; break;
       case 'h': usage (stdout); exit (0);
       default: usage (stderr); return -1;
@@ -137,6 +146,9 @@ activated_socket (void)
         "(ListenSequentialPacket= in vdropmond.socket)\n");
     return -2;
   }
+  /* systemd passes it blocking; the loop accepts until EAGAIN */
+  fcntl (SD_LISTEN_FDS_START, F_SETFL, fcntl (SD_LISTEN_FDS_START, F_GETFL) | O_NONBLOCK);
+  fcntl (SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
   return SD_LISTEN_FDS_START;
 }
 
@@ -224,6 +236,7 @@ serve (options *o)
     return 1;
   /* The program first, the socket after: a client that connects is served
    * at once (a restarted daemon is not answering while it loads). */
+  vdm_embedded_set_max_watches (o->total_watches + 1);  /* id 0 is never used */
   source = vdm_source_open_embedded (&error);
   if (!source) {
     fprintf (stderr, "vdropmond: cannot load the BPF collector: %s\n", error ? error : "?");
@@ -243,9 +256,9 @@ serve (options *o)
     vdm_source_unref (source);
     return 1;
   }
-  fprintf (stderr, "vdropmond: serving on %s (max %u clients, %u watches each, %u messages/s)\n",
-      activated ? "the socket systemd passed" : o->socket_path, o->server.max_clients,
-      o->server.max_watches, o->server.max_rate);
+  fprintf (stderr, "vdropmond: serving on %s (max %u clients, %u watches each, %u in all, "
+      "%u messages/s)\n", activated ? "the socket systemd passed" : o->socket_path,
+      o->server.max_clients, o->server.max_watches, o->total_watches, o->server.max_rate);
   err = vdm_server_run (server);
   vdm_server_free (server);
   vdm_source_unref (source);

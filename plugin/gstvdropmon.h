@@ -15,18 +15,22 @@ GType gst_vdropmon_collector_get_type (void);
 
 /**
  * GstVdropmonCollector:
- * @GST_VDROPMON_COLLECTOR_AUTO: the host's collector daemon (vdropmond) if
- *   its socket answers, else load the eBPF collector if this process may;
- *   otherwise warn once and go on with userspace signals
+ * @GST_VDROPMON_COLLECTOR_AUTO: the daemon if it runs, else the eBPF collector if
+ *   this process may load it; otherwise warn once and go on with userspace signals
  * @GST_VDROPMON_COLLECTOR_EMBEDDED: load the eBPF collector or fail to start
  * @GST_VDROPMON_COLLECTOR_NONE: userspace signals only
- * @GST_VDROPMON_COLLECTOR_DAEMON: the host's collector daemon (socket:
- *   $VDROPMON_DAEMON_SOCKET, else /run/vdropmon/vdropmond.sock) or fail to start
+ * @GST_VDROPMON_COLLECTOR_FAKE: drops injected by tests (bpf/fake_source.h); fails
+ *   to start if the fake source cannot be opened
+ * @GST_VDROPMON_COLLECTOR_DAEMON: the host's collector daemon (vdropmond) at
+ *   #GstVdropmon:daemon-socket; fails to start if it does not answer
+ *
+ * `auto` tries the daemon first, then the embedded collector.
  */
 typedef enum {
   GST_VDROPMON_COLLECTOR_AUTO,
   GST_VDROPMON_COLLECTOR_EMBEDDED,
   GST_VDROPMON_COLLECTOR_NONE,
+  GST_VDROPMON_COLLECTOR_FAKE,
   GST_VDROPMON_COLLECTOR_DAEMON,
 } GstVdropmonCollector;
 

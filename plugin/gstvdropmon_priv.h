@@ -1,38 +1,38 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * gstvdropmon_priv.h — the element's state, shared by its files:
- *   gstvdropmon.c       GObject, properties, start/stop, the streaming path
- *   vdropmon_watch.c    which sockets/flows are watched; arrival probes on udpsrc
- *   vdropmon_worker.c   the worker thread: batches, detector, bus messages
- *   vdropmon_messages.c the structures of the messages (public API)
+ * gstvdropmon_priv.h — the element's state, shared by its files. The
+ * element is glue around one vdm_stream_monitor (core/stream_monitor.h),
+ * which owns everything known of the stream. Files, by concern:
+ *   gstvdropmon.c        GObject, start/stop, caps and events → monitor
+ *   vdropmon_props.c     properties → monitor config (and doc blocks)
+ *   vdropmon_arrivals.c  buffers seen passing and at udpsrc → monitor inputs
+ *   vdropmon_collector.c    the kernel event source: opening, drops → monitor, counters
+ *   vdropmon_watch.c     which sockets and flows are watched
+ *   vdropmon_worker.c    the worker thread: when to tick, what to post
+ *   vdropmon_messages.c  the structures of all four messages (public API)
  *
- * Time: drops reach us stamped CLOCK_MONOTONIC (bpf_ktime_get_ns); batches
- * are posted on that time. The detector, arrivals and warnings run on the
- * pipeline clock ("detector time", vdm_now_locked), so that a GstTestClock
- * drives them deterministically; clock_map converts between the two.
+ * Time: the detector, silence and runway run on the element's pipeline
+ * clock (CLOCK_MONOTONIC before there is one), so that a GstTestClock
+ * drives them; batches, gap grace, stats and rescans on CLOCK_MONOTONIC,
+ * the pace at which the kernel's events come. Kernel drops are stamped
+ * CLOCK_MONOTONIC; the worker keeps the monitor's clock map between the two.
  *
- * Locking: `lock` guards everything below it. The streaming threads (ours
- * and the udpsrc probes) hold it only to record what passed; the collector
- * thread only to queue a drop. Never call the event source while holding
- * it: the source holds its own lock while calling us.
+ * Locking: `lock` guards everything below it, properties included. Every
+ * vfunc, probe and callback takes it, calls the monitor, releases it. The
+ * event source is never called with it held (the source holds its own lock
+ * while calling us); whoever calls the source holds a reference to it,
+ * taken under `lock`, so that stop() cannot free it meanwhile.
  */
 #ifndef GST_VDROPMON_PRIV_H
 #define GST_VDROPMON_PRIV_H
 
 #include <gio/gio.h>
 
-#include "arrival_stats.h"
-#include "clock_map.h"
-#include "detector.h"
-#include "drop_batcher.h"
 #include "event_source.h"
 #include "flow_spec.h"
-#include "frame_map.h"
-#include "gap_reconciler.h"
 #include "gstvdropmon.h"
 #include "rtp_parse.h"
-#include "runway.h"
-#include "seq_tracker.h"
+#include "stream_monitor.h"
 #include "vdropmon_messages.h"
 
 G_BEGIN_DECLS
@@ -51,136 +51,110 @@ typedef struct
   guint64 events_lost_reported;
 } VdmWatch;
 
-/* What the detector's warnings need beyond the detector itself. */
-typedef struct
-{
-  GstClockTime first_damage;    /* detector time of the earliest damage since the last warning */
-  guint64 reasons_seen[VDM_REASON_SLOTS]; /* kernel reasons in the episode */
-  gboolean gap_seen;
-  guint64 keyframe_requests_sent;
-  guint64 keyframe_requests_seen;
-  GstClockTime latency;         /* from the LATENCY event, NONE before */
-  GstClockTime buffer_latency;  /* a jitterbuffer's "latency" up- or downstream, NONE if none */
-  gint height;                  /* from caps, -1 unknown */
-} VdmEpisode;
-
 struct _GstVdropmon
 {
   GstBaseTransform parent;
 
-  /* Properties, under the object lock. */
-  GstVdropmonCollector collector_mode;
-  gchar *watch;
-  gboolean auto_discover;
-  GstClockTime batch_interval;
-  gboolean post_messages;
-  GstClockTime interval;
-  vdm_detector_config detector_config;
-  GstClockTime silence_threshold;
-  gboolean request_keyframe;
-  GstClockTime playout_buffer;  /* 0: the pipeline latency */
-  GstClockTime runway_threshold;
-
   GMutex lock;
   GCond cond;
+
+  /* Properties. */
+  GstVdropmonCollector collector_mode;
+  gchar *watch;
+  gchar *daemon_socket;
+  gboolean auto_discover;
+  gboolean post_messages;
+  gboolean request_keyframe;
+  GstClockTime interval;
+  vdm_monitor_config config;    /* the monitor's settings, applied at once */
+
+  /* The stream. */
+  vdm_stream_monitor *monitor;
+  gboolean arrival_probed;      /* udpsrc probes see arrivals; transform_ip need not */
+  gboolean playing;             /* PLAYING: arrivals are expected */
+  gboolean have_caps;
+  GstPad *rtp_pad;              /* nearest upstream RTP pad when we are not on one */
+  gulong rtp_probe_id;
+
+  /* Time. */
+  GstClock *clock;              /* the element's clock, cached by the worker */
+  GstClockTime base_time;
+
+  /* The worker. */
   GThread *worker;
   gboolean worker_stop;
   gboolean wake;
   gboolean rescan_requested;
-  gboolean detector_config_changed;
-  guint64 next_rescan_ns, next_stats_ns, next_bin_ns;
+  guint64 next_rescan_mono;     /* CLOCK_MONOTONIC: discovery is real-world I/O */
+  guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
 
-  /* the stream */
-  gboolean is_rtp;
-  vdm_codec codec;
-  vdm_frame_map *frames;
-  vdm_seq_tracker *seqs;
-  vdm_arrival_stats arrival;
-  gboolean arrival_probed;      /* udpsrc probes see arrivals; transform_ip need not */
-  vdm_runway runway;
-  gboolean runway_settled;      /* restarted once past the start-up burst */
-  guint32 runway_ssrc;
-  guint32 last_rtp_ts;
-  guint64 rtp_ts_ext;           /* RTP timestamp without wraps, for the runway */
-  guint64 arrival_bytes;
-  guint64 bytes_total;          /* through the element since start */
-  vdm_gap_reconciler *gaps;
-  vdm_clock_map clock_map;
-  GstClock *clock;              /* the element's clock, cached by the worker */
-  GstClockTime base_time;
-
-  /* drops and warnings */
-  vdm_drop_batcher *batcher;
-  GArray *ready_reports;        /* VdmDropReport, filled by the batcher */
-  vdm_detector *detector;
-  gboolean silent;
-  gboolean deficit;             /* silent, or arriving too slowly to play (runway) */
-  VdmEpisode episode;
-  guint64 buffers;
-  guint64 rtp_packets;
-  guint64 drop_messages;
-  guint64 warnings_posted;
-  gdouble queue_fill_peak;       /* since the last stats message */
-  gdouble queue_fill_recent;     /* since the last worker round, -1 unknown */
-  gdouble bitrate;              /* bits/s received over the last stats interval */
-  gdouble fid_mean_ms, fid_max_ms; /* over the last stats interval */
-
+  /* Watches. */
   GArray *watches;              /* VdmWatch */
   vdm_counters retired;         /* counters of watches that went away */
 
-  /* Set in start(), cleared in stop(); read by the worker without lock. */
+  /* The event source: set in start(), cleared in stop(). */
   vdm_source *source;
   vdm_subscription *subscription;
-  gchar *collector_status;
+  gchar *collector_name;        /* what start() got: "embedded", "daemon", "fake", "none" */
+  gchar *collector_status;      /* "running", "disabled", "unavailable: why" */
+  gchar *collector_skipped;     /* why the sources tried before it were not used */
   gboolean warned_no_bpf;
 };
 
 guint64 vdm_monotonic_ns (void);
 /* a + b, or G_MAXUINT64 (never) instead of wrapping: huge intervals are legal. */
 guint64 vdm_time_add (guint64 a, guint64 b);
-/* Detector time now: the pipeline clock, CLOCK_MONOTONIC before there is one. */
+/* Monitor time now: the pipeline clock, CLOCK_MONOTONIC before there is one. */
 guint64 vdm_now_locked (GstVdropmon * self);
-/* A CLOCK_MONOTONIC stamp (a kernel drop) in detector time. */
-guint64 vdm_mono_to_detector_locked (GstVdropmon * self, guint64 mono_ns);
-/* Detector time to running time; NONE before base time or without a clock. */
-GstClockTime vdm_running_time_locked (GstVdropmon * self, guint64 detector_ns);
+/* Both times of an input to the monitor. */
+vdm_now vdm_times_locked (GstVdropmon * self);
+void vdm_wake_worker_locked (GstVdropmon * self);
 
-/* The first bytes of a buffer, without ever writing to it. */
-typedef struct
-{
-  const guint8 *data;
-  gsize size;
-  gboolean complete;            /* data is the whole buffer */
-  gboolean mapped;
-  GstBuffer *buffer;
-  GstMapInfo map;
-  guint8 head[256];
-} VdmPeek;
+/* vdropmon_props.c */
+void vdm_props_install (GObjectClass * gobject_class);
+void vdm_props_init (GstVdropmon * self);
+void vdm_props_set (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec);
+void vdm_props_get (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec);
 
-gboolean vdm_peek_buffer (GstBuffer * buf, VdmPeek * peek);
-void vdm_peek_release (VdmPeek * peek);
+/* vdropmon_arrivals.c */
+void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
+/* Arrivals move to this udpsrc's src pad; the watch keeps the probe. */
+void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch);
+void vdm_arrivals_unprobe (VdmWatch * watch);
+/* When our own caps are not RTP: the nearest upstream RTP pad teaches the
+ * frame map and the codec (placement independence). Without self->lock. */
+void vdm_arrivals_find_rtp_pad (GstVdropmon * self);
+void vdm_arrivals_release_rtp_pad (GstVdropmon * self);
+/* Our own caps / those of the RTP pad upstream → the monitor's format. */
+void vdm_arrivals_set_caps_locked (GstVdropmon * self, const GstStructure * s);
+void vdm_arrivals_set_upstream_caps_locked (GstVdropmon * self, const GstStructure * s);
+
+/* vdropmon_collector.c */
+gboolean vdm_collector_start (GstVdropmon * self);
+void vdm_collector_stop (GstVdropmon * self);
+/* A reference to the running source (NULL if none), for calls without lock. */
+vdm_source *vdm_collector_ref (GstVdropmon * self);
+void vdm_collector_refresh_counters (GstVdropmon * self);
+/* Events lost since the last call for this watch. */
+guint64 vdm_collector_take_events_lost (GstVdropmon * self, guint32 watch_id);
+void vdm_collector_feed_queue_fill (GstVdropmon * self);
+GstStructure *vdm_build_stats (GstVdropmon * self, const gchar * name);
 
 /* vdropmon_watch.c */
 void vdm_watch_rescan (GstVdropmon * self);
 gboolean vdm_watch_manual_flows (GstVdropmon * self);
 void vdm_watch_release_all (GstVdropmon * self);
 const VdmWatch *vdm_watch_find_locked (GstVdropmon * self, guint32 watch_id);
-/* A packet seen at arrival (udpsrc probe, or our own sink without probes). */
-void vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size);
-/* A timestamped buffer that is not RTP arrived: media time against arrival. */
-void vdm_observe_media_locked (GstVdropmon * self, GstClockTime pts);
-/* Gaps detected at or before now - grace that the kernel did not explain
- * go to the batcher and the detector as RTP-gap drops. */
-void vdm_settle_gaps_locked (GstVdropmon * self, guint64 now, guint64 grace);
+GArray *vdm_watch_copy_ids (GstVdropmon * self);
+void vdm_watch_retire_counters_locked (GstVdropmon * self, const VdmWatch * watch);
 
 /* vdropmon_worker.c */
-gpointer vdm_worker_main (gpointer data);
-void vdm_worker_wake_locked (GstVdropmon * self);
-void vdm_on_batch_ready (const vdm_drop_batch * batch, void *user_data);
-void vdm_on_kernel_drop (void *user_data, const vdm_drop * drop);
-void vdm_refresh_kernel_counters (GstVdropmon * self);
-void vdm_post_pending_drops (GstVdropmon * self);
-GstStructure *vdm_build_stats (GstVdropmon * self, const gchar * name);
+void vdm_worker_start (GstVdropmon * self);
+void vdm_worker_stop (GstVdropmon * self);
+/* Adopts the element's clock (a new time base) and refreshes the clock map. */
+void vdm_worker_refresh_clock_locked (GstVdropmon * self);
+/* EOS, on the streaming thread: every drop known so far is posted now. */
+void vdm_worker_post_pending (GstVdropmon * self);
 
 G_END_DECLS
 #endif

@@ -51,7 +51,8 @@ set_seq_list (GstStructure * s, const vdm_drop_batch * batch)
 GstStructure *
 vdm_drop_report_to_structure (const VdmDropReport * report)
 {
-  const vdm_drop_batch *b = &report->batch;
+  const vdm_drop_report *r = &report->report;
+  const vdm_drop_batch *b = &r->batch;
   GstStructure *s;
 
   s = gst_structure_new (VDM_DROP_MESSAGE,
@@ -61,21 +62,65 @@ vdm_drop_report_to_structure (const VdmDropReport * report)
       "count", G_TYPE_UINT, (guint) MIN (b->count, G_MAXUINT),
       "kernel-time", G_TYPE_UINT64, b->first_time_ns,
       "kernel-time-last", G_TYPE_UINT64, b->last_time_ns,
-      "running-time", G_TYPE_UINT64, report->running_time,
-      "pts", G_TYPE_UINT64, report->pts_first,
-      "pts-last", G_TYPE_UINT64, report->pts_last,
+      "running-time", G_TYPE_UINT64, r->running_time,
+      "pts", G_TYPE_UINT64, r->pts_first,
+      "pts-last", G_TYPE_UINT64, r->pts_last,
       "rtp-seq-first", G_TYPE_INT, b->has_rtp ? (gint) b->seq_first : -1,
       "rtp-seq-last", G_TYPE_INT, b->has_rtp ? (gint) b->seq_last : -1,
       "rtp-seqs-truncated", G_TYPE_BOOLEAN, b->seqs_truncated,
       "frames", G_TYPE_UINT, b->n_frames,
       "ssrc", G_TYPE_UINT, b->has_rtp ? b->ssrc : 0,
       "payload-type", G_TYPE_INT, b->has_rtp ? b->payload_type : -1,
-      "keyframe", G_TYPE_BOOLEAN, report->keyframe,
+      "keyframe", G_TYPE_BOOLEAN, r->keyframe,
       "flow", G_TYPE_STRING, report->flow,
       "attribution", G_TYPE_STRING, attribution_name (b->attribution),
       "events-lost", G_TYPE_UINT64, report->events_lost, NULL);
   set_seq_list (s, b);
   return s;
+}
+
+static GstStructure *
+warning_to_structure (const vdm_alert * alert)
+{
+  const vdm_detector_event *ev = &alert->event;
+  gchar causes[96];
+
+  vdm_causes_format (ev->causes, causes, sizeof (causes));
+  return gst_structure_new (VDM_WARNING_MESSAGE,
+      "level", G_TYPE_STRING, vdm_level_name (ev->level),
+      "cause", G_TYPE_STRING, causes,
+      "reasons", G_TYPE_STRING, alert->reasons,
+      "action", G_TYPE_STRING, vdm_action_name (ev->action),
+      "drop-rate", G_TYPE_DOUBLE, ev->drop_rate,
+      "ewma", G_TYPE_DOUBLE, ev->ewma,
+      "baseline", G_TYPE_DOUBLE, ev->baseline,
+      "stall-eta", G_TYPE_UINT64, alert->stall_eta_ns,
+      "detect-time", G_TYPE_UINT64, ev->time_ns,
+      "running-time", G_TYPE_UINT64, alert->running_time,
+      "suggested-height", G_TYPE_INT, alert->suggested_height,
+      "suggested-bitrate", G_TYPE_INT, alert->suggested_bitrate, NULL);
+}
+
+static GstStructure *
+clear_to_structure (const vdm_alert * alert)
+{
+  const vdm_detector_event *ev = &alert->event;
+  gchar causes[96];
+
+  vdm_causes_format (ev->causes, causes, sizeof (causes));
+  return gst_structure_new (VDM_CLEAR_MESSAGE,
+      "cause", G_TYPE_STRING, causes,
+      "duration", G_TYPE_UINT64, ev->time_ns - MIN (ev->time_ns, ev->episode_start_ns),
+      "drops", G_TYPE_UINT64, ev->episode_drops,
+      "detect-time", G_TYPE_UINT64, ev->time_ns,
+      "running-time", G_TYPE_UINT64, alert->running_time, NULL);
+}
+
+GstStructure *
+vdm_alert_to_structure (const vdm_alert * alert)
+{
+  return alert->event.type == VDM_DETECTOR_WARNING ? warning_to_structure (alert)
+      : clear_to_structure (alert);
 }
 
 static void
@@ -111,33 +156,35 @@ reasons_structure (const VdmStatsSnapshot * stats)
 GstStructure *
 vdm_stats_to_structure (const VdmStatsSnapshot * stats, const gchar * name)
 {
+  const vdm_monitor_stats *m = &stats->stream;
   GstStructure *s, *reasons;
 
   s = gst_structure_new (name,
       "collector", G_TYPE_STRING, stats->collector,
       "collector-status", G_TYPE_STRING, stats->collector_status,
+      "collector-skipped", G_TYPE_STRING, stats->collector_skipped,
       "kernel-drops", G_TYPE_UINT64, stats->kernel_drops,
       "events-lost", G_TYPE_UINT64, stats->events_lost,
-      "buffers", G_TYPE_UINT64, stats->buffers,
-      "rtp-packets", G_TYPE_UINT64, stats->rtp_packets,
-      "rtp-lost", G_TYPE_UINT64, stats->rtp_lost,
-      "rtp-reordered", G_TYPE_UINT64, stats->rtp_reordered,
-      "rtp-duplicates", G_TYPE_UINT64, stats->rtp_duplicates,
-      "queue-fill-peak", G_TYPE_DOUBLE, stats->queue_fill_peak,
-      "drop-messages", G_TYPE_UINT64, stats->drop_messages,
-      "loss-fraction", G_TYPE_DOUBLE, stats->loss_fraction,
-      "jitter", G_TYPE_DOUBLE, stats->jitter_ms,
-      "fid", G_TYPE_DOUBLE, stats->fid_ms,
-      "fid-max", G_TYPE_DOUBLE, stats->fid_max_ms,
-      "bitrate", G_TYPE_DOUBLE, stats->bitrate,
-      "warnings", G_TYPE_UINT64, stats->warnings,
-      "keyframe-requests-sent", G_TYPE_UINT64, stats->keyframe_requests_sent,
-      "keyframe-requests-seen", G_TYPE_UINT64, stats->keyframe_requests_seen,
-      "detector-state", G_TYPE_STRING, stats->detector_state,
-      "ewma", G_TYPE_DOUBLE, stats->ewma,
-      "baseline", G_TYPE_DOUBLE, stats->baseline,
-      "lag", G_TYPE_DOUBLE, stats->lag_ms,
-      "runway", G_TYPE_DOUBLE, stats->runway_ms, NULL);
+      "buffers", G_TYPE_UINT64, m->buffers,
+      "rtp-packets", G_TYPE_UINT64, m->rtp_packets,
+      "rtp-lost", G_TYPE_UINT64, m->rtp_lost,
+      "rtp-reordered", G_TYPE_UINT64, m->rtp_reordered,
+      "rtp-duplicates", G_TYPE_UINT64, m->rtp_duplicates,
+      "queue-fill-peak", G_TYPE_DOUBLE, m->queue_fill_peak,
+      "drop-messages", G_TYPE_UINT64, m->drop_reports,
+      "loss-fraction", G_TYPE_DOUBLE, m->loss_fraction,
+      "jitter", G_TYPE_DOUBLE, m->jitter_ms,
+      "fid", G_TYPE_DOUBLE, m->fid_ms,
+      "fid-max", G_TYPE_DOUBLE, m->fid_max_ms,
+      "bitrate", G_TYPE_DOUBLE, m->bitrate,
+      "warnings", G_TYPE_UINT64, m->warnings,
+      "keyframe-requests-sent", G_TYPE_UINT64, m->keyframe_requests_sent,
+      "keyframe-requests-seen", G_TYPE_UINT64, m->keyframe_requests_seen,
+      "detector-state", G_TYPE_STRING, m->detector_state,
+      "ewma", G_TYPE_DOUBLE, m->ewma,
+      "baseline", G_TYPE_DOUBLE, m->baseline,
+      "lag", G_TYPE_DOUBLE, m->lag_ms,
+      "runway", G_TYPE_DOUBLE, m->runway_ms, NULL);
   set_string_list (s, "flows", stats->flows);
   reasons = reasons_structure (stats);
   gst_structure_set (s, "reasons", GST_TYPE_STRUCTURE, reasons, NULL);

@@ -2,9 +2,10 @@
 /*
  * vdropmon_watch.c — which sockets and flows the element watches: the
  * udpsrc elements upstream (found again every rescan, so those rtspsrc
- * creates later are picked up and closed ones let go), the flows named in
- * the "watch" property, and the arrival probes on each udpsrc's source pad
- * that see gaps and silence when they happen, not one jitterbuffer later.
+ * creates later are picked up and closed ones let go), the TCP
+ * connections of the sources that fetch from a server, and the flows named
+ * in the "watch" property. Each udpsrc found also gets an arrival probe
+ * (vdropmon_arrivals.c). Worker thread and start/stop only.
  */
 #include "gstvdropmon_priv.h"
 
@@ -22,188 +23,6 @@
 
 #define GST_CAT_DEFAULT vdropmon_debug
 #define MAX_MANUAL_FLOWS 32
-
-/* ------------------------------------------------------------------------ */
-/* Arrivals.                                                                 */
-
-static void
-on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t detected_ns,
-    const vdm_gap_context * context, void *user_data);
-
-/* RTP timestamps as media time: extended past their 32-bit wrap; a new
- * SSRC starts over. */
-static void
-observe_rtp_media_locked (GstVdropmon * self, const vdm_rtp_header * rtp, guint64 arrival_ns)
-{
-  if (rtp->ssrc != self->runway_ssrc)
-    self->runway_settled = FALSE;       /* a new stream has its own start-up */
-  if (rtp->ssrc != self->runway_ssrc || !self->runway.started) {
-    vdm_runway_init (&self->runway);
-    self->runway_ssrc = rtp->ssrc;
-    self->rtp_ts_ext = (guint64) 1 << 32;      /* room to go back */
-  } else {
-    self->rtp_ts_ext += (gint64) (gint32) (rtp->timestamp - self->last_rtp_ts);
-  }
-  self->last_rtp_ts = rtp->timestamp;
-  vdm_runway_observe (&self->runway, arrival_ns,
-      gst_util_uint64_scale (self->rtp_ts_ext, GST_SECOND, self->arrival.clock_rate));
-}
-
-void
-vdm_observe_media_locked (GstVdropmon * self, GstClockTime pts)
-{
-  guint64 now = vdm_now_locked (self);
-
-  vdm_runway_observe (&self->runway, now, pts);
-  /* Non-RTP streams (FLV after flvdemux) need silence, jitter and FID too:
-   * their PTS in the same units as an RTP timestamp (one "source", 0). */
-  vdm_arrival_stats_packet (&self->arrival, now, 0,
-      (guint32) gst_util_uint64_scale (pts, self->arrival.clock_rate, GST_SECOND));
-}
-
-void
-vdm_observe_arrival_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size)
-{
-  guint64 arrival_ns = vdm_now_locked (self);
-  vdm_gap_context context = {
-    .stamp = arrival_ns,
-    .rtp_ts = rtp->timestamp,
-    .payload_type = rtp->payload_type,
-    .keyframe = vdm_payload_is_keyframe (self->codec, rtp->payload, rtp->payload_len),
-  };
-  vdm_seq_gap gap;
-
-  self->arrival_bytes += size;
-  vdm_arrival_stats_packet (&self->arrival, arrival_ns, rtp->ssrc, rtp->timestamp);
-  observe_rtp_media_locked (self, rtp, arrival_ns);
-  vdm_gap_reconciler_arrived (self->gaps, rtp->ssrc, rtp->seq);
-  if (!vdm_seq_tracker_push (self->seqs, rtp->ssrc, rtp->seq, &gap))
-    return;
-  /* The grace period runs on real time (waiting for the kernel's events),
-   * the damage on detector time. */
-  vdm_gap_reconciler_gap (self->gaps, vdm_monotonic_ns (), &context, gap.ssrc,
-      gap.first_missing, gap.count, on_unexplained_gap, self);
-  vdm_worker_wake_locked (self);
-}
-
-/* Loss the kernel did not explain: it happened before this host. */
-static void
-on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t detected_ns,
-    const vdm_gap_context * context, void *user_data)
-{
-  GstVdropmon *self = user_data;
-  vdm_drop_record record = {
-    .source = VDM_DROP_SOURCE_RTP_GAP,
-    .reason_name = "RTP_SEQ_GAP",
-    .time_ns = detected_ns,
-    .count = count,
-    .has_rtp = true,
-    .ssrc = ssrc,
-    .rtp_seq = first_seq,
-    /* the frame of the packet after the gap: the one known to be damaged */
-    .rtp_ts = context->rtp_ts,
-    .payload_type = context->payload_type,
-  };
-
-  vdm_frame_info frame;
-
-  /* Lost inside a keyframe: the packet after the gap, or its frame, says so. */
-  record.keyframe_packet = context->keyframe
-      || (vdm_frame_map_lookup_rtp (self->frames, ssrc, context->rtp_ts, &frame)
-      && frame.pts_exact && frame.keyframe);
-  vdm_drop_batcher_add (self->batcher, &record, vdm_monotonic_ns ());
-  vdm_detector_add_drops (self->detector, context->stamp, VDM_CAUSE_NETWORK, count);
-  if (record.keyframe_packet)
-    vdm_detector_keyframe_lost (self->detector, context->stamp);
-  self->episode.gap_seen = TRUE;
-  if (!GST_CLOCK_TIME_IS_VALID (self->episode.first_damage))
-    self->episode.first_damage = context->stamp;
-}
-
-void
-vdm_settle_gaps_locked (GstVdropmon * self, guint64 now, guint64 grace)
-{
-  vdm_gap_reconciler_settle (self->gaps, now, grace, on_unexplained_gap, self);
-}
-
-static void
-observe_buffer (GstVdropmon * self, GstBuffer * buf)
-{
-  VdmPeek peek;
-  vdm_rtp_header rtp;
-
-  if (!vdm_peek_buffer (buf, &peek))
-    return;
-  if (vdm_rtp_parse (peek.data, peek.size, peek.complete, &rtp)) {
-    g_mutex_lock (&self->lock);
-    vdm_observe_arrival_locked (self, &rtp, gst_buffer_get_size (buf));
-    g_mutex_unlock (&self->lock);
-  }
-  vdm_peek_release (&peek);
-}
-
-static gboolean
-observe_list_item (GstBuffer ** buf, guint idx, gpointer user_data)
-{
-  observe_buffer (user_data, *buf);
-  return TRUE;
-}
-
-/* udpsrc's streaming thread, right after recvmsg: cheap, never blocks long. */
-static GstPadProbeReturn
-on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
-{
-  GstVdropmon *self = user_data;
-
-  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
-    observe_buffer (self, GST_PAD_PROBE_INFO_BUFFER (info));
-  else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
-    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_list_item, self);
-  return GST_PAD_PROBE_OK;
-}
-
-/* Until the first udpsrc probe, transform_ip saw the arrivals, up to a
- * jitterbuffer's latency later than the probe will (rtspsrc): forget the
- * sequence state it left, or the switch shows as a gap of that many
- * packets. From here on transform_ip leaves arrivals to the probes. */
-static void
-take_over_arrivals (GstVdropmon * self)
-{
-  g_mutex_lock (&self->lock);
-  if (!self->arrival_probed) {
-    self->arrival_probed = TRUE;
-    vdm_seq_tracker_forget_sources (self->seqs);
-    /* arrival times jump back by that latency too */
-    vdm_arrival_stats_init (&self->arrival, self->arrival.clock_rate);
-    vdm_runway_init (&self->runway);
-    self->runway_settled = FALSE;
-  }
-  g_mutex_unlock (&self->lock);
-}
-
-static void
-add_arrival_probe (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch)
-{
-  GstPad *pad = gst_element_get_static_pad (udpsrc, "src");
-
-  if (!pad)
-    return;
-  take_over_arrivals (self);
-  /* The probe keeps the element alive; stop() removes it. */
-  watch->probe_id = gst_pad_add_probe (pad,
-      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_udpsrc_buffer,
-      gst_object_ref (self), gst_object_unref);
-  watch->probed_pad = pad;
-}
-
-static void
-remove_arrival_probe (VdmWatch * watch)
-{
-  if (watch->probed_pad) {
-    gst_pad_remove_probe (watch->probed_pad, watch->probe_id);
-    gst_clear_object (&watch->probed_pad);
-  }
-}
 
 /* ------------------------------------------------------------------------ */
 /* Watches.                                                                  */
@@ -285,12 +104,20 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
   vdm_watch_spec spec = { .fd = found ? found->fd : -1 };
   struct vdm_flow_key socket_flow;
   VdmWatch watch = { 0 };
+  vdm_subscription *sub;
+  vdm_source *source;
   int id = 0;
 
   if (flow)
     spec.flow = *flow;
-  if (self->source)
-    id = vdm_source_watch (self->source, self->subscription, &spec);
+  g_mutex_lock (&self->lock);
+  source = self->source ? vdm_source_ref (self->source) : NULL;
+  sub = self->subscription;
+  g_mutex_unlock (&self->lock);
+  if (source) {
+    id = vdm_source_watch (source, sub, &spec);
+    vdm_source_unref (source);
+  }
   if (id < 0)
     GST_WARNING_OBJECT (self, "kernel drops of this %s are not watched: %s",
         found ? "socket" : "flow", g_strerror (-id));
@@ -303,7 +130,7 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
   else
     g_strlcpy (watch.flow, "unbound", sizeof (watch.flow));
   if (found && found->udpsrc)
-    add_arrival_probe (self, found->udpsrc, &watch);
+    vdm_arrivals_probe_udpsrc (self, found->udpsrc, &watch);
   GST_INFO_OBJECT (self, "watching %s (watch id %u)", watch.flow, watch.watch_id);
   g_mutex_lock (&self->lock);
   g_array_append_val (self->watches, watch);
@@ -325,8 +152,21 @@ vdm_watch_find_locked (GstVdropmon * self, guint32 watch_id)
   return NULL;
 }
 
-static void
-retire_counters_locked (GstVdropmon * self, const VdmWatch * watch)
+GArray *
+vdm_watch_copy_ids (GstVdropmon * self)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  guint i;
+
+  g_mutex_lock (&self->lock);
+  for (i = 0; i < self->watches->len; i++)
+    g_array_append_val (ids, g_array_index (self->watches, VdmWatch, i).watch_id);
+  g_mutex_unlock (&self->lock);
+  return ids;
+}
+
+void
+vdm_watch_retire_counters_locked (GstVdropmon * self, const VdmWatch * watch)
 {
   guint slot;
 
@@ -363,7 +203,7 @@ take_vanished_locked (GstVdropmon * self, GArray * found)
       continue;
     }
     GST_INFO_OBJECT (self, "no longer watching %s", w->flow);
-    retire_counters_locked (self, w);
+    vdm_watch_retire_counters_locked (self, w);
     g_array_append_val (gone, *w);
     g_array_remove_index (self->watches, i);
   }
@@ -373,9 +213,18 @@ take_vanished_locked (GstVdropmon * self, GArray * found)
 static void
 release_watch (GstVdropmon * self, VdmWatch * watch)
 {
-  remove_arrival_probe (watch);
-  if (self->source && watch->watch_id)
-    vdm_source_unwatch (self->source, self->subscription, watch->watch_id);
+  vdm_subscription *sub;
+  vdm_source *source;
+
+  vdm_arrivals_unprobe (watch);
+  g_mutex_lock (&self->lock);
+  source = self->source && watch->watch_id ? vdm_source_ref (self->source) : NULL;
+  sub = self->subscription;
+  g_mutex_unlock (&self->lock);
+  if (source) {
+    vdm_source_unwatch (source, sub, watch->watch_id);
+    vdm_source_unref (source);
+  }
   if (watch->cookie)
     release_claim (self, watch->cookie);
 }
@@ -441,7 +290,11 @@ pick_tcp_socket (GstVdropmon * self, const vdm_tcp_socket * sockets, gint n)
   gint i;
 
   g_mutex_lock (&self->lock);
-  ours = self->bytes_total;
+  {
+    vdm_monitor_stats stats;
+    vdm_stream_monitor_stats (self->monitor, &stats);
+    ours = stats.bytes;
+  }
   g_mutex_unlock (&self->lock);
   for (i = 0; i < n; i++) {
     guint64 received = sockets[i].bytes_received;
@@ -497,7 +350,7 @@ note_buffer_latency (GstVdropmon * self, GstClockTime upstream)
       && (!GST_CLOCK_TIME_IS_VALID (latency) || downstream > latency))
     latency = downstream;
   g_mutex_lock (&self->lock);
-  self->episode.buffer_latency = latency;
+  vdm_stream_monitor_set_buffer_latency (self->monitor, latency);
   g_mutex_unlock (&self->lock);
 }
 
@@ -541,9 +394,9 @@ vdm_watch_manual_flows (GstVdropmon * self)
   gchar *text, err[128] = "";
   int n, i;
 
-  GST_OBJECT_LOCK (self);
+  g_mutex_lock (&self->lock);
   text = g_strdup (self->watch);
-  GST_OBJECT_UNLOCK (self);
+  g_mutex_unlock (&self->lock);
   if (!text || !*text) {
     g_free (text);
     return TRUE;
@@ -568,10 +421,10 @@ vdm_watch_release_all (GstVdropmon * self)
   guint i;
 
   /* Keep what the watches counted: stats must not shrink after a stop. */
-  vdm_refresh_kernel_counters (self);
+  vdm_collector_refresh_counters (self);
   g_mutex_lock (&self->lock);
   for (i = 0; i < self->watches->len; i++)
-    retire_counters_locked (self, &g_array_index (self->watches, VdmWatch, i));
+    vdm_watch_retire_counters_locked (self, &g_array_index (self->watches, VdmWatch, i));
   watches = self->watches;
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
   self->arrival_probed = FALSE;

@@ -376,17 +376,25 @@ test_set_interval (void)
   vdm_drop_record a = kernel_drop (1, 1, 0);
   add_at (b, &c, &a, 0);
   vdm_drop_batcher_set_interval (b, 5 * VDM_MSECOND);
+  /* The open batch takes the new interval at once (issue 9 #5): it closes
+   * 5 ms after it opened, not INTERVAL after. */
+  g_assert_cmpuint (vdm_drop_batcher_next_deadline (b), ==, 5 * VDM_MSECOND);
   vdm_drop_record bb = kernel_drop (2, 1, 0);
   add_at (b, &c, &bb, VDM_MSECOND);
-  /* The open batch keeps its deadline; the new one uses the new interval. */
+  g_assert_cmpuint (vdm_drop_batcher_next_deadline (b), ==, 5 * VDM_MSECOND);
+  flush_at (b, &c, 5 * VDM_MSECOND);
+  g_assert_cmpuint (c.batches->len, ==, 1);
+  g_assert_cmpuint (batch_at (&c, 0)->watch_id, ==, 1);
   g_assert_cmpuint (vdm_drop_batcher_next_deadline (b), ==, 6 * VDM_MSECOND);
   flush_at (b, &c, 6 * VDM_MSECOND);
-  g_assert_cmpuint (c.batches->len, ==, 1);
-  g_assert_cmpuint (batch_at (&c, 0)->watch_id, ==, 2);
-  g_assert_cmpuint (vdm_drop_batcher_next_deadline (b), ==, INTERVAL);
-  flush_at (b, &c, INTERVAL - 1);
-  g_assert_cmpuint (c.batches->len, ==, 1);
-  flush_at (b, &c, INTERVAL);
+  g_assert_cmpuint (c.batches->len, ==, 2);
+  g_assert_cmpuint (batch_at (&c, 1)->watch_id, ==, 2);
+
+  /* Reset forgets open batches without handing them out. */
+  add_at (b, &c, &a, 10 * VDM_MSECOND);
+  vdm_drop_batcher_reset (b);
+  g_assert_cmpuint (vdm_drop_batcher_next_deadline (b), ==, VDM_TIME_NONE);
+  vdm_drop_batcher_flush_all (b);
   g_assert_cmpuint (c.batches->len, ==, 2);
 
   /* Interval 0: every drop is its own batch, handed out at once. */

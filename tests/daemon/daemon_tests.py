@@ -3,7 +3,7 @@
 """vdropmond with real components (suite "daemon"; root; run under the lock).
 
     daemon_tests.py NAME      NAME: pipeline | isolation | refusals | restart |
-                                    slow-client | malformed
+                                    slow-client | malformed | activation
 
 The daemon runs as root on a private socket; every client (gst-launch with
 the element, or the small C tools next to this file) runs as `nobody` with
@@ -64,15 +64,24 @@ def send(port, count, extra=()):
 
 
 class Daemon:
-    def __init__(self, workdir):
+    def __init__(self, workdir, activated=False):
         self.socket = os.path.join(workdir, "vdropmond.sock")
         self.log = os.path.join(workdir, "daemon.log")
         self.proc = None
+        self.activated = activated
 
     def start(self):
+        # Socket activation as systemd does it (LISTEN_FDS), by systemd's own tool.
+        cmd = ["systemd-socket-activate", "--seqpacket", "-l", self.socket, DAEMON] \
+            if self.activated else [DAEMON, "--socket", self.socket, "--socket-mode", "0666"]
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen([DAEMON, "--socket", self.socket, "--socket-mode", "0666"],
-                                         stderr=log)
+            self.proc = subprocess.Popen(cmd, stderr=log, stdout=log)
+        if self.activated:
+            for _ in range(100):
+                if os.path.exists(self.socket):
+                    os.chmod(self.socket, 0o666)   # SocketMode= in vdropmond.socket
+                    break
+                time.sleep(0.05)
         for _ in range(100):
             if self.status_rows() is not None:
                 return
@@ -368,6 +377,19 @@ def test_malformed(work, daemon):
     check(0 < len(lines) <= 1500, f"{len(lines)} 'disconnected:' log lines, at most one per frame")
 
 
+def test_activation(work, daemon):
+    """systemd socket activation: the daemon takes the socket systemd passes."""
+    port = PORT + 60
+    rx = Receiver(work, daemon, "activated", port)
+    send(port, 1000)
+    time.sleep(0.3)
+    k = udp_drops(port)
+    s, _ = rx.finish()
+    check(s[port]["counters"] == k and s[port]["events"] == k,
+          f"served through the activated socket: {s[port]['events']} events = kernel {k}")
+    check("the socket systemd passed" in daemon.log_text(), "the daemon says it was activated")
+
+
 TESTS = {
     "pipeline": test_pipeline,
     "isolation": test_isolation,
@@ -375,6 +397,7 @@ TESTS = {
     "restart": test_restart,
     "slow-client": test_slow_client,
     "malformed": test_malformed,
+    "activation": test_activation,
 }
 
 
@@ -388,7 +411,7 @@ def main():
         skip_or_fail("no kernel BTF")
     work = tempfile.mkdtemp(prefix="vdm-daemon-")
     os.chmod(work, 0o777)
-    daemon = Daemon(work)
+    daemon = Daemon(work, activated=sys.argv[1] == "activation")
     try:
         daemon.start()
         TESTS[sys.argv[1]](work, daemon)

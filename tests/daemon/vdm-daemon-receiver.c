@@ -56,6 +56,8 @@ typedef struct {
   const char *stop_file;
   unsigned settle_ms;
   unsigned read_every_ms;       /* 0: never read */
+  unsigned poll_ms;             /* like the element: queue peak every poll_ms, counters every 10 */
+  const char *source_name;      /* "daemon" (default) or "embedded", for comparisons */
   const char *ready_file;
 } options;
 
@@ -169,12 +171,14 @@ parse_options (int argc, char **argv, options *o)
     { "ready-file", required_argument, NULL, 'r' },
     { "settle-ms", required_argument, NULL, 'S' },
     { "read-every-ms", required_argument, NULL, 'R' },
+    { "poll-ms", required_argument, NULL, 'P' },
+    { "source", required_argument, NULL, 'o' },
     { NULL, 0, NULL, 0 },
   };
   int opt;
 
   *o = (options) { .n_sockets = 1, .first_port = 0, .rcvbuf = 4096, .seconds = 10,
-    .settle_ms = 500 };
+    .settle_ms = 500, .source_name = "daemon" };
   while ((opt = getopt_long (argc, argv, "", opts, NULL)) != -1) {
     switch (opt) {
       case 's': o->socket_path = optarg; break;
@@ -186,6 +190,8 @@ parse_options (int argc, char **argv, options *o)
       case 'r': o->ready_file = optarg; break;
       case 'S': o->settle_ms = (unsigned) atoi (optarg); break;
       case 'R': o->read_every_ms = (unsigned) atoi (optarg); break;
+      case 'P': o->poll_ms = (unsigned) atoi (optarg); break;
+      case 'o': o->source_name = optarg; break;
       default: return -1;
     }
   }
@@ -240,10 +246,26 @@ report (vdm_source *source)
   fflush (stdout);
 }
 
+/* What an element does every detector bin (queue fill) and every stats
+ * interval (counters), for every watch. */
 static void
-run (const options *o)
+poll_like_an_element (vdm_source *source, unsigned round)
 {
-  uint64_t end = monotonic_ns () + (uint64_t) (o->seconds * 1e9), last_read = 0;
+  vdm_counters *c = malloc (sizeof (*c));
+
+  for (unsigned i = 0; c && i < n_sockets; i++) {
+    vdm_source_queue_peak (source, sockets[i].watch_id);
+    if (round % 10 == 0)
+      vdm_source_counters (source, sockets[i].watch_id, c);
+  }
+  free (c);
+}
+
+static void
+run (const options *o, vdm_source *source)
+{
+  uint64_t end = monotonic_ns () + (uint64_t) (o->seconds * 1e9), last_read = 0, last_poll = 0;
+  unsigned round = 0;
 
   while (monotonic_ns () < end) {
     if (o->stop_file && access (o->stop_file, F_OK) == 0) {
@@ -254,6 +276,10 @@ run (const options *o)
       for (unsigned i = 0; i < n_sockets; i++)
         drain (sockets[i].fd);
       last_read = monotonic_ns ();
+    }
+    if (o->poll_ms && monotonic_ns () - last_poll >= o->poll_ms * 1000000ull) {
+      last_poll = monotonic_ns ();
+      poll_like_an_element (source, round++);
     }
     usleep (10000);
   }
@@ -275,7 +301,7 @@ main (int argc, char **argv)
     return 2;
   }
   vdm_daemon_client_register ();
-  source = vdm_source_open ("daemon", o.socket_path, &error);
+  source = vdm_source_open (o.source_name, o.socket_path, &error);
   if (!source) {
     fprintf (stderr, "vdm-daemon-receiver: %s\n", error);
     return 1;
@@ -309,7 +335,7 @@ main (int argc, char **argv)
   }
   if (o.ready_file)
     fclose (fopen (o.ready_file, "w"));
-  run (&o);
+  run (&o, source);
   report (source);
   vdm_source_unsubscribe (source, sub);
   vdm_source_unref (source);

@@ -380,7 +380,8 @@ static void
 assert_stats_fields (const GstStructure * s, const gchar * name)
 {
   const Field fields[] = {
-    {"collector", G_TYPE_STRING}, {"collector-status", G_TYPE_STRING}, {"flows", GST_TYPE_ARRAY},
+    {"collector", G_TYPE_STRING}, {"collector-status", G_TYPE_STRING},
+    {"collector-skipped", G_TYPE_STRING}, {"flows", GST_TYPE_ARRAY},
     {"kernel-drops", G_TYPE_UINT64}, {"reasons", GST_TYPE_STRUCTURE},
     {"events-lost", G_TYPE_UINT64}, {"buffers", G_TYPE_UINT64}, {"rtp-packets", G_TYPE_UINT64},
     {"rtp-lost", G_TYPE_UINT64}, {"rtp-reordered", G_TYPE_UINT64},

@@ -7,7 +7,8 @@ import math
 TRANSPORT_NAMES = {"rtsp": "RTSP/UDP", "flv": "HTTP-FLV"}
 # Which target applies to which scenario kind.
 SUDDEN = ("sudden", "overload")
-GRADUAL = ("gradual",)
+STALL = ("stall",)
+GRADUAL = ("gradual", "congestion")
 QUIET = ("clean", "benign")
 
 
@@ -34,7 +35,8 @@ def _recall_lead(d):
 def freeze_table(rows):
     head = ("| scenario | transport | latency | freeze episodes | vdropmon recall | lead mean "
             "| median | P5 | P95 | precision | false warnings (startup) | jb num-lost recall / median "
-            "| W3C counter median | kernel-drop ref. recall / median | drop→msg ms median / P95 |")
+            "| W3C counter median | first path drop ref. recall / median | drop→msg ms median / P95 "
+            "| stall-eta abs. error, median |")
     out = [head, _sep(head)]
     for key, row in rows:
         v = _det(row, "freeze", "vdropmon")
@@ -48,14 +50,14 @@ def freeze_table(rows):
                    f"({row['startup_warnings']}) "
                    f"| {_recall_lead(_det(row, 'freeze', 'jb-lost'))} "
                    f"| {s(w3c and w3c['median'])} "
-                   f"| {_recall_lead(_det(row, 'freeze', 'kernel-ref'))} "
-                   f"| {s(lat['median'], 1)} / {s(lat['p95'], 1)} |")
+                   f"| {_recall_lead(_det(row, 'freeze', 'path-ref'))} "
+                   f"| {s(lat['median'], 1)} / {s(lat['p95'], 1)} | {eta_line(row)} |")
     return "\n".join(out)
 
 
 def damage_table(rows):
     head = ("| scenario | transport | latency | damage episodes | vdropmon recall | lead median "
-            "| P5 | P95 | jb num-lost recall / median | kernel-drop ref. recall / median |")
+            "| P5 | P95 | jb num-lost recall / median | first path drop ref. recall / median |")
     out = [head, _sep(head)]
     for key, row in rows:
         if key[1] == "flv":
@@ -65,7 +67,7 @@ def damage_table(rows):
                    f"| {row['damage']['episodes']} | {pct(v['recall']) if v else '–'} "
                    f"| {s(v and v['median'])} | {s(v and v['p5'])} | {s(v and v['p95'])} "
                    f"| {_recall_lead(_det(row, 'damage', 'jb-lost'))} "
-                   f"| {_recall_lead(_det(row, 'damage', 'kernel-ref'))} |")
+                   f"| {_recall_lead(_det(row, 'damage', 'path-ref'))} |")
     return "\n".join(out)
 
 
@@ -117,10 +119,18 @@ def targets(rows, latency_of):
             med = v and v["median"]
             out.append(f"| lead ≥ 0.9 × latency ({need:.2f} s), median | {name} "
                        f"| {s(med)} s | {yes(med is not None and med >= need)} |")
+        if kind in STALL and row["freeze"]["episodes"]:
+            need = 0.2 if latency_of(key) <= 200 else 1.9
+            med, rec = v and v["median"], v and v["recall"]
+            out.append(f"| median lead ≥ {need} s, recall 100 % (issue 12) | {name} "
+                       f"| {s(med)} s, recall {pct(rec)} "
+                       f"| {yes(med is not None and med >= need and rec == 1)} |")
         if kind in GRADUAL and row["freeze"]["episodes"]:
             med, p5 = v and v["median"], v and v["p5"]
-            out.append(f"| median lead ≥ 3.2 s, P5 ≥ 1 s | {name} | {s(med)} s, P5 {s(p5)} s "
-                       f"| {yes(med is not None and p5 is not None and med >= 3.2 and p5 >= 1)} |")
+            need = 1.0 if latency_of(key) <= 200 else 3.2
+            out.append(f"| median lead ≥ {need} s, P5 ≥ 0.5 s (issue 12) | {name} "
+                       f"| {s(med)} s, P5 {s(p5)} s "
+                       f"| {yes(med is not None and p5 is not None and med >= need and p5 >= 0.5)} |")
         if kind in QUIET:
             fph = row["false_per_hour"]
             out.append(f"| ≤ 1 false warning per stream-hour | {name} "
@@ -130,6 +140,13 @@ def targets(rows, latency_of):
             out.append(f"| better than jb num-lost and W3C counter | {name} "
                        f"| {why or 'yes'} | {yes(ok)} |")
     return "\n".join(out)
+
+
+def eta_line(row):
+    e = row.get("stall_eta_error")
+    if not e or not e["n"]:
+        return "–"
+    return f"{100 * e['median']:.0f} % (n={e['n']}, P95 {100 * e['p95']:.0f} %)"
 
 
 def false_line(row):

@@ -7,6 +7,10 @@ A scenario is a seeded schedule of perturbations applied to the testbed
   tbf        change the bottleneck on rtr's egress to rcv (rate, burst, latency)
   blackhole  a blackhole route for the receiver's address in rtr: every
              packet to it is dropped (an outage; netem is not available here)
+
+The stream runs in a tunnel through rtr (testbed.py), so nothing rtr drops
+is visible to the receiver's kernel as a drop of its stream: as on a real
+network, where the bottleneck is another machine.
   cpu        a CFS quota on the receiver process (cgroup v1 cpu controller):
              the host cannot keep up, its socket buffer overflows
 
@@ -26,7 +30,7 @@ STREAM = {"width": 640, "height": 360, "fps": 30, "bitrate_kbps": 1500, "key_int
 # A link much faster than the stream: the tbf changes nothing.
 FAST_LINK = {"rate": "50mbit", "burst": "64kb", "latency": "100ms"}
 
-KINDS = ("clean", "benign", "sudden", "gradual", "overload")
+KINDS = ("clean", "benign", "sudden", "stall", "gradual", "congestion", "overload")
 
 
 def run_seed(base_seed, kind, transport, latency_ms, repeat=0):
@@ -72,6 +76,45 @@ def sudden(rng, smoke=False):
         actions.append((round(start + length, 3), {"op": "blackhole", "on": False}))
     return {"duration_s": duration, "tbf": dict(FAST_LINK), "actions": actions,
             "about": f"{n} outage(s) of 1-3 s (blackhole route in the router)"}
+
+
+def stall(rng, smoke=False):
+    """Link stalls of 1-3 s: the bottleneck's rate falls to almost nothing
+    (16 kbit/s: a packet now and then gets through, the rest waits in a
+    short queue and is dropped), then comes back. Not a blackhole: a
+    trickle still arrives, as on a radio link that fades."""
+    n = 1 if smoke else 3
+    duration = 12 if smoke else 45
+    actions = []
+    for k in range(n):
+        start = 5.0 + 13.0 * k + rng.uniform(0.0, 3.0)
+        length = rng.uniform(1.0, 3.0)
+        actions.append((round(start, 3), {"op": "tbf", "rate": "16kbit", "burst": "4kb",
+                                          "latency": "100ms"}))
+        actions.append((round(start + length, 3), {"op": "tbf", **FAST_LINK}))
+    return {"duration_s": duration, "tbf": dict(FAST_LINK), "actions": actions,
+            "about": f"{n} link stall(s) of 1-3 s (tbf rate 16 kbit/s, queue 100 ms)"}
+
+
+def congestion(rng, smoke=False):
+    """Long congestion just below the bitrate with a deep router queue: the
+    bottleneck falls to 85-95 % of the stream's bitrate for 15-20 s, its
+    queue holds 4 s (bufferbloat), so the delay grows by 5-15 % of the
+    elapsed time and packets are lost only late, if at all."""
+    duration = 45
+    queue = "4000ms"
+    tbf = {"rate": "6mbit", "burst": "32kb", "latency": queue}
+    start = 6.0 + rng.uniform(0.0, 2.0)
+    frac = rng.uniform(0.85, 0.95)
+    length = rng.uniform(15.0, 20.0)
+    rate = frac * STREAM["bitrate_kbps"] / 1000.0
+    actions = [(round(start, 3), {"op": "tbf", "rate": _mbit(rate), "burst": "32kb",
+                                  "latency": queue}),
+               (round(start + length, 3), {"op": "tbf", "rate": "6mbit", "burst": "32kb",
+                                           "latency": queue})]
+    return {"duration_s": duration, "tbf": tbf, "actions": actions,
+            "about": f"tbf {rate:.2f} Mbit/s ({100 * frac:.0f} % of the bitrate) for "
+                     f"{length:.1f} s, queue {queue}"}
 
 
 def gradual(rng, smoke=False):
@@ -121,8 +164,8 @@ def overload(rng, smoke=False):
                      "udp-buffer-size 32 KiB"}
 
 
-BUILDERS = {"clean": clean, "benign": benign, "sudden": sudden, "gradual": gradual,
-            "overload": overload}
+BUILDERS = {"clean": clean, "benign": benign, "sudden": sudden, "stall": stall,
+            "gradual": gradual, "congestion": congestion, "overload": overload}
 
 
 def build(kind, seed, smoke=False):

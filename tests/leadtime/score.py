@@ -12,9 +12,13 @@ what an application following it would consider "warned":
   w3c        the sink-side W3C freeze counter, which increases when the
              frame after a freeze is shown: from each freeze's end, HOLD_S.
              Always late, by construction.
-  kernel-ref reference, not a product: the kernel-time of the kernel drops
-             on the stream's path, held like jb-lost — as if the first drop
-             were a warning.
+  path-ref   reference, not a product: the first drop on the path — the
+             router's tbf drop counter rising (testbed.py polls it every
+             50 ms), held like jb-lost, as if the first drop were a warning.
+             The router is another machine as far as the receiver can tell
+             (the stream runs in a tunnel through it), so these drops are
+             never vdropmon's signal; they say how early a drop-based
+             detector *on the bottleneck* could have been.
 
 Matching: a trouble episode (truth.py) with onset O and end E, the previous
 episode of the same kind ending at P, window start L = max(O - WINDOW_S, P).
@@ -25,6 +29,14 @@ A warning that was cleared before the onset does not count (the
 application had been told that all was well again), nor does a state that
 began before the previous episode ended (it was about that one).
 Recall = episodes warned in time / episodes.
+
+stall-eta error: for every vdropmon-warning with a known stall-eta that
+came before a freeze's onset within the state that warned of it, the
+absolute error of stall-eta against the measured time from the warning to
+the picture stopping (the last frame shown before the freeze + one mean
+frame duration: when the next frame was due), relative to that time; also
+against the W3C onset (which adds the rule's threshold, ~183 ms at
+30 fps), for reference.
 
 Precision (vdropmon): a warning is true when a freeze or damage episode
 begins while its state is active (or within GRACE_S after the clear, and
@@ -42,7 +54,8 @@ GRACE_S = 1.0
 # Alerts without a clear hold as long as the matching window: the baselines
 # get the benefit of the doubt.
 HOLD_S = WINDOW_S
-DETECTORS = ("vdropmon", "jb-lost", "w3c", "kernel-ref")
+DETECTORS = ("vdropmon", "jb-lost", "w3c", "path-ref")
+CLOCK_TIME_NONE = 2**64 - 1
 
 
 def percentile(values, q):
@@ -114,6 +127,39 @@ def kernel_drop_times(record):
                   if m["name"] == "vdropmon-drop" and m["source"].startswith("kernel"))
 
 
+def path_drop_times(record):
+    """When the router's drop counter rose (the poll that saw it)."""
+    out, prev = [], None
+    for t, drops, _backlog in record.get("path", []):
+        if prev is not None and drops > prev:
+            out.append(t)
+        prev = drops
+    return out
+
+
+def stall_eta_errors(record, truth_, states):
+    """(relative error vs picture stop, vs W3C onset) of each warning with a
+    stall-eta before a freeze it warned of (see the module doc)."""
+    warnings = [m for m in record["msg"] if m["name"] == "vdropmon-warning"
+                and m.get("stall-eta") is not None and m["stall-eta"] != CLOCK_TIME_NONE]
+    first_freeze = {f["onset"]: f for f in truth_["freezes"]}
+    out = []
+    for ep in truth_["freeze_episodes"]:
+        state = [(s, e) for s, e in states if s <= ep["onset"] < e]
+        if not state or ep["onset"] not in first_freeze:
+            continue
+        s0 = state[0][0]
+        fr = first_freeze[ep["onset"]]
+        avg = min(fr["threshold"] / 3, fr["threshold"] - 150e6)
+        stop = fr["last"] + avg
+        for m in warnings:
+            if s0 <= m["t"] < stop:
+                to_stop, to_onset = stop - m["t"], ep["onset"] - m["t"]
+                out.append((abs(m["stall-eta"] - to_stop) / to_stop,
+                            abs(m["stall-eta"] - to_onset) / to_onset))
+    return out
+
+
 def drop_to_message_ms(record):
     return [(m["t"] - m["kernel-time"]) / 1e6 for m in record["msg"]
             if m["name"] == "vdropmon-drop" and m["source"].startswith("kernel")]
@@ -170,7 +216,7 @@ def score_run(record, truth_):
     states = {"vdropmon": vstates,
               "jb-lost": cluster_states(jb_increases(record)),
               "w3c": [(t, t + int(HOLD_S * 1e9)) for t in w3c_increases(truth_)],
-              "kernel-ref": cluster_states(kernel_drop_times(record))}
+              "path-ref": cluster_states(path_drop_times(record))}
     rtp = record["config"]["transport"] == "rtsp"
     result = {"hours": (span_end - span_start) / 3.6e12}
     for kind in ("freeze", "damage"):
@@ -190,6 +236,7 @@ def score_run(record, truth_):
                                  if m["name"] == "vdropmon-drop"
                                  and m["source"].startswith("kernel"))
     result["verdicts"] = verdicts
+    result["stall_eta_errors"] = stall_eta_errors(record, truth_, vstates)
     result["alerts"] = {"jb-lost": jb_increases(record), "w3c": w3c_increases(truth_)}
     return result
 
@@ -239,5 +286,10 @@ def aggregate(scores):
     row["drop_to_msg_ms"] = {"n": len(lat), "median": percentile(lat, 50),
                              "p95": percentile(lat, 95), "max": max(lat) if lat else None}
     row["kernel_drops"] = sum(s["kernel_drops"] for s in scores)
+    errs = [e for s in scores for e in s.get("stall_eta_errors", [])]
+    row["stall_eta_error"] = {"n": len(errs),
+                              "median": percentile([a for a, _ in errs], 50),
+                              "p95": percentile([a for a, _ in errs], 95),
+                              "median_vs_onset": percentile([b for _, b in errs], 50)}
     row["false_causes"] = sorted({c for s in scores for c in s["false_causes"] if c})
     return row

@@ -6,8 +6,8 @@ cgroups) and a build directory with the plugin and the test servers.
 
   suite.py [--build-dir DIR] [--out DIR] [--scenarios a,b] [--transports rtsp,flv]
            [--latencies 200,2000] [--seed N] [--repeat N (default: 3 gradual, 1 others)]
-  suite.py --smoke ...     one short outage over RTSP/UDP, 200 ms, with checks
-                           that the harness itself works (exit 1 if not)
+  suite.py --smoke ...     one short link stall over RTSP/UDP, 200 ms, with
+                           checks that the harness itself works (exit 1 if not)
   suite.py --rescore ...   score the records already in OUT again, run nothing
 
 Output in OUT (default BUILD/leadtime): runs/<run>/{record.json, score.json,
@@ -152,9 +152,11 @@ def write_report(args, results):
 
 
 def smoke_checks(results, records, out):
-    """The harness must work end to end: an outage must give a freeze the
-    ground truth sees, kernel drops vdropmon reports, a warning and a lead
-    the scorer computes. Lead and recall targets are not checked."""
+    """The harness must work end to end: a link stall must give a freeze the
+    ground truth sees, drops at the router that the path reference sees
+    (and vdropmon does not: the router is another machine to it), a
+    warning and a lead the scorer computes. Lead and recall targets are
+    not checked."""
     problems = []
     for (key, sc), (record, gt) in zip(results, records):
         if collector_status(record) != "running":
@@ -163,8 +165,11 @@ def smoke_checks(results, records, out):
             problems.append(f"only {len(record['shown'])} frames shown")
         if not gt["freeze_episodes"]:
             problems.append("the outage gave no freeze at the sink (ground truth broken?)")
-        if sc["kernel_drops"] == 0:
-            problems.append("no kernel drop reported during the outage")
+        if not score.path_drop_times(record):
+            problems.append("the router's drop counter never rose (path reference broken?)")
+        if sc["kernel_drops"] != 0:
+            problems.append(f"vdropmon reported {sc['kernel_drops']} kernel drops: the router's "
+                            "drops reach the receiver's flow keys (tunnel broken?)")
         if sc["warnings"] == 0:
             problems.append("no vdropmon-warning")
         if not any(x is not None for x in sc["freeze"]["leads"].get("vdropmon", [])):
@@ -191,7 +196,7 @@ def main():
     args = ap.parse_args()
     args.build_dir = os.path.abspath(args.build_dir)
     if args.smoke:
-        args.scenarios, args.transports, args.latencies, args.repeat = "sudden", "rtsp", "200", 1
+        args.scenarios, args.transports, args.latencies, args.repeat = "stall", "rtsp", "200", 1
     args.out = os.path.abspath(args.out or os.path.join(
         args.build_dir, "leadtime-smoke" if args.smoke else "leadtime"))
     plan = [(k, t, int(l), r) for k in args.scenarios.split(",") for t in args.transports.split(",")

@@ -1,11 +1,21 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """testbed.py — one lead-time run on a throw-away netns topology.
 
-  PREFIX-snd 10.200.1.1   vdm-rtsp-server / vdm-flv-server (--address)
+  PREFIX-snd 10.200.1.1   vdm-rtsp-server / vdm-flv-server (--address
+             10.201.0.1 on vx0)
   PREFIX-rtr              tbf on to-rcv (the bottleneck), blackhole routes
   PREFIX-rcv 10.200.2.2   receiver.py (vdropmon inside), CPU quota
+             10.201.0.2 on vx0
 
-The topology is tests/kernel/netns.sh's. Everything a run creates — the
+The topology is tests/kernel/netns.sh's, plus a VXLAN tunnel from snd to
+rcv through the router: the stream runs between the tunnel addresses, so
+what the router sees and drops are VXLAN packets (UDP 4789 between the
+outer addresses) that no flow key of the receiver can match, namespace or
+not. The router is another machine as far as vdropmon can tell: its drops
+are never the receiver's signal (issue 12, part 1). They are still
+measured, from outside, as the "first drop on the path" reference: the
+router's tbf drop counter and backlog, polled every 50 ms through one
+long-lived `tc -batch` (record["path"]). Everything a run creates — the
 namespaces, the cgroup, the two processes — is removed in a finally, on
 every way out. Traffic stays inside the namespaces; every process is
 bounded in time (server --duration-s, receiver duration_s, timeouts here).
@@ -14,6 +24,7 @@ import json
 import os
 import select
 import subprocess
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -21,6 +32,11 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 NETNS_SH = os.path.join(ROOT, "tests", "kernel", "netns.sh")
 SND_ADDR = "10.200.1.1"
 RCV_ADDR = "10.200.2.2"
+# The tunnel the stream runs in (see above).
+TUN_SND_ADDR = "10.201.0.1"
+TUN_RCV_ADDR = "10.201.0.2"
+VXLAN_ID = 4242
+PATH_POLL_S = 0.05
 BOTTLENECK_DEV = "to-rcv"
 CGROUP_CPU = "/sys/fs/cgroup/cpu"
 READY_TIMEOUT_S = 10
@@ -83,8 +99,20 @@ class Testbed:
         for role in ("snd", "rtr", "rcv"):
             run(["ip", "netns", "exec", f"{self.p}-{role}", "sysctl", "-qw",
                  "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"])
+        self._tunnel()
 
+    def _tunnel(self):
+        """snd <-> rcv over VXLAN through rtr (see the module doc)."""
+        ends = (("snd", SND_ADDR, RCV_ADDR, TUN_SND_ADDR),
+                ("rcv", RCV_ADDR, SND_ADDR, TUN_RCV_ADDR))
+        for role, local, remote, addr in ends:
+            ns = f"{self.p}-{role}"
+            run(["ip", "-n", ns, "link", "add", "vx0", "type", "vxlan", "id", str(VXLAN_ID),
+                 "local", local, "remote", remote, "dstport", "4789", "dev", "to-rtr"])
+            run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "vx0"])
+            run(["ip", "-n", ns, "link", "set", "vx0", "up"])
     def down(self):
+        self.stop_path_poll()
         for proc in (self.receiver, self.server):
             if proc is not None and proc.poll() is None:
                 proc.terminate()
@@ -100,6 +128,46 @@ class Testbed:
     def qdisc_drops(self):
         done = run(["bash", NETNS_SH, "qdisc-drops", self.p], check=False)
         return int(done.stdout) if done.returncode == 0 and done.stdout.strip() else None
+
+    def start_path_poll(self):
+        """Polls the router's tbf every PATH_POLL_S in a thread: a list of
+        [t (CLOCK_MONOTONIC ns), drops, backlog bytes] while it runs."""
+        self.path = []
+        self._poll_stop = threading.Event()
+        self._tc = subprocess.Popen(["tc", "-n", f"{self.p}-rtr", "-s", "-j", "-batch", "-"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, text=True, bufsize=1)
+
+        def poll():
+            while not self._poll_stop.wait(PATH_POLL_S):
+                try:
+                    self._tc.stdin.write(f"qdisc show dev {BOTTLENECK_DEV}\n")
+                    self._tc.stdin.flush()
+                    line = self._tc.stdout.readline()
+                    q = json.loads(line)[0]
+                except (OSError, ValueError, IndexError):
+                    return
+                self.path.append([time.monotonic_ns(), q.get("drops", 0), q.get("backlog", 0)])
+
+        self._poller = threading.Thread(target=poll, daemon=True)
+        self._poller.start()
+
+    def stop_path_poll(self):
+        if getattr(self, "_tc", None) is None:
+            return []
+        self._poll_stop.set()
+        self._poller.join(timeout=2)
+        try:
+            self._tc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._tc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._tc.kill()
+            self._tc.wait(timeout=2)
+        self._tc = None
+        return self.path
 
     # ---- perturbations --------------------------------------------------
 
@@ -178,7 +246,7 @@ class Testbed:
         port = SERVER_PORTS[transport]
         cmd = ["ip", "netns", "exec", f"{self.p}-snd",
                os.path.join(self.build_dir, "tests", "servers", binary),
-               "--address", SND_ADDR, "--port", str(port),
+               "--address", TUN_SND_ADDR, "--port", str(port),
                "--width", str(stream["width"]), "--height", str(stream["height"]),
                "--fps", str(stream["fps"]), "--bitrate", str(stream["bitrate_kbps"]),
                "--key-int", str(stream["key_int"]), "--pattern", stream["pattern"],
@@ -231,6 +299,7 @@ def run_scenario(scenario, transport, latency_ms, stream, build_dir, workdir, pr
                "udp_buffer_size": scenario["udp_buffer_size"] if transport == "rtsp" else 0,
                "vdropmon": {}}
         first_ns, out = bed.start_receiver(cfg)
+        bed.start_path_poll()
         for t_s, action in scenario["actions"]:
             due = first_ns + int(t_s * 1e9)
             while time.monotonic_ns() < due:
@@ -241,6 +310,7 @@ def run_scenario(scenario, transport, latency_ms, stream, build_dir, workdir, pr
             applied.append({"t": time.monotonic_ns(), "at_s": t_s, **action, **effect})
         rc = bed.wait_receiver(scenario["duration_s"] + RECEIVER_GRACE_S)
         qdisc_drops = bed.qdisc_drops()
+        path = bed.stop_path_poll()
     finally:
         bed.down()
     with open(out) as f:
@@ -249,4 +319,5 @@ def run_scenario(scenario, transport, latency_ms, stream, build_dir, workdir, pr
     record["applied"] = applied
     record["receiver_rc"] = rc
     record["tbf_drops"] = qdisc_drops
+    record["path"] = path
     return record

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * stream_monitor_alerts.c — when the monitor speaks up: the runway (media
+ * arriving ever later), arrival deficit (silence or a runway about to
+ * end), the episode a warning belongs to, and the detector's events turned
+ * into alerts with what a player needs to act on them.
+ */
+#include "stream_monitor_priv.h"
+
+#include <string.h>
+
+/* Receive-queue fill above which a growing arrival lag is our own. */
+#define HOST_QUEUE_FILL 0.5
+/* A media-time step this large is a new stream, not lag (the runway's own
+ * discontinuity, 10 s). */
+#define MEDIA_STEP_MAX_S 10
+/* Extended timestamps in ns stay far below INT64_MAX, where the runway's
+ * signed offsets would overflow. */
+#define MEDIA_NS_MAX ((uint64_t) 1 << 62)
+
+static const int height_ladder[] = { 2160, 1440, 1080, 720, 540, 480, 360, 240 };
+
+void
+vdm_monitor_reset_episode (vdm_stream_monitor *mon)
+{
+  memset (&mon->episode, 0, sizeof (mon->episode));
+  mon->episode.first_damage = VDM_TIME_NONE;
+}
+
+void
+vdm_monitor_note_damage (vdm_stream_monitor *mon, uint64_t t)
+{
+  if (mon->episode.first_damage == VDM_TIME_NONE)
+    mon->episode.first_damage = t;
+}
+
+/* The media the player holds: playout-buffer, else the pipeline latency,
+ * else a jitterbuffer's latency found around the element. */
+uint64_t
+vdm_monitor_playout_buffer (const vdm_stream_monitor *mon)
+{
+  if (mon->config.playout_buffer_ns)
+    return mon->config.playout_buffer_ns;
+  if (mon->latency != VDM_TIME_NONE && mon->latency > 0)
+    return mon->latency;
+  return mon->buffer_latency;
+}
+
+uint64_t
+vdm_monitor_running_time (const vdm_stream_monitor *mon, uint64_t t)
+{
+  uint64_t base = mon->clock_map.base_time;
+
+  if (!mon->clock_map.valid || base == VDM_TIME_NONE || t == VDM_TIME_NONE || t < base)
+    return VDM_TIME_NONE;
+  return t - base;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Runway.                                                                   */
+
+/* The runway and the media clock it reads start over together: an
+ * extended timestamp carried into a new runway is how bogus lag (and
+ * signed overflow) got in (issue 9 #4). */
+void
+vdm_monitor_restart_runway (vdm_stream_monitor *mon)
+{
+  vdm_runway_init (&mon->runway);
+  mon->runway_settled = false;
+  mon->media.valid = false;
+}
+
+static void
+start_media_clock (vdm_stream_monitor *mon, const vdm_rtp_header *rtp)
+{
+  vdm_runway_init (&mon->runway);
+  mon->media.valid = true;
+  mon->media.ssrc = rtp->ssrc;
+  mon->media.rtp_ts_ext = (uint64_t) 1 << 32;   /* room to go back */
+}
+
+/* RTP timestamps as media time: extended past their 32-bit wrap; a new
+ * SSRC, a jump of more than MEDIA_STEP_MAX_S or a clock that would run
+ * out of range starts over. */
+void
+vdm_monitor_observe_rtp_media (vdm_stream_monitor *mon, const vdm_rtp_header *rtp, uint64_t now)
+{
+  vdm_media_clock *m = &mon->media;
+  uint32_t rate = mon->clock_rate ? mon->clock_rate : 90000;
+  int64_t step = (int32_t) (rtp->timestamp - m->last_rtp_ts);
+  int64_t step_max = (int64_t) rate * MEDIA_STEP_MAX_S;
+  unsigned __int128 media_ns;
+
+  if (rtp->ssrc != m->ssrc)
+    mon->runway_settled = false;        /* a new stream has its own start-up */
+  if (!m->valid || rtp->ssrc != m->ssrc || !mon->runway.started || step > step_max
+      || step < -step_max || (step < 0 && (uint64_t) - step > m->rtp_ts_ext))
+    start_media_clock (mon, rtp);
+  else
+    m->rtp_ts_ext += (uint64_t) step;
+  m->last_rtp_ts = rtp->timestamp;
+  media_ns = (unsigned __int128) m->rtp_ts_ext * VDM_SECOND / rate;
+  if (media_ns >= MEDIA_NS_MAX) {
+    start_media_clock (mon, rtp);
+    media_ns = (unsigned __int128) m->rtp_ts_ext * VDM_SECOND / rate;
+  }
+  vdm_runway_observe (&mon->runway, now, (uint64_t) media_ns);
+}
+
+/* A jitterbuffer (rtspsrc over TCP) releases its first latency's worth of
+ * packets at once: that burst is no best offset to measure lag from. The
+ * runway starts over once, two buffers (at least 1 s) into the stream, and
+ * only then may it warn. */
+static bool
+runway_settled (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer)
+{
+  uint64_t warmup = 2 * buffer > VDM_SECOND ? 2 * buffer : VDM_SECOND;
+
+  if (mon->runway_settled)
+    return true;
+  if (!mon->runway.started || now < mon->runway.start_ns + warmup)
+    return false;
+  vdm_monitor_restart_runway (mon);
+  mon->runway_settled = true;
+  return false;
+}
+
+/* Media arriving ever later will empty the playout buffer within
+ * runway-threshold: *empty_in says when. Lag under a tenth of the buffer
+ * (or 20 ms) is jitter, not a trend. */
+static bool
+is_starving (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
+{
+  uint64_t buffer = vdm_monitor_playout_buffer (mon);
+  uint64_t jitter_floor;
+  int64_t lag;
+
+  if (buffer == VDM_TIME_NONE || buffer == 0 || !runway_settled (mon, now, buffer))
+    return false;
+  lag = vdm_runway_lag (&mon->runway);
+  *empty_in = vdm_runway_time_to_empty (&mon->runway, buffer);
+  jitter_floor = buffer / 10 > 20 * VDM_MSECOND ? buffer / 10 : 20 * VDM_MSECOND;
+  return *empty_in != VDM_TIME_NONE && *empty_in <= mon->config.runway_threshold_ns
+      && lag >= (int64_t) jitter_floor;
+}
+
+/* Arrival deficit — silence, or a runway about to end — is a state the
+ * detector is told about when it starts and ends. */
+static void
+check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
+{
+  uint64_t empty_in = VDM_TIME_NONE, buffer;
+  bool starving = is_starving (mon, now, &empty_in);
+  bool deficit;
+
+  mon->silent = vdm_arrival_stats_is_silent (&mon->arrival, now,
+      mon->config.silence_threshold_ns);
+  deficit = mon->silent || starving;
+  if (deficit == mon->deficit)
+    return;
+  mon->deficit = deficit;
+  /* Media arriving late while our own receive queue is filling waits in
+   * this host, not on the network: the reader is too slow. */
+  vdm_detector_arrival_deficit (mon->detector, now, deficit,
+      !mon->silent && mon->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST
+      : VDM_CAUSE_NETWORK);
+  if (!deficit || mon->episode.first_damage != VDM_TIME_NONE)
+    return;
+  if (mon->silent) {            /* what did not arrive was due right after the last packet */
+    mon->episode.first_damage = mon->arrival.last_arrival_ns;
+  } else {                      /* the buffer is empty in empty_in: damage due then */
+    buffer = vdm_monitor_playout_buffer (mon);
+    mon->episode.first_damage = now + empty_in - (now + empty_in < buffer ? now + empty_in
+        : buffer);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Alerts.                                                                   */
+
+static void
+append_reason (char *buf, size_t len, const char *name)
+{
+  size_t used = strlen (buf);
+
+  if (used && used + 1 < len)
+    buf[used++] = ',', buf[used] = '\0';
+  if (used < len)
+    strncat (buf, name, len - used - 1);
+}
+
+static void
+format_reasons (const vdm_stream_monitor *mon, char *buf, size_t len)
+{
+  buf[0] = '\0';
+  for (unsigned slot = 0; slot < VDM_REASON_SLOTS; slot++)
+    if (mon->episode.reasons_seen[slot])
+      append_reason (buf, len, mon->episode.reason_names[slot]);
+  if (mon->episode.gap_seen)
+    append_reason (buf, len, "RTP_SEQ_GAP");
+}
+
+static int
+suggested_height (int height)
+{
+  if (height <= 0)
+    return -1;
+  for (unsigned i = 0; i < sizeof (height_ladder) / sizeof (height_ladder[0]); i++)
+    if (height_ladder[i] < height)
+      return height_ladder[i];
+  return height;
+}
+
+/* Until the damaged data reaches the sink: a live sink renders what arrived
+ * at time t at t + latency (the playout buffer). 0 when already there,
+ * VDM_TIME_NONE if unknown. */
+static uint64_t
+stall_eta (const vdm_stream_monitor *mon, uint64_t now)
+{
+  uint64_t damage = mon->episode.first_damage;
+  uint64_t latency = vdm_monitor_playout_buffer (mon);
+  uint64_t due;
+
+  if (latency == VDM_TIME_NONE)
+    return VDM_TIME_NONE;
+  if (damage == VDM_TIME_NONE || damage > now)
+    damage = now;               /* queue fill: the next frames */
+  due = damage + latency;
+  return due > now ? due - now : 0;
+}
+
+static void
+warning_alert (vdm_stream_monitor *mon, const vdm_detector_event *ev, vdm_alert *alert)
+{
+  format_reasons (mon, alert->reasons, sizeof (alert->reasons));
+  alert->stall_eta_ns = stall_eta (mon, ev->time_ns);
+  alert->suggested_height = suggested_height (mon->height);
+  alert->suggested_bitrate = -1;
+  if (ev->action == VDM_ACTION_LOWER_BITRATE && mon->bitrate > 0)
+    alert->suggested_bitrate = mon->bitrate * 0.7 < 2147483647.0 ? (int) (mon->bitrate * 0.7)
+        : 2147483647;
+}
+
+/* Runs the detector to now; its events wait as alerts. */
+void
+vdm_monitor_run_detector (vdm_stream_monitor *mon, uint64_t now)
+{
+  vdm_detector_event events[8];
+  unsigned n;
+
+  vdm_monitor_detector_at (mon, now);
+  check_arrival_deficit (mon, now);
+  n = vdm_detector_advance (mon->detector, now, events, sizeof (events) / sizeof (events[0]));
+  for (unsigned i = 0; i < n; i++) {
+    vdm_alert alert;
+
+    memset (&alert, 0, sizeof (alert));
+    alert.event = events[i];
+    alert.running_time = vdm_monitor_running_time (mon, events[i].time_ns);
+    if (events[i].type == VDM_DETECTOR_WARNING) {
+      warning_alert (mon, &events[i], &alert);
+      mon->warnings++;
+      mon->episode.first_damage = VDM_TIME_NONE;
+    } else {
+      alert.stall_eta_ns = VDM_TIME_NONE;
+      alert.suggested_height = alert.suggested_bitrate = -1;
+      vdm_monitor_reset_episode (mon);
+    }
+    vdm_monitor_push_alert (mon, &alert);
+  }
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * stream_monitor_priv.h — the monitor's state, shared by its two files:
+ *   stream_monitor.c         inputs, batches and reports, stats
+ *   stream_monitor_alerts.c  runway, arrival deficit, episode, detector → alerts
+ */
+#ifndef VDM_STREAM_MONITOR_PRIV_H
+#define VDM_STREAM_MONITOR_PRIV_H
+
+#include "arrival_stats.h"
+#include "frame_map.h"
+#include "gap_reconciler.h"
+#include "runway.h"
+#include "seq_tracker.h"
+#include "stream_monitor.h"
+#include "vdropmon_event.h"
+
+/* What the warnings of one episode (warning → clear) need to say. */
+typedef struct {
+  uint64_t first_damage;          /* monitor time of the earliest damage since the last warning */
+  uint64_t reasons_seen[VDM_REASON_SLOTS];
+  char reason_names[VDM_REASON_SLOTS][VDM_REASON_NAME_MAX];
+  bool gap_seen;
+} vdm_episode;
+
+/* The media clock the runway measures against: RTP timestamps extended
+ * past their 32-bit wrap. */
+typedef struct {
+  bool valid;
+  uint32_t ssrc;
+  uint32_t last_rtp_ts;
+  uint64_t rtp_ts_ext;
+} vdm_media_clock;
+
+struct vdm_stream_monitor {
+  vdm_monitor_config config;
+  vdm_now now;                    /* of the call in progress (for callbacks) */
+
+  /* the stream */
+  bool is_rtp;
+  vdm_codec codec;
+  uint32_t clock_rate;
+  int height;
+  uint64_t latency, buffer_latency;
+  vdm_clock_map clock_map;
+  bool active;
+
+  vdm_frame_map *frames;
+  vdm_seq_tracker *seqs;
+  vdm_gap_reconciler *gaps;
+  vdm_drop_batcher *batcher;
+  vdm_detector *detector;
+  bool detector_started;          /* its bins are aligned (vdm_monitor_detector_at) */
+  vdm_arrival_stats arrival;
+  vdm_runway runway;
+  bool runway_settled;            /* restarted once past the start-up burst */
+  vdm_media_clock media;
+
+  /* trouble */
+  vdm_episode episode;
+  bool silent;
+  bool deficit;                   /* silent, or arriving too slowly to play (runway) */
+  double queue_fill_recent;       /* last known, -1 unknown */
+  double queue_fill_peak;         /* since the last interval, -1 unknown */
+  uint64_t next_bin;              /* CLOCK_MONOTONIC */
+
+  /* counters */
+  uint64_t buffers, bytes, rtp_packets, arrival_bytes;
+  uint64_t drop_reports, warnings;
+  uint64_t keyframe_requests_sent, keyframe_requests_seen;
+  double bitrate, fid_mean_ms, fid_max_ms;
+
+  /* outputs waiting to be drained */
+  vdm_drop_report *reports;
+  unsigned n_reports, cap_reports;
+  vdm_alert *alerts;
+  unsigned n_alerts, cap_alerts;
+};
+
+/* stream_monitor.c */
+bool vdm_monitor_push_alert (vdm_stream_monitor *mon, const vdm_alert *alert);
+/* Before any input to the detector at time t: a fresh detector's bins
+ * start at a multiple of the bin length, so that bin edges (and the times
+ * of warnings and clears) do not depend on when the first input came. */
+void vdm_monitor_detector_at (vdm_stream_monitor *mon, uint64_t t);
+
+/* stream_monitor_alerts.c */
+void vdm_monitor_reset_episode (vdm_stream_monitor *mon);
+void vdm_monitor_restart_runway (vdm_stream_monitor *mon);
+void vdm_monitor_observe_rtp_media (vdm_stream_monitor *mon, const vdm_rtp_header *rtp,
+    uint64_t now);
+void vdm_monitor_note_damage (vdm_stream_monitor *mon, uint64_t t);
+void vdm_monitor_run_detector (vdm_stream_monitor *mon, uint64_t now);
+uint64_t vdm_monitor_playout_buffer (const vdm_stream_monitor *mon);
+uint64_t vdm_monitor_running_time (const vdm_stream_monitor *mon, uint64_t t);
+
+#endif

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vdropmon_arrivals.c — what the monitor learns from buffers: those that
+ * pass the element (frame map, counters), those seen at arrival (gaps,
+ * silence, jitter, runway) on the udpsrc source pads upstream as soon as
+ * they leave the socket, and, when the element sits where the caps are no
+ * longer RTP (after a depayloader), the nearest upstream RTP pad, so that
+ * drops are placed on frames wherever the element is.
+ *
+ * Streaming threads: short, under lock, no I/O.
+ */
+#include "gstvdropmon_priv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define GST_CAT_DEFAULT vdropmon_debug
+/* How far upstream an RTP pad is looked for (pads, not elements). */
+#define RTP_PAD_SEARCH_DEPTH 16
+
+/* The first bytes of a buffer, without ever writing to it. */
+typedef struct
+{
+  const guint8 *data;
+  gsize size;
+  gboolean complete;            /* data is the whole buffer */
+  gboolean mapped;
+  GstBuffer *buffer;
+  GstMapInfo map;
+  guint8 head[256];
+} VdmPeek;
+
+static gboolean
+peek_buffer (GstBuffer * buf, VdmPeek * peek)
+{
+  peek->mapped = gst_buffer_n_memory (buf) == 1;
+  if (peek->mapped) {
+    if (!gst_buffer_map (buf, &peek->map, GST_MAP_READ))
+      return FALSE;
+    peek->data = peek->map.data;
+    peek->size = peek->map.size;
+    peek->complete = TRUE;
+    peek->buffer = buf;
+    return TRUE;
+  }
+  /* Mapping several memories would merge them into the buffer: copy the
+   * head instead (the RTP header and the first payload bytes are enough). */
+  peek->size = gst_buffer_extract (buf, 0, peek->head, sizeof (peek->head));
+  peek->data = peek->head;
+  peek->complete = peek->size == gst_buffer_get_size (buf);
+  return TRUE;
+}
+
+static void
+peek_release (VdmPeek * peek)
+{
+  if (peek->mapped)
+    gst_buffer_unmap (peek->buffer, &peek->map);
+}
+
+static gboolean
+parse_rtp (GstBuffer * buf, VdmPeek * peek, vdm_rtp_header * rtp)
+{
+  if (!peek_buffer (buf, peek))
+    return FALSE;
+  if (vdm_rtp_parse (peek->data, peek->size, peek->complete, rtp))
+    return TRUE;
+  peek_release (peek);
+  return FALSE;
+}
+
+static void
+rtp_arrived_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size)
+{
+  if (vdm_stream_monitor_rtp_arrived (self->monitor, rtp, size, vdm_times_locked (self)))
+    vdm_wake_worker_locked (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Through the element.                                                      */
+
+void
+vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
+{
+  gsize size = gst_buffer_get_size (buf);
+  VdmPeek peek;
+  vdm_rtp_header rtp;
+
+  g_mutex_lock (&self->lock);
+  vdm_stream_monitor_buffer_passed (self->monitor, size);
+  if (vdm_stream_monitor_is_rtp (self->monitor)) {
+    if (parse_rtp (buf, &peek, &rtp)) {
+      vdm_stream_monitor_rtp_passed (self->monitor, &rtp, GST_BUFFER_PTS (buf));
+      /* Without udpsrc upstream (appsrc, tcp, a test harness) we are the arrival point. */
+      if (!self->arrival_probed)
+        rtp_arrived_locked (self, &rtp, size);
+      peek_release (&peek);
+    }
+  } else if (GST_BUFFER_PTS_IS_VALID (buf)) {
+    /* Live sources stamp buffers with their arrival running time. */
+    vdm_stream_monitor_media_passed (self->monitor, GST_BUFFER_PTS (buf), GST_BUFFER_PTS (buf));
+    vdm_stream_monitor_media_arrived (self->monitor, GST_BUFFER_PTS (buf),
+        vdm_now_locked (self));
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+/* "a-framesize=H264 1920-1080" (SDP) or "x-dimensions=1920,1080": the
+ * resolution an RTP stream announces, when it does. */
+static gint
+height_from_caps (const GstStructure * s)
+{
+  const gchar *text;
+  gint height = -1, width;
+
+  if (gst_structure_get_int (s, "height", &height))
+    return height;
+  text = gst_structure_get_string (s, "a-framesize");
+  if (text && (text = strchr (text, ' ')) && sscanf (text, " %d-%d", &width, &height) == 2)
+    return height;
+  text = gst_structure_get_string (s, "x-dimensions");
+  if (text && sscanf (text, "%d,%d", &width, &height) == 2)
+    return height;
+  return -1;
+}
+
+void
+vdm_arrivals_set_caps_locked (GstVdropmon * self, const GstStructure * s)
+{
+  gint clock_rate = 0;
+
+  if (!gst_structure_has_name (s, "application/x-rtp")) {
+    /* the codec and clock rate stay those of the RTP pad upstream, if any */
+    vdm_stream_monitor_set_format (self->monitor, FALSE,
+        vdm_stream_monitor_codec (self->monitor), 0, height_from_caps (s));
+    return;
+  }
+  if (!gst_structure_get_int (s, "clock-rate", &clock_rate) || clock_rate < 0)
+    clock_rate = 0;
+  vdm_stream_monitor_set_format (self->monitor, TRUE,
+      vdm_codec_from_encoding_name (gst_structure_get_string (s, "encoding-name")),
+      (guint32) clock_rate, height_from_caps (s));
+}
+
+/* ------------------------------------------------------------------------ */
+/* At udpsrc.                                                                */
+
+static void
+observe_arrival (GstVdropmon * self, GstBuffer * buf)
+{
+  VdmPeek peek;
+  vdm_rtp_header rtp;
+
+  if (!parse_rtp (buf, &peek, &rtp))
+    return;
+  g_mutex_lock (&self->lock);
+  rtp_arrived_locked (self, &rtp, gst_buffer_get_size (buf));
+  g_mutex_unlock (&self->lock);
+  peek_release (&peek);
+}
+
+static gboolean
+observe_arrival_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
+{
+  observe_arrival (user_data, *buf);
+  return TRUE;
+}
+
+/* udpsrc's streaming thread, right after recvmsg: cheap, never blocks long. */
+static GstPadProbeReturn
+on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstVdropmon *self = user_data;
+
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
+    observe_arrival (self, GST_PAD_PROBE_INFO_BUFFER (info));
+  else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_arrival_in_list,
+        self);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Until the first udpsrc probe, transform_ip saw the arrivals, up to a
+ * jitterbuffer's latency later than the probe will (rtspsrc): the monitor
+ * forgets the sequence state it left, or the switch shows as a gap of that
+ * many packets. From here on transform_ip leaves arrivals to the probes. */
+void
+vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch)
+{
+  GstPad *pad = gst_element_get_static_pad (udpsrc, "src");
+
+  if (!pad)
+    return;
+  g_mutex_lock (&self->lock);
+  if (!self->arrival_probed) {
+    self->arrival_probed = TRUE;
+    vdm_stream_monitor_arrivals_moved (self->monitor);
+  }
+  g_mutex_unlock (&self->lock);
+  /* The probe keeps the element alive; stop() removes it. */
+  watch->probe_id = gst_pad_add_probe (pad,
+      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_udpsrc_buffer,
+      gst_object_ref (self), gst_object_unref);
+  watch->probed_pad = pad;
+}
+
+void
+vdm_arrivals_unprobe (VdmWatch * watch)
+{
+  if (watch->probed_pad) {
+    gst_pad_remove_probe (watch->probed_pad, watch->probe_id);
+    gst_clear_object (&watch->probed_pad);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The nearest RTP pad upstream (placement independence).                    */
+
+/* Frames only: arrivals stay where they are (udpsrc, or our own buffers
+ * as media), or the runway would see two media clocks. */
+static void
+observe_rtp_upstream (GstVdropmon * self, GstBuffer * buf)
+{
+  VdmPeek peek;
+  vdm_rtp_header rtp;
+
+  if (!parse_rtp (buf, &peek, &rtp))
+    return;
+  g_mutex_lock (&self->lock);
+  vdm_stream_monitor_rtp_passed (self->monitor, &rtp, GST_BUFFER_PTS (buf));
+  g_mutex_unlock (&self->lock);
+  peek_release (&peek);
+}
+
+static gboolean
+observe_rtp_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
+{
+  observe_rtp_upstream (user_data, *buf);
+  return TRUE;
+}
+
+static GstPadProbeReturn
+on_rtp_pad_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  GstVdropmon *self = user_data;
+  GstEvent *event;
+
+  if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    observe_rtp_upstream (self, GST_PAD_PROBE_INFO_BUFFER (info));
+  } else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_rtp_in_list, self);
+  } else if ((event = GST_PAD_PROBE_INFO_EVENT (info)) && GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    gst_event_parse_caps (event, &caps);
+    g_mutex_lock (&self->lock);
+    if (!vdm_stream_monitor_is_rtp (self->monitor))
+      vdm_arrivals_set_upstream_caps_locked (self, gst_caps_get_structure (caps, 0));
+    g_mutex_unlock (&self->lock);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+pad_is_rtp (GstPad * pad)
+{
+  GstCaps *caps = gst_pad_get_current_caps (pad);
+  gboolean rtp = caps && gst_caps_get_size (caps) > 0
+      && gst_structure_has_name (gst_caps_get_structure (caps, 0), "application/x-rtp");
+
+  gst_clear_caps (&caps);
+  return rtp;
+}
+
+/* The next pad upstream of a src pad: into a bin through its ghost pad,
+ * out of a bin through the ghost sink pad's internal pad, else the first
+ * sink pad of the element (if it carries RTP) or that pad's peer. */
+static GstPad *
+next_upstream (GstPad * pad)
+{
+  GstObject *parent;
+  GstPad *next = NULL;
+
+  if (GST_IS_GHOST_PAD (pad))
+    return gst_ghost_pad_get_target (GST_GHOST_PAD (pad));
+  parent = gst_pad_get_parent (pad);
+  if (parent && GST_IS_GHOST_PAD (parent)) {
+    next = gst_pad_get_peer (GST_PAD (parent));
+  } else if (parent && GST_IS_ELEMENT (parent)) {
+    GstIterator *it = gst_element_iterate_sink_pads (GST_ELEMENT (parent));
+    GValue item = G_VALUE_INIT;
+    if (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+      GstPad *sink = g_value_get_object (&item);
+      next = pad_is_rtp (sink) ? gst_object_ref (sink) : gst_pad_get_peer (sink);
+      g_value_unset (&item);
+    }
+    gst_iterator_free (it);
+  }
+  gst_clear_object (&parent);
+  return next;
+}
+
+/* The first pad carrying RTP upstream of sinkpad (one path: the first sink
+ * pad of each element), or NULL. */
+static GstPad *
+find_rtp_pad_upstream (GstPad * sinkpad)
+{
+  GstPad *pad = gst_pad_get_peer (sinkpad);
+  guint depth;
+
+  for (depth = 0; pad && depth < RTP_PAD_SEARCH_DEPTH; depth++) {
+    GstPad *next;
+
+    GST_LOG ("looking for RTP at %" GST_PTR_FORMAT, pad);
+    if (pad_is_rtp (pad))
+      return pad;
+    next = next_upstream (pad);
+    gst_object_unref (pad);
+    pad = next;
+  }
+  gst_clear_object (&pad);
+  return NULL;
+}
+
+void
+vdm_arrivals_set_upstream_caps_locked (GstVdropmon * self, const GstStructure * s)
+{
+  gint clock_rate = 0;
+
+  if (!gst_structure_get_int (s, "clock-rate", &clock_rate) || clock_rate < 0)
+    clock_rate = 0;
+  vdm_stream_monitor_set_format (self->monitor, FALSE,
+      vdm_codec_from_encoding_name (gst_structure_get_string (s, "encoding-name")),
+      (guint32) clock_rate, height_from_caps (s));
+}
+
+/* When our caps are not RTP and no RTP pad is probed yet, probe the
+ * nearest one upstream: at set_caps (streaming thread: the first frames
+ * are not missed) and at every rescan (pads linked later). */
+void
+vdm_arrivals_find_rtp_pad (GstVdropmon * self)
+{
+  GstPad *sinkpad = GST_BASE_TRANSFORM_SINK_PAD (self), *pad;
+  GstCaps *caps;
+  gboolean wanted;
+
+  g_mutex_lock (&self->lock);
+  /* our caps known, not RTP, and no RTP pad yet */
+  wanted = self->have_caps && !vdm_stream_monitor_is_rtp (self->monitor) && !self->rtp_pad;
+  g_mutex_unlock (&self->lock);
+  if (!wanted || !(pad = find_rtp_pad_upstream (sinkpad)))
+    return;
+  caps = gst_pad_get_current_caps (pad);
+  g_mutex_lock (&self->lock);
+  if (caps)
+    vdm_arrivals_set_upstream_caps_locked (self, gst_caps_get_structure (caps, 0));
+  self->rtp_pad = pad;
+  g_mutex_unlock (&self->lock);
+  gst_clear_caps (&caps);
+  GST_INFO_OBJECT (self, "frames and codec from the RTP pad %" GST_PTR_FORMAT, pad);
+  self->rtp_probe_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER
+      | GST_PAD_PROBE_TYPE_BUFFER_LIST | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_rtp_pad_data,
+      gst_object_ref (self), gst_object_unref);
+}
+
+void
+vdm_arrivals_release_rtp_pad (GstVdropmon * self)
+{
+  GstPad *pad;
+
+  g_mutex_lock (&self->lock);
+  pad = self->rtp_pad;
+  self->rtp_pad = NULL;
+  g_mutex_unlock (&self->lock);
+  if (pad) {
+    gst_pad_remove_probe (pad, self->rtp_probe_id);
+    gst_object_unref (pad);
+  }
+}

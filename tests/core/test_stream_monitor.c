@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests of the stream monitor on synthetic timelines, with exact
+ * times: packets, kernel drops and ticks go in, drop reports, alerts and
+ * stats come out. Unless a test says otherwise both clocks of vdm_now are
+ * the same (as a daemon runs it), the config is the element's default
+ * (batch interval 20 ms, detector as in test_detector.c, silence 200 ms),
+ * a 30 fps H.264 stream at 90 kHz with one packet per frame every 33 ms.
+ */
+#include <glib.h>
+#include <string.h>
+
+#include "stream_monitor.h"
+
+#define MS VDM_MSECOND
+#define SSRC 0x11223344u
+#define FRAME_TICKS 3000
+#define FRAME_MS 33
+
+/* An RTP packet as vdm_rtp_parse would give it; keyframe: an FU-A of an
+ * IDR slice, else of a non-IDR slice. */
+typedef struct {
+  vdm_rtp_header rtp;
+  uint8_t payload[2];
+} packet;
+
+static packet
+make_packet (uint16_t seq, uint32_t ts, bool keyframe)
+{
+  packet p = { 0 };
+
+  p.payload[0] = 0x7c;          /* FU-A */
+  p.payload[1] = keyframe ? 0x85 : 0x81;        /* start bit, IDR (5) or non-IDR (1) */
+  p.rtp.payload_type = 96;
+  p.rtp.seq = seq;
+  p.rtp.timestamp = ts;
+  p.rtp.ssrc = SSRC;
+  p.rtp.payload = p.payload;
+  p.rtp.payload_len = sizeof (p.payload);
+  return p;
+}
+
+static vdm_now
+at_ms (uint64_t ms)
+{
+  vdm_now now = { ms * MS, ms * MS };
+  return now;
+}
+
+static vdm_stream_monitor *
+new_monitor (void)
+{
+  vdm_monitor_config config;
+  vdm_stream_monitor *mon;
+
+  vdm_monitor_config_init (&config);
+  mon = vdm_stream_monitor_new (&config);
+  g_assert_nonnull (mon);
+  vdm_stream_monitor_set_format (mon, true, VDM_CODEC_H264, 90000, 1080);
+  vdm_stream_monitor_set_active (mon, true, 0);
+  return mon;
+}
+
+/* Frame n passes and arrives at n * 33 ms (pts the same), seq 100 + n. */
+static void
+frame (vdm_stream_monitor *mon, unsigned n, bool keyframe, unsigned skip_seqs)
+{
+  packet p = make_packet ((uint16_t) (100 + n + skip_seqs), n * FRAME_TICKS, keyframe);
+
+  vdm_stream_monitor_buffer_passed (mon, 1200);
+  vdm_stream_monitor_rtp_passed (mon, &p.rtp, (uint64_t) n * FRAME_MS * MS);
+  vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 1200, at_ms ((uint64_t) n * FRAME_MS));
+}
+
+static unsigned
+take_reports (vdm_stream_monitor *mon, vdm_drop_report *out, unsigned max)
+{
+  return vdm_stream_monitor_take_reports (mon, out, max);
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Seqs 103, 104 missing: revealed by frame 3's packet (seq 105) at 99 ms.
+ * Without a kernel source the grace is 0, so the tick at 99 ms settles the
+ * gap into a batch, which closes 20 ms later, at 119 ms; it hit the frame
+ * of the packet after the gap (pts 99 ms). */
+static void
+test_gap_report (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_drop_report r[4];
+
+  for (unsigned n = 0; n < 3; n++)
+    frame (mon, n, n == 0, 0);
+  frame (mon, 3, false, 2);
+  vdm_stream_monitor_tick (mon, at_ms (99), false);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 0);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 99 * MS), ==, 119 * MS);
+  vdm_stream_monitor_tick (mon, at_ms (118), false);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 0);
+  vdm_stream_monitor_tick (mon, at_ms (119), false);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 1);
+  g_assert_cmpint (r[0].batch.source, ==, VDM_DROP_SOURCE_RTP_GAP);
+  g_assert_cmpstr (r[0].batch.reason_name, ==, "RTP_SEQ_GAP");
+  g_assert_cmpuint (r[0].batch.count, ==, 2);
+  g_assert_cmpuint (r[0].batch.seq_first, ==, 103);
+  g_assert_cmpuint (r[0].batch.seq_last, ==, 104);
+  g_assert_cmpuint (r[0].batch.first_time_ns, ==, 99 * MS);
+  g_assert_cmpuint (r[0].pts_first, ==, 99 * MS);
+  g_assert_cmpuint (r[0].pts_last, ==, 99 * MS);
+  g_assert_false (r[0].keyframe);
+  /* no clock map: no running time */
+  g_assert_cmpuint (r[0].running_time, ==, VDM_TIME_NONE);
+
+  vdm_monitor_stats stats;
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.rtp_packets, ==, 4);
+  g_assert_cmpuint (stats.rtp_lost, ==, 2);
+  g_assert_cmpuint (stats.drop_reports, ==, 1);
+  g_assert_cmpuint (stats.buffers, ==, 4);
+  g_assert_cmpuint (stats.bytes, ==, 4800);
+  vdm_stream_monitor_free (mon);
+}
+
+/* A kernel drop of a keyframe packet (the daemon's case: no arrival input
+ * needed) is placed on the frame the map learnt for its RTP timestamp; the
+ * report keeps its own copy of the reason name, whatever happens to the
+ * source's string after the call. */
+static void
+test_kernel_drop_placed_and_copied (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  packet passed = make_packet (200, 7 * FRAME_TICKS, true);
+  packet lost = make_packet (201, 7 * FRAME_TICKS, true);
+  uint8_t wire[14];
+  char name[32] = "SOCKET_RCVBUFF";
+  vdm_kernel_drop drop = {
+    .ktime_ns = 240 * MS, .reason = 6, .reason_name = name, .watch_id = 3,
+    .protocol = 17, .attribution = 1, .payload = wire, .payload_len = sizeof (wire),
+  };
+  vdm_drop_report r[2];
+
+  /* the lost packet as the kernel saw it: RTP header + FU-A bytes */
+  memset (wire, 0, sizeof (wire));
+  wire[0] = 0x80;
+  wire[1] = 96;
+  wire[2] = 0;
+  wire[3] = 201;
+  wire[4] = (7 * FRAME_TICKS) >> 24;
+  wire[5] = (7 * FRAME_TICKS) >> 16;
+  wire[6] = (7 * FRAME_TICKS) >> 8;
+  wire[7] = (uint8_t) (7 * FRAME_TICKS);
+  wire[8] = 0x11;
+  wire[9] = 0x22;
+  wire[10] = 0x33;
+  wire[11] = 0x44;
+  wire[12] = lost.payload[0];
+  wire[13] = lost.payload[1];
+  vdm_stream_monitor_rtp_passed (mon, &passed.rtp, 231 * MS);
+  g_assert_true (vdm_stream_monitor_kernel_drop (mon, &drop, at_ms (241)));    /* keyframe: now */
+  strcpy (name, "garbage");     /* the source's memory changes or goes away */
+  memset (wire, 0xff, sizeof (wire));
+  vdm_stream_monitor_tick (mon, at_ms (261), false);
+  g_assert_cmpuint (take_reports (mon, r, 2), ==, 1);
+  g_assert_cmpint (r[0].batch.source, ==, VDM_DROP_SOURCE_KERNEL_UDP);
+  g_assert_cmpstr (r[0].batch.reason_name, ==, "SOCKET_RCVBUFF");
+  g_assert_cmpuint (r[0].batch.reason, ==, 6);
+  g_assert_cmpuint (r[0].batch.watch_id, ==, 3);
+  g_assert_cmpuint (r[0].batch.ssrc, ==, SSRC);
+  g_assert_cmpuint (r[0].batch.seq_first, ==, 201);
+  g_assert_cmpuint (r[0].batch.first_time_ns, ==, 240 * MS);
+  g_assert_true (r[0].keyframe);
+  g_assert_cmpuint (r[0].pts_first, ==, 231 * MS);
+  vdm_stream_monitor_free (mon);
+}
+
+/* A restart forgets everything of the old run: an open batch, reports and
+ * alerts not drained, the episode (issue 9 #1: they were carried over). */
+static void
+test_reset_forgets_pending (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_kernel_drop drop = {.ktime_ns = 10 * MS, .reason = 6, .reason_name = "SOCKET_RCVBUFF",
+    .watch_id = 1, .protocol = 17
+  };
+  vdm_drop_report r[2];
+  vdm_alert a[2];
+  vdm_monitor_stats stats;
+
+  vdm_stream_monitor_kernel_drop (mon, &drop, at_ms (10));     /* open batch, due at 30 ms */
+  drop.watch_id = 2;
+  drop.ktime_ns = 11 * MS;
+  vdm_stream_monitor_kernel_drop (mon, &drop, at_ms (11));
+  vdm_stream_monitor_tick (mon, at_ms (30), false);    /* watch 1's batch waits to be drained */
+  vdm_stream_monitor_reset (mon);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 40 * MS), ==, 40 * MS);
+  vdm_stream_monitor_tick (mon, at_ms (1000), true);
+  g_assert_cmpuint (take_reports (mon, r, 2), ==, 0);
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 2), ==, 0);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.drop_reports, ==, 0);
+  g_assert_cmpstr (stats.detector_state, ==, "normal");
+  vdm_stream_monitor_free (mon);
+}
+
+/* A shorter batch interval set while a batch is open closes it on the new
+ * deadline (issue 9 #5). */
+static void
+test_batch_interval_change_applies_at_once (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_monitor_config config;
+  vdm_kernel_drop drop = {.ktime_ns = 0, .reason = 6, .reason_name = "SOCKET_RCVBUFF",
+    .watch_id = 1, .protocol = 17
+  };
+  vdm_drop_report r[1];
+
+  vdm_stream_monitor_get_config (mon, &config);
+  config.batch_interval_ns = 10 * VDM_SECOND;
+  vdm_stream_monitor_set_config (mon, &config);
+  vdm_stream_monitor_kernel_drop (mon, &drop, at_ms (0));
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 0), ==, 0);  /* the detector bin */
+  vdm_stream_monitor_tick (mon, at_ms (0), false);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 0), ==, 100 * MS);
+  config.batch_interval_ns = 5 * MS;
+  vdm_stream_monitor_set_config (mon, &config);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 0), ==, 5 * MS);
+  vdm_stream_monitor_tick (mon, at_ms (5), false);
+  g_assert_cmpuint (take_reports (mon, r, 1), ==, 1);
+  vdm_stream_monitor_free (mon);
+}
+
+/* The detector path end to end: 10 missing seqs per 100 ms from 2.0 s to
+ * 3.0 s (one packet every 10 ms, each one seq after a gap of 1): the same
+ * timeline as tests/element/test_warning.c, so the same times: a critical
+ * network warning at 2.2 s, a clear at 5.0 s with 100 drops. */
+static void
+test_warning_and_clear (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_alert a[4];
+  unsigned n_alerts = 0;
+  uint16_t seq = 1000;
+
+  for (uint64_t t = 0; t < 6000; t += 10) {
+    packet p;
+    bool lossy = t >= 2000 && t < 3000;
+
+    seq += lossy ? 1 : 0;
+    p = make_packet (seq++, (uint32_t) (t * 90), false);
+    vdm_stream_monitor_rtp_passed (mon, &p.rtp, t * MS);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+    n_alerts += vdm_stream_monitor_take_alerts (mon, a + n_alerts, 4 - n_alerts);
+  }
+  g_assert_cmpuint (n_alerts, ==, 2);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 2200 * MS);
+  g_assert_cmpint (a[0].event.level, ==, VDM_LEVEL_CRITICAL);
+  g_assert_cmpint (a[0].event.action, ==, VDM_ACTION_LOWER_BITRATE);
+  g_assert_cmpstr (a[0].reasons, ==, "RTP_SEQ_GAP");
+  g_assert_cmpint (a[0].suggested_height, ==, 720);
+  g_assert_cmpint (a[1].event.type, ==, VDM_DETECTOR_CLEAR);
+  g_assert_cmpuint (a[1].event.time_ns, ==, 5000 * MS);
+  g_assert_cmpuint (a[1].event.episode_drops, ==, 100);
+  vdm_stream_monitor_free (mon);
+}
+
+/* Kernel drops alone (no arrival input: a daemon) warn too, with the
+ * kernel's reason and its cause: SOCKET_RCVBUFF is the host's. */
+static void
+test_kernel_drops_alone_warn (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_alert a[4];
+  unsigned n_alerts = 0;
+  char cause[32];
+
+  for (uint64_t t = 0; t < 2500; t += 10) {
+    if (t >= 2000) {
+      vdm_kernel_drop drop = {.ktime_ns = t * MS, .reason = 6,
+        .reason_name = "SOCKET_RCVBUFF", .watch_id = 1, .protocol = 17
+      };
+      vdm_stream_monitor_kernel_drop (mon, &drop, at_ms (t));
+    }
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+    n_alerts += vdm_stream_monitor_take_alerts (mon, a + n_alerts, 4 - n_alerts);
+  }
+  g_assert_cmpuint (n_alerts, >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 2200 * MS);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "host");
+  g_assert_cmpstr (a[0].reasons, ==, "SOCKET_RCVBUFF");
+  vdm_stream_monitor_free (mon);
+}
+
+/* Paused is no outage (issue 9 #12): no silence warning while inactive,
+ * and after the resume the silence counts from the resume. */
+static void
+test_no_silence_while_paused (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_alert a[4];
+  unsigned n = 0;
+
+  for (unsigned f = 0; f < 30; f++) {  /* 0 .. 957 ms */
+    frame (mon, f, false, 0);
+    vdm_stream_monitor_tick (mon, at_ms (f * FRAME_MS), false);
+  }
+  vdm_stream_monitor_set_active (mon, false, 1000 * MS);
+  for (uint64_t t = 1000; t <= 5000; t += 100)
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+  n += vdm_stream_monitor_take_alerts (mon, a, 4);
+  g_assert_cmpuint (n, ==, 0);
+  vdm_stream_monitor_set_active (mon, true, 5000 * MS);
+  vdm_stream_monitor_tick (mon, at_ms (5150), false);
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 4), ==, 0);
+  /* 200 ms after the resume with nothing arriving: that is silence */
+  for (uint64_t t = 5200; t <= 5300; t += 10)
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+  n = vdm_stream_monitor_take_alerts (mon, a, 4);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 5200 * MS);
+  vdm_stream_monitor_free (mon);
+}
+
+/* Timestamps stepping by 2^31 at clock-rate 1 (a server's SDP may say so):
+ * each step is a new media clock, not lag, and the extended timestamp
+ * never runs out of range (issue 9 #4: it was never reset when the runway
+ * restarted, and overflowed). */
+static void
+test_timestamp_jumps_are_not_lag (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_monitor_stats stats;
+  vdm_alert a[4];
+  uint32_t ts = 0;
+
+  vdm_stream_monitor_set_format (mon, true, VDM_CODEC_H264, 1, -1);
+  vdm_stream_monitor_set_latency (mon, 2 * VDM_SECOND);
+  for (uint64_t t = 0; t < 20000; t += 10) {
+    packet p = make_packet ((uint16_t) (t / 10), ts, false);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+    vdm_stream_monitor_stats (mon, &stats);
+    g_assert_cmpfloat (stats.lag_ms, >=, 0);
+    g_assert_cmpfloat (stats.lag_ms, <, 10000);
+    ts += 1u << 31;
+  }
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 4), ==, 0);
+  vdm_stream_monitor_free (mon);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/stream_monitor/gap-report", test_gap_report);
+  g_test_add_func ("/stream_monitor/kernel-drop-placed-and-copied",
+      test_kernel_drop_placed_and_copied);
+  g_test_add_func ("/stream_monitor/reset-forgets-pending", test_reset_forgets_pending);
+  g_test_add_func ("/stream_monitor/batch-interval-change",
+      test_batch_interval_change_applies_at_once);
+  g_test_add_func ("/stream_monitor/warning-and-clear", test_warning_and_clear);
+  g_test_add_func ("/stream_monitor/kernel-drops-alone-warn", test_kernel_drops_alone_warn);
+  g_test_add_func ("/stream_monitor/no-silence-while-paused", test_no_silence_while_paused);
+  g_test_add_func ("/stream_monitor/timestamp-jumps", test_timestamp_jumps_are_not_lag);
+  return g_test_run ();
+}

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The kernel-drop path through the element without root: collector=fake
+ * opens the process's fake event source (bpf/fake_source.h), the test
+ * injects the drops the kernel would report, and checks what comes out:
+ * drop → batch → PTS/keyframe placement → vdropmon-drop; the surge
+ * detector's warning and clear at exact GstTestClock times; counters in
+ * stats; the same placement when the element sits after rtph264depay.
+ *
+ * Messages are awaited on the bus (a blocking pop, no sleep or poll); the
+ * detector's times come from the GstTestClock the test moves.
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/rtp/gstrtpbuffer.h>
+
+#include <string.h>
+
+#include "fake_source.h"
+
+#define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+/* with parameter sets, so that rtph264depay can set its caps at once */
+#define H264_CAPS_SPROP H264_CAPS ",sprop-parameter-sets=\"Z0LAHtkDxWhAAAADAEAAAA8jxYuS,aMuMsg==\""
+#define SSRC 0x11223344u
+#define PT 96
+#define WATCH "udp:127.0.0.1:5004"
+#define WATCH_FLOW "udp 127.0.0.1:5004"    /* as the flow field says it */
+#define REASON_RCVBUFF 6
+#define MESSAGE_TIMEOUT (5 * GST_SECOND)
+
+typedef struct
+{
+  GstHarness *h;
+  GstElement *mon;
+  GstBus *bus;
+  vdm_fake_source *fake;
+  guint32 watch_id;
+} Fixture;
+
+/* One H.264 NAL unit (IDR slice or not) in one RTP packet, marker set. */
+static GstBuffer *
+rtp_packet (guint16 seq, guint32 ts, GstClockTime pts, gboolean idr)
+{
+  GstBuffer *buf = gst_rtp_buffer_new_allocate (20, 0, 0);
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  guint8 *payload;
+
+  gst_rtp_buffer_map (buf, GST_MAP_WRITE, &rtp);
+  gst_rtp_buffer_set_payload_type (&rtp, PT);
+  gst_rtp_buffer_set_seq (&rtp, seq);
+  gst_rtp_buffer_set_timestamp (&rtp, ts);
+  gst_rtp_buffer_set_ssrc (&rtp, SSRC);
+  gst_rtp_buffer_set_marker (&rtp, TRUE);
+  payload = gst_rtp_buffer_get_payload (&rtp);
+  memset (payload, 0xaa, 20);
+  payload[0] = idr ? 0x65 : 0x41;       /* NRI 3, type 5 / NRI 2, type 1 */
+  gst_rtp_buffer_unmap (&rtp);
+  GST_BUFFER_PTS (buf) = pts;
+  return buf;
+}
+
+/* The first bytes of that packet, as the kernel hands them over. */
+static void
+rtp_wire (guint16 seq, guint32 ts, gboolean idr, guint8 * out, gsize len)
+{
+  GstBuffer *buf = rtp_packet (seq, ts, 0, idr);
+
+  gst_buffer_extract (buf, 0, out, len);
+  gst_buffer_unref (buf);
+}
+
+static guint32
+wait_watch (vdm_fake_source * fake)
+{
+  vdm_fake_watch watches[4];
+
+  fail_unless (vdm_fake_source_wait_watches (fake, 1, 5000), "the element watches nothing");
+  fail_unless (vdm_fake_source_list_watches (fake, watches, 4) >= 1);
+  return watches[0].watch_id;
+}
+
+/* `launch`: a gst_harness_new_parse line with one vdropmon named mon,
+ * collector=fake watching WATCH. */
+static void
+fixture_start (Fixture * f, const gchar * launch, const gchar * src_caps, const gchar * sink_caps)
+{
+  f->bus = gst_bus_new ();
+  f->h = gst_harness_new_parse (launch);
+  f->mon = gst_bin_get_by_name (GST_BIN (f->h->element), "mon");
+  if (!f->mon)                  /* a single element is not a bin */
+    f->mon = gst_object_ref (f->h->element);
+  gst_element_set_bus (f->mon, f->bus);
+  gst_harness_use_testclock (f->h);
+  if (sink_caps)
+    gst_harness_set_sink_caps_str (f->h, sink_caps);
+  gst_harness_set_src_caps_str (f->h, src_caps);
+  f->fake = vdm_fake_source_get_default ();
+  f->watch_id = wait_watch (f->fake);
+}
+
+static void
+fixture_stop (Fixture * f)
+{
+  gst_harness_teardown (f->h);
+  gst_object_unref (f->mon);
+  gst_bus_set_flushing (f->bus, TRUE);
+  gst_object_unref (f->bus);
+}
+
+/* The next element message called name, as a copy; NULL after the timeout. */
+static GstStructure *
+next_message (Fixture * f, const gchar * name)
+{
+  GstMessage *msg;
+
+  while ((msg = gst_bus_timed_pop_filtered (f->bus, MESSAGE_TIMEOUT, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (gst_structure_has_name (s, name)) {
+      GstStructure *copy = gst_structure_copy (s);
+      gst_message_unref (msg);
+      return copy;
+    }
+    gst_message_unref (msg);
+  }
+  return NULL;
+}
+
+static void
+inject (Fixture * f, const guint8 * payload, gsize len, guint n)
+{
+  vdm_fake_drop drop = {.watch_id = f->watch_id,.reason = REASON_RCVBUFF,
+    .reason_name = "SOCKET_RCVBUFF",.attributed_by = VDM_ATTR_SOCKET,
+    .payload = payload,.payload_len = len
+  };
+  guint i;
+
+  for (i = 0; i < n; i++)
+    fail_unless_equals_int (vdm_fake_source_inject_drop (f->fake, &drop), 0);
+  vdm_fake_source_flush (f->fake);
+}
+
+static guint64
+u64 (const GstStructure * s, const gchar * field)
+{
+  guint64 v = 0;
+  fail_unless (gst_structure_get_uint64 (s, field, &v), "no %s in %" GST_PTR_FORMAT, field, s);
+  return v;
+}
+
+static void
+assert_str (const GstStructure * s, const gchar * field, const gchar * expected)
+{
+  const gchar *v = gst_structure_get_string (s, field);
+  fail_unless (v != NULL, "no %s in %" GST_PTR_FORMAT, field, s);
+  assert_equals_string (v, expected);
+}
+
+/* Frames 0..4 pass (frame 2 a keyframe, pts n * 40 ms); the kernel drops
+ * the keyframe's second packet: one vdropmon-drop for it, placed on frame
+ * 2's PTS and flagged keyframe. */
+static void
+check_kernel_drop_placed (Fixture * f)
+{
+  guint8 wire[32];
+  GstStructure *s;
+  guint n;
+
+  for (n = 0; n < 5; n++)
+    gst_harness_push (f->h, rtp_packet (100 + n, n * 3600, n * 40 * GST_MSECOND, n == 2));
+  rtp_wire (150, 2 * 3600, TRUE, wire, sizeof (wire));
+  inject (f, wire, sizeof (wire), 1);
+  s = next_message (f, "vdropmon-drop");
+  fail_unless (s != NULL, "no vdropmon-drop for the injected drop");
+  assert_str (s, "source", "kernel-udp");
+  assert_str (s, "reason", "SOCKET_RCVBUFF");
+  assert_str (s, "attribution", "socket");
+  assert_str (s, "flow", WATCH_FLOW);
+  fail_unless_equals_int (g_value_get_uint (gst_structure_get_value (s, "count")), 1);
+  fail_unless_equals_int (g_value_get_int (gst_structure_get_value (s, "rtp-seq-first")), 150);
+  fail_unless_equals_uint64 (u64 (s, "pts"), 80 * GST_MSECOND);
+  fail_unless (g_value_get_boolean (gst_structure_get_value (s, "keyframe")));
+  gst_structure_free (s);
+}
+
+GST_START_TEST (test_kernel_drop_message)
+{
+  Fixture f;
+
+  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false batch-interval=5000000 "
+      "watch=" WATCH, H264_CAPS, NULL);
+  check_kernel_drop_placed (&f);
+  fixture_stop (&f);
+}
+
+GST_END_TEST;
+
+/* Placement independence: after rtph264depay the caps are H.264, not RTP;
+ * the frames and codec come from the depayloader's RTP sink pad, so the
+ * drop carries the same PTS and keyframe flag as above. */
+GST_START_TEST (test_kernel_drop_after_depayloader)
+{
+  Fixture f;
+
+  fixture_start (&f, "rtph264depay ! vdropmon name=mon collector=fake post-messages=false "
+      "batch-interval=5000000 watch=" WATCH, H264_CAPS_SPROP,
+      "video/x-h264,stream-format=byte-stream,alignment=nal");
+  /* one frame first: the depayloader sets its caps, we find its RTP pad */
+  gst_harness_push (f.h, rtp_packet (90, 0, 0, TRUE));
+  check_kernel_drop_placed (&f);
+  fixture_stop (&f);
+}
+
+GST_END_TEST;
+
+/* 10 kernel drops (SOCKET_RCVBUFF: the host's) per 100 ms bin from 2.0 s
+ * to 3.0 s of pipeline time: a critical host warning at exactly 2.2 s, and
+ * the clear 10 quiet bins after the EWMA is back under the threshold, at
+ * exactly 5.0 s, with the 100 drops of the episode (the timeline of
+ * tests/core/test_stream_monitor.c). Bins are aligned on the pipeline
+ * clock, and an event is stamped with the end of the bin that decided it,
+ * whenever the worker's round comes. The clock moves a bin at a time; the
+ * drops come 95 ms into their bin, so that however late the fake source
+ * delivers them (their age is taken off the clock) they stay in it. */
+GST_START_TEST (test_kernel_drops_warn_and_clear)
+{
+  Fixture f;
+  GstStructure *w, *c;
+  GstClockTime t;
+
+  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+      H264_CAPS, NULL);
+  for (t = 0; t < 6 * GST_SECOND; t += 100 * GST_MSECOND) {
+    fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
+    if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
+      inject (&f, NULL, 0, 10);
+  }
+  w = next_message (&f, "vdropmon-warning");
+  fail_unless (w != NULL, "no warning");
+  fail_unless_equals_uint64 (u64 (w, "detect-time"), 2200 * GST_MSECOND);
+  assert_str (w, "level", "critical");
+  assert_str (w, "cause", "host");
+  assert_str (w, "reasons", "SOCKET_RCVBUFF");
+  c = next_message (&f, "vdropmon-clear");
+  fail_unless (c != NULL, "no clear");
+  fail_unless_equals_uint64 (u64 (c, "detect-time"), 5 * GST_SECOND);
+  fail_unless_equals_uint64 (u64 (c, "drops"), 100);
+  gst_structure_free (w);
+  gst_structure_free (c);
+  fixture_stop (&f);
+}
+
+GST_END_TEST;
+
+/* collector=fake says so in stats; the kernel's counters show up there. */
+GST_START_TEST (test_stats_from_fake_source)
+{
+  Fixture f;
+  vdm_counters counters = { 0 };
+  GstStructure *stats, *reasons;
+
+  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+      H264_CAPS, NULL);
+  counters.per_reason[REASON_RCVBUFF] = 7;
+  counters.total = 7;
+  vdm_fake_source_set_reason_name (f.fake, REASON_RCVBUFF, "SOCKET_RCVBUFF");
+  fail_unless_equals_int (vdm_fake_source_set_counters (f.fake, f.watch_id, &counters), 0);
+  g_object_get (f.mon, "stats", &stats, NULL);
+  assert_str (stats, "collector", "fake");
+  assert_str (stats, "collector-status", "running");
+  fail_unless_equals_uint64 (u64 (stats, "kernel-drops"), 7);
+  fail_unless (gst_structure_get (stats, "reasons", GST_TYPE_STRUCTURE, &reasons, NULL));
+  fail_unless_equals_uint64 (u64 (reasons, "SOCKET_RCVBUFF"), 7);
+  gst_structure_free (reasons);
+  gst_structure_free (stats);
+  fixture_stop (&f);
+}
+
+GST_END_TEST;
+
+static Suite *
+fake_source_suite (void)
+{
+  Suite *s = suite_create ("vdropmon-fake-source");
+  TCase *tc = tcase_create ("kernel-drops");
+
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_kernel_drop_message);
+  tcase_add_test (tc, test_kernel_drop_after_depayloader);
+  tcase_add_test (tc, test_kernel_drops_warn_and_clear);
+  tcase_add_test (tc, test_stats_from_fake_source);
+  return s;
+}
+
+GST_CHECK_MAIN (fake_source);
