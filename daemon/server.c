@@ -393,6 +393,9 @@ handle_watch (client *c, const vdm_msg *in, int fd)
     return send_result (c, in->request_id, ENOMEM, "watch refused: out of memory");
   }
   format_flow (&w.flow, flow, sizeof (flow));
+  if (c->server->config.on_watch)
+    c->server->config.on_watch (c->server->config.hook_data, &c->peer, w.id, w.element,
+        w.pipeline, flow, true);
   log_client (c, "watch %u: %s netns %llu cookie %llu, %llu drops before", w.id, flow,
       (unsigned long long) w.flow.netns_cookie, (unsigned long long) w.cookie,
       (unsigned long long) w.sk_drops_at_start);
@@ -408,6 +411,9 @@ handle_unwatch (client *c, const vdm_msg *in)
     return send_result (c, in->request_id, ENOENT, "unwatch: watch %u is not this client's", id);
   vdm_source_unwatch (c->server->source, c->sub, id);
   remove_watch (c, id);
+  if (c->server->config.on_watch)
+    c->server->config.on_watch (c->server->config.hook_data, &c->peer, id, NULL, NULL, NULL,
+        false);
   return send_result (c, in->request_id, 0, "unwatched %u", id);
 }
 
@@ -586,6 +592,10 @@ kill_client (vdm_server *s, client *c)
   close (c->fd);
   c->fd = -1;
   s->n_clients--;
+  for (unsigned i = 0; i < c->n_watches && s->config.on_watch; i++)
+    s->config.on_watch (s->config.hook_data, &c->peer, c->watches[i]->id, NULL, NULL, NULL, false);
+  if (s->config.on_clients)
+    s->config.on_clients (s->config.hook_data, s->n_clients);
   if (!c->said_why)             /* a protocol violation is one line, said where it was seen */
     log_client (c, "gone, %u watch%s ended", c->n_watches, c->n_watches == 1 ? "" : "es");
 }
@@ -689,6 +699,8 @@ accept_clients (vdm_server *s)
     c->next = s->clients;
     s->clients = c;
     s->n_clients++;
+    if (s->config.on_clients)
+      s->config.on_clients (s->config.hook_data, s->n_clients);
     log_client (c, "connected");
   }
 }

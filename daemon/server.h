@@ -12,6 +12,7 @@
 #ifndef VDM_DAEMON_SERVER_H
 #define VDM_DAEMON_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "event_source.h"
@@ -24,11 +25,20 @@ typedef struct vdm_server vdm_server;
 typedef void (*vdm_server_analytics_hook) (void *data, const vdm_peer *peer,
     const vdm_msg_analytics *analytics);
 
+/* Called on the loop's thread when a watch begins (added) or ends, with the
+ * flow as text ("udp 127.0.0.1:5004"), and when the client count changes
+ * (issue 11 metrics). */
+typedef void (*vdm_server_watch_hook) (void *data, const vdm_peer *peer, uint32_t watch_id,
+    const char *element, const char *pipeline, const char *flow, bool added);
+typedef void (*vdm_server_clients_hook) (void *data, unsigned n_clients);
+
 typedef struct {
   unsigned max_clients;         /* connections at once */
   unsigned max_watches;         /* per client */
   unsigned max_rate;            /* frames per second a client may send */
   vdm_server_analytics_hook on_analytics; /* optional */
+  vdm_server_watch_hook on_watch;         /* optional */
+  vdm_server_clients_hook on_clients;     /* optional */
   void *hook_data;
 } vdm_server_config;
 

@@ -22,6 +22,7 @@
 
 #include "collector.h"
 #include "event_source.h"
+#include "metrics_daemon.h"
 #include "server.h"
 #include "status.h"
 #include "wire.h"
@@ -36,6 +37,7 @@ typedef struct {
   const char *socket_group;
   bool status;
   unsigned total_watches;
+  const char *metrics_listen;   /* --metrics-listen, NULL: no metrics */
   vdm_server_config server;
 } options;
 
@@ -45,10 +47,12 @@ usage (FILE *out)
   fprintf (out,
       "usage: vdropmond [--socket PATH] [--socket-mode MODE] [--socket-group GROUP]\n"
       "                 [--max-clients N] [--max-watches N] [--max-rate N]\n"
-      "                 [--max-total-watches N]\n"
+      "                 [--max-total-watches N] [--metrics-listen HOST:PORT]\n"
       "       vdropmond --status [--socket PATH]\n"
       "Serves vdropmon's kernel drop events to unprivileged pipelines (docs/daemon.md).\n"
-      "Default socket: %s (or $VDROPMON_DAEMON_SOCKET).\n", DEFAULT_SOCKET);
+      "Default socket: %s (or $VDROPMON_DAEMON_SOCKET).\n"
+      "--metrics-listen serves Prometheus metrics on http://HOST:PORT/metrics (docs/fleet.md;\n"
+      "suggested port 9945); off by default.\n", DEFAULT_SOCKET);
 }
 
 static bool
@@ -77,6 +81,7 @@ parse_options (int argc, char **argv, options *o)
     { "max-rate", required_argument, NULL, 'r' },
     { "max-total-watches", required_argument, NULL, 'W' },
     { "status", no_argument, NULL, 'S' },
+    { "metrics-listen", required_argument, NULL, 'M' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -102,6 +107,7 @@ parse_options (int argc, char **argv, options *o)
       case 'W': ok = parse_unsigned (optarg, 10, &o->total_watches)
             && o->total_watches < VDM_MAX_WATCHES_LIMIT; break;
       case 'S': o->status = true; break;
+      case 'M': o->metrics_listen = optarg; break;
       case 'h': usage (stdout); exit (0);
       default: usage (stderr); return -1;
     }
@@ -221,11 +227,34 @@ bind_socket (const options *o)
   return fd;
 }
 
+/* /metrics (docs/fleet.md): the server's hooks feed it. */
+static vdm_daemon_metrics *
+start_metrics (options *o, vdm_source *source)
+{
+  char error[256];
+  vdm_daemon_metrics *metrics = vdm_daemon_metrics_start (o->metrics_listen, source,
+      VDM_DAEMON_VERSION, error, sizeof (error));
+
+  if (!metrics) {
+    fprintf (stderr, "vdropmond: %s\n", error);
+    return NULL;
+  }
+  o->server.hook_data = metrics;
+  o->server.on_analytics = vdm_daemon_metrics_on_analytics;
+  o->server.on_watch = vdm_daemon_metrics_on_watch;
+  o->server.on_clients = vdm_daemon_metrics_on_clients;
+  fprintf (stderr, "vdropmond: metrics on http://%.*s:%u/metrics\n",
+      (int) (strrchr (o->metrics_listen, ':') - o->metrics_listen), o->metrics_listen,
+      vdm_daemon_metrics_port (metrics));
+  return metrics;
+}
+
 static int
 serve (options *o)
 {
   vdm_source *source;
   vdm_server *server;
+  vdm_daemon_metrics *metrics = NULL;
   char *error = NULL;
   bool activated;
   int fd, err;
@@ -245,7 +274,12 @@ serve (options *o)
       close (fd);
     return 1;
   }
+  if (o->metrics_listen && !(metrics = start_metrics (o, source))) {
+    vdm_source_unref (source);
+    return 1;
+  }
   if (!activated && (fd = bind_socket (o)) < 0) {
+    vdm_daemon_metrics_stop (metrics);
     vdm_source_unref (source);
     return 1;
   }
@@ -253,6 +287,7 @@ serve (options *o)
   if (!server) {
     fprintf (stderr, "vdropmond: %s\n", error ? error : "?");
     free (error);
+    vdm_daemon_metrics_stop (metrics);
     vdm_source_unref (source);
     return 1;
   }
@@ -261,6 +296,7 @@ serve (options *o)
       o->server.max_clients, o->server.max_watches, o->total_watches, o->server.max_rate);
   err = vdm_server_run (server);
   vdm_server_free (server);
+  vdm_daemon_metrics_stop (metrics);
   vdm_source_unref (source);
   close (fd);
   if (!activated)
