@@ -21,13 +21,6 @@ VDM_SOURCE_API int vdm_embedded_program_stats (vdm_source *source, vdm_program w
     uint64_t *run_count);
 
 /* Global per-CPU health counters of the program (enum vdm_health), summed. */
-/* How many watches (ids) the next load of the embedded collector is sized
- * for: VDM_MAX_WATCHES (256) by default, at most VDM_MAX_WATCHES_LIMIT. Each
- * costs VDM_REASON_SLOTS per-CPU counters (2 KiB per CPU) in the kernel, so
- * a pipeline keeps the default and vdropmond asks for its host's worth.
- * Applies to the next open that loads the program; -EINVAL out of range. */
-VDM_SOURCE_API int vdm_embedded_set_max_watches (unsigned max_watches);
-
 VDM_SOURCE_API int vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value);
 
 /* How many times this process tried to load the program. A failed load is

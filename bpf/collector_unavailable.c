@@ -35,9 +35,3 @@ vdm_embedded_load_attempts (void)
 {
   return 0;
 }
-
-int
-vdm_embedded_set_max_watches (unsigned max_watches)
-{
-  return -ENOTSUP;
-}

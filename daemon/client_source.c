@@ -50,6 +50,8 @@ struct vdm_subscription {
   vdm_consumer consumer;
   void *user_data;
   struct vdm_subscription *next;
+  char element[VDM_PROTO_NAME_MAX + 1];  /* sent with its watches (issue 11 metrics) */
+  char pipeline[VDM_PROTO_NAME_MAX + 1];
 };
 
 typedef struct local_watch local_watch;
@@ -493,12 +495,14 @@ lose_daemon (daemon_source *ds)
 /* WATCH on the I/O thread itself: frames pushed meanwhile are handled
  * inline until the reply comes. */
 static int
-register_watch (daemon_source *ds, int sock, int fd, vdm_msg *reply)
+register_watch (daemon_source *ds, int sock, int fd, const vdm_msg_watch *names, vdm_msg *reply)
 {
   vdm_msg req = { .type = VDM_MSG_WATCH, .request_id = ++ds->next_request_id };
   uint64_t deadline = monotonic_ns () + CALL_TIMEOUT_MS * 1000000ull;
-  int err = vdm_wire_send (sock, &req, fd);
+  int err;
 
+  req.u.watch = *names;
+  err = vdm_wire_send (sock, &req, fd);
   while (!err) {
     err = receive_msg (sock, reply, CALL_TIMEOUT_MS);
     if (!err && reply->request_id == req.request_id)
@@ -534,6 +538,7 @@ register_all (daemon_source *ds, int sock)
   for (;;) {
     local_watch *w;
     vdm_msg reply;
+    vdm_msg_watch names = { { 0 } };
     int fd = -1, err;
 
     pthread_mutex_lock (&ds->lock);
@@ -541,11 +546,13 @@ register_all (daemon_source *ds, int sock)
     if (w) {
       id = w->local_id;
       fd = fcntl (w->fd, F_DUPFD_CLOEXEC, 3);
+      memcpy (names.element, w->sub->element, sizeof (names.element));
+      memcpy (names.pipeline, w->sub->pipeline, sizeof (names.pipeline));
     }
     pthread_mutex_unlock (&ds->lock);
     if (!w)
       return true;
-    err = fd < 0 ? -errno : register_watch (ds, sock, fd, &reply);
+    err = fd < 0 ? -errno : register_watch (ds, sock, fd, &names, &reply);
     if (fd >= 0)
       close (fd);
     if (err == -ECONNRESET || err == -EPIPE || err == -ETIMEDOUT || err == -EPROTO)
@@ -789,6 +796,10 @@ ds_watch (vdm_source *source, vdm_subscription *sub, const vdm_watch_spec *spec)
   w->sub = sub;
   w->cookie = cookie;
   w->peak_pending = -1;
+  pthread_mutex_lock (&ds->lock);
+  memcpy (req.u.watch.element, sub->element, sizeof (req.u.watch.element));
+  memcpy (req.u.watch.pipeline, sub->pipeline, sizeof (req.u.watch.pipeline));
+  pthread_mutex_unlock (&ds->lock);
   if (vdm_flow_from_socket (spec->fd, &w->flow) < 0)
     w->flow = spec->flow;
   pthread_mutex_lock (&ds->lock);
@@ -1077,4 +1088,48 @@ int
 vdm_daemon_client_register (void)
 {
   return vdm_source_register_opener ("daemon", open_daemon);
+}
+
+/* ---- issue 11: names and analytics for the daemon's metrics ---------- */
+
+int
+vdm_daemon_client_set_names (vdm_source *source, vdm_subscription *sub, const char *element,
+    const char *pipeline)
+{
+  daemon_source *ds;
+
+  if (!source || source->ops != &daemon_ops || !sub)
+    return -EINVAL;
+  ds = as_daemon (source);
+  pthread_mutex_lock (&ds->lock);
+  snprintf (sub->element, sizeof (sub->element), "%s", element ? element : "");
+  snprintf (sub->pipeline, sizeof (sub->pipeline), "%s", pipeline ? pipeline : "");
+  pthread_mutex_unlock (&ds->lock);
+  return 0;
+}
+
+int
+vdm_daemon_client_send_analytics (vdm_source *source, const char *element,
+    const char *const *keys, const double *values, size_t n)
+{
+  vdm_msg m = { .type = VDM_MSG_ANALYTICS };
+  daemon_source *ds;
+  size_t i;
+  int err;
+
+  if (!source || source->ops != &daemon_ops || n > VDM_PROTO_MAX_ANALYTICS)
+    return -EINVAL;
+  snprintf (m.u.analytics.element, sizeof (m.u.analytics.element), "%s", element ? element : "");
+  m.u.analytics.n_metrics = (uint16_t) n;
+  for (i = 0; i < n; i++) {
+    snprintf (m.u.analytics.metrics[i].key, sizeof (m.u.analytics.metrics[i].key), "%s", keys[i]);
+    m.u.analytics.metrics[i].value = values[i];
+  }
+  ds = as_daemon (source);
+  pthread_mutex_lock (&ds->lock);
+  /* one datagram (SOCK_SEQPACKET): safe beside the I/O thread's frames;
+   * SO_SNDTIMEO bounds it if the daemon stops reading */
+  err = ds->sock < 0 ? -ENOTCONN : vdm_wire_send (ds->sock, &m, -1);
+  pthread_mutex_unlock (&ds->lock);
+  return err;
 }

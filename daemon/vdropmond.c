@@ -20,7 +20,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "collector.h"
 #include "event_source.h"
 #include "metrics_daemon.h"
 #include "server.h"
@@ -29,14 +28,12 @@
 
 #define DEFAULT_SOCKET "/run/vdropmon/vdropmond.sock"
 #define SD_LISTEN_FDS_START 3
-#define DEFAULT_TOTAL_WATCHES 2047  /* watch ids in the collector, all clients together */
 
 typedef struct {
   const char *socket_path;
   mode_t socket_mode;
   const char *socket_group;
   bool status;
-  unsigned total_watches;
   const char *metrics_listen;   /* --metrics-listen, NULL: no metrics */
   vdm_server_config server;
 } options;
@@ -47,7 +44,7 @@ usage (FILE *out)
   fprintf (out,
       "usage: vdropmond [--socket PATH] [--socket-mode MODE] [--socket-group GROUP]\n"
       "                 [--max-clients N] [--max-watches N] [--max-rate N]\n"
-      "                 [--max-total-watches N] [--metrics-listen HOST:PORT]\n"
+      "                 [--metrics-listen HOST:PORT]\n"
       "       vdropmond --status [--socket PATH]\n"
       "Serves vdropmon's kernel drop events to unprivileged pipelines (docs/daemon.md).\n"
       "Default socket: %s (or $VDROPMON_DAEMON_SOCKET).\n"
@@ -79,7 +76,6 @@ parse_options (int argc, char **argv, options *o)
     { "max-clients", required_argument, NULL, 'c' },
     { "max-watches", required_argument, NULL, 'w' },
     { "max-rate", required_argument, NULL, 'r' },
-    { "max-total-watches", required_argument, NULL, 'W' },
     { "status", no_argument, NULL, 'S' },
     { "metrics-listen", required_argument, NULL, 'M' },
     { "help", no_argument, NULL, 'h' },
@@ -94,7 +90,6 @@ parse_options (int argc, char **argv, options *o)
   o->server.max_clients = VDM_SERVER_DEFAULT_MAX_CLIENTS;
   o->server.max_watches = VDM_SERVER_DEFAULT_MAX_WATCHES;
   o->server.max_rate = VDM_SERVER_DEFAULT_MAX_RATE;
-  o->total_watches = DEFAULT_TOTAL_WATCHES;
   while ((opt = getopt_long (argc, argv, "h", long_options, NULL)) != -1) {
     bool ok = true;
     switch (opt) {
@@ -104,8 +99,6 @@ parse_options (int argc, char **argv, options *o)
       case 'c': ok = parse_unsigned (optarg, 10, &o->server.max_clients); break;
       case 'w': ok = parse_unsigned (optarg, 10, &o->server.max_watches); break;
       case 'r': ok = parse_unsigned (optarg, 10, &o->server.max_rate); break;
-      case 'W': ok = parse_unsigned (optarg, 10, &o->total_watches)
-            && o->total_watches < VDM_MAX_WATCHES_LIMIT; break;
       case 'S': o->status = true; break;
       case 'M': o->metrics_listen = optarg; break;
       case 'h': usage (stdout); exit (0);
@@ -265,7 +258,6 @@ serve (options *o)
     return 1;
   /* The program first, the socket after: a client that connects is served
    * at once (a restarted daemon is not answering while it loads). */
-  vdm_embedded_set_max_watches (o->total_watches + 1);  /* id 0 is never used */
   source = vdm_source_open_embedded (&error);
   if (!source) {
     fprintf (stderr, "vdropmond: cannot load the BPF collector: %s\n", error ? error : "?");
@@ -291,9 +283,9 @@ serve (options *o)
     vdm_source_unref (source);
     return 1;
   }
-  fprintf (stderr, "vdropmond: serving on %s (max %u clients, %u watches each, %u in all, "
-      "%u messages/s)\n", activated ? "the socket systemd passed" : o->socket_path,
-      o->server.max_clients, o->server.max_watches, o->total_watches, o->server.max_rate);
+  fprintf (stderr, "vdropmond: serving on %s (max %u clients, %u watches each, %u messages/s)\n",
+      activated ? "the socket systemd passed" : o->socket_path, o->server.max_clients,
+      o->server.max_watches, o->server.max_rate);
   err = vdm_server_run (server);
   vdm_server_free (server);
   vdm_daemon_metrics_stop (metrics);
