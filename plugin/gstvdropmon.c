@@ -270,6 +270,10 @@ gst_vdropmon_start (GstBaseTransform * trans)
   self->rescan_requested = TRUE;
   self->next_rescan_mono = vdm_monotonic_ns ();
   self->last_stats_mono = self->next_rescan_mono;
+  vdm_message_budget_init (&self->drop_budget, VDM_DROP_MESSAGES_PER_SECOND,
+      VDM_DROP_MESSAGES_BURST);
+  vdm_drop_summary_clear (&self->drop_summary);
+  self->last_summary_mono = 0;
   g_mutex_unlock (&self->lock);
 
   if (!vdm_collector_start (self))

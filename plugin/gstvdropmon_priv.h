@@ -30,6 +30,7 @@
 
 #include "event_source.h"
 #include "flow_spec.h"
+#include "message_budget.h"
 #include "gstvdropmon.h"
 #include "rtp_parse.h"
 #include "stream_monitor.h"
@@ -49,6 +50,12 @@ typedef struct
   gchar flow[VDM_FLOW_STRING_MAX];
   vdm_counters last_counters;   /* kept when the watch goes, so totals never shrink */
   guint64 events_lost_reported;
+  /* Drops the ring buffer lost the events of (issue 9 #6): per reason, the
+   * events delivered and the drops announced from the counters instead. */
+  guint8 protocol;              /* of the flow, for unseen drops */
+  guint64 events_seen[VDM_REASON_SLOTS];
+  guint64 unseen_announced[VDM_REASON_SLOTS];
+  guint64 events_lost_announced;
 } VdmWatch;
 
 struct _GstVdropmon
@@ -89,6 +96,11 @@ struct _GstVdropmon
   guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
   GstClockID bin_wait;          /* worker thread only: on the element's clock */
   GstClockTime bin_wait_time;
+
+  /* Drop messages past the budget go into one summary (issue 9 #9). */
+  vdm_message_budget drop_budget;
+  vdm_drop_summary drop_summary;
+  guint64 last_summary_mono;
 
   /* Watches. */
   GArray *watches;              /* VdmWatch */
@@ -139,6 +151,7 @@ vdm_source *vdm_collector_ref (GstVdropmon * self);
 void vdm_collector_refresh_counters (GstVdropmon * self);
 /* Events lost since the last call for this watch. */
 guint64 vdm_collector_take_events_lost (GstVdropmon * self, guint32 watch_id);
+void vdm_collector_announce_unseen (GstVdropmon * self);
 void vdm_collector_feed_queue_fill (GstVdropmon * self);
 GstStructure *vdm_build_stats (GstVdropmon * self, const gchar * name);
 

@@ -8,7 +8,7 @@
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
-  /* collector=daemon and auto reach the host's vdropmond through it */
+  /* collector=daemon|auto: vdm_source_open ("daemon", ...) talks to vdropmond */
   vdm_daemon_client_register ();
   return GST_ELEMENT_REGISTER (vdropmon, plugin);
 }

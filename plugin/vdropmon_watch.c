@@ -15,6 +15,7 @@
 #include "socket_flow.h"
 #include "tcp_sockets.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #ifndef SO_COOKIE
@@ -123,11 +124,14 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
         found ? "socket" : "flow", g_strerror (-id));
   watch.watch_id = id > 0 ? (guint32) id : 0;
   watch.cookie = found ? found->cookie : 0;
-  if (flow)
+  watch.protocol = IPPROTO_UDP;
+  if (flow) {
     vdm_flow_format (flow, watch.flow, sizeof (watch.flow));
-  else if (vdm_flow_from_socket (found->fd, &socket_flow) == 0)
+    watch.protocol = flow->protocol;
+  } else if (vdm_flow_from_socket (found->fd, &socket_flow) == 0) {
     vdm_flow_format (&socket_flow, watch.flow, sizeof (watch.flow));
-  else
+    watch.protocol = socket_flow.protocol;
+  } else
     g_strlcpy (watch.flow, "unbound", sizeof (watch.flow));
   if (found && found->udpsrc)
     vdm_arrivals_probe_udpsrc (self, found->udpsrc, &watch);
