@@ -146,22 +146,68 @@ vdm_daemon_metrics_on_analytics (void *data, const vdm_peer *peer,
 
 /* ---- the scrape (HTTP thread) ----------------------------------------- */
 
-/* Kernel counters of every watch; returns the ring events lost, summed. */
-static uint64_t
-refresh_watches (vdm_daemon_metrics *m, uint64_t now)
+/* A copy of the watch table, taken under the lock, read without it. */
+static size_t
+copy_watches (vdm_daemon_metrics *m, watch_entry **out)
 {
+  pthread_mutex_lock (&m->lock);
+  size_t n = m->n_watches;
+  *out = n ? malloc (n * sizeof **out) : NULL;
+  if (*out)
+    memcpy (*out, m->watches, n * sizeof **out);
+  else
+    n = 0;
+  pthread_mutex_unlock (&m->lock);
+  for (size_t i = 0; i < n; i++)
+    fix_label_pointers (&(*out)[i], (*out)[i].labels.pid);
+  return n;
+}
+
+/* Whether the table (under the lock) still has this watch for this client
+ * and socket, so that a re-used watch id is not read for the old stream. */
+static bool
+still_watched (const vdm_daemon_metrics *m, const watch_entry *w)
+{
+  for (size_t i = 0; i < m->n_watches; i++) {
+    const watch_entry *now = &m->watches[i];
+    if (now->watch_id == w->watch_id && now->labels.pid == w->labels.pid
+        && strcmp (now->flow, w->flow) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* Kernel counters of every watch; returns the ring events lost, summed.
+ * The counter reads (a map lookup per reason slot: ~0.5 ms a watch) run
+ * without the lock, so the daemon's loop, whose hooks take it, is never
+ * held up by a scrape; only the registry writes take it. */
+static uint64_t
+refresh_watches (vdm_daemon_metrics *m)
+{
+  watch_entry *watches;
+  size_t n = copy_watches (m, &watches);
   uint64_t ring_lost = 0;
   vdm_counters counters;
-  for (size_t i = 0; i < m->n_watches; i++) {
-    const watch_entry *w = &m->watches[i];
+  for (size_t i = 0; i < n; i++) {
+    const watch_entry *w = &watches[i];
     if (vdm_source_counters (m->source, w->watch_id, &counters) < 0)
       continue;
+    pthread_mutex_lock (&m->lock);
+    if (!still_watched (m, w)) {
+      /* ended (its id may already serve another socket): these counters
+       * are not this stream's */
+      pthread_mutex_unlock (&m->lock);
+      continue;
+    }
     ring_lost += counters.ringbuf_lost;
+    uint64_t now = monotonic_ns ();
     for (unsigned slot = 0; slot < VDM_REASON_SLOTS; slot++)
       if (counters.per_reason[slot] > 0)
         vdm_fleet_stream_kernel_drops (m->fleet, &w->labels, w->flow,
             vdm_source_reason_name (m->source, slot), counters.per_reason[slot], now);
+    pthread_mutex_unlock (&m->lock);
   }
+  free (watches);
   return ring_lost;
 }
 
@@ -209,11 +255,12 @@ static int
 render (VdmMetricsText *text, void *user_data)
 {
   vdm_daemon_metrics *m = user_data;
+  uint64_t ring_lost = refresh_watches (m);
   pthread_mutex_lock (&m->lock);
   uint64_t now = monotonic_ns ();
   VdmDaemonState state = {
     .clients = m->n_clients, .watches = (uint32_t) m->n_watches,
-    .ring_events_lost = refresh_watches (m, now),
+    .ring_events_lost = ring_lost,
   };
   vdm_fleet_daemon_state (m->fleet, &state, now);
   refresh_bpf_programs (m, now);
