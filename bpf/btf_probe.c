@@ -96,3 +96,17 @@ vdm_reason_table_lookup (const vdm_reason_table *table, uint32_t code)
   found = bsearch (&key, table->entries, table->n_entries, sizeof (vdm_reason_name), compare_codes);
   return found ? found->name : NULL;
 }
+
+int
+vdm_reason_table_code (const vdm_reason_table *table, const char *name, uint32_t *code)
+{
+  unsigned i;
+
+  for (i = 0; i < table->n_entries; i++) {
+    if (strcmp (table->entries[i].name, name) == 0) {
+      *code = table->entries[i].code;
+      return 0;
+    }
+  }
+  return -ENOENT;
+}

@@ -30,6 +30,8 @@ typedef struct {
  * interned (vdm_source_intern_name), so they outlive the table. */
 int vdm_reason_table_load (const struct btf *btf, vdm_reason_table *table);
 void vdm_reason_table_clear (vdm_reason_table *table);
+/* The code of a name (without the prefix): 0 and *code set, or -ENOENT. */
+int vdm_reason_table_code (const vdm_reason_table *table, const char *name, uint32_t *code);
 /* The name without the SKB_DROP_REASON_ prefix, or NULL if unknown. */
 const char *vdm_reason_table_lookup (const vdm_reason_table *table, uint32_t code);
 

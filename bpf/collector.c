@@ -28,6 +28,7 @@
 
 #include "btf_probe.h"
 #include "debug_switch.h"
+#include "flow_keys.h"
 #include "socket_flow.h"
 #include "vdropmon.skel.h"
 
@@ -50,12 +51,18 @@ struct vdm_subscription {
  * every subscription that asked for it (e.g. two elements behind a tee). */
 typedef struct {
   bool used;
+  uint32_t generation;         /* bumped at each release of the slot */
   uint64_t cookie;             /* 0 for a flow-only watch */
-  struct vdm_flow_key flow;
-  bool owns_flow_key;          /* this watch's id is the watched_flows value */
+  struct vdm_flow_key flow;    /* as resolved: what find_watch compares */
+  struct vdm_flow_key keys[VDM_MAX_KEYS_PER_WATCH]; /* flow_keys.h */
+  bool owns_key[VDM_MAX_KEYS_PER_WATCH]; /* this watch's id is the watched_flows value */
+  unsigned n_keys;
   vdm_subscription *subscribers[MAX_SUBSCRIBERS_PER_WATCH];
   unsigned n_subscribers;
 } watch_entry;
+
+/* The generation keeps ids positive as an int. */
+#define GENERATION_MASK ((1u << 23) - 1)
 
 typedef struct {
   vdm_source base;             /* first: the generic reference count and ops */
@@ -68,7 +75,11 @@ typedef struct {
   vdm_reason_table reasons;
   vdm_source_info info;
   int n_cpus;
-  watch_entry watches[VDM_MAX_WATCHES]; /* index = watch id; 0 unused */
+  watch_entry watches[VDM_MAX_WATCHES]; /* index = slot; 0 unused */
+  /* The public id of each slot in use, 0 when free: read without the lock by
+   * counters() and friends, which a callback may call under it. */
+  atomic_uint live_ids[VDM_MAX_WATCHES];
+  unsigned long stale_events;  /* collector thread: events for a released watch, dropped */
   vdm_subscription *subscriptions;
 } vdm_embedded;
 
@@ -143,6 +154,26 @@ emulate_6_1 (void)
   return vdm_debug_switch (VDM_SWITCH_EMULATE_6_1);
 }
 
+/* Without rx_sk, pair IPv4 UDP receive-buffer drops with the
+ * udp_fail_queue_rcv_skb tracepoint, which names their socket (see
+ * vdropmon.bpf.c, udp_pair). Needs the tracepoint and both reason codes. */
+static void
+choose_udp_fail_pairing (vdm_embedded *source, const struct btf *vmlinux)
+{
+  uint32_t rcvbuff, proto_mem;
+  bool pair = !source->info.has_rx_sk
+      && vdm_btf_tracepoint_arg_count (vmlinux, "udp_fail_queue_rcv_skb") >= 2
+      && vdm_reason_table_code (&source->reasons, "SOCKET_RCVBUFF", &rcvbuff) == 0
+      && vdm_reason_table_code (&source->reasons, "PROTO_MEM", &proto_mem) == 0;
+
+  bpf_program__set_autoload (source->skel->progs.udp_fail, pair);
+  source->skel->rodata->pair_udp_fail = pair;
+  if (pair) {
+    source->skel->rodata->reason_socket_rcvbuff = rcvbuff;
+    source->skel->rodata->reason_proto_mem = proto_mem;
+  }
+}
+
 /* Picks the kfree_skb program matching this kernel and disables the others
  * that cannot load here. */
 static char *
@@ -166,7 +197,28 @@ choose_programs (vdm_embedded *source, const struct btf *vmlinux)
 
   source->info.has_queue_fill = ready_args == 1;
   bpf_program__set_autoload (source->skel->progs.sk_data_ready, source->info.has_queue_fill);
+  choose_udp_fail_pairing (source, vmlinux);
   return NULL;
+}
+
+static uint32_t
+public_id (uint32_t slot, const watch_entry *watch)
+{
+  return slot | (watch->generation & GENERATION_MASK) << 8;
+}
+
+/* source->lock held. An event queued while its watch was released, and
+ * maybe reused since (an rtspsrc reconnect), belongs to nobody now: the id
+ * carries the slot's generation, and a socket-named event the socket. */
+static bool
+is_current_event (vdm_embedded *source, uint32_t slot, const struct vdm_kernel_event *ev)
+{
+  const watch_entry *watch = &source->watches[slot];
+
+  if (!watch->used || public_id (slot, watch) != ev->watch_id)
+    return false;
+  return !(ev->attributed_by == VDM_ATTR_SOCKET && ev->sock_cookie && watch->cookie
+      && ev->sock_cookie != watch->cookie);
 }
 
 static void
@@ -185,14 +237,20 @@ dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev)
     .payload = ev->payload,
     .payload_len = ev->payload_len <= VDM_PAYLOAD_BYTES ? ev->payload_len : VDM_PAYLOAD_BYTES,
   };
+  uint32_t slot = VDM_WATCH_SLOT (ev->watch_id);
   watch_entry *watch;
   unsigned i;
 
-  if (ev->watch_id == 0 || ev->watch_id >= VDM_MAX_WATCHES)
+  if (slot == 0)
     return;
   pthread_mutex_lock (&source->lock);
-  watch = &source->watches[ev->watch_id];
-  for (i = 0; watch->used && i < watch->n_subscribers; i++) {
+  watch = &source->watches[slot];
+  if (!is_current_event (source, slot, ev)) {
+    source->stale_events++;
+    pthread_mutex_unlock (&source->lock);
+    return;
+  }
+  for (i = 0; i < watch->n_subscribers; i++) {
     vdm_subscription *sub = watch->subscribers[i];
     sub->consumer.on_drop (sub->user_data, &drop);
   }
@@ -470,60 +528,72 @@ set_port_count (vdm_embedded *source, uint16_t port, int delta)
   bpf_map_update_elem (fd, &key, &count, BPF_ANY);
 }
 
-/* Zeroes the per-CPU slots a reused watch id may still hold. */
+/* Zeroes the per-CPU slots a reused slot may still hold. */
 static void
-reset_watch_counters (vdm_embedded *source, uint32_t watch_id)
+reset_watch_counters (vdm_embedded *source, uint32_t slot)
 {
   size_t bytes = sizeof (uint64_t) * source->n_cpus;
   uint64_t *zeros = calloc (1, bytes);
-  uint32_t key, slot;
+  uint32_t key, reason;
 
   if (!zeros)
     return;
-  for (slot = 0; slot < VDM_REASON_SLOTS; slot++) {
-    key = watch_id * VDM_REASON_SLOTS + slot;
+  for (reason = 0; reason < VDM_REASON_SLOTS; reason++) {
+    key = slot * VDM_REASON_SLOTS + reason;
     bpf_map_update_elem (bpf_map__fd (source->skel->maps.drop_counters), &key, zeros, BPF_ANY);
   }
-  key = watch_id;
+  key = slot;
   bpf_map_update_elem (bpf_map__fd (source->skel->maps.events_lost), &key, zeros, BPF_ANY);
   bpf_map_update_elem (bpf_map__fd (source->skel->maps.queue_peak), &key, zeros, BPF_ANY);
   free (zeros);
 }
 
 static void
-release_kernel_keys (vdm_embedded *source, uint32_t watch_id)
+release_kernel_keys (vdm_embedded *source, uint32_t slot)
 {
-  watch_entry *watch = &source->watches[watch_id];
+  watch_entry *watch = &source->watches[slot];
+  uint32_t generation = watch->generation + 1;
+  unsigned i;
 
   if (watch->cookie)
     bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_sockets), &watch->cookie);
-  if (watch->owns_flow_key) {
-    bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->flow);
-    set_port_count (source, watch->flow.local_port, -1);
+  for (i = 0; i < watch->n_keys; i++) {
+    if (!watch->owns_key[i])
+      continue;
+    bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i]);
+    set_port_count (source, watch->keys[i].local_port, -1);
   }
+  atomic_store (&source->live_ids[slot], 0);
   memset (watch, 0, sizeof (*watch));
+  watch->generation = generation;
 }
 
 static int
-install_kernel_keys (vdm_embedded *source, uint32_t watch_id)
+install_kernel_keys (vdm_embedded *source, uint32_t slot)
 {
-  watch_entry *watch = &source->watches[watch_id];
+  watch_entry *watch = &source->watches[slot];
+  uint32_t id = public_id (slot, watch);
+  unsigned i;
   int err;
 
-  reset_watch_counters (source, watch_id);
+  reset_watch_counters (source, slot);
   if (watch->cookie) {
     err = bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_sockets), &watch->cookie,
-        &watch_id, BPF_NOEXIST);
+        &id, BPF_NOEXIST);
     if (err)
       return -errno;
   }
-  /* A flow already watched (another socket on the same port, another netns)
-   * keeps its first owner: socket-named drops still go by cookie. */
-  if (bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->flow, &watch_id,
-          BPF_NOEXIST) == 0) {
-    watch->owns_flow_key = true;
-    set_port_count (source, watch->flow.local_port, +1);
+  /* A key already installed by another watch (two sockets sharing a port
+   * with SO_REUSEPORT) keeps its first owner: socket-named drops still go
+   * by cookie. A flow named by hand joins that owner instead (find_watch). */
+  for (i = 0; i < watch->n_keys; i++) {
+    if (bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i], &id,
+            BPF_NOEXIST) == 0) {
+      watch->owns_key[i] = true;
+      set_port_count (source, watch->keys[i].local_port, +1);
+    }
   }
+  atomic_store (&source->live_ids[slot], id);
   return 0;
 }
 
@@ -535,6 +605,9 @@ resolve_spec (const vdm_watch_spec *spec, uint64_t *cookie, struct vdm_flow_key 
   *cookie = 0;
   if (spec->fd < 0) {
     *flow = spec->flow;
+    /* By hand: in the namespace of the thread that asks. */
+    if (!flow->netns)
+      flow->netns = vdm_current_netns_cookie ();
     return flow->local_port ? 0 : -EINVAL;
   }
   if (getsockopt (spec->fd, SOL_SOCKET, SO_COOKIE, cookie, &len) < 0)
@@ -542,19 +615,26 @@ resolve_spec (const vdm_watch_spec *spec, uint64_t *cookie, struct vdm_flow_key 
   return vdm_flow_from_socket (spec->fd, flow);
 }
 
+/* The slot a spec shares: the same socket, or for a flow named by hand, the
+ * same flow, or a watch that already owns its first key (else that flow
+ * would be watched twice and match only once: issue 9, #8). */
 static uint32_t
-find_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow)
+find_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow,
+    const struct vdm_flow_key *first_key)
 {
-  uint32_t id;
+  uint32_t slot, owner = 0;
 
-  for (id = 1; id < VDM_MAX_WATCHES; id++) {
-    const watch_entry *watch = &source->watches[id];
+  for (slot = 1; slot < VDM_MAX_WATCHES; slot++) {
+    const watch_entry *watch = &source->watches[slot];
     if (!watch->used)
       continue;
     if (cookie ? watch->cookie == cookie
         : watch->cookie == 0 && memcmp (&watch->flow, flow, sizeof (*flow)) == 0)
-      return id;
+      return slot;
   }
+  if (!cookie && bpf_map_lookup_elem (bpf_map__fd (source->skel->maps.watched_flows), first_key,
+          &owner) == 0 && source->watches[VDM_WATCH_SLOT (owner)].used)
+    return VDM_WATCH_SLOT (owner);
   return 0;
 }
 
@@ -573,56 +653,61 @@ add_subscriber (watch_entry *watch, vdm_subscription *sub)
 }
 
 static int
-create_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow)
+create_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow,
+    const struct vdm_flow_key *keys, unsigned n_keys)
 {
-  uint32_t id;
+  uint32_t slot;
+  watch_entry *watch;
   int err;
 
-  for (id = 1; id < VDM_MAX_WATCHES && source->watches[id].used; id++)
+  for (slot = 1; slot < VDM_MAX_WATCHES && source->watches[slot].used; slot++)
     ;
-  if (id == VDM_MAX_WATCHES)
+  if (slot == VDM_MAX_WATCHES)
     return -ENOSPC;
-  source->watches[id].used = true;
-  source->watches[id].cookie = cookie;
-  source->watches[id].flow = *flow;
-  err = install_kernel_keys (source, id);
+  watch = &source->watches[slot];
+  watch->used = true;
+  watch->cookie = cookie;
+  watch->flow = *flow;
+  memcpy (watch->keys, keys, n_keys * sizeof (*keys));
+  watch->n_keys = n_keys;
+  err = install_kernel_keys (source, slot);
   if (err) {
-    release_kernel_keys (source, id);
+    release_kernel_keys (source, slot);
     return err;
   }
-  return (int) id;
+  return (int) slot;
 }
 
 static int
 embedded_watch (vdm_source *base, vdm_subscription *sub, const vdm_watch_spec *spec)
 {
   vdm_embedded *source = embedded (base);
-  struct vdm_flow_key flow;
+  struct vdm_flow_key flow, keys[VDM_MAX_KEYS_PER_WATCH];
   uint64_t cookie;
-  int id, err;
+  int slot, err, n_keys;
 
   err = resolve_spec (spec, &cookie, &flow);
   if (err)
     return err;
+  n_keys = vdm_watch_flow_keys (&flow, spec->fd, keys, VDM_MAX_KEYS_PER_WATCH);
   pthread_mutex_lock (&source->lock);
-  id = (int) find_watch (source, cookie, &flow);
-  if (!id)
-    id = create_watch (source, cookie, &flow);
-  if (id > 0) {
-    err = add_subscriber (&source->watches[id], sub);
-    if (err && source->watches[id].n_subscribers == 0)
-      release_kernel_keys (source, (uint32_t) id);
-    if (err)
-      id = err;
+  slot = (int) find_watch (source, cookie, &flow, &keys[0]);
+  if (!slot)
+    slot = create_watch (source, cookie, &flow, keys, (unsigned) n_keys);
+  if (slot > 0) {
+    err = add_subscriber (&source->watches[slot], sub);
+    if (err && source->watches[slot].n_subscribers == 0)
+      release_kernel_keys (source, (uint32_t) slot);
+    slot = err ? err : (int) public_id ((uint32_t) slot, &source->watches[slot]);
   }
   pthread_mutex_unlock (&source->lock);
-  return id;
+  return slot;
 }
 
 static void
-remove_subscriber (vdm_embedded *source, uint32_t watch_id, vdm_subscription *sub)
+remove_subscriber (vdm_embedded *source, uint32_t slot, vdm_subscription *sub)
 {
-  watch_entry *watch = &source->watches[watch_id];
+  watch_entry *watch = &source->watches[slot];
   unsigned i;
 
   for (i = 0; i < watch->n_subscribers; i++) {
@@ -632,17 +717,28 @@ remove_subscriber (vdm_embedded *source, uint32_t watch_id, vdm_subscription *su
     break;
   }
   if (watch->used && watch->n_subscribers == 0)
-    release_kernel_keys (source, watch_id);
+    release_kernel_keys (source, slot);
+}
+
+/* The slot of a public id that is still current, else 0. */
+static uint32_t
+live_slot (vdm_embedded *source, uint32_t watch_id)
+{
+  uint32_t slot = VDM_WATCH_SLOT (watch_id);
+
+  return slot && atomic_load (&source->live_ids[slot]) == watch_id ? slot : 0;
 }
 
 static void
 embedded_unwatch (vdm_source *base, vdm_subscription *sub, uint32_t watch_id)
 {
   vdm_embedded *source = embedded (base);
-  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
-    return;
+  uint32_t slot;
+
   pthread_mutex_lock (&source->lock);
-  remove_subscriber (source, watch_id, sub);
+  slot = live_slot (source, watch_id);
+  if (slot)
+    remove_subscriber (source, slot, sub);
   pthread_mutex_unlock (&source->lock);
 }
 
@@ -651,15 +747,13 @@ embedded_unsubscribe (vdm_source *base, vdm_subscription *sub)
 {
   vdm_embedded *source = embedded (base);
   vdm_subscription **link;
-  uint32_t id;
+  uint32_t slot;
 
-  if (!sub)
-    return;
   /* Dispatch holds the lock, so once we have it no callback of sub is running. */
   pthread_mutex_lock (&source->lock);
-  for (id = 1; id < VDM_MAX_WATCHES; id++)
-    if (source->watches[id].used)
-      remove_subscriber (source, id, sub);
+  for (slot = 1; slot < VDM_MAX_WATCHES; slot++)
+    if (source->watches[slot].used)
+      remove_subscriber (source, slot, sub);
   for (link = &source->subscriptions; *link; link = &(*link)->next) {
     if (*link == sub) {
       *link = sub->next;
@@ -690,18 +784,23 @@ embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
   uint64_t *values;
   uint32_t slot;
 
+  uint32_t reason;
+
   memset (out, 0, sizeof (*out));
-  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+  if (VDM_WATCH_SLOT (watch_id) == 0)
     return -EINVAL;
+  slot = live_slot (source, watch_id);
+  if (!slot)
+    return -ENOENT; /* released: its slot may count for someone else now */
   values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
     return -ENOMEM;
-  for (slot = 0; slot < VDM_REASON_SLOTS; slot++) {
-    out->per_reason[slot] = sum_percpu (bpf_map__fd (source->skel->maps.drop_counters),
-        watch_id * VDM_REASON_SLOTS + slot, values, source->n_cpus);
-    out->total += out->per_reason[slot];
+  for (reason = 0; reason < VDM_REASON_SLOTS; reason++) {
+    out->per_reason[reason] = sum_percpu (bpf_map__fd (source->skel->maps.drop_counters),
+        slot * VDM_REASON_SLOTS + reason, values, source->n_cpus);
+    out->total += out->per_reason[reason];
   }
-  out->ringbuf_lost = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), watch_id, values,
+  out->ringbuf_lost = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), slot, values,
       source->n_cpus);
   free (values);
   return 0;
@@ -713,14 +812,18 @@ embedded_events_lost (vdm_source *base, uint32_t watch_id, uint64_t *out)
 {
   vdm_embedded *source = embedded (base);
   uint64_t *values;
+  uint32_t slot;
 
   *out = 0;
-  if (watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+  if (VDM_WATCH_SLOT (watch_id) == 0)
     return -EINVAL;
+  slot = live_slot (source, watch_id);
+  if (!slot)
+    return -ENOENT;
   values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
     return -ENOMEM;
-  *out = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), watch_id, values,
+  *out = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), slot, values,
       source->n_cpus);
   free (values);
   return 0;
@@ -732,10 +835,10 @@ embedded_queue_peak (vdm_source *base, uint32_t watch_id)
   vdm_embedded *source = embedded (base);
   int fd = bpf_map__fd (source->skel->maps.queue_peak);
   uint64_t *values, peak = 0;
-  uint32_t key = watch_id;
+  uint32_t key = live_slot (source, watch_id);
   int cpu;
 
-  if (!source->info.has_queue_fill || watch_id == 0 || watch_id >= VDM_MAX_WATCHES)
+  if (!source->info.has_queue_fill || key == 0)
     return -1;
   values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)

@@ -8,6 +8,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
 /* Address and port of an AF_INET/AF_INET6 sockaddr; false for other families. */
 static bool
 copy_address (const struct sockaddr_storage *sa, uint8_t addr[16], uint16_t *port)
@@ -41,6 +45,10 @@ vdm_flow_from_socket (int fd, struct vdm_flow_key *flow)
   if (getsockopt (fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &plen) < 0)
     return -errno;
   flow->protocol = (uint8_t) protocol;
+  /* Since 5.14; without it the flow matches in no namespace by 5-tuple. */
+  len = sizeof (flow->netns);
+  if (getsockopt (fd, SOL_SOCKET, SO_NETNS_COOKIE, &flow->netns, &len) < 0)
+    flow->netns = 0;
   flow->family = (uint8_t) local.ss_family;
   if (!copy_address (&local, flow->local_addr, &flow->local_port))
     return -EAFNOSUPPORT;

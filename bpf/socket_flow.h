@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* socket_flow.h — the flow a socket receives: protocol, local address and
- * port, and for a connected TCP socket its peer. */
+ * port, for a connected TCP socket its peer, and its network namespace. */
 #ifndef VDM_SOCKET_FLOW_H
 #define VDM_SOCKET_FLOW_H
 

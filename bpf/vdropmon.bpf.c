@@ -36,10 +36,10 @@ struct {
   __type(value, __u32);
 } watched_sockets SEC(".maps");
 
-/* flow (wildcards as zeros) -> watch id */
+/* flow (wildcards as zeros; netns always set, except transit keys: 0) -> watch id */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, VDM_MAX_WATCHES * 2);
+  __uint(max_entries, VDM_MAX_WATCHES * 8);
   __type(key, struct vdm_flow_key);
   __type(value, __u32);
 } watched_flows SEC(".maps");
@@ -91,6 +91,37 @@ struct {
 
 /* Set by the loader: do not even look at the skb when nothing is watched. */
 const volatile bool filter_enabled = true;
+
+/* Before 6.11, kfree_skb names no socket, so an IPv4 UDP receive-buffer
+ * drop would go by 5-tuple, and another socket on the same port (another
+ * address, SO_REUSEPORT, another process) would look like ours. The
+ * udp:udp_fail_queue_rcv_skb tracepoint names the socket of that very drop,
+ * right before (6.11+) or right after (6.1) kfree_skb, on the same CPU: the
+ * two are paired here. Set by the loader with the kernel's reason codes. */
+const volatile bool pair_udp_fail = false;
+const volatile __u32 reason_socket_rcvbuff = 0xffffffff;
+const volatile __u32 reason_proto_mem = 0xffffffff;
+
+/* Adjacent calls in one softirq are microseconds apart. */
+#define PAIR_WINDOW_NS 100000
+
+struct udp_pair {
+  __u64 fail_time;       /* udp_fail seen first (6.11+ order) */
+  __u64 fail_cookie;
+  __u64 drop_time;       /* kfree_skb seen first (6.1 order): ev stashed */
+  __u32 fail_pending;
+  __u32 drop_pending;
+  __u32 drop_flow_watch; /* what the 5-tuple said, for a stash nobody claims */
+  __u32 ev_valid;        /* ev filled (its port is watched) */
+  struct vdm_kernel_event ev;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct udp_pair);
+} udp_pairs SEC(".maps");
 
 static __always_inline void bump (void *map, __u32 index)
 {
@@ -197,27 +228,55 @@ static __always_inline struct l4_payload parse_flow (struct sk_buff *skb, struct
   return found;
 }
 
+/* The network namespace a drop happened in: the device's (receive and
+ * transmit paths), else the owning socket's. 0 when neither is known. */
+static __always_inline __u64 drop_netns (struct sk_buff *skb)
+{
+  struct net_device *dev = BPF_CORE_READ (skb, dev);
+  struct sock *sk;
+  __u64 cookie = 0;
+
+  if (dev)
+    cookie = BPF_CORE_READ (dev, nd_net.net, net_cookie);
+  if (!cookie) {
+    sk = BPF_CORE_READ (skb, sk);
+    if (sk)
+      cookie = BPF_CORE_READ (sk, __sk_common.skc_net.net, net_cookie);
+  }
+  return cookie;
+}
+
 static __always_inline __u32 lookup_flow (struct vdm_flow_key *key)
 {
   __u32 *id;
 
-  /* Most specific first: full 5-tuple (TCP connections), then
-   * destination address + port, then port alone (a socket bound to any). */
+  /* In the drop's own namespace, most specific first: full 5-tuple (TCP
+   * connections), then destination address + port, then port alone (a
+   * socket bound to any address). */
   id = bpf_map_lookup_elem (&watched_flows, key);
   if (id)
     return *id;
   __u16 remote_port = key->remote_port;
+  __u64 netns = key->netns;
   __u8 remote_addr[16];
   __builtin_memcpy (remote_addr, key->remote_addr, 16);
   key->remote_port = 0;
   __builtin_memset (key->remote_addr, 0, 16);
   id = bpf_map_lookup_elem (&watched_flows, key);
+  __u8 local_addr[16];
+  __builtin_memcpy (local_addr, key->local_addr, 16);
   if (!id) {
-    __u8 local_addr[16];
-    __builtin_memcpy (local_addr, key->local_addr, 16);
     __builtin_memset (key->local_addr, 0, 16);
     id = bpf_map_lookup_elem (&watched_flows, key);
     __builtin_memcpy (key->local_addr, local_addr, 16);
+  }
+  if (!id) {
+    /* Transit keys (netns 0): a packet on its way to one of a watch's own
+     * non-loopback addresses, dropped in another namespace on the way (a
+     * router namespace, the host side of a container's veth). */
+    key->netns = 0;
+    id = bpf_map_lookup_elem (&watched_flows, key);
+    key->netns = netns;
   }
   key->remote_port = remote_port;
   __builtin_memcpy (key->remote_addr, remote_addr, 16);
@@ -261,17 +320,10 @@ static __always_inline void copy_payload (struct sk_buff *skb, struct l4_payload
     ev->payload_len = size;
 }
 
-static __always_inline void emit_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
-    __u64 cookie, __u8 attributed_by, const struct vdm_flow_key *flow, struct l4_payload payload)
+static __always_inline void fill_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
+    __u64 cookie, __u8 attributed_by, const struct vdm_flow_key *flow, struct l4_payload payload,
+    struct vdm_kernel_event *ev)
 {
-  struct vdm_kernel_event *ev;
-
-  ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
-  if (!ev) {
-    bump (&events_lost, watch_id);
-    bump (&health, VDM_HEALTH_RINGBUF_LOST);
-    return;
-  }
   ev->ktime_ns = bpf_ktime_get_ns ();
   ev->sock_cookie = cookie;
   ev->kind = VDM_EVENT_DROP;
@@ -283,10 +335,79 @@ static __always_inline void emit_event (struct sk_buff *skb, __u32 reason, __u32
   ev->cpu = bpf_get_smp_processor_id ();
   ev->flow = *flow;
   copy_payload (skb, payload, ev);
+}
+
+static __always_inline void emit_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
+    __u64 cookie, __u8 attributed_by, const struct vdm_flow_key *flow, struct l4_payload payload)
+{
+  struct vdm_kernel_event *ev;
+
+  ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
+  if (!ev) {
+    bump (&events_lost, VDM_WATCH_SLOT (watch_id));
+    bump (&health, VDM_HEALTH_RINGBUF_LOST);
+    return;
+  }
+  fill_event (skb, reason, watch_id, cookie, attributed_by, flow, payload, ev);
   /* No wakeup: the collector drains the ring every few ms on its own. A
    * wakeup per event (irq_work + epoll) costs microseconds per drop, in
    * softirq, exactly when the host is already overloaded. */
   bpf_ringbuf_submit (ev, BPF_RB_NO_WAKEUP);
+}
+
+/* Counts and sends a stashed event, now that its watch is known. */
+static __always_inline void emit_stashed (const struct vdm_kernel_event *stashed, __u32 watch_id,
+    __u64 cookie, __u8 attributed_by)
+{
+  struct vdm_kernel_event *ev;
+
+  if (VDM_WATCH_SLOT (watch_id) == 0)
+    return;
+  bump (&drop_counters, vdm_counter_index (watch_id, stashed->reason));
+  bump (&health, VDM_HEALTH_MATCHED);
+  ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
+  if (!ev) {
+    bump (&events_lost, VDM_WATCH_SLOT (watch_id));
+    bump (&health, VDM_HEALTH_RINGBUF_LOST);
+    return;
+  }
+  __builtin_memcpy (ev, stashed, sizeof (*ev));
+  ev->watch_id = watch_id;
+  ev->sock_cookie = cookie;
+  ev->attributed_by = attributed_by;
+  bpf_ringbuf_submit (ev, BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline struct udp_pair *udp_pair_slot (void)
+{
+  __u32 zero = 0;
+  return bpf_map_lookup_elem (&udp_pairs, &zero);
+}
+
+/* A stash whose udp_fail never came: what the 5-tuple said, as before. */
+static __always_inline void flush_stale_stash (struct udp_pair *pair)
+{
+  if (!pair->drop_pending)
+    return;
+  pair->drop_pending = 0;
+  if (pair->ev_valid)
+    emit_stashed (&pair->ev, pair->drop_flow_watch, 0, VDM_ATTR_FLOW);
+}
+
+static __always_inline bool is_udp_fail_reason (__u32 reason)
+{
+  return pair_udp_fail && (reason == reason_socket_rcvbuff || reason == reason_proto_mem);
+}
+
+/* 6.11+ order: udp_fail came just before this drop and named its socket.
+ * Returns true with *cookie set (0: a socket without cookie, not ours). */
+static __always_inline bool take_fresh_fail (struct udp_pair *pair, __u64 *cookie)
+{
+  bool fresh = pair->fail_pending && bpf_ktime_get_ns () - pair->fail_time < PAIR_WINDOW_NS;
+
+  pair->fail_pending = 0;
+  *cookie = pair->fail_cookie;
+  return fresh;
 }
 
 static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const struct sock *rx_sk)
@@ -294,29 +415,66 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   struct vdm_flow_key flow = {};
   __u64 cookie = 0;
   __u8 attributed_by = VDM_ATTR_SOCKET;
-  __u32 watch_id;
+  __u32 watch_id = 0;
   struct l4_payload payload;
+  struct udp_pair *pair = NULL;
+  bool socket_known = false;
 
   bump (&health, VDM_HEALTH_SEEN);
 
+  if (!rx_sk && is_udp_fail_reason (reason)) {
+    pair = udp_pair_slot ();
+    if (pair && take_fresh_fail (pair, &cookie)) {
+      /* udp_fail named the socket: it alone decides, as rx_sk would. */
+      socket_known = true;
+      __u32 *id = cookie ? bpf_map_lookup_elem (&watched_sockets, &cookie) : NULL;
+      watch_id = id ? *id : 0;
+      if (!watch_id)
+        return 0;
+    }
+  }
   /* The kernel named the socket: it alone decides. */
-  watch_id = watch_of_socket (rx_sk, &cookie);
-  if (!watch_id && !rx_sk)
-    watch_id = watch_of_socket (BPF_CORE_READ (skb, sk), &cookie);
-  if (!watch_id && rx_sk)
-    return 0;
+  if (!socket_known) {
+    watch_id = watch_of_socket (rx_sk, &cookie);
+    if (!watch_id && !rx_sk)
+      watch_id = watch_of_socket (BPF_CORE_READ (skb, sk), &cookie);
+    if (!watch_id && rx_sk)
+      return 0;
+  }
 
   payload = parse_flow (skb, &flow);
+  if (pair && !socket_known) {
+    /* 6.1 order: udp_fail follows with the socket. Always leave a pending
+     * drop, so that the udp_fail which follows pairs with it and not with
+     * the next drop; stash the event when it may be ours. */
+    flush_stale_stash (pair);
+    pair->drop_pending = 1;
+    pair->drop_time = bpf_ktime_get_ns ();
+    pair->ev_valid = 0;
+    if (!watch_id && payload.offset && flow.family == AF_INET && flow.protocol == IPPROTO_UDP) {
+      if (port_is_watched (flow.local_port)) {
+        flow.netns = drop_netns (skb);
+        pair->drop_flow_watch = lookup_flow (&flow);
+        fill_event (skb, reason, pair->drop_flow_watch, 0, VDM_ATTR_FLOW, &flow, payload,
+            &pair->ev);
+        pair->ev_valid = 1;
+      }
+      return 0;
+    }
+  }
   if (!watch_id) {
     /* No socket (qdisc, netfilter, pre-6.11 socket drops): by 5-tuple. */
-    if (!payload.offset || !port_is_watched (flow.local_port))
+    if (!payload.offset)
       return 0;
+    if (!port_is_watched (flow.local_port))
+      return 0;
+    flow.netns = drop_netns (skb); /* after the prefilter: a few reads saved per unrelated drop */
     watch_id = lookup_flow (&flow);
     if (!watch_id)
       return 0;
     attributed_by = VDM_ATTR_FLOW;
   }
-  if (watch_id >= VDM_MAX_WATCHES)
+  if (VDM_WATCH_SLOT (watch_id) == 0)
     return 0;
 
   bump (&drop_counters, vdm_counter_index (watch_id, reason));
@@ -344,14 +502,39 @@ int BPF_PROG (kfree_skb_legacy, struct sk_buff *skb, void *location, enum skb_dr
   return handle_drop (skb, reason, NULL);
 }
 
+/* Pairs with kfree_skb_legacy (see udp_pair): trace_udp_fail_queue_rcv_skb
+ * (rc, sk) in 6.1; 6.11+ adds skb, which this form does not read. */
+SEC ("tp_btf/udp_fail_queue_rcv_skb")
+int BPF_PROG (udp_fail, int rc, struct sock *sk)
+{
+  struct udp_pair *pair = udp_pair_slot ();
+  __u64 cookie = 0;
+
+  if (!pair)
+    return 0;
+  if (pair->drop_pending && bpf_ktime_get_ns () - pair->drop_time < PAIR_WINDOW_NS) {
+    /* 6.1 order: the drop came first; now its socket decides. */
+    pair->drop_pending = 0;
+    __u32 watch_id = watch_of_socket (sk, &cookie);
+    if (watch_id && pair->ev_valid)
+      emit_stashed (&pair->ev, watch_id, cookie, VDM_ATTR_SOCKET);
+    return 0;
+  }
+  flush_stale_stash (pair);
+  pair->fail_pending = 1;
+  pair->fail_time = bpf_ktime_get_ns ();
+  pair->fail_cookie = sk ? socket_cookie (sk) : 0;
+  return 0;
+}
+
 /* The receive queue is filling: keep its peak fill per watched socket, the
  * precursor of SOCKET_RCVBUFF drops. */
 SEC ("tp_btf/sk_data_ready")
 int BPF_PROG (sk_data_ready, const struct sock *sk)
 {
   __u64 cookie = 0;
-  __u32 watch_id = watch_of_socket (sk, &cookie);
-  if (!watch_id || watch_id >= VDM_MAX_WATCHES)
+  __u32 slot = VDM_WATCH_SLOT (watch_of_socket (sk, &cookie));
+  if (!slot)
     return 0;
 
   int rcvbuf = BPF_CORE_READ (sk, sk_rcvbuf);
@@ -359,7 +542,7 @@ int BPF_PROG (sk_data_ready, const struct sock *sk)
   if (rcvbuf <= 0 || rmem < 0)
     return 0;
   __u64 fill = (__u64) rmem * 1000 / (__u32) rcvbuf;
-  __u64 *peak = bpf_map_lookup_elem (&queue_peak, &watch_id);
+  __u64 *peak = bpf_map_lookup_elem (&queue_peak, &slot);
   if (peak && fill > *peak)
     *peak = fill;
   return 0;

@@ -13,8 +13,12 @@
 #include <linux/types.h>
 #endif
 
-/* Watch ids index per-CPU arrays: 0 is never used, so a zero lookup means "not watched". */
+/* A watch id is a slot (low 8 bits: 1..255, indexing the per-CPU arrays; 0
+ * is never used, so a zero lookup means "not watched") and a generation
+ * (the bits above), bumped each time the slot is reused, so that an event
+ * queued for a released watch never reaches the slot's next owner. */
 #define VDM_MAX_WATCHES 256
+#define VDM_WATCH_SLOT(id) ((id) & (VDM_MAX_WATCHES - 1))
 /* Reason codes >= VDM_REASON_SLOTS - 1 (incl. subsystem reasons) share the last slot. */
 #define VDM_REASON_SLOTS 256
 #define VDM_PAYLOAD_BYTES 64
@@ -25,7 +29,10 @@ enum vdm_event_kind {
 };
 
 /* A flow as the kernel saw it. Addresses in network order; IPv4 uses the
- * first 4 bytes of the address arrays, the rest zero. Ports in host order. */
+ * first 4 bytes of the address arrays, the rest zero. Ports in host order.
+ * netns is the network namespace's cookie (SO_NETNS_COOKIE, net->net_cookie):
+ * the same addresses and port in two namespaces are two flows. In the
+ * watched_flows map, netns 0 marks a transit key (see vdropmon.bpf.c). */
 struct vdm_flow_key {
   __u8 family;   /* AF_INET (2) or AF_INET6 (10) */
   __u8 protocol; /* IPPROTO_UDP (17) or IPPROTO_TCP (6) */
@@ -34,6 +41,7 @@ struct vdm_flow_key {
   __u16 pad;
   __u8 local_addr[16];  /* all zero = any */
   __u8 remote_addr[16]; /* all zero = any */
+  __u64 netns;
 };
 
 /* One dropped packet of a watched socket or flow, as it leaves the kernel. */
@@ -63,7 +71,7 @@ enum vdm_attribution {
 static inline __u32 vdm_counter_index(__u32 watch_id, __u32 reason)
 {
   __u32 slot = reason < VDM_REASON_SLOTS - 1 ? reason : VDM_REASON_SLOTS - 1;
-  return watch_id * VDM_REASON_SLOTS + slot;
+  return VDM_WATCH_SLOT(watch_id) * VDM_REASON_SLOTS + slot;
 }
 
 /* Global per-CPU health counters (array map "health"). */

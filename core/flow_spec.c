@@ -203,6 +203,13 @@ vdm_flow_parse (const char *text, struct vdm_flow_key *out, char *err, size_t er
     set_error (err, err_len, "flow '%s' mixes IPv4 and IPv6", text);
     return false;
   }
+  /* The kernel side matches a flow with a remote end only by its full
+   * 4-tuple: without both addresses it would be accepted and never match. */
+  if (arrow && (!local.family || !remote.family)) {
+    set_error (err, err_len, "flow '%s' names a remote end: give both addresses "
+        "(tcp:LOCAL_ADDR:PORT->REMOTE_ADDR:PORT), a connection is matched by all four", text);
+    return false;
+  }
 
   memset (out, 0, sizeof (*out));
   out->family = (uint8_t) (local.family ? local.family : remote.family ? remote.family : AF_INET);

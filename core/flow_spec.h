@@ -20,7 +20,8 @@
  *   "udp:0.0.0.0:5004"  "udp:239.1.1.1:5004"  "udp:[::1]:5004"
  *   "tcp:127.0.0.1:41234->127.0.0.1:8554"  (local->remote)
  * Local = where the packets go (destination). Port 0 as local port is
- * invalid. On error returns false and writes a short reason to err. */
+ * invalid, and so is a remote end without both addresses (it could never
+ * match). On error returns false and writes a short reason to err. */
 bool vdm_flow_parse (const char *text, struct vdm_flow_key *out, char *err, size_t err_len);
 
 /* Parses a list separated by ',' ';' or whitespace. Returns the number of
