@@ -64,6 +64,7 @@ typedef struct {
   uint8_t attribution;            /* enum vdm_attribution */
   const uint8_t *payload;         /* first L4 payload bytes, read during the call only */
   size_t payload_len;
+  uint32_t count;                 /* packets: 0 or 1 = one; more for a catch-up */
 } vdm_kernel_drop;
 
 /* A closed batch of drops, placed on the stream's timeline. */
@@ -100,6 +101,10 @@ typedef struct {
   double ewma, baseline;
   double lag_ms;
   double runway_ms;               /* -1: not emptying */
+  double queue_delay_ms;          /* delay above the empty-queue delay (trendline) */
+  double trend;                   /* delay gradient, ms per ms of arrival */
+  const char *usage;              /* static: "normal" | "overusing" | "underusing" */
+  double stall_threshold_ms;      /* nothing arriving this long is a stall */
 } vdm_monitor_stats;
 
 typedef struct vdm_stream_monitor vdm_stream_monitor;

@@ -761,7 +761,8 @@ ramp_run (const gchar * stream)
 /* (b) the clean run.                                                        */
 
 /* The arrival-silence warning the end of the stream brings: cause network,
- * lower-bitrate, posted at least silence-threshold after the last packet. */
+ * lower-bitrate, posted at least the stall threshold (at most
+ * silence-threshold) after the last packet. */
 static gboolean
 is_end_of_stream_silence (const VdmKtMessage * m, guint64 last_arrival_ns, guint64 silence_ns)
 {
@@ -806,6 +807,7 @@ clean_run (const gchar * stream)
   VdmKtSender *replay = start_replay (run, stream, "1", "8000");
   GstStructure *stats;
   guint64 kernel, silence_ns = 0;
+  gdouble stall_ms = 0;
   GArray *sent;
 
   g_object_get (run->r->mon, "silence-threshold", &silence_ns, NULL);
@@ -816,9 +818,14 @@ clean_run (const gchar * stream)
   vdm_kt_sleep_ms (AFTER_END_MS);
   stats = vdm_kt_receiver_stats (run->r);
   kernel = vdm_kt_receiver_socket_drops (run->r);
+  /* The end of the stream is a stall: declared after the stream's own
+   * stall threshold (issue 12: adaptive, at most silence-threshold). */
+  if (gst_structure_get_double (stats, "stall-threshold", &stall_ms) && stall_ms > 1
+      && (guint64) (stall_ms - 1) * GST_MSECOND < silence_ns)
+    silence_ns = (guint64) (stall_ms - 1) * GST_MSECOND;
   print_jitterbuffer (run);
   vdm_kt_receiver_stop (run->r);
-  printf ("  clean: %u packets replayed\n", sent->len);
+  printf ("  clean: %u packets replayed, stall threshold %.1f ms\n", sent->len, stall_ms);
 
   check_clean (run, stats, kernel, silence_ns);
   gst_structure_free (stats);
