@@ -552,6 +552,8 @@ vdm_stream_monitor_take_reports (vdm_stream_monitor *mon, vdm_drop_report *out, 
 {
   unsigned n = mon->n_reports < max ? mon->n_reports : max;
 
+  if (n == 0)
+    return 0;                   /* the array may not exist yet: no memcpy from NULL */
   memcpy (out, mon->reports, n * sizeof (*out));
   memmove (mon->reports, mon->reports + n, (mon->n_reports - n) * sizeof (*out));
   mon->n_reports -= n;
@@ -564,6 +566,8 @@ vdm_stream_monitor_take_alerts (vdm_stream_monitor *mon, vdm_alert *out, unsigne
 {
   unsigned n = mon->n_alerts < max ? mon->n_alerts : max;
 
+  if (n == 0)
+    return 0;                   /* the array may not exist yet: no memcpy from NULL */
   memcpy (out, mon->alerts, n * sizeof (*out));
   memmove (mon->alerts, mon->alerts + n, (mon->n_alerts - n) * sizeof (*out));
   mon->n_alerts -= n;
