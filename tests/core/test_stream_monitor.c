@@ -24,20 +24,20 @@ typedef struct {
   uint8_t payload[2];
 } packet;
 
-static packet
-make_packet (uint16_t seq, uint32_t ts, bool keyframe)
+/* Fills *p in place: rtp.payload points into p itself (a packet returned
+ * by value would point into the callee's dead stack frame). */
+static void
+make_packet (packet *p, uint16_t seq, uint32_t ts, bool keyframe)
 {
-  packet p = { 0 };
-
-  p.payload[0] = 0x7c;          /* FU-A */
-  p.payload[1] = keyframe ? 0x85 : 0x81;        /* start bit, IDR (5) or non-IDR (1) */
-  p.rtp.payload_type = 96;
-  p.rtp.seq = seq;
-  p.rtp.timestamp = ts;
-  p.rtp.ssrc = SSRC;
-  p.rtp.payload = p.payload;
-  p.rtp.payload_len = sizeof (p.payload);
-  return p;
+  *p = (packet) { 0 };
+  p->payload[0] = 0x7c;         /* FU-A */
+  p->payload[1] = keyframe ? 0x85 : 0x81;       /* start bit, IDR (5) or non-IDR (1) */
+  p->rtp.payload_type = 96;
+  p->rtp.seq = seq;
+  p->rtp.timestamp = ts;
+  p->rtp.ssrc = SSRC;
+  p->rtp.payload = p->payload;
+  p->rtp.payload_len = sizeof (p->payload);
 }
 
 static vdm_now
@@ -65,7 +65,9 @@ new_monitor (void)
 static void
 frame (vdm_stream_monitor *mon, unsigned n, bool keyframe, unsigned skip_seqs)
 {
-  packet p = make_packet ((uint16_t) (100 + n + skip_seqs), n * FRAME_TICKS, keyframe);
+  packet p;
+
+  make_packet (&p, (uint16_t) (100 + n + skip_seqs), n * FRAME_TICKS, keyframe);
 
   vdm_stream_monitor_buffer_passed (mon, 1200);
   vdm_stream_monitor_rtp_passed (mon, &p.rtp, (uint64_t) n * FRAME_MS * MS);
@@ -130,8 +132,7 @@ static void
 test_kernel_drop_placed_and_copied (void)
 {
   vdm_stream_monitor *mon = new_monitor ();
-  packet passed = make_packet (200, 7 * FRAME_TICKS, true);
-  packet lost = make_packet (201, 7 * FRAME_TICKS, true);
+  packet passed, lost;
   uint8_t wire[14];
   char name[32] = "SOCKET_RCVBUFF";
   vdm_kernel_drop drop = {
@@ -140,6 +141,8 @@ test_kernel_drop_placed_and_copied (void)
   };
   vdm_drop_report r[2];
 
+  make_packet (&passed, 200, 7 * FRAME_TICKS, true);
+  make_packet (&lost, 201, 7 * FRAME_TICKS, true);
   /* the lost packet as the kernel saw it: RTP header + FU-A bytes */
   memset (wire, 0, sizeof (wire));
   wire[0] = 0x80;
@@ -247,7 +250,7 @@ test_warning_and_clear (void)
     bool lossy = t >= 2000 && t < 3000;
 
     seq += lossy ? 1 : 0;
-    p = make_packet (seq++, (uint32_t) (t * 90), false);
+    make_packet (&p, seq++, (uint32_t) (t * 90), false);
     vdm_stream_monitor_rtp_passed (mon, &p.rtp, t * MS);
     vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
     vdm_stream_monitor_tick (mon, at_ms (t), false);
@@ -340,7 +343,9 @@ test_timestamp_jumps_are_not_lag (void)
   vdm_stream_monitor_set_format (mon, true, VDM_CODEC_H264, 1, -1);
   vdm_stream_monitor_set_latency (mon, 2 * VDM_SECOND);
   for (uint64_t t = 0; t < 20000; t += 10) {
-    packet p = make_packet ((uint16_t) (t / 10), ts, false);
+    packet p;
+
+    make_packet (&p, (uint16_t) (t / 10), ts, false);
     vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
     vdm_stream_monitor_tick (mon, at_ms (t), false);
     vdm_stream_monitor_stats (mon, &stats);
@@ -352,11 +357,107 @@ test_timestamp_jumps_are_not_lag (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* Issue 9 #6: a full ring buffer lost the kernel's events, only its
+ * per-reason counters tell. The drops announced from them count as the
+ * host's (SOCKET_RCVBUFF: lower-resolution), and the RTP gaps they left
+ * are explained by them, not reported again as network loss. */
+static void
+test_unseen_kernel_drops_keep_the_cause (void)
+{
+  vdm_monitor_config config;
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_kernel_drop like = {.reason = 6, .reason_name = "SOCKET_RCVBUFF", .watch_id = 1,
+    .protocol = 17
+  };
+  vdm_drop_report r[16];
+  vdm_alert a[4];
+  unsigned n_alerts = 0, n, i;
+  uint64_t kernel_count = 0, gap_count = 0;
+  char cause[32];
+  uint16_t seq = 1000;
+
+  vdm_stream_monitor_get_config (mon, &config);
+  config.gap_grace_ns = 50 * MS;        /* a kernel source runs */
+  vdm_stream_monitor_set_config (mon, &config);
+  for (uint64_t t = 0; t < 3200; t += 10) {
+    packet p;
+    bool lossy = t >= 2000 && t < 3000;
+
+    seq += lossy ? 1 : 0;
+    make_packet (&p, seq++, (uint32_t) (t * 90), false);
+    vdm_stream_monitor_rtp_passed (mon, &p.rtp, t * MS);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
+    if (lossy)
+      vdm_stream_monitor_kernel_drops_unseen (mon, &like, 1, at_ms (t));
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+    n_alerts += vdm_stream_monitor_take_alerts (mon, a + n_alerts, 4 - n_alerts);
+    while ((n = take_reports (mon, r, 16)))
+      for (i = 0; i < n; i++) {
+        if (r[i].batch.source == VDM_DROP_SOURCE_RTP_GAP)
+          gap_count += r[i].batch.count;
+        else
+          kernel_count += r[i].batch.count;
+      }
+  }
+  g_assert_cmpuint (gap_count, ==, 0);
+  g_assert_cmpuint (kernel_count, ==, 100);
+  g_assert_cmpuint (n_alerts, >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "host");
+  g_assert_cmpint (a[0].event.action, ==, VDM_ACTION_LOWER_RESOLUTION);
+  g_assert_cmpstr (a[0].reasons, ==, "SOCKET_RCVBUFF");
+  vdm_stream_monitor_free (mon);
+}
+
+/* The unseen drops explain gaps only within their time: later network
+ * loss stays network loss. */
+static void
+test_unseen_drops_expire (void)
+{
+  vdm_monitor_config config;
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_kernel_drop like = {.reason = 6, .reason_name = "SOCKET_RCVBUFF", .watch_id = 1,
+    .protocol = 17
+  };
+  vdm_drop_report r[8];
+  uint64_t gap_count = 0;
+  unsigned n, i;
+
+  vdm_stream_monitor_get_config (mon, &config);
+  config.gap_grace_ns = 50 * MS;
+  vdm_stream_monitor_set_config (mon, &config);
+  vdm_stream_monitor_kernel_drops_unseen (mon, &like, 5, at_ms (0));
+  for (unsigned f = 0; f < 30; f++)
+    frame (mon, f, f == 0, f >= 10 ? 2 : 0);    /* 2 seqs lost before frame 10, at 330 ms */
+  vdm_stream_monitor_tick (mon, at_ms (2000), true);
+  while ((n = take_reports (mon, r, 8)))
+    for (i = 0; i < n; i++)
+      if (r[i].batch.source == VDM_DROP_SOURCE_RTP_GAP)
+        gap_count += r[i].batch.count;
+  g_assert_cmpuint (gap_count, ==, 2);
+  vdm_stream_monitor_free (mon);
+}
+
+/* Taking outputs before any exist: the arrays are not allocated yet, and
+ * copying from NULL (even 0 bytes) is undefined (UBSan in build-asan). */
+static void
+test_take_from_fresh_monitor (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_drop_report r[2];
+  vdm_alert a[2];
+
+  g_assert_cmpuint (vdm_stream_monitor_take_reports (mon, r, 2), ==, 0);
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 2), ==, 0);
+  vdm_stream_monitor_free (mon);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/stream_monitor/gap-report", test_gap_report);
+  g_test_add_func ("/stream_monitor/take-from-fresh-monitor", test_take_from_fresh_monitor);
   g_test_add_func ("/stream_monitor/kernel-drop-placed-and-copied",
       test_kernel_drop_placed_and_copied);
   g_test_add_func ("/stream_monitor/reset-forgets-pending", test_reset_forgets_pending);
@@ -366,5 +467,8 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/kernel-drops-alone-warn", test_kernel_drops_alone_warn);
   g_test_add_func ("/stream_monitor/no-silence-while-paused", test_no_silence_while_paused);
   g_test_add_func ("/stream_monitor/timestamp-jumps", test_timestamp_jumps_are_not_lag);
+  g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
+      test_unseen_kernel_drops_keep_the_cause);
+  g_test_add_func ("/stream_monitor/unseen-drops-expire", test_unseen_drops_expire);
   return g_test_run ();
 }
