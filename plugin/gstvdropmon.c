@@ -218,6 +218,7 @@ gst_vdropmon_sink_event (GstBaseTransform * trans, GstEvent * event)
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START:
       self->rescan_requested = TRUE;
+      self->next_fd_scan_mono = 0;      /* a new stream: its sockets at once */
       vdm_wake_worker_locked (self);
       break;
     case GST_EVENT_FLUSH_STOP:
@@ -268,6 +269,7 @@ gst_vdropmon_start (GstBaseTransform * trans)
   self->arrival_probed = self->playing = self->have_caps = FALSE;
   self->worker_stop = self->wake = FALSE;
   self->rescan_requested = TRUE;
+  self->next_fd_scan_mono = self->fd_scan_backoff = 0;
   self->next_rescan_mono = vdm_monotonic_ns ();
   self->last_stats_mono = self->next_rescan_mono;
   vdm_message_budget_init (&self->drop_budget, VDM_DROP_MESSAGES_PER_SECOND,
@@ -295,6 +297,7 @@ gst_vdropmon_stop (GstBaseTransform * trans)
   vdm_worker_stop (self);
   vdm_arrivals_release_rtp_pad (self);
   vdm_watch_release_all (self);
+  vdm_resolve_cancel_all (self);        /* after the worker: nothing starts another */
   vdm_collector_stop (self);
   g_mutex_lock (&self->lock);
   gst_clear_object (&self->clock);

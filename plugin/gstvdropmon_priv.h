@@ -27,6 +27,7 @@
 #define GST_VDROPMON_PRIV_H
 
 #include <gio/gio.h>
+#include <sys/socket.h>
 
 #include "event_source.h"
 #include "flow_spec.h"
@@ -96,10 +97,15 @@ struct _GstVdropmon
   guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
   GstClockID bin_wait;          /* worker thread only: on the element's clock */
   GstClockTime bin_wait_time;
+  guint64 next_fd_scan_mono;    /* /proc/self/fd is read again from then on */
+  guint64 fd_scan_backoff;
 
   /* Drop messages past the budget go into one summary (issue 9 #9). */
   vdm_message_budget drop_budget;
   vdm_drop_summary drop_summary;
+
+  /* Server names being resolved off the worker (vdropmon_resolve.c). */
+  GPtrArray *lookups;
   guint64 last_summary_mono;
 
   /* Watches. */
@@ -152,6 +158,11 @@ void vdm_collector_refresh_counters (GstVdropmon * self);
 /* Events lost since the last call for this watch. */
 guint64 vdm_collector_take_events_lost (GstVdropmon * self, guint32 watch_id);
 void vdm_collector_announce_unseen (GstVdropmon * self);
+
+/* vdropmon_resolve.c: the addresses of a host, 0 while its lookup runs. */
+gint vdm_resolve_host (GstVdropmon * self, const gchar * host, struct sockaddr_storage *addrs,
+    gint max);
+void vdm_resolve_cancel_all (GstVdropmon * self);
 void vdm_collector_feed_queue_fill (GstVdropmon * self);
 GstStructure *vdm_build_stats (GstVdropmon * self, const gchar * name);
 
