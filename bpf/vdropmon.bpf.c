@@ -168,13 +168,7 @@ static __always_inline __u32 payload_after (__u32 ip_payload_len, __u32 hdr_len)
  * TCP header up to its data offset. Reading past a short packet stays in
  * the skb's head (its tailroom and shared info follow); the lengths the
  * headers give bound everything taken from it. */
-struct l3l4_head {
-  union {
-    struct iphdr ip;
-    struct ipv6hdr ip6;
-  };
-  __u8 l4[20];
-};
+#define L3L4_HEAD_BYTES (sizeof (struct ipv6hdr) + 20)
 
 /* The L4 bytes we need: ports, UDP length, TCP data offset. */
 struct l4_head {
@@ -192,35 +186,39 @@ static __always_inline struct l4_payload parse_flow (struct sk_buff *skb, struct
   struct l4_payload none = {}, found = {};
   unsigned char *head = skb->head;
   __u16 nh = skb->network_header;
-  struct l3l4_head h;
+  __u8 raw[L3L4_HEAD_BYTES];
   struct l4_head l4h;
   __u32 ip_payload_len, l4, hdr_len;
 
-  if (bpf_probe_read_kernel (&h, sizeof (h), head + nh))
+  if (bpf_probe_read_kernel (raw, sizeof (raw), head + nh))
     return none;
 
-  if (h.ip.version == 4) {
-    if (h.ip.frag_off & bpf_htons (0x1fff))
+  if ((raw[0] >> 4) == 4) {
+    struct iphdr ip;
+    __builtin_memcpy (&ip, raw, sizeof (ip));
+    if (ip.frag_off & bpf_htons (0x1fff))
       return none; /* a non-first fragment has no L4 header */
-    hdr_len = h.ip.ihl * 4;
+    hdr_len = ip.ihl * 4;
     flow->family = AF_INET;
-    flow->protocol = h.ip.protocol;
-    __builtin_memcpy (flow->local_addr, &h.ip.daddr, 4);
-    __builtin_memcpy (flow->remote_addr, &h.ip.saddr, 4);
+    flow->protocol = ip.protocol;
+    __builtin_memcpy (flow->local_addr, &ip.daddr, 4);
+    __builtin_memcpy (flow->remote_addr, &ip.saddr, 4);
     l4 = nh + hdr_len;
-    ip_payload_len = payload_after (bpf_ntohs (h.ip.tot_len), hdr_len);
+    ip_payload_len = payload_after (bpf_ntohs (ip.tot_len), hdr_len);
     if (hdr_len == sizeof (struct iphdr))
-      __builtin_memcpy (&l4h, h.l4, sizeof (l4h));
+      __builtin_memcpy (&l4h, raw + sizeof (struct iphdr), sizeof (l4h));
     else if (bpf_probe_read_kernel (&l4h, sizeof (l4h), head + l4)) /* IP options */
       return none;
-  } else if (h.ip.version == 6) {
+  } else if ((raw[0] >> 4) == 6) {
+    struct ipv6hdr ip6;
+    __builtin_memcpy (&ip6, raw, sizeof (ip6));
     flow->family = AF_INET6;
-    flow->protocol = h.ip6.nexthdr; /* extension headers: not followed */
-    __builtin_memcpy (flow->local_addr, &h.ip6.daddr, 16);
-    __builtin_memcpy (flow->remote_addr, &h.ip6.saddr, 16);
+    flow->protocol = ip6.nexthdr; /* extension headers: not followed */
+    __builtin_memcpy (flow->local_addr, &ip6.daddr, 16);
+    __builtin_memcpy (flow->remote_addr, &ip6.saddr, 16);
     l4 = nh + sizeof (struct ipv6hdr);
-    ip_payload_len = bpf_ntohs (h.ip6.payload_len);
-    __builtin_memcpy (&l4h, h.l4, sizeof (l4h));
+    ip_payload_len = bpf_ntohs (ip6.payload_len);
+    __builtin_memcpy (&l4h, raw + sizeof (struct ipv6hdr), sizeof (l4h));
   } else {
     return none;
   }
