@@ -103,6 +103,7 @@ vdm_stream_monitor_reset (vdm_stream_monitor *mon)
   mon->latency = mon->buffer_latency = VDM_TIME_NONE;
   mon->active = false;
   vdm_monitor_restart_runway (mon);
+  vdm_monitor_predict_reset (mon);
   vdm_monitor_reset_episode (mon);
   mon->silent = mon->deficit = false;
   mon->queue_fill_recent = mon->queue_fill_peak = -1.0;
@@ -167,6 +168,7 @@ vdm_stream_monitor_time_base_changed (vdm_stream_monitor *mon)
   vdm_detector_reset (mon->detector);
   mon->detector_started = false;
   vdm_arrival_stats_init (&mon->arrival, mon->clock_rate);
+  vdm_monitor_predict_reset (mon);
   mon->silent = false;
 }
 
@@ -179,6 +181,7 @@ vdm_stream_monitor_set_active (vdm_stream_monitor *mon, bool active, uint64_t no
     if (mon->arrival.started && now != VDM_TIME_NONE && now > mon->arrival.last_arrival_ns)
       mon->arrival.last_arrival_ns = now;
     vdm_runway_init (&mon->runway);
+    vdm_monitor_predict_reset (mon);
   }
   if (!active && mon->deficit) {
     /* a pause is no outage: the deficit ends with it */
@@ -276,6 +279,7 @@ void
 vdm_stream_monitor_media_arrived (vdm_stream_monitor *mon, uint64_t pts, uint64_t now)
 {
   vdm_runway_observe (&mon->runway, now, pts);
+  vdm_monitor_predict_arrival (mon, now, pts);
   /* Non-RTP streams (FLV after flvdemux) need silence, jitter and FID too:
    * their PTS in the units of an RTP timestamp (one "source", 0). */
   vdm_arrival_stats_packet (&mon->arrival, now, 0,
@@ -289,6 +293,7 @@ vdm_stream_monitor_arrivals_moved (vdm_stream_monitor *mon)
   /* arrival times jump back by the latency between the two points too */
   vdm_arrival_stats_init (&mon->arrival, mon->arrival.clock_rate);
   vdm_monitor_restart_runway (mon);
+  vdm_monitor_predict_reset (mon);
 }
 
 void
@@ -594,6 +599,7 @@ vdm_stream_monitor_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out)
     if (empty_in != VDM_TIME_NONE)
       out->runway_ms = empty_in / 1e6;
   }
+  vdm_monitor_predict_stats (mon, out);
   vdm_detector_snapshot (mon->detector, &out->ewma, &out->baseline);
 }
 

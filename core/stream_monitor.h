@@ -100,6 +100,10 @@ typedef struct {
   double ewma, baseline;
   double lag_ms;
   double runway_ms;               /* -1: not emptying */
+  double queue_delay_ms;          /* delay above the empty-queue delay (trendline) */
+  double trend;                   /* delay gradient, ms per ms of arrival */
+  const char *usage;              /* static: "normal" | "overusing" | "underusing" */
+  double stall_threshold_ms;      /* nothing arriving this long is a stall */
 } vdm_monitor_stats;
 
 typedef struct vdm_stream_monitor vdm_stream_monitor;

@@ -66,6 +66,7 @@ void
 vdm_monitor_restart_runway (vdm_stream_monitor *mon)
 {
   vdm_runway_init (&mon->runway);
+  vdm_trendline_init (&mon->trendline, NULL);  /* its floor must not be a start-up burst either */
   mon->runway_settled = false;
   mon->media.valid = false;
 }
@@ -105,6 +106,7 @@ vdm_monitor_observe_rtp_media (vdm_stream_monitor *mon, const vdm_rtp_header *rt
     media_ns = (unsigned __int128) m->rtp_ts_ext * VDM_SECOND / rate;
   }
   vdm_runway_observe (&mon->runway, now, (uint64_t) media_ns);
+  vdm_monitor_predict_arrival (mon, now, (uint64_t) media_ns);
 }
 
 /* A jitterbuffer (rtspsrc over TCP) releases its first latency's worth of
@@ -144,17 +146,36 @@ is_starving (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
       && lag >= (int64_t) jitter_floor;
 }
 
-/* Arrival deficit — silence, or a runway about to end — is a state the
- * detector is told about when it starts and ends. */
+/* A queue building up on the path (stream_monitor_predict.c): starving
+ * too, seen earlier, from the delay gradient. */
+static bool
+is_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
+{
+  uint64_t buffer = vdm_monitor_playout_buffer (mon);
+
+  return buffer != VDM_TIME_NONE && runway_settled (mon, now, buffer)
+      && vdm_monitor_predict_congested (mon, now, buffer, empty_in);
+}
+
+/* Arrival deficit — silence or a stall, a runway about to end, a queue
+ * building up on the path — is a state the detector is told about when it
+ * starts and ends. */
 static void
 check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
 {
-  uint64_t empty_in = VDM_TIME_NONE, buffer;
+  uint64_t empty_in = VDM_TIME_NONE, congested_in = VDM_TIME_NONE, buffer;
   bool starving = is_starving (mon, now, &empty_in);
+  bool congested = is_congested (mon, now, &congested_in);
   bool deficit;
 
-  mon->silent = vdm_arrival_stats_is_silent (&mon->arrival, now,
-      mon->config.silence_threshold_ns);
+  if (!starving)
+    empty_in = VDM_TIME_NONE;
+  if (congested && (empty_in == VDM_TIME_NONE || congested_in < empty_in))
+    empty_in = congested_in;      /* the sooner of the two predictions */
+  starving = starving || congested;
+  /* the stall's adaptive threshold is at most the silence rule's */
+  mon->silent = vdm_monitor_predict_stalled (mon, now)
+      || vdm_arrival_stats_is_silent (&mon->arrival, now, mon->config.silence_threshold_ns);
   deficit = mon->silent || starving;
   if (deficit == mon->deficit)
     return;
@@ -167,7 +188,7 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
   if (!deficit || mon->episode.first_damage != VDM_TIME_NONE)
     return;
   if (mon->silent) {            /* what did not arrive was due right after the last packet */
-    mon->episode.first_damage = mon->arrival.last_arrival_ns;
+    mon->episode.first_damage = vdm_monitor_predict_stall_damage (mon);
   } else {                      /* the buffer is empty in empty_in: damage due then */
     buffer = vdm_monitor_playout_buffer (mon);
     mon->episode.first_damage = now + empty_in - (now + empty_in < buffer ? now + empty_in
@@ -223,8 +244,10 @@ stall_eta (const vdm_stream_monitor *mon, uint64_t now)
 
   if (latency == VDM_TIME_NONE)
     return VDM_TIME_NONE;
-  if (damage == VDM_TIME_NONE || damage > now)
+  if (damage == VDM_TIME_NONE)
     damage = now;               /* queue fill: the next frames */
+  /* A damage in the future is a prediction (a queue building up empties
+   * the buffer at damage + latency), not a clock glitch: kept. */
   due = damage + latency;
   return due > now ? due - now : 0;
 }

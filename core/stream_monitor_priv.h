@@ -3,6 +3,7 @@
  * stream_monitor_priv.h — the monitor's state, shared by its two files:
  *   stream_monitor.c         inputs, batches and reports, stats
  *   stream_monitor_alerts.c  runway, arrival deficit, episode, detector → alerts
+ *   stream_monitor_predict.c stall and queue build-up from arrivals (issue 12)
  */
 #ifndef VDM_STREAM_MONITOR_PRIV_H
 #define VDM_STREAM_MONITOR_PRIV_H
@@ -12,7 +13,9 @@
 #include "gap_reconciler.h"
 #include "runway.h"
 #include "seq_tracker.h"
+#include "stall_detector.h"
 #include "stream_monitor.h"
+#include "trendline.h"
 #include "vdropmon_event.h"
 
 /* What the warnings of one episode (warning → clear) need to say. */
@@ -55,6 +58,8 @@ struct vdm_stream_monitor {
   vdm_runway runway;
   bool runway_settled;            /* restarted once past the start-up burst */
   vdm_media_clock media;
+  vdm_stall_detector stall;       /* adaptive arrival-stall threshold */
+  vdm_trendline trendline;        /* queue build-up on the path */
 
   /* trouble */
   vdm_episode episode;
@@ -93,5 +98,14 @@ void vdm_monitor_note_damage (vdm_stream_monitor *mon, uint64_t t);
 void vdm_monitor_run_detector (vdm_stream_monitor *mon, uint64_t now);
 uint64_t vdm_monitor_playout_buffer (const vdm_stream_monitor *mon);
 uint64_t vdm_monitor_running_time (const vdm_stream_monitor *mon, uint64_t t);
+
+/* stream_monitor_predict.c */
+void vdm_monitor_predict_reset (vdm_stream_monitor *mon);
+void vdm_monitor_predict_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns);
+bool vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now);
+uint64_t vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon);
+bool vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
+    uint64_t *empty_in);
+void vdm_monitor_predict_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out);
 
 #endif

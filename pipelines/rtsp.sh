@@ -67,24 +67,8 @@ vdm_uint --bitrate "$bitrate" 16 200000
 [[ $pattern =~ ^[a-z0-9-]+$ ]] || vdm_die "--pattern must be a videotestsrc pattern name"
 vdm_use_plugin
 
-server_bin=$VDM_BUILD_DIR/tests/servers/vdm-rtsp-server
-[[ -x $server_bin ]] || vdm_die "no $server_bin: build first (ninja -C $VDM_BUILD_DIR)"
-
-server="" receiver="" workdir=""
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-	vdm_stop_jobs ${receiver:+"$receiver"} ${server:+"$server"}
-	[[ -z $workdir ]] || rm -rf "$workdir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-workdir=$(mktemp -d "${TMPDIR:-/tmp}/vdm-rtsp.XXXXXX")
-
 # The server exits on its own a little after the receiver at the latest.
-"$server_bin" --address "$VDM_LOOPBACK" --port 0 --pattern "$pattern" \
-	--bitrate "$bitrate" --duration-s $((duration + 10)) >"$workdir/server.out" &
-server=$!
-url=$(vdm_wait_ready "$workdir/server.out" "$server" 10) || vdm_die "the RTSP server did not start"
+vdm_start_test_server vdm-rtsp-server RTSP "$pattern" "$bitrate" $((duration + 10))
 echo "$(basename "$0"): server ready at $url, receiving over $protocols for ${duration}s" >&2
 
 # -e: on timeout's SIGINT, gst-launch sends EOS, so vdropmon posts the drops
@@ -96,9 +80,4 @@ timeout -s INT -k 5 "$duration" stdbuf -oL gst-launch-1.0 -m -e \
 	! vdropmon "${props[@]}" \
 	! rtph264depay ! h264parse ! avdec_h264 ! fakesink &
 receiver=$!
-rc=0
-wait "$receiver" || rc=$?
-receiver=
-# 124: stopped by the timeout, which is how this script is meant to end.
-((rc == 124)) && rc=0
-exit "$rc"
+vdm_wait_receiver

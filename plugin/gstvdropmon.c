@@ -33,8 +33,12 @@
  * #GstVdropmon:window, and warns when the EWMA stays above
  * #GstVdropmon:surge-factor times the baseline for #GstVdropmon:surge-bins
  * bins — or at once when a keyframe packet is lost, the receive queue
- * passes #GstVdropmon:queue-fill-threshold, or packets stop arriving for
- * #GstVdropmon:silence-threshold. Every threshold can change while PLAYING.
+ * passes #GstVdropmon:queue-fill-threshold, packets stop arriving for
+ * longer than the stream's own pauses (twice the 99th percentile of its
+ * recent inter-burst gaps, 60 ms at least, #GstVdropmon:silence-threshold
+ * at most), or the arrival delay gradient (GCC's trendline) shows a
+ * bottleneck queue building up on the path. Every threshold can change
+ * while PLAYING.
  *
  * ## Example launch line
  * |[

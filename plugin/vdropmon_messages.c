@@ -182,7 +182,11 @@ vdm_stats_to_structure (const VdmStatsSnapshot * stats, const gchar * name)
       "ewma", G_TYPE_DOUBLE, m->ewma,
       "baseline", G_TYPE_DOUBLE, m->baseline,
       "lag", G_TYPE_DOUBLE, m->lag_ms,
-      "runway", G_TYPE_DOUBLE, m->runway_ms, NULL);
+      "runway", G_TYPE_DOUBLE, m->runway_ms,
+      "queue-delay", G_TYPE_DOUBLE, m->queue_delay_ms,
+      "trend", G_TYPE_DOUBLE, m->trend,
+      "path-usage", G_TYPE_STRING, m->usage,
+      "stall-threshold", G_TYPE_DOUBLE, m->stall_threshold_ms, NULL);
   set_string_list (s, "flows", stats->flows);
   reasons = reasons_structure (stats);
   gst_structure_set (s, "reasons", GST_TYPE_STRUCTURE, reasons, NULL);

@@ -333,11 +333,16 @@ install_detector_properties (GObjectClass * gobject_class, const vdm_monitor_con
    * GstVdropmon:silence-threshold:
    *
    * No packet arriving for this long (ns, and at least 3 frame intervals)
-   * while PLAYING warns of an outage.
+   * while PLAYING warns of an outage. It is the ceiling of the stall
+   * threshold, which follows the stream's own pauses (twice the 99th
+   * percentile of its last 256 inter-burst gaps, 60 ms at least): a 30 fps
+   * stream's stall is declared after ~70-100 ms; this is the limit for
+   * streams whose pauses are long.
    */
   g_object_class_install_property (gobject_class, PROP_SILENCE_THRESHOLD,
       g_param_spec_uint64 ("silence-threshold", "Silence threshold",
-          "No packet arriving for this long (ns, at least 3 frame intervals) warns of an outage",
+          "No packet arriving for this long (ns, at least 3 frame intervals) warns of an outage; "
+          "the ceiling of the adaptive stall threshold",
           10 * GST_MSECOND, 60 * GST_SECOND, m->silence_threshold_ns, RW_PLAYING));
 }
 

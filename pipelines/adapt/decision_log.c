@@ -6,119 +6,122 @@
 #include <math.h>
 #include <stdio.h>
 
+#include <json-glib/json-glib.h>
+
 struct DecisionLog
 {
   FILE *file;
 };
 
-static void
-json_string (GString * out, const gchar * s)
-{
-  g_string_append_c (out, '"');
-  for (; s && *s; s++) {
-    guchar c = (guchar) * s;
+/* ------------------------------------------------------------------------ */
+/* Message fields as JSON.                                                    */
 
-    if (c == '"' || c == '\\')
-      g_string_append_printf (out, "\\%c", c);
-    else if (c == '\n')
-      g_string_append (out, "\\n");
-    else if (c < 0x20)
-      g_string_append_printf (out, "\\u%04x", c);
-    else
-      g_string_append_c (out, c);
-  }
-  g_string_append_c (out, '"');
-}
+static void add_structure (JsonBuilder * b, const GstStructure * s);
+static void add_value (JsonBuilder * b, const GValue * v);
 
 static void
-json_double (GString * out, gdouble v)
-{
-  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-  if (!isfinite (v))
-    g_string_append (out, "null");
-  else
-    g_string_append (out, g_ascii_dtostr (buf, sizeof (buf), v));
-}
-
-static void json_structure (GString * out, const GstStructure * s);
-static void json_value (GString * out, const GValue * v);
-
-static void
-json_array (GString * out, const GValue * v)
+add_array (JsonBuilder * b, const GValue * v)
 {
   gboolean is_array = GST_VALUE_HOLDS_ARRAY (v);
   guint n = is_array ? gst_value_array_get_size (v) : gst_value_list_get_size (v);
   guint i;
 
-  g_string_append_c (out, '[');
-  for (i = 0; i < n; i++) {
-    if (i > 0)
-      g_string_append_c (out, ',');
-    json_value (out, is_array ? gst_value_array_get_value (v, i)
-        : gst_value_list_get_value (v, i));
-  }
-  g_string_append_c (out, ']');
+  json_builder_begin_array (b);
+  for (i = 0; i < n; i++)
+    add_value (b, is_array ? gst_value_array_get_value (v, i) : gst_value_list_get_value (v, i));
+  json_builder_end_array (b);
 }
 
-/* A field's value as JSON: numbers as numbers (NONE stays
- * 18446744073709551615, as on the bus), arrays as arrays, structures as
- * objects, anything else serialized to a string. */
+/* JSON integers are 64-bit signed here (JsonNode): a guint64 above that is
+ * GST_CLOCK_TIME_NONE in every message vdm-adapt logs, so it is null. */
 static void
-json_value (GString * out, const GValue * v)
+add_uint64 (JsonBuilder * b, guint64 v)
+{
+  if (v > (guint64) G_MAXINT64)
+    json_builder_add_null_value (b);
+  else
+    json_builder_add_int_value (b, (gint64) v);
+}
+
+/* A field's value as JSON: numbers as numbers (NONE and non-finite doubles
+ * as null), arrays and lists as arrays, structures as objects, anything
+ * else serialized to a string. */
+static void
+add_value (JsonBuilder * b, const GValue * v)
 {
   GType t = G_VALUE_TYPE (v);
 
-  if (t == G_TYPE_STRING)
-    json_string (out, g_value_get_string (v));
-  else if (t == G_TYPE_BOOLEAN)
-    g_string_append (out, g_value_get_boolean (v) ? "true" : "false");
-  else if (t == G_TYPE_INT)
-    g_string_append_printf (out, "%d", g_value_get_int (v));
-  else if (t == G_TYPE_UINT)
-    g_string_append_printf (out, "%u", g_value_get_uint (v));
-  else if (t == G_TYPE_INT64)
-    g_string_append_printf (out, "%" G_GINT64_FORMAT, g_value_get_int64 (v));
-  else if (t == G_TYPE_UINT64)
-    g_string_append_printf (out, "%" G_GUINT64_FORMAT, g_value_get_uint64 (v));
-  else if (t == G_TYPE_DOUBLE)
-    json_double (out, g_value_get_double (v));
-  else if (GST_VALUE_HOLDS_ARRAY (v) || GST_VALUE_HOLDS_LIST (v))
-    json_array (out, v);
-  else if (GST_VALUE_HOLDS_STRUCTURE (v))
-    json_structure (out, gst_value_get_structure (v));
-  else {
+  if (t == G_TYPE_STRING) {
+    json_builder_add_string_value (b, g_value_get_string (v) ? g_value_get_string (v) : "");
+  } else if (t == G_TYPE_BOOLEAN) {
+    json_builder_add_boolean_value (b, g_value_get_boolean (v));
+  } else if (t == G_TYPE_INT) {
+    json_builder_add_int_value (b, g_value_get_int (v));
+  } else if (t == G_TYPE_UINT) {
+    json_builder_add_int_value (b, g_value_get_uint (v));
+  } else if (t == G_TYPE_INT64) {
+    json_builder_add_int_value (b, g_value_get_int64 (v));
+  } else if (t == G_TYPE_UINT64) {
+    add_uint64 (b, g_value_get_uint64 (v));
+  } else if (t == G_TYPE_DOUBLE) {
+    if (isfinite (g_value_get_double (v)))
+      json_builder_add_double_value (b, g_value_get_double (v));
+    else
+      json_builder_add_null_value (b);
+  } else if (GST_VALUE_HOLDS_ARRAY (v) || GST_VALUE_HOLDS_LIST (v)) {
+    add_array (b, v);
+  } else if (GST_VALUE_HOLDS_STRUCTURE (v)) {
+    add_structure (b, gst_value_get_structure (v));
+  } else {
     g_autofree gchar *text = gst_value_serialize (v);
-    json_string (out, text);
+    json_builder_add_string_value (b, text ? text : "");
   }
 }
 
 static gboolean
-append_field (GQuark field, const GValue * value, gpointer user_data)
+add_field (GQuark field, const GValue * value, gpointer user_data)
 {
-  GString *out = user_data;
+  JsonBuilder *b = user_data;
 
-  if (out->str[out->len - 1] != '{')
-    g_string_append_c (out, ',');
-  json_string (out, g_quark_to_string (field));
-  g_string_append_c (out, ':');
-  json_value (out, value);
+  json_builder_set_member_name (b, g_quark_to_string (field));
+  add_value (b, value);
   return TRUE;
 }
 
 /* {"message":"vdropmon-warning","level":"critical",...} or null */
 static void
-json_structure (GString * out, const GstStructure * s)
+add_structure (JsonBuilder * b, const GstStructure * s)
 {
   if (s == NULL) {
-    g_string_append (out, "null");
+    json_builder_add_null_value (b);
     return;
   }
-  g_string_append (out, "{\"message\":");
-  json_string (out, gst_structure_get_name (s));
-  gst_structure_foreach (s, append_field, out);
-  g_string_append_c (out, '}');
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, gst_structure_get_name (s));
+  gst_structure_foreach (s, add_field, b);
+  json_builder_end_object (b);
 }
+
+static void
+add_member_string (JsonBuilder * b, const gchar * name, const gchar * value)
+{
+  json_builder_set_member_name (b, name);
+  if (value)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_member_int (JsonBuilder * b, const gchar * name, gint64 value)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_add_int_value (b, value);
+}
+
+/* ------------------------------------------------------------------------ */
+/* stdout.                                                                    */
 
 static void
 print_reason (GString * line, const GstStructure * s)
@@ -164,33 +167,35 @@ decision_log_print (const DecisionRecord * r)
   g_string_free (line, TRUE);
 }
 
+/* ------------------------------------------------------------------------ */
+/* --log.                                                                     */
+
+/* Members in this order (tests/e2e/test_adapt.c finds the top-level ones
+ * before "reason"). */
 gchar *
 decision_log_to_json (const DecisionRecord * r)
 {
   const gchar *action = r->reason ? gst_structure_get_string (r->reason, "action") : NULL;
-  GString *line = g_string_new (NULL);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (JsonNode) root = NULL;
 
-  g_string_append_printf (line, "{\"time\":%" G_GINT64_FORMAT ",\"running-time\":", r->time_ns);
-  if (GST_CLOCK_TIME_IS_VALID (r->running_time))
-    g_string_append_printf (line, "%" G_GUINT64_FORMAT, r->running_time);
-  else
-    g_string_append (line, "null");
-  g_string_append (line, ",\"event\":");
-  json_string (line, r->event);
-  g_string_append (line, ",\"action\":");
-  json_string (line, action ? action : "none");
-  g_string_append_printf (line, ",\"from-height\":%d,\"to-height\":%d,\"uri\":",
-      r->from_height, r->to_height);
-  json_string (line, r->uri);
-  g_string_append (line, ",\"note\":");
-  if (r->note)
-    json_string (line, r->note);
-  else
-    g_string_append (line, "null");
-  g_string_append (line, ",\"reason\":");
-  json_structure (line, r->reason);
-  g_string_append (line, "}");
-  return g_string_free (line, FALSE);
+  json_builder_begin_object (b);
+  add_member_int (b, "time", r->time_ns);
+  json_builder_set_member_name (b, "running-time");
+  add_uint64 (b, r->running_time);
+  add_member_string (b, "event", r->event);
+  add_member_string (b, "action", action ? action : "none");
+  add_member_int (b, "from-height", r->from_height);
+  add_member_int (b, "to-height", r->to_height);
+  add_member_string (b, "uri", r->uri);
+  add_member_string (b, "note", r->note);
+  json_builder_set_member_name (b, "reason");
+  add_structure (b, r->reason);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, NULL);
 }
 
 DecisionLog *

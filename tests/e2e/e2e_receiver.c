@@ -11,15 +11,6 @@
 #define POLL_MS 20
 
 static void
-message_free (gpointer data)
-{
-  VdmKtMessage *m = data;
-
-  gst_structure_free (m->s);
-  g_free (m);
-}
-
-static void
 monitor_free (gpointer data)
 {
   VdmE2eMonitor *m = data;
@@ -45,72 +36,21 @@ monitor_of (VdmE2eReceiver * r, GstObject * element)
   return NULL;
 }
 
-static void
-record_problem (VdmE2eReceiver * r, GstMessage * msg)
-{
-  gboolean is_error = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR;
-  GError *error = NULL;
-  gchar *debug = NULL, *text;
-
-  if (is_error)
-    gst_message_parse_error (msg, &error, &debug);
-  else
-    gst_message_parse_warning (msg, &error, &debug);
-  text = g_strdup_printf ("%s from %s: %s (%s)", is_error ? "error" : "warning",
-      GST_MESSAGE_SRC_NAME (msg), error->message, debug ? debug : "");
-  printf ("  %s: bus %s\n", r->label, text);
-  g_mutex_lock (&r->lock);
-  g_ptr_array_add (r->problems, text);
-  g_mutex_unlock (&r->lock);
-  g_clear_error (&error);
-  g_free (debug);
-}
-
-static void
-record_element_message (VdmE2eReceiver * r, GstMessage * msg, guint64 now)
-{
-  const GstStructure *s = gst_message_get_structure (msg);
-  VdmE2eMonitor *m;
-  GPtrArray *into = NULL;
-
-  g_mutex_lock (&r->lock);
-  m = r->recording ? monitor_of (r, GST_MESSAGE_SRC (msg)) : NULL;
-  if (m && gst_structure_has_name (s, "vdropmon-drop"))
-    into = m->drops;
-  else if (m && gst_structure_has_name (s, "vdropmon-warning"))
-    into = m->warnings;
-  else if (m && gst_structure_has_name (s, "vdropmon-stats"))
-    into = m->stats;
-  if (into) {
-    VdmKtMessage *copy = g_new0 (VdmKtMessage, 1);
-    copy->s = gst_structure_copy (s);
-    copy->arrival_ns = now;
-    g_ptr_array_add (into, copy);
-  }
-  g_mutex_unlock (&r->lock);
-}
-
-/* Runs in the posting thread: the time is that of the post. */
-static GstBusSyncReply
-on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
+/* A monitor's vdropmon-drop, -warning and -stats messages to its arrays,
+ * while recording. */
+static GPtrArray *
+route_message (GstMessage * msg, const GstStructure * s, gpointer user_data)
 {
   VdmE2eReceiver *r = user_data;
-  guint64 now = vdm_kt_now_ns ();
+  VdmE2eMonitor *m = r->recording ? monitor_of (r, GST_MESSAGE_SRC (msg)) : NULL;
 
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ELEMENT:
-      if (gst_message_get_structure (msg))
-        record_element_message (r, msg, now);
-      break;
-    case GST_MESSAGE_ERROR:
-    case GST_MESSAGE_WARNING:
-      record_problem (r, msg);
-      break;
-    default:
-      break;
-  }
-  /* Nobody runs a main loop: keep the bus queue from growing. */
-  return GST_BUS_DROP;
+  if (m && gst_structure_has_name (s, "vdropmon-drop"))
+    return m->drops;
+  if (m && gst_structure_has_name (s, "vdropmon-warning"))
+    return m->warnings;
+  if (m && gst_structure_has_name (s, "vdropmon-stats"))
+    return m->stats;
+  return NULL;
 }
 
 static void
@@ -159,9 +99,9 @@ find_monitors (VdmE2eReceiver * r)
       VdmE2eMonitor *m = g_new0 (VdmE2eMonitor, 1);
       m->name = gst_element_get_name (element);
       m->element = gst_object_ref (element);
-      m->drops = g_ptr_array_new_with_free_func (message_free);
-      m->warnings = g_ptr_array_new_with_free_func (message_free);
-      m->stats = g_ptr_array_new_with_free_func (message_free);
+      m->drops = vdm_kt_messages_new ();
+      m->warnings = vdm_kt_messages_new ();
+      m->stats = vdm_kt_messages_new ();
       g_ptr_array_add (r->monitors, m);
     }
     g_value_reset (&item);
@@ -195,7 +135,6 @@ vdm_e2e_receiver_start (const gchar * label, const gchar * description, GstClock
 {
   VdmE2eReceiver *r = g_new0 (VdmE2eReceiver, 1);
   GError *error = NULL;
-  GstBus *bus;
 
   g_mutex_init (&r->lock);
   r->label = g_strdup (label);
@@ -204,6 +143,9 @@ vdm_e2e_receiver_start (const gchar * label, const gchar * description, GstClock
   r->frames = g_array_new (FALSE, FALSE, sizeof (VdmE2eFrame));
   r->decoded = g_array_new (FALSE, FALSE, sizeof (VdmE2eFrame));
   r->recording = TRUE;
+  r->recorder = (VdmBusRecorder) {
+  .label = r->label,.lock = &r->lock,.problems = r->problems,.route = route_message,
+        .user_data = r};
 
   printf ("  %s: %s\n", label, description);
   r->pipeline = gst_parse_launch (description, &error);
@@ -213,9 +155,7 @@ vdm_e2e_receiver_start (const gchar * label, const gchar * description, GstClock
     gst_pipeline_set_latency (GST_PIPELINE (r->pipeline), latency);
   find_monitors (r);
   watch_frames (r);
-  bus = gst_element_get_bus (r->pipeline);
-  gst_bus_set_sync_handler (bus, on_bus_message, r, NULL);
-  gst_object_unref (bus);
+  vdm_bus_recorder_attach (&r->recorder, r->pipeline);
   if (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     vdm_e2e_receiver_check_errors (r);
     vdm_kt_fatal ("%s: the pipeline refused to go to PLAYING", label);
@@ -617,14 +557,10 @@ vdm_e2e_receiver_stop (VdmE2eReceiver * r)
 void
 vdm_e2e_receiver_free (VdmE2eReceiver * r)
 {
-  GstBus *bus;
-
   if (!r)
     return;
   vdm_e2e_receiver_stop (r);
-  bus = gst_element_get_bus (r->pipeline);
-  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
-  gst_object_unref (bus);
+  vdm_bus_recorder_detach (r->pipeline);
   gst_object_unref (r->pipeline);
   g_ptr_array_unref (r->monitors);
   g_ptr_array_unref (r->problems);

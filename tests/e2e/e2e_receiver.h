@@ -17,6 +17,7 @@
 
 #include <gst/gst.h>
 
+#include "bus_recorder.h"
 #include "e2e_frames.h"
 
 G_BEGIN_DECLS
@@ -25,7 +26,7 @@ typedef struct
 {
   gchar *name;
   GstElement *element;
-  GPtrArray *drops;             /* VdmKtMessage* (receiver.h), vdropmon-drop */
+  GPtrArray *drops;             /* VdmKtMessage* (bus_recorder.h), vdropmon-drop */
   GPtrArray *warnings;          /* VdmKtMessage*, vdropmon-warning */
   GPtrArray *stats;             /* VdmKtMessage*, vdropmon-stats */
 } VdmE2eMonitor;
@@ -40,6 +41,7 @@ typedef struct
   GArray *frames;               /* VdmE2eFrame, rendered by "sink" */
   GArray *decoded;              /* VdmE2eFrame, out of "dec" */
   gboolean recording;           /* FALSE after vdm_e2e_receiver_end_recording() */
+  VdmBusRecorder recorder;
 } VdmE2eReceiver;
 
 /* Builds the pipeline and sets it PLAYING. latency: when valid, the

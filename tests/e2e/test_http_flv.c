@@ -29,16 +29,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bpf_misses.h"
 #include "e2e_checks.h"
-#include "flow_drops.h"
-#include "e2e_netns.h"
 #include "e2e_receiver.h"
 #include "e2e_server.h"
+#include "e2e_tcp_throttle.h"
 #include "kernel_test_util.h"
-#include "receiver.h"
 
-#define WIDE_RATE "100mbit"
 #define NARROW_RATE "1mbit"
 #define STREAM_KBPS "2000"
 #define PLAYOUT_NS (2 * GST_SECOND)
@@ -50,24 +46,10 @@
 #define CALM_TIMEOUT_MS 6000
 #define LATENCY_LIMIT_MS 100.0
 
-static gboolean
-connection_watched (GPtrArray * flows, gpointer data)
-{
-  const gchar *suffix = data;
-  guint i;
-
-  for (i = 0; i < flows->len; i++) {
-    const gchar *flow = g_ptr_array_index (flows, i);
-    if (g_str_has_prefix (flow, "tcp " VDM_E2E_RCV_ADDR ":") && g_str_has_suffix (flow, suffix))
-      return TRUE;
-  }
-  return FALSE;
-}
-
 /* Keeps the bottleneck narrow until the picture has frozen (and a little
  * more), or THROTTLE_MAX_MS. */
 static void
-throttle_until_frozen (VdmE2eReceiver * r, guint64 start)
+throttle_until_frozen (VdmE2eReceiver * r, guint64 start, gpointer data)
 {
   guint64 deadline = start + (guint64) THROTTLE_MAX_MS * 1000000, frozen_at = 0;
 
@@ -106,14 +88,12 @@ main (int argc, char **argv)
   VdmE2eServer *server;
   VdmE2eReceiver *r;
   VdmE2eMonitor *mon;
+  VdmE2eThrottle throttle = { 0 };
   GPtrArray *flows, *kernel_msgs;
-  GstStructure *stats;
   GArray *frames, *decoded;
   VdmE2eTiming timing;
   const VdmKtMessage *lower_bitrate;
-  guint64 tbf_before, tbf_after, bpf_misses, traced, throttle_start;
-  VdmE2eFlowDrops *reference;
-  gchar *launch, *suffix;
+  gchar *launch;
   const gchar *flow;
   int status;
 
@@ -130,47 +110,23 @@ main (int argc, char **argv)
       vdm_e2e_server_url (server, 0), (guint64) PLAYOUT_NS, (guint64) QUEUE_NS);
   r = vdm_e2e_receiver_start ("receiver (in " VDM_E2E_RCV_ADDR ")", launch, PLAYOUT_NS);
   mon = vdm_e2e_monitor (r, "mon");
-  suffix = g_strdup_printf ("->" VDM_E2E_SND_ADDR ":%u",
-      vdm_e2e_url_port (vdm_e2e_server_url (server, 0)));
-  flows = vdm_e2e_wait_flows (r, mon, connection_watched, suffix, 10000);
-  flow = g_ptr_array_index (flows, 0);
-  vdm_kt_expect (flows->len == 1 && connection_watched (flows, suffix), "vdropmon found the "
-      "HTTP connection through flvdemux and queue, and only it: \"tcp " VDM_E2E_RCV_ADDR
-      ":X%s\" (%u flows)", suffix, flows->len);
+  flow = vdm_e2e_wait_server_connection (r, mon, server,
+      "vdropmon found the HTTP connection through flvdemux and queue, and only it", &flows);
   vdm_e2e_wait_frames (r, 30, 10000);
   vdm_e2e_wait_calm (r, mon, 500, CALM_TIMEOUT_MS);
 
-  reference = vdm_e2e_flow_drops_start (flow);
-  tbf_before = vdm_e2e_tbf_drops (&topo);
-  throttle_start = vdm_kt_now_ns ();
-  vdm_e2e_tbf_set_rate (&topo, NARROW_RATE);
-  throttle_until_frozen (r, throttle_start);
-  vdm_e2e_tbf_set_rate (&topo, WIDE_RATE);
-  vdm_e2e_server_freeze (server);
-  vdm_kt_expect (vdm_e2e_receiver_settle (r, 500, 6000, vdm_e2e_tbf_drops, &topo),
-      "counters and messages settled");
-  stats = vdm_e2e_monitor_stats (mon);
-  tbf_after = vdm_e2e_tbf_drops (&topo);
-  bpf_misses = vdm_e2e_kfree_skb_recursion_misses ();
-  traced = vdm_e2e_flow_drops_count (reference, "QDISC_DROP");
-  vdm_e2e_receiver_end_recording (r);
-  vdm_e2e_server_thaw (server);
-  vdm_e2e_receiver_stop (r);
-
-  kernel_msgs = vdm_e2e_kernel_drops (mon);
-  printf ("  tbf dropped %" G_GUINT64_FORMAT " before the throttle, %" G_GUINT64_FORMAT
-      " after\n", tbf_before, tbf_after);
-  vdm_e2e_check_tcp_qdisc_drops (kernel_msgs, stats, tbf_after - tbf_before, traced,
-      bpf_misses, flow, LATENCY_LIMIT_MS);
+  vdm_e2e_throttle (&throttle, &topo, server, r, mon, flow, NARROW_RATE, throttle_until_frozen,
+      NULL, 6000);
+  kernel_msgs = vdm_e2e_throttle_check_drops (&throttle, mon, flow, LATENCY_LIMIT_MS);
 
   frames = vdm_e2e_receiver_frames (r);
   decoded = vdm_e2e_receiver_decoded (r);
-  vdm_e2e_print_warnings ("receiver", mon->warnings, throttle_start);
-  vdm_e2e_print_stats_timeline ("receiver", mon->stats, throttle_start - GST_SECOND,
-      throttle_start);
+  vdm_e2e_print_warnings ("receiver", mon->warnings, throttle.start_ns);
+  vdm_e2e_print_stats_timeline ("receiver", mon->stats, throttle.start_ns - GST_SECOND,
+      throttle.start_ns);
   vdm_e2e_measure_timing ("http-flv", frames, decoded, kernel_msgs, mon->warnings,
-      throttle_start, &timing);
-  lower_bitrate = first_lower_bitrate_warning (mon->warnings, throttle_start);
+      throttle.start_ns, &timing);
+  lower_bitrate = first_lower_bitrate_warning (mon->warnings, throttle.start_ns);
   vdm_kt_expect (lower_bitrate != NULL, "a warning with cause network and action "
       "lower-bitrate came after the link narrowed");
   vdm_kt_expect (timing.froze, "the picture froze at the sink (the buffer ran dry: the "
@@ -185,12 +141,10 @@ main (int argc, char **argv)
   g_ptr_array_unref (flows);
   g_array_unref (frames);
   g_array_unref (decoded);
-  gst_structure_free (stats);
-  vdm_e2e_flow_drops_stop (reference);
+  vdm_e2e_throttle_clear (&throttle);
   vdm_e2e_receiver_free (r);
   vdm_e2e_server_stop (server);
   vdm_e2e_topology_clear (&topo);
-  g_free (suffix);
   g_free (launch);
   return status;
 }

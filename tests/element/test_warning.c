@@ -259,8 +259,12 @@ GST_START_TEST (test_keyframe_loss)
 
 GST_END_TEST;
 
-/* Packets stop coming: after 200 ms of silence (the default threshold,
- * above 3 frame intervals here), a network warning, lower-bitrate. */
+/* Packets stop coming. The stream paced them every 10 ms (a frame each),
+ * so its stall threshold is 2 x 10 ms raised to the floor, 60 ms, not the
+ * 200 ms silence-threshold: nothing at 50 ms after the last packet, a
+ * network warning, lower-bitrate, at 70 ms. stall-eta = the buffered media
+ * left: last arrival + the latency (200 ms) - now = 130 ms (the stream had
+ * no queue delay to take off). */
 GST_START_TEST (test_silence_warns)
 {
   Stream s;
@@ -268,17 +272,69 @@ GST_START_TEST (test_silence_warns)
   GstClockTime last;
 
   stream_start (&s, NULL);
+  fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (200 * GST_MSECOND)));
   push_until (&s, GST_SECOND, 0);
   last = s.now - TICK;
-  hold_clock_at (&s, last + 150 * GST_MSECOND);
+  hold_clock_at (&s, last + 50 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w == NULL, "too early: %" GST_PTR_FORMAT, w);
-  hold_clock_at (&s, last + 300 * GST_MSECOND);
+  hold_clock_at (&s, last + 70 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w != NULL, "no warning");
   assert_string (w, "cause", "network");
   assert_string (w, "action", "lower-bitrate");
-  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 300 * GST_MSECOND);
+  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 70 * GST_MSECOND);
+  fail_unless_equals_uint64 (get_u64 (w, "stall-eta"), 130 * GST_MSECOND);
+  gst_structure_free (w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+/* A path that delivers 10/11 of the bitrate: from 6 s on, each 10 ms
+ * packet arrives 11 ms after the one before, so the delay grows by 1 ms per
+ * packet and the media lags 1/11 s more every second (a bottleneck queue
+ * filling, nothing lost). Latency 2 s. By 8.5 s (lag 0.23 s) the trendline
+ * has seen overuse hold for over 0.5 s with a queue delay above 80 ms: a
+ * network warning, lower-bitrate, with stall-eta the time until the lag
+ * reaches the 2 s buffer: (2 - 0.227) / (1/11) = 19.5 s, within 25 %. The
+ * runway alone would wait until the buffer runs dry within 2 s. */
+GST_START_TEST (test_queue_building_warns)
+{
+  Stream s;
+  GstStructure *w;
+  GstClockTime media, arrival;
+  const gdouble truth_s = (2.0 - 2.5 / 11) * 11;
+  gdouble eta_s;
+
+  stream_start (&s, NULL);
+  fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (2 * GST_SECOND)));
+  push_until (&s, 6 * GST_SECOND, 0);
+  /* a worker round now: the runway (and the trendline with it) settles,
+   * two buffers into the stream, before the congestion starts */
+  hold_clock_at (&s, s.now);
+  g_usleep (300 * 1000);
+  fail_unless (next_alert (&s) == NULL);
+  media = arrival = s.now;
+  while (arrival < 8500 * GST_MSECOND) {
+    GstBuffer *buf = make_rtp (s.seq++, (guint32) gst_util_uint64_scale (media, 90000,
+            GST_SECOND), FALSE);
+
+    GST_BUFFER_PTS (buf) = media;
+    fail_unless (gst_harness_set_time (s.h, arrival));
+    fail_unless_equals_int (gst_harness_push (s.h, buf), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (s.h));
+    media += 10 * GST_MSECOND;
+    arrival += 11 * GST_MSECOND;
+  }
+  hold_clock_at (&s, arrival);
+  w = next_alert (&s);
+  fail_unless (w != NULL, "no warning");
+  assert_string (w, "cause", "network");
+  assert_string (w, "action", "lower-bitrate");
+  eta_s = get_u64 (w, "stall-eta") / 1e9;
+  fail_unless (eta_s > 0.75 * truth_s && eta_s < 1.25 * truth_s,
+      "stall-eta %.2f s, truth %.2f s: %s", eta_s, truth_s, gst_structure_to_string (w));
   gst_structure_free (w);
   stream_stop (&s);
 }
@@ -298,6 +354,7 @@ warning_suite (void)
   tcase_add_test (tc, test_threshold_changed_while_playing);
   tcase_add_test (tc, test_keyframe_loss);
   tcase_add_test (tc, test_silence_warns);
+  tcase_add_test (tc, test_queue_building_warns);
   return s;
 }
 

@@ -2,7 +2,7 @@
 /*
  * fuzz_timeline.c — libFuzzer target for the modules that turn a stream's
  * timeline into warnings: detector, runway, arrival statistics, sequence
- * tracker and frame map, fed the way the element feeds them, with arbitrary
+ * tracker, frame map, stall detector and trendline, fed the way the element feeds them, with arbitrary
  * times (also going backwards or jumping by years), clock rates (1 Hz as a
  * server's SDP may say), and sequence/timestamp jumps (±2^31).
  *
@@ -20,6 +20,8 @@
 #include "fuzz_input.h"
 #include "runway.h"
 #include "seq_tracker.h"
+#include "stall_detector.h"
+#include "trendline.h"
 
 #define MAX_OPS 4096
 #define MAX_EVENTS 16
@@ -29,6 +31,8 @@ typedef struct {
   vdm_detector *detector;
   vdm_detector_config config;
   vdm_runway runway;
+  vdm_stall_detector stall;
+  vdm_trendline trendline;
   vdm_arrival_stats arrival;
   vdm_seq_tracker *seqs;
   vdm_frame_map *frames;
@@ -76,6 +80,8 @@ observe_rtp_media (timeline *t, uint32_t ssrc, uint32_t rtp_ts)
   }
   t->last_rtp_ts = rtp_ts;
   vdm_runway_observe (&t->runway, t->now, scale (t->rtp_ts_ext, VDM_SECOND, t->clock_rate));
+  vdm_stall_arrival (&t->stall, t->now);
+  vdm_trendline_packet (&t->trendline, t->now, scale (t->rtp_ts_ext, VDM_SECOND, t->clock_rate));
 }
 
 static void
@@ -114,6 +120,8 @@ op_media (timeline *t, fuzz_input *in)
   else
     t->pts += 33 * VDM_MSECOND;
   vdm_runway_observe (&t->runway, t->now, t->pts);
+  vdm_stall_arrival (&t->stall, t->now);
+  vdm_trendline_packet (&t->trendline, t->now, t->pts);
   vdm_arrival_stats_packet (&t->arrival, t->now, 0,
       (uint32_t) scale (t->pts, t->clock_rate, VDM_SECOND));
   vdm_frame_map_observe_arrival (t->frames, t->now, t->pts);
@@ -173,6 +181,13 @@ op_tick (timeline *t, fuzz_input *in)
   (void) vdm_arrival_stats_jitter_ms (&t->arrival);
   vdm_arrival_stats_take_fid (&t->arrival, &mean_ms, &max_ms);
   (void) vdm_arrival_stats_is_silent (&t->arrival, t->now, fuzz_u32 (in));
+  (void) vdm_stall_is_stalled (&t->stall, t->now);
+  (void) vdm_stall_eta (&t->stall, t->now, fuzz_u32 (in), (int64_t) fuzz_u64 (in));
+  (void) vdm_trendline_queue_delay_ms (&t->trendline);
+  (void) vdm_trendline_building_for (&t->trendline, t->now);
+  if (isnan (vdm_trendline_trend (&t->trendline)))
+    abort ();
+  (void) vdm_trendline_time_to_empty (&t->trendline, fuzz_u32 (in));
   (void) vdm_frame_map_lookup_rtp (t->frames, t->ssrc, t->rtp_ts - fuzz_u32 (in), &info);
   (void) vdm_frame_map_lookup_arrival (t->frames, t->now - fuzz_u32 (in));
 }
@@ -224,6 +239,8 @@ op_reset (timeline *t, fuzz_input *in)
     default:
       vdm_runway_init (&t->runway);
       vdm_arrival_stats_init (&t->arrival, t->clock_rate);
+      vdm_stall_init (&t->stall, NULL);
+      vdm_trendline_init (&t->trendline, NULL);
       break;
   }
 }
@@ -243,6 +260,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   t.seqs = vdm_seq_tracker_new ();
   t.frames = vdm_frame_map_new (64);
   vdm_runway_init (&t.runway);
+  vdm_stall_init (&t.stall, NULL);
+  vdm_trendline_init (&t.trendline, NULL);
   vdm_arrival_stats_init (&t.arrival, t.clock_rate);
 
   for (unsigned ops = 0; ops < MAX_OPS && !fuzz_input_done (&in); ops++) {

@@ -11,65 +11,18 @@
 #define WATCH_TIMEOUT_MS 5000
 #define POLL_MS 20
 
-static void
-message_free (gpointer data)
-{
-  VdmKtMessage *m = data;
-
-  gst_structure_free (m->s);
-  g_free (m);
-}
-
-static void
-record_problem (VdmKtReceiver * r, GstMessage * msg)
-{
-  GError *error = NULL;
-  gchar *debug = NULL, *text;
-  gboolean is_error = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR;
-
-  if (is_error)
-    gst_message_parse_error (msg, &error, &debug);
-  else
-    gst_message_parse_warning (msg, &error, &debug);
-  text = g_strdup_printf ("%s from %s: %s (%s)", is_error ? "error" : "warning",
-      GST_MESSAGE_SRC_NAME (msg), error->message, debug ? debug : "");
-  g_printerr ("  bus %s\n", text);
-  g_mutex_lock (&r->lock);
-  g_ptr_array_add (r->problems, text);
-  g_mutex_unlock (&r->lock);
-  g_clear_error (&error);
-  g_free (debug);
-}
-
-/* Runs in the posting thread: the arrival time is that of the post. */
-static GstBusSyncReply
-on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
+/* vdropmon-drop to drops; -warning and -clear to signals. */
+static GPtrArray *
+route_message (GstMessage * msg, const GstStructure * s, gpointer user_data)
 {
   VdmKtReceiver *r = user_data;
-  guint64 now = vdm_kt_now_ns ();
-  const GstStructure *s;
 
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ELEMENT:
-      s = gst_message_get_structure (msg);
-      if (s && gst_structure_has_name (s, "vdropmon-drop")) {
-        VdmKtMessage *m = g_new0 (VdmKtMessage, 1);
-        m->s = gst_structure_copy (s);
-        m->arrival_ns = now;
-        g_mutex_lock (&r->lock);
-        g_ptr_array_add (r->drops, m);
-        g_mutex_unlock (&r->lock);
-      }
-      break;
-    case GST_MESSAGE_ERROR:
-    case GST_MESSAGE_WARNING:
-      record_problem (r, msg);
-      break;
-    default:
-      break;
-  }
-  /* Nobody runs a main loop: keep the bus queue from growing. */
-  return GST_BUS_DROP;
+  if (gst_structure_has_name (s, "vdropmon-drop"))
+    return r->drops;
+  if (gst_structure_has_name (s, "vdropmon-warning")
+      || gst_structure_has_name (s, "vdropmon-clear"))
+    return r->signals;
+  return NULL;
 }
 
 static void
@@ -211,12 +164,14 @@ vdm_kt_receiver_start (const gchar * label, const gchar * description)
 {
   VdmKtReceiver *r = g_new0 (VdmKtReceiver, 1);
   GError *error = NULL;
-  GstBus *bus;
   GstPad *pad;
 
   g_mutex_init (&r->lock);
-  r->drops = g_ptr_array_new_with_free_func (message_free);
+  r->drops = vdm_kt_messages_new ();
+  r->signals = vdm_kt_messages_new ();
   r->problems = g_ptr_array_new_with_free_func (g_free);
+  r->recorder = (VdmBusRecorder) {
+  .lock = &r->lock,.problems = r->problems,.route = route_message,.user_data = r};
   r->passed = g_new0 (guint8, 65536);
   r->fd = -1;
 
@@ -227,9 +182,7 @@ vdm_kt_receiver_start (const gchar * label, const gchar * description)
   r->src = get_named (r->pipeline, "src");
   r->mon = get_named (r->pipeline, "mon");
 
-  bus = gst_element_get_bus (r->pipeline);
-  gst_bus_set_sync_handler (bus, on_bus_message, r, NULL);
-  gst_object_unref (bus);
+  vdm_bus_recorder_attach (&r->recorder, r->pipeline);
   pad = gst_element_get_static_pad (r->mon, "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
       on_buffer_passed, r, NULL);
@@ -335,6 +288,7 @@ vdm_kt_receiver_free (VdmKtReceiver * r)
   gst_object_unref (r->pipeline);
   g_clear_object (&r->socket);
   g_ptr_array_unref (r->drops);
+  g_ptr_array_unref (r->signals);
   g_ptr_array_unref (r->problems);
   g_free (r->passed);
   g_free (r->flow);

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * receiver.h — one receiving pipeline under test: udpsrc name=src !
- * vdropmon name=mon ! ... . Records, with their CLOCK_MONOTONIC arrival time,
- * the vdropmon-drop messages the element posts (from a bus sync handler, so
- * the time is that of the post, not of some later main-loop dispatch), and
+ * vdropmon name=mon ! ... . Records, with their CLOCK_MONOTONIC post time
+ * (bus_recorder.h), the vdropmon-drop, -warning and -clear messages, and
  * which RTP sequence numbers passed the element (a pad probe on its src pad).
  */
 #ifndef VDM_KT_RECEIVER_H
@@ -12,16 +11,12 @@
 #include <gio/gio.h>
 #include <gst/gst.h>
 
+#include "bus_recorder.h"
+
 G_BEGIN_DECLS
 
 #define VDM_KT_RTP_CAPS \
   "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
-
-typedef struct
-{
-  GstStructure *s;              /* copy of the vdropmon-drop structure */
-  guint64 arrival_ns;           /* CLOCK_MONOTONIC when it was posted */
-} VdmKtMessage;
 
 typedef struct
 {
@@ -33,12 +28,14 @@ typedef struct
   gchar *flow;                  /* the element's name for that socket's flow */
 
   GMutex lock;                  /* guards everything below */
-  GPtrArray *drops;             /* VdmKtMessage*, in posting order */
+  GPtrArray *drops;             /* VdmKtMessage* (bus_recorder.h), in posting order */
+  GPtrArray *signals;           /* VdmKtMessage*: vdropmon-warning and vdropmon-clear */
   GPtrArray *problems;          /* gchar*: warnings and errors on the bus */
   guint8 *passed;               /* [65536] buffers seen per RTP seq (saturating) */
   guint64 n_passed;
 
   GSocket *socket;
+  VdmBusRecorder recorder;
 } VdmKtReceiver;
 
 /* Launches description (must name its udpsrc "src" and its vdropmon "mon"),

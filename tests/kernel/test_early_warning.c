@@ -132,7 +132,7 @@ typedef struct
   GstElement *jb;
 
   /* Guarded by r->lock, like the receiver's own records. */
-  GPtrArray *signals;           /* VdmKtMessage*: vdropmon-warning and vdropmon-clear */
+  GPtrArray *signals;           /* r->signals: vdropmon-warning and vdropmon-clear */
   GArray *frames;               /* OutFrame, in output order */
   GArray *jb_frames;            /* JbFrame, one per RTP timestamp, in output order */
   guint64 last_arrival_ns;      /* last packet out of udpsrc */
@@ -198,88 +198,6 @@ record_stream (void)
 
 /* ------------------------------------------------------------------------ */
 /* Recording what the pipeline does.                                         */
-
-static void
-message_free (gpointer data)
-{
-  VdmKtMessage *m = data;
-
-  gst_structure_free (m->s);
-  g_free (m);
-}
-
-static void
-keep_message (Run * run, GPtrArray * into, const GstStructure * s, guint64 now)
-{
-  VdmKtMessage *m = g_new0 (VdmKtMessage, 1);
-
-  m->s = gst_structure_copy (s);
-  m->arrival_ns = now;
-  g_mutex_lock (&run->r->lock);
-  g_ptr_array_add (into, m);
-  g_mutex_unlock (&run->r->lock);
-}
-
-static void
-keep_problem (Run * run, GstMessage * msg)
-{
-  GError *error = NULL;
-  gchar *debug = NULL, *text;
-  gboolean is_error = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR;
-
-  if (is_error)
-    gst_message_parse_error (msg, &error, &debug);
-  else
-    gst_message_parse_warning (msg, &error, &debug);
-  text = g_strdup_printf ("%s from %s: %s (%s)", is_error ? "error" : "warning",
-      GST_MESSAGE_SRC_NAME (msg), error->message, debug ? debug : "");
-  g_printerr ("  %s bus %s\n", run->label, text);
-  g_mutex_lock (&run->r->lock);
-  g_ptr_array_add (run->r->problems, text);
-  g_mutex_unlock (&run->r->lock);
-  g_clear_error (&error);
-  g_free (debug);
-}
-
-/* In the posting thread, so the time is that of the post. Drops go where
- * the receiver keeps them (its settle() counts them there). */
-static GstBusSyncReply
-on_bus_message (GstBus * bus, GstMessage * msg, gpointer user_data)
-{
-  Run *run = user_data;
-  guint64 now = vdm_kt_now_ns ();
-  const GstStructure *s = gst_message_get_structure (msg);
-
-  switch (GST_MESSAGE_TYPE (msg)) {
-    case GST_MESSAGE_ELEMENT:
-      if (s && gst_structure_has_name (s, "vdropmon-drop"))
-        keep_message (run, run->r->drops, s, now);
-      else if (s && (gst_structure_has_name (s, "vdropmon-warning")
-              || gst_structure_has_name (s, "vdropmon-clear")))
-        keep_message (run, run->signals, s, now);
-      break;
-    case GST_MESSAGE_ERROR:
-    case GST_MESSAGE_WARNING:
-      keep_problem (run, msg);
-      break;
-    default:
-      break;
-  }
-  return GST_BUS_DROP;
-}
-
-/* The receiver's sync handler keeps vdropmon-drop only; this one keeps
- * warnings and clears too. A bus has one sync handler: unset, then set.
- * Nothing is sent before this, so no drop message can fall in between. */
-static void
-take_over_bus (Run * run)
-{
-  GstBus *bus = gst_element_get_bus (run->r->pipeline);
-
-  gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
-  gst_bus_set_sync_handler (bus, on_bus_message, run, NULL);
-  gst_object_unref (bus);
-}
 
 static GstPadProbeReturn
 on_decoded (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
@@ -351,12 +269,11 @@ run_start (const gchar * label, guint buffer_size)
   GstElement *dec;
 
   run->label = label;
-  run->signals = g_ptr_array_new_with_free_func (message_free);
   run->frames = g_array_new (FALSE, FALSE, sizeof (OutFrame));
   run->jb_frames = g_array_new (FALSE, FALSE, sizeof (JbFrame));
   run->steps = g_array_new (FALSE, FALSE, sizeof (RampStep));
   run->r = vdm_kt_receiver_start (label, description);
-  take_over_bus (run);
+  run->signals = run->r->signals;
   run->slow = named (run->r, "slow");
   run->jb = named (run->r, "jb");
   dec = named (run->r, "dec");
@@ -374,7 +291,6 @@ run_free (Run * run)
   vdm_kt_receiver_free (run->r);
   gst_object_unref (run->slow);
   gst_object_unref (run->jb);
-  g_ptr_array_unref (run->signals);
   g_array_unref (run->frames);
   g_array_unref (run->jb_frames);
   g_array_unref (run->steps);
@@ -845,7 +761,8 @@ ramp_run (const gchar * stream)
 /* (b) the clean run.                                                        */
 
 /* The arrival-silence warning the end of the stream brings: cause network,
- * lower-bitrate, posted at least silence-threshold after the last packet. */
+ * lower-bitrate, posted at least the stall threshold (at most
+ * silence-threshold) after the last packet. */
 static gboolean
 is_end_of_stream_silence (const VdmKtMessage * m, guint64 last_arrival_ns, guint64 silence_ns)
 {
@@ -890,6 +807,7 @@ clean_run (const gchar * stream)
   VdmKtSender *replay = start_replay (run, stream, "1", "8000");
   GstStructure *stats;
   guint64 kernel, silence_ns = 0;
+  gdouble stall_ms = 0;
   GArray *sent;
 
   g_object_get (run->r->mon, "silence-threshold", &silence_ns, NULL);
@@ -900,9 +818,14 @@ clean_run (const gchar * stream)
   vdm_kt_sleep_ms (AFTER_END_MS);
   stats = vdm_kt_receiver_stats (run->r);
   kernel = vdm_kt_receiver_socket_drops (run->r);
+  /* The end of the stream is a stall: declared after the stream's own
+   * stall threshold (issue 12: adaptive, at most silence-threshold). */
+  if (gst_structure_get_double (stats, "stall-threshold", &stall_ms) && stall_ms > 1
+      && (guint64) (stall_ms - 1) * GST_MSECOND < silence_ns)
+    silence_ns = (guint64) (stall_ms - 1) * GST_MSECOND;
   print_jitterbuffer (run);
   vdm_kt_receiver_stop (run->r);
-  printf ("  clean: %u packets replayed\n", sent->len);
+  printf ("  clean: %u packets replayed, stall threshold %.1f ms\n", sent->len, stall_ms);
 
   check_clean (run, stats, kernel, silence_ns);
   gst_structure_free (stats);

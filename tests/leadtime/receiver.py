@@ -57,7 +57,8 @@ MESSAGE_FIELDS = {
     "vdropmon-clear": ("cause", "duration", "drops", "detect-time"),
     "vdropmon-stats": ("collector", "collector-status", "kernel-drops",
                        "rtp-lost", "queue-fill-peak", "lag", "runway",
-                       "bitrate", "warnings", "detector-state"),
+                       "bitrate", "warnings", "detector-state", "queue-delay", "trend",
+                       "path-usage", "stall-threshold"),
 }
 
 

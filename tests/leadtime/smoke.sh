@@ -5,41 +5,26 @@
 # truth, kernel drops and a warning from vdropmon, a lead time scored, a
 # timeline drawn). Lead-time targets are not asserted here.
 #
-# Skip policy as in the kernel tests: exit 77 with a loud message when this
-# machine cannot run it (no root, no eBPF), exit 1 instead if
-# VDROPMON_REQUIRE_BPF=1.
+# Skip policy as in the kernel tests (tests/common/test_lib.sh): exit 77
+# with a loud message when this machine cannot run it (no root, no eBPF),
+# exit 1 instead if VDROPMON_REQUIRE_BPF=1.
 set -uo pipefail
 
 build=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-skip_or_fail() {
-	if [[ "${VDROPMON_REQUIRE_BPF:-}" == 1 ]]; then
-		echo "*** leadtime-smoke: FAIL: $* (VDROPMON_REQUIRE_BPF=1: not allowed to skip)" >&2
-		exit 1
-	fi
-	cat >&2 <<-MSG
+VDM_TEST_NAME=leadtime-smoke
+VDM_UNTESTED="The lead-time harness"
+# shellcheck source=../common/test_lib.sh
+source "$here/../common/test_lib.sh"
 
-	****************************************************************
-	*** leadtime-smoke: SKIPPED: $*
-	*** The lead-time harness was NOT tested. Set VDROPMON_REQUIRE_BPF=1
-	*** to turn this skip into a failure.
-	****************************************************************
-
-	MSG
-	exit 77
-}
-
-[[ $EUID -eq 0 ]] || skip_or_fail "needs root (network namespaces, eBPF)"
-for tool in ip tc; do
-	command -v "$tool" >/dev/null || skip_or_fail "$tool not found"
-done
+vdm_require_root_and ip tc
 /usr/bin/python3 -c 'import gi; gi.require_version("Gst", "1.0")' 2>/dev/null ||
-	skip_or_fail "/usr/bin/python3 cannot import gi with Gst 1.0"
+	vdm_skip_or_fail "/usr/bin/python3 cannot import gi with Gst 1.0"
 
 /usr/bin/python3 "$here/suite.py" --smoke --build-dir "$build"
 rc=$?
 if ((rc == 77)); then
-	skip_or_fail "vdropmon's eBPF collector is not running here (see the receiver log)"
+	vdm_skip_or_fail "vdropmon's eBPF collector is not running here (see the receiver log)"
 fi
 exit "$rc"

@@ -191,6 +191,10 @@ def main():
     ap.add_argument("--repeat", type=int, default=0,
                     help="runs per scenario, transport and latency (default: "
                          "3 for gradual, which has one trouble per run, else 1)")
+    ap.add_argument("--index", type=int, default=None,
+                    help="run only this repeat (0-based) of each: one run per call, so that "
+                         "a caller can release the root-test lock between runs; --rescore "
+                         "with --repeat N scores them all together afterwards")
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--rescore", action="store_true")
     args = ap.parse_args()
@@ -202,6 +206,9 @@ def main():
     plan = [(k, t, int(l), r) for k in args.scenarios.split(",") for t in args.transports.split(",")
             for l in args.latencies.split(",")
             for r in range(args.repeat or DEFAULT_REPEATS.get(k, 1))]
+    if args.index is not None:
+        plan = [p for p in plan if p[3] == args.index] or [
+            (k, t, l, args.index) for k, t, l in dict.fromkeys((p[0], p[1], p[2]) for p in plan)]
     for k, t, _, _ in plan:
         if k not in scenarios.KINDS or t not in report.TRANSPORT_NAMES:
             ap.error(f"unknown scenario or transport: {k}, {t}")

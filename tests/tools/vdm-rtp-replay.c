@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "rtp_parse.h"
+#include "sender_common.h"
 #include "udp_dest.h"
 
 #define PROG "vdm-rtp-replay"
@@ -51,7 +52,6 @@
 #define MAX_LOOPS 100000ULL
 #define MAX_DURATION_MS 3600000ULL
 #define DEFAULT_FRAME_TICKS 3000       /* 30 fps, for a file of a single frame */
-#define RETRY_GAP_NS 200000LL   /* pause before resending after ENOBUFS */
 
 struct replay_opts
 {
@@ -91,15 +91,6 @@ struct replay_stats
   const char *stop_reason;
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void
-on_signal (int sig)
-{
-  (void) sig;
-  stop_requested = 1;
-}
-
 static void
 usage (FILE *out)
 {
@@ -116,27 +107,6 @@ usage (FILE *out)
       "  --duration-ms MS          hard cap on run time (default 10000)\n"
       "  --log FILE                one line per sent packet: \"seq ts keyframe\"\n"
       "  --help\n", MAX_FILE_BYTES >> 20, (unsigned long long) MAX_LOOPS);
-}
-
-static bool
-parse_u64 (const char *name, const char *text, uint64_t min, uint64_t max, uint64_t *out)
-{
-  char *end = NULL;
-  unsigned long long value;
-
-  errno = 0;
-  if (text[0] == '-' || text[0] == '\0')
-    goto bad;
-  value = strtoull (text, &end, 0);
-  if (errno != 0 || *end != '\0' || value < min || value > max)
-    goto bad;
-  *out = value;
-  return true;
-
-bad:
-  fprintf (stderr, "vdm-rtp-replay: --%s: expected an integer in %" PRIu64 "..%" PRIu64
-      ", got '%s'\n", name, min, max, text);
-  return false;
 }
 
 static bool
@@ -173,8 +143,10 @@ static const struct option long_options[] = {
 };
 
 static bool
-apply_option (struct replay_opts *o, int opt, const char *arg)
+apply_option (void *opts, int opt, const char *arg)
 {
+  struct replay_opts *o = opts;
+
   switch (opt) {
     case OPT_FILE:
       o->file_path = arg;
@@ -185,11 +157,11 @@ apply_option (struct replay_opts *o, int opt, const char *arg)
     case OPT_SPEED:
       return parse_speed (arg, &o->speed);
     case OPT_LOOP:
-      return parse_u64 ("loop", arg, 1, MAX_LOOPS, &o->loops);
+      return sender_parse_u64 (PROG, "loop", arg, 1, MAX_LOOPS, &o->loops);
     case OPT_COUNT:
-      return parse_u64 ("count", arg, 1, MAX_COUNT, &o->count);
+      return sender_parse_u64 (PROG, "count", arg, 1, MAX_COUNT, &o->count);
     case OPT_DURATION:
-      return parse_u64 ("duration-ms", arg, 1, MAX_DURATION_MS, &o->duration_ms);
+      return sender_parse_u64 (PROG, "duration-ms", arg, 1, MAX_DURATION_MS, &o->duration_ms);
     case OPT_LOG:
       o->log_path = arg;
       return true;
@@ -202,21 +174,12 @@ apply_option (struct replay_opts *o, int opt, const char *arg)
 static int
 parse_args (int argc, char **argv, struct replay_opts *o)
 {
-  int opt;
+  int rc;
 
   *o = (struct replay_opts) {.speed = 1.0,.loops = 1,.duration_ms = 10000 };
-  while ((opt = getopt_long (argc, argv, "", long_options, NULL)) != -1) {
-    if (opt == OPT_HELP) {
-      usage (stdout);
-      return -1;
-    }
-    if (opt == '?' || !apply_option (o, opt, optarg))
-      return EXIT_USAGE;
-  }
-  if (optind < argc) {
-    fprintf (stderr, "vdm-rtp-replay: unexpected argument '%s'\n", argv[optind]);
-    return EXIT_USAGE;
-  }
+  rc = sender_parse_options (PROG, argc, argv, long_options, OPT_HELP, usage, apply_option, o);
+  if (rc != 0)
+    return rc;
   if (o->file_path == NULL || o->dest_text == NULL) {
     fprintf (stderr, "vdm-rtp-replay: --file and --dest are required\n");
     return EXIT_USAGE;
@@ -330,23 +293,6 @@ free_recording (struct recording *rec)
 /* ------------------------------------------------------------------------ */
 /* Sending.                                                                  */
 
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static void
-sleep_until (int64_t when)
-{
-  struct timespec ts = {.tv_sec = when / 1000000000LL,.tv_nsec = when % 1000000000LL };
-
-  clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
 /* Loop `loop` of the file continues where the previous one ended. */
 static void
 continue_header (uint8_t *out, const struct recorded_packet *p, uint64_t loop, uint64_t n_packets,
@@ -362,29 +308,6 @@ continue_header (uint8_t *out, const struct recorded_packet *p, uint64_t loop, u
   out[5] = (ts >> 16) & 0xff;
   out[6] = (ts >> 8) & 0xff;
   out[7] = ts & 0xff;
-}
-
-/* Retries local queue pressure (ENOBUFS/EAGAIN) so that every packet leaves
- * this host: a loss the receiver sees must come from the receiver.
- * Returns 0, 1 if stopped (deadline, signal), -1 on error. */
-static int
-send_packet (int fd, const struct replay_opts *o, const uint8_t *buf, size_t len,
-    int64_t deadline, struct replay_stats *stats)
-{
-  for (;;) {
-    ssize_t n = sendto (fd, buf, len, 0, (const struct sockaddr *) &o->dest, o->dest_len);
-    if (n == (ssize_t) len)
-      return 0;
-    if (n >= 0 || (errno != ENOBUFS && errno != EAGAIN && errno != EINTR)) {
-      fprintf (stderr, "vdm-rtp-replay: sendto %s: %s\n", o->dest_text,
-          n >= 0 ? "short send" : strerror (errno));
-      return -1;
-    }
-    if (stop_requested || now_ns () >= deadline)
-      return 1;
-    stats->retries++;
-    sleep_until (now_ns () + RETRY_GAP_NS);
-  }
 }
 
 static void
@@ -410,9 +333,10 @@ run (int fd, const struct replay_opts *o, const struct recording *rec, FILE *log
 {
   static uint8_t buf[65536];
   uint64_t limit = o->count ? o->count : o->loops * rec->n_packets;
-  int64_t start = now_ns ();
+  int64_t start = sender_now_ns ();
   int64_t deadline = start + (int64_t) o->duration_ms * 1000000LL;
   double ns_per_tick = 1e9 / RTP_CLOCK_RATE / o->speed;
+  struct sender_dest dest = { &o->dest, o->dest_len, o->dest_text };
 
   st->stop_reason = "all loops sent";
   for (uint64_t i = 0; i < o->loops * rec->n_packets; i++) {
@@ -427,16 +351,16 @@ run (int fd, const struct replay_opts *o, const struct recording *rec, FILE *log
       st->stop_reason = "count reached";
       return 0;
     }
-    if (when > now_ns ())
-      sleep_until (when < deadline ? when : deadline);
-    if (stop_requested || now_ns () >= deadline) {
-      st->stop_reason = stop_requested ? "signal" : "duration cap";
+    if (when > sender_now_ns ())
+      sender_sleep_until (when < deadline ? when : deadline);
+    if (sender_stop_requested || sender_now_ns () >= deadline) {
+      st->stop_reason = sender_stop_requested ? "signal" : "duration cap";
       return 0;
     }
     continue_header (buf, p, loop, rec->n_packets, rec->span_ticks);
-    rc = send_packet (fd, o, buf, p->len, deadline, st);
+    rc = sender_send_packet (PROG, fd, &dest, buf, p->len, deadline, &st->retries);
     if (rc != 0) {
-      st->stop_reason = stop_requested ? "signal" : "duration cap";
+      st->stop_reason = sender_stop_requested ? "signal" : "duration cap";
       return rc < 0 ? -1 : 0;
     }
     keyframe = is_keyframe_packet (buf, p->len);
@@ -446,17 +370,6 @@ run (int fd, const struct replay_opts *o, const struct recording *rec, FILE *log
     log_packet (log, buf, keyframe);
   }
   return 0;
-}
-
-static void
-install_signal_handlers (void)
-{
-  struct sigaction sa = { 0 };
-
-  /* No SA_RESTART: a signal must interrupt clock_nanosleep. */
-  sa.sa_handler = on_signal;
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
 }
 
 int
@@ -485,7 +398,7 @@ main (int argc, char **argv)
     fprintf (stderr, "vdm-rtp-replay: socket: %s\n", strerror (errno));
     rc = -1;
   } else {
-    install_signal_handlers ();
+    sender_install_signal_handlers ();
     rc = run (fd, &opts, &rec, log, &stats);
     close (fd);
   }

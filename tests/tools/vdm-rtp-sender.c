@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sender_common.h"
 #include "udp_dest.h"
 
 #define PROG "vdm-rtp-sender"
@@ -43,7 +44,6 @@
 #define MAX_DURATION_MS 3600000ULL
 #define MAX_RATE 1000000ULL
 #define BURST_GAP_NS 1000000LL  /* pause after each burst when --rate 0 */
-#define RETRY_GAP_NS 200000LL   /* pause before resending after ENOBUFS */
 
 /* H.264 NAL bits (RFC 6184 §5.8): FU indicator F=0 NRI=3 type=28. */
 #define FU_INDICATOR 0x7c
@@ -84,15 +84,6 @@ struct sender_stats
   const char *stop_reason;
 };
 
-static volatile sig_atomic_t stop_requested;
-
-static void
-on_signal (int sig)
-{
-  (void) sig;
-  stop_requested = 1;
-}
-
 static void
 usage (FILE *out)
 {
@@ -121,36 +112,13 @@ usage (FILE *out)
       "is not a multiple of K ends with an incomplete frame (no marker).\n", (unsigned long long) MAX_COUNT);
 }
 
-/* Parses an unsigned integer (decimal, 0x hex) within [min, max]. */
-static bool
-parse_u64 (const char *name, const char *text, uint64_t min, uint64_t max,
-    uint64_t *out)
-{
-  char *end = NULL;
-  unsigned long long value;
-
-  errno = 0;
-  if (text[0] == '-' || text[0] == '\0')
-    goto bad;
-  value = strtoull (text, &end, 0);
-  if (errno != 0 || *end != '\0' || value < min || value > max)
-    goto bad;
-  *out = value;
-  return true;
-
-bad:
-  fprintf (stderr, "vdm-rtp-sender: --%s: expected an integer in %" PRIu64
-      "..%" PRIu64 ", got '%s'\n", name, min, max, text);
-  return false;
-}
-
 static bool
 parse_uint (const char *name, const char *text, unsigned min, unsigned max,
     unsigned *out)
 {
   uint64_t value;
 
-  if (!parse_u64 (name, text, min, max, &value))
+  if (!sender_parse_u64 (PROG, name, text, min, max, &value))
     return false;
   *out = (unsigned) value;
   return true;
@@ -206,8 +174,9 @@ set_defaults (struct sender_opts *o)
 
 /* Applies one option; returns false on a bad value. */
 static bool
-apply_option (struct sender_opts *o, int opt, const char *arg)
+apply_option (void *opts, int opt, const char *arg)
 {
+  struct sender_opts *o = opts;
   uint64_t v;
 
   switch (opt) {
@@ -219,7 +188,7 @@ apply_option (struct sender_opts *o, int opt, const char *arg)
       return udp_dest_parse (PROG, "bind", arg, 0, &o->bind_addr,
           &o->bind_len);
     case OPT_COUNT:
-      return parse_u64 ("count", arg, 1, MAX_COUNT, &o->count);
+      return sender_parse_u64 (PROG, "count", arg, 1, MAX_COUNT, &o->count);
     case OPT_SIZE:
       return parse_uint ("size", arg, 2, MAX_PAYLOAD, &o->size);
     case OPT_PPF:
@@ -232,21 +201,21 @@ apply_option (struct sender_opts *o, int opt, const char *arg)
     case OPT_PT:
       return parse_uint ("pt", arg, 0, 127, &o->pt);
     case OPT_SSRC:
-      if (!parse_u64 ("ssrc", arg, 0, UINT32_MAX, &v))
+      if (!sender_parse_u64 (PROG, "ssrc", arg, 0, UINT32_MAX, &v))
         return false;
       o->ssrc = (uint32_t) v;
       return true;
     case OPT_SEQ_START:
-      if (!parse_u64 ("seq-start", arg, 0, 65535, &v))
+      if (!sender_parse_u64 (PROG, "seq-start", arg, 0, 65535, &v))
         return false;
       o->seq_start = (uint16_t) v;
       return true;
     case OPT_RATE:
-      return parse_u64 ("rate", arg, 0, MAX_RATE, &o->rate);
+      return sender_parse_u64 (PROG, "rate", arg, 0, MAX_RATE, &o->rate);
     case OPT_BURST:
       return parse_uint ("burst", arg, 1, 100000, &o->burst);
     case OPT_DURATION:
-      return parse_u64 ("duration-ms", arg, 1, MAX_DURATION_MS,
+      return sender_parse_u64 (PROG, "duration-ms", arg, 1, MAX_DURATION_MS,
           &o->duration_ms);
     case OPT_LOG:
       o->log_path = arg;
@@ -263,22 +232,12 @@ apply_option (struct sender_opts *o, int opt, const char *arg)
 static int
 parse_args (int argc, char **argv, struct sender_opts *o)
 {
-  int opt;
+  int rc;
 
   set_defaults (o);
-  while ((opt = getopt_long (argc, argv, "", long_options, NULL)) != -1) {
-    if (opt == OPT_HELP) {
-      usage (stdout);
-      return -1;
-    }
-    if (opt == '?' || !apply_option (o, opt, optarg))
-      return EXIT_USAGE;
-  }
-  if (optind < argc) {
-    fprintf (stderr, "vdm-rtp-sender: unexpected argument '%s'\n",
-        argv[optind]);
-    return EXIT_USAGE;
-  }
+  rc = sender_parse_options (PROG, argc, argv, long_options, OPT_HELP, usage, apply_option, o);
+  if (rc != 0)
+    return rc;
   if (o->dest_text == NULL || o->count == 0) {
     fprintf (stderr, "vdm-rtp-sender: --dest and --count are required\n");
     return EXIT_USAGE;
@@ -291,27 +250,6 @@ parse_args (int argc, char **argv, struct sender_opts *o)
   if (!check_destination_allowed (o))
     return EXIT_USAGE;
   return 0;
-}
-
-static int64_t
-now_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Sleeps until the absolute monotonic time `when`; a signal cuts it short. */
-static void
-sleep_until (int64_t when)
-{
-  struct timespec ts = {
-    .tv_sec = when / 1000000000LL,
-    .tv_nsec = when % 1000000000LL
-  };
-
-  clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }
 
 static void
@@ -409,35 +347,6 @@ open_socket (const struct sender_opts *o)
   return fd;
 }
 
-/* Sends one packet.  Local queue pressure (ENOBUFS/EAGAIN) is retried so
- * that every sequence number really leaves this host: a gap seen by the
- * receiver must come from the path under test, not from the sender.
- * Returns 0, 1 if the deadline/signal stopped the retry, -1 on error. */
-static int
-send_packet (int fd, const struct sender_opts *o, const uint8_t *buf,
-    size_t len, int64_t deadline, struct sender_stats *stats)
-{
-  for (;;) {
-    ssize_t n = sendto (fd, buf, len, 0, (const struct sockaddr *) &o->dest,
-        o->dest_len);
-    if (n == (ssize_t) len)
-      return 0;
-    if (n >= 0) {
-      fprintf (stderr, "vdm-rtp-sender: short send (%zd of %zu)\n", n, len);
-      return -1;
-    }
-    if (errno != ENOBUFS && errno != EAGAIN && errno != EINTR) {
-      fprintf (stderr, "vdm-rtp-sender: sendto %s: %s\n", o->dest_text,
-          strerror (errno));
-      return -1;
-    }
-    if (stop_requested || now_ns () >= deadline)
-      return 1;
-    stats->retries++;
-    sleep_until (now_ns () + RETRY_GAP_NS);
-  }
-}
-
 /* When packet `index` may go out: on a fixed schedule with --rate, else
  * after each --burst a short pause so "as fast as possible" stays bounded
  * and gives the receiver a chance to run. */
@@ -448,7 +357,7 @@ send_time (const struct sender_opts *o, uint64_t index, int64_t start,
   if (o->rate != 0)
     return start + (int64_t) (index * 1000000000ULL / o->rate);
   if (index != 0 && index % o->burst == 0)
-    *burst_end = now_ns () + BURST_GAP_NS;
+    *burst_end = sender_now_ns () + BURST_GAP_NS;
   return *burst_end;
 }
 
@@ -474,9 +383,10 @@ static int
 run (int fd, const struct sender_opts *o, FILE *log, struct sender_stats *st)
 {
   static uint8_t buf[RTP_HEADER_LEN + MAX_PAYLOAD];
-  int64_t start = now_ns ();
+  int64_t start = sender_now_ns ();
   int64_t deadline = start + (int64_t) o->duration_ms * 1000000LL;
   int64_t burst_end = start;
+  struct sender_dest dest = { &o->dest, o->dest_len, o->dest_text };
 
   st->stop_reason = "count reached";
   for (uint64_t i = 0; i < o->count; i++) {
@@ -485,34 +395,23 @@ run (int fd, const struct sender_opts *o, FILE *log, struct sender_stats *st)
     int64_t when = send_time (o, i, start, &burst_end);
     int rc;
 
-    if (when > now_ns ())
-      sleep_until (when < deadline ? when : deadline);
-    if (stop_requested || now_ns () >= deadline) {
-      st->stop_reason = stop_requested ? "signal" : "duration cap";
+    if (when > sender_now_ns ())
+      sender_sleep_until (when < deadline ? when : deadline);
+    if (sender_stop_requested || sender_now_ns () >= deadline) {
+      st->stop_reason = sender_stop_requested ? "signal" : "duration cap";
       return 0;
     }
-    rc = send_packet (fd, o, buf, len, deadline, st);
+    rc = sender_send_packet (PROG, fd, &dest, buf, len, deadline, &st->retries);
     if (rc < 0)
       return -1;
     if (rc > 0) {
-      st->stop_reason = stop_requested ? "signal" : "duration cap";
+      st->stop_reason = sender_stop_requested ? "signal" : "duration cap";
       return 0;
     }
     count_packet (&p, st);
     log_packet (log, &p);
   }
   return 0;
-}
-
-static void
-install_signal_handlers (void)
-{
-  struct sigaction sa = { 0 };
-
-  /* No SA_RESTART: a signal must interrupt clock_nanosleep. */
-  sa.sa_handler = on_signal;
-  sigaction (SIGINT, &sa, NULL);
-  sigaction (SIGTERM, &sa, NULL);
 }
 
 static bool
@@ -550,7 +449,7 @@ main (int argc, char **argv)
     close_log (log, opts.log_path);
     return EXIT_RUNTIME;
   }
-  install_signal_handlers ();
+  sender_install_signal_handlers ();
   rc = run (fd, &opts, log, &stats);
   close (fd);
   if (!close_log (log, opts.log_path))

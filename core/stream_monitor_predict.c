@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * stream_monitor_predict.c — the monitor's predictions from arrivals alone
+ * (issue 12): an arrival stall declared within a few frame intervals
+ * (stall_detector.c) and a bottleneck queue building up before it drops
+ * anything (trendline.c, GCC's delay gradient on the receive side). Both
+ * feed the arrival deficit of stream_monitor_alerts.c; they say nothing
+ * on their own.
+ *
+ * Arrival times are the monitor's clock at the earliest point the element
+ * sees a packet (the udpsrc probe, right after recvmsg; transform_ip for
+ * TCP transports), not the kernel's receive timestamp: a reader thread
+ * that is late by a constant does not bias the gradient, one that is late
+ * by a growing amount does (a starved receiver reads as a growing queue,
+ * which is true of its own socket queue).
+ */
+#include "stream_monitor_priv.h"
+
+/* "Queue building" must hold this long before it is a warning: GCC flags a
+ * single keyframe's queue for up to ~0.7 s on a link just above the
+ * bitrate (tests/core/test_trendline.c), so this asks for more. */
+#define CONGESTION_SUSTAIN_NS (500 * VDM_MSECOND)
+/* The queue delay needed too: a quarter of the playout buffer, within
+ * these bounds (a keyframe through a link 1.3x the bitrate queues ~50 ms). */
+#define CONGESTION_MIN_DELAY_NS (40 * VDM_MSECOND)
+#define CONGESTION_MAX_DELAY_NS (80 * VDM_MSECOND)
+
+void
+vdm_monitor_predict_reset (vdm_stream_monitor *mon)
+{
+  vdm_stall_config stall;
+
+  vdm_stall_config_init (&stall);
+  stall.ceiling_ns = mon->config.silence_threshold_ns;
+  vdm_stall_init (&mon->stall, &stall);
+  vdm_trendline_init (&mon->trendline, NULL);
+}
+
+void
+vdm_monitor_predict_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns)
+{
+  vdm_stall_arrival (&mon->stall, now);
+  vdm_trendline_packet (&mon->trendline, now, media_ns);
+}
+
+/* The stall threshold never above the old silence rule: silence-threshold,
+ * or three frame intervals for slow streams (whose own gaps are long). */
+static void
+update_ceiling (vdm_stream_monitor *mon)
+{
+  uint64_t ceiling = mon->config.silence_threshold_ns;
+  double frames3 = 3 * mon->arrival.frame_interval_ns;
+
+  if (frames3 > (double) ceiling && frames3 < 1e12)
+    ceiling = (uint64_t) frames3;
+  if (ceiling != mon->stall.config.ceiling_ns) {
+    vdm_stall_config c = mon->stall.config;
+
+    c.ceiling_ns = ceiling;
+    vdm_stall_set_config (&mon->stall, &c);
+  }
+}
+
+bool
+vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now)
+{
+  update_ceiling (mon);
+  return vdm_stall_is_stalled (&mon->stall, now);
+}
+
+/* Where the damage of a stall begins: what was due right after the last
+ * arrival, earlier by the queue delay the stream already had (that much of
+ * the buffer was gone). */
+uint64_t
+vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon)
+{
+  uint64_t last = vdm_stall_last_arrival (&mon->stall);
+  double q_ns = vdm_trendline_queue_delay_ms (&mon->trendline) * 1e6;
+
+  if (last == VDM_TIME_NONE)
+    return VDM_TIME_NONE;
+  return q_ns < (double) last ? last - (uint64_t) q_ns : 0;
+}
+
+bool
+vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
+    uint64_t *empty_in)
+{
+  uint64_t min_delay = buffer / 4;
+  uint64_t eta;
+
+  if (buffer == VDM_TIME_NONE || buffer == 0)
+    return false;
+  if (min_delay < CONGESTION_MIN_DELAY_NS)
+    min_delay = CONGESTION_MIN_DELAY_NS;
+  if (min_delay > CONGESTION_MAX_DELAY_NS)
+    min_delay = CONGESTION_MAX_DELAY_NS;
+  if (vdm_trendline_building_for (&mon->trendline, now) < CONGESTION_SUSTAIN_NS
+      || vdm_trendline_queue_delay_ms (&mon->trendline) * 1e6 < (double) min_delay)
+    return false;
+  eta = vdm_trendline_time_to_empty (&mon->trendline, buffer);
+  if (eta == VDM_TIME_NONE)
+    return false;
+  *empty_in = eta;
+  return true;
+}
+
+void
+vdm_monitor_predict_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out)
+{
+  out->queue_delay_ms = vdm_trendline_queue_delay_ms (&mon->trendline);
+  out->trend = vdm_trendline_trend (&mon->trendline);
+  out->usage = vdm_usage_name (vdm_trendline_usage (&mon->trendline));
+  out->stall_threshold_ms = vdm_stall_threshold (&mon->stall) / 1e6;
+}
