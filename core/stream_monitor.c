@@ -351,7 +351,7 @@ vdm_stream_monitor_kernel_drop (vdm_stream_monitor *mon, const vdm_kernel_drop *
     .reason = drop->reason,
     .reason_name = drop->reason_name,
     .time_ns = drop->ktime_ns,
-    .count = 1,
+    .count = drop->count > 1 ? drop->count : 1,
     .attribution = drop->attribution,
   };
   vdm_rtp_header rtp;
@@ -371,6 +371,10 @@ vdm_stream_monitor_kernel_drop (vdm_stream_monitor *mon, const vdm_kernel_drop *
   }
   before = vdm_drop_batcher_next_deadline (mon->batcher);
   vdm_drop_batcher_add (mon->batcher, &record, now.mono);
+  /* A catch-up is history (drops while the collector daemon was away, or
+   * before the watch): reported and counted, but no surge now. */
+  if (drop->attribution == VDM_ATTR_CATCH_UP)
+    return vdm_drop_batcher_next_deadline (mon->batcher) < before;
   vdm_monitor_detector_at (mon, t);
   vdm_detector_add_drops (mon->detector, t, cause ? cause : VDM_CAUSE_NETWORK, 1);
   if (record.keyframe_packet)
@@ -548,6 +552,8 @@ vdm_stream_monitor_take_reports (vdm_stream_monitor *mon, vdm_drop_report *out, 
 {
   unsigned n = mon->n_reports < max ? mon->n_reports : max;
 
+  if (n == 0)
+    return 0;                   /* the array may not exist yet: no memcpy from NULL */
   memcpy (out, mon->reports, n * sizeof (*out));
   memmove (mon->reports, mon->reports + n, (mon->n_reports - n) * sizeof (*out));
   mon->n_reports -= n;
@@ -560,6 +566,8 @@ vdm_stream_monitor_take_alerts (vdm_stream_monitor *mon, vdm_alert *out, unsigne
 {
   unsigned n = mon->n_alerts < max ? mon->n_alerts : max;
 
+  if (n == 0)
+    return 0;                   /* the array may not exist yet: no memcpy from NULL */
   memcpy (out, mon->alerts, n * sizeof (*out));
   memmove (mon->alerts, mon->alerts + n, (mon->n_alerts - n) * sizeof (*out));
   mon->n_alerts -= n;

@@ -64,6 +64,7 @@ typedef struct {
   uint8_t attribution;            /* enum vdm_attribution */
   const uint8_t *payload;         /* first L4 payload bytes, read during the call only */
   size_t payload_len;
+  uint32_t count;                 /* packets: 0 or 1 = one; more for a catch-up */
 } vdm_kernel_drop;
 
 /* A closed batch of drops, placed on the stream's timeline. */

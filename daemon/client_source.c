@@ -278,13 +278,20 @@ fill_counters (const local_watch *w, vdm_counters *out)
 static void
 close_session (local_watch *w)
 {
-  uint64_t session_total = 0;
+  uint64_t session_total = 0, received = 0, known_lost;
 
   if (!w->remote_id)
     return;
   fill_counters (w, &w->carried);
-  for (unsigned slot = 0; slot < VDM_REASON_SLOTS; slot++)
+  for (unsigned slot = 0; slot < VDM_REASON_SLOTS; slot++) {
     session_total += session_count (w, slot);
+    received += w->received[slot];
+  }
+  /* Drops the daemon counted whose events died with it (in its ring, its
+   * queues, the socket): lost events, so counts and messages still add up. */
+  known_lost = w->polled.ringbuf_lost + w->polled_queue_lost;
+  if (w->polled.total > received + known_lost)
+    w->carried.ringbuf_lost += w->polled.total - received - known_lost;
   w->sk_accounted = w->session_sk_start + session_total;
   memset (&w->polled, 0, sizeof (w->polled));
   memset (w->received, 0, sizeof (w->received));

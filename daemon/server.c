@@ -51,6 +51,7 @@ struct client {
   vdm_subscription *sub;
   uint32_t epoll_events;
   bool dead;                    /* ended; freed once the current epoll batch is done */
+  bool said_why;                /* the reason it ends was logged already */
 
   /* watches: written by the loop under handoff_lock, read by the source's
    * thread under it; the loop reads them without (it is the only writer). */
@@ -520,25 +521,31 @@ handle_frame (client *c, const uint8_t *frame, int len, int fd)
 
   if (vdm_proto_decode (frame, (size_t) len, &msg, &why) < 0) {
     log_client (c, "disconnected: malformed frame: %s", why);
+    c->said_why = true;
     return -EBADMSG;
   }
   if (!vdm_proto_type_from_client (msg.type)) {
     log_client (c, "disconnected: a client may not send %s frames", vdm_proto_type_name (msg.type));
+    c->said_why = true;
     return -EBADMSG;
   }
   if (fd >= 0 && msg.type != VDM_MSG_WATCH) {
     log_client (c, "disconnected: an fd came with a %s frame", vdm_proto_type_name (msg.type));
+    c->said_why = true;
     return -EBADMSG;
   }
   if (!c->said_hello && msg.type != VDM_MSG_HELLO) {
     log_client (c, "disconnected: %s before hello", vdm_proto_type_name (msg.type));
+    c->said_why = true;
     return -EBADMSG;
   }
   switch ((vdm_msg_type) msg.type) {
     case VDM_MSG_HELLO:
       err = c->said_hello ? -EBADMSG : handle_hello (c, &msg);
-      if (c->said_hello && err == -EBADMSG)
+      if (c->said_hello && err == -EBADMSG && !c->said_why) {
         log_client (c, "disconnected: hello twice");
+        c->said_why = true;
+      }
       break;
     case VDM_MSG_WATCH:
       err = handle_watch (c, &msg, fd);
@@ -561,8 +568,10 @@ handle_frame (client *c, const uint8_t *frame, int len, int fd)
       err = -EBADMSG;
       break;
   }
-  if (err == -ENOBUFS)
+  if (err == -ENOBUFS) {
     log_client (c, "disconnected: not reading its replies (%u queued)", VDM_SERVER_REPLY_FRAMES);
+    c->said_why = true;
+  }
   return err;
 }
 
@@ -587,7 +596,8 @@ kill_client (vdm_server *s, client *c)
     s->config.on_watch (s->config.hook_data, &c->peer, c->watches[i]->id, NULL, NULL, NULL, false);
   if (s->config.on_clients)
     s->config.on_clients (s->config.hook_data, s->n_clients);
-  log_client (c, "gone, %u watch%s ended", c->n_watches, c->n_watches == 1 ? "" : "es");
+  if (!c->said_why)             /* a protocol violation is one line, said where it was seen */
+    log_client (c, "gone, %u watch%s ended", c->n_watches, c->n_watches == 1 ? "" : "es");
 }
 
 static void
@@ -731,9 +741,11 @@ read_client (client *c)
     if (len == 0)
       return false;
     if (len < 0) {
-      if (len == -EMSGSIZE)
+      if (len == -EMSGSIZE) {
         log_client (c, "disconnected: frame larger than %d bytes or more than one fd",
             VDM_PROTO_MAX_FRAME);
+        c->said_why = true;
+      }
       return false;
     }
     len = handle_frame (c, frame, len, fd);

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
@@ -144,6 +145,9 @@ activated_socket (void)
         "(ListenSequentialPacket= in vdropmond.socket)\n");
     return -2;
   }
+  /* systemd passes it blocking; the loop accepts until EAGAIN */
+  fcntl (SD_LISTEN_FDS_START, F_SETFL, fcntl (SD_LISTEN_FDS_START, F_GETFL) | O_NONBLOCK);
+  fcntl (SD_LISTEN_FDS_START, F_SETFD, FD_CLOEXEC);
   return SD_LISTEN_FDS_START;
 }
 

@@ -2,11 +2,14 @@
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
+#include "client_source.h"
 #include "gstvdropmon.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
+  /* collector=daemon|auto: vdm_source_open ("daemon", ...) talks to vdropmond */
+  vdm_daemon_client_register ();
   return GST_ELEMENT_REGISTER (vdropmon, plugin);
 }
 

@@ -34,6 +34,7 @@ on_kernel_drop (void *user_data, const vdm_drop * drop)
     .attribution = (guint8) drop->attributed_by,
     .payload = drop->payload,
     .payload_len = drop->payload_len,
+    .count = drop->count,
   };
 
   g_mutex_lock (&self->lock);
@@ -324,13 +325,17 @@ vdm_build_stats (GstVdropmon * self, const gchar * name)
 {
   VdmStatsSnapshot snap = { 0 };
   vdm_source *source = vdm_collector_ref (self);
+  vdm_source_info info = { 0 };
   GstStructure *s;
   guint i;
 
+  if (source)                   /* no I/O: the daemon source says whether it reconnects */
+    vdm_source_get_info (source, &info);
   snap.flows = g_ptr_array_new_with_free_func (g_free);
   g_mutex_lock (&self->lock);
   snap.collector = self->collector_name ? self->collector_name : "none";
-  snap.collector_status = self->collector_status ? self->collector_status : "disabled";
+  snap.collector_status = info.status ? info.status
+      : self->collector_status ? self->collector_status : "disabled";
   snap.collector_skipped = self->collector_skipped ? self->collector_skipped : "";
   add_counters (&snap, &self->retired);
   for (i = 0; i < self->watches->len; i++) {

@@ -25,6 +25,8 @@ attribution_name (guint8 attribution)
       return "socket";
     case VDM_ATTR_FLOW:
       return "flow";
+    case VDM_ATTR_CATCH_UP:
+      return "catch-up";
     default:
       return "userspace";
   }

@@ -15,7 +15,7 @@
 #   VDM_TEST_ARGS="..."    extra arguments for meson test (e.g. --suite unit)
 #   VDM_SANITIZERS=1       after the normal suites, also (issue 9, CI does):
 #                          the ASan+UBSan build (build-asan/) running the
-#                          unit, element and kernel suites, and the
+#                          unit, element, kernel and stress suites, and the
 #                          libFuzzer targets (tests/fuzz/run.sh, build-fuzz/);
 #                          their tests are counted in the same last line.
 #   VDM_ASAN_BUILD_DIR=DIR VDM_FUZZ_BUILD_DIR=DIR  their build directories
@@ -28,7 +28,7 @@ asan_build=${VDM_ASAN_BUILD_DIR:-$root/build-asan}
 fuzz_build=${VDM_FUZZ_BUILD_DIR:-$root/build-fuzz}
 # Suites worth a sanitizer: everything in-process that the element and the
 # core run through. Not e2e/leadtime/servers (separate processes, minutes).
-asan_suites=(unit element kernel)
+asan_suites=(unit element kernel stress)
 
 note() {
 	echo "tests/run.sh: $*" >&2

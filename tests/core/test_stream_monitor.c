@@ -24,20 +24,20 @@ typedef struct {
   uint8_t payload[2];
 } packet;
 
-static packet
-make_packet (uint16_t seq, uint32_t ts, bool keyframe)
+/* Fills *p in place: rtp.payload points into p itself (a packet returned
+ * by value would point into the callee's dead stack frame). */
+static void
+make_packet (packet *p, uint16_t seq, uint32_t ts, bool keyframe)
 {
-  packet p = { 0 };
-
-  p.payload[0] = 0x7c;          /* FU-A */
-  p.payload[1] = keyframe ? 0x85 : 0x81;        /* start bit, IDR (5) or non-IDR (1) */
-  p.rtp.payload_type = 96;
-  p.rtp.seq = seq;
-  p.rtp.timestamp = ts;
-  p.rtp.ssrc = SSRC;
-  p.rtp.payload = p.payload;
-  p.rtp.payload_len = sizeof (p.payload);
-  return p;
+  *p = (packet) { 0 };
+  p->payload[0] = 0x7c;         /* FU-A */
+  p->payload[1] = keyframe ? 0x85 : 0x81;       /* start bit, IDR (5) or non-IDR (1) */
+  p->rtp.payload_type = 96;
+  p->rtp.seq = seq;
+  p->rtp.timestamp = ts;
+  p->rtp.ssrc = SSRC;
+  p->rtp.payload = p->payload;
+  p->rtp.payload_len = sizeof (p->payload);
 }
 
 static vdm_now
@@ -65,7 +65,9 @@ new_monitor (void)
 static void
 frame (vdm_stream_monitor *mon, unsigned n, bool keyframe, unsigned skip_seqs)
 {
-  packet p = make_packet ((uint16_t) (100 + n + skip_seqs), n * FRAME_TICKS, keyframe);
+  packet p;
+
+  make_packet (&p, (uint16_t) (100 + n + skip_seqs), n * FRAME_TICKS, keyframe);
 
   vdm_stream_monitor_buffer_passed (mon, 1200);
   vdm_stream_monitor_rtp_passed (mon, &p.rtp, (uint64_t) n * FRAME_MS * MS);
@@ -130,8 +132,7 @@ static void
 test_kernel_drop_placed_and_copied (void)
 {
   vdm_stream_monitor *mon = new_monitor ();
-  packet passed = make_packet (200, 7 * FRAME_TICKS, true);
-  packet lost = make_packet (201, 7 * FRAME_TICKS, true);
+  packet passed, lost;
   uint8_t wire[14];
   char name[32] = "SOCKET_RCVBUFF";
   vdm_kernel_drop drop = {
@@ -140,6 +141,8 @@ test_kernel_drop_placed_and_copied (void)
   };
   vdm_drop_report r[2];
 
+  make_packet (&passed, 200, 7 * FRAME_TICKS, true);
+  make_packet (&lost, 201, 7 * FRAME_TICKS, true);
   /* the lost packet as the kernel saw it: RTP header + FU-A bytes */
   memset (wire, 0, sizeof (wire));
   wire[0] = 0x80;
@@ -247,7 +250,7 @@ test_warning_and_clear (void)
     bool lossy = t >= 2000 && t < 3000;
 
     seq += lossy ? 1 : 0;
-    p = make_packet (seq++, (uint32_t) (t * 90), false);
+    make_packet (&p, seq++, (uint32_t) (t * 90), false);
     vdm_stream_monitor_rtp_passed (mon, &p.rtp, t * MS);
     vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
     vdm_stream_monitor_tick (mon, at_ms (t), false);
@@ -340,7 +343,9 @@ test_timestamp_jumps_are_not_lag (void)
   vdm_stream_monitor_set_format (mon, true, VDM_CODEC_H264, 1, -1);
   vdm_stream_monitor_set_latency (mon, 2 * VDM_SECOND);
   for (uint64_t t = 0; t < 20000; t += 10) {
-    packet p = make_packet ((uint16_t) (t / 10), ts, false);
+    packet p;
+
+    make_packet (&p, (uint16_t) (t / 10), ts, false);
     vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
     vdm_stream_monitor_tick (mon, at_ms (t), false);
     vdm_stream_monitor_stats (mon, &stats);
@@ -352,11 +357,26 @@ test_timestamp_jumps_are_not_lag (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* Taking outputs before any exist: the arrays are not allocated yet, and
+ * copying from NULL (even 0 bytes) is undefined (UBSan in build-asan). */
+static void
+test_take_from_fresh_monitor (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_drop_report r[2];
+  vdm_alert a[2];
+
+  g_assert_cmpuint (vdm_stream_monitor_take_reports (mon, r, 2), ==, 0);
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 2), ==, 0);
+  vdm_stream_monitor_free (mon);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/stream_monitor/gap-report", test_gap_report);
+  g_test_add_func ("/stream_monitor/take-from-fresh-monitor", test_take_from_fresh_monitor);
   g_test_add_func ("/stream_monitor/kernel-drop-placed-and-copied",
       test_kernel_drop_placed_and_copied);
   g_test_add_func ("/stream_monitor/reset-forgets-pending", test_reset_forgets_pending);

@@ -42,6 +42,7 @@ typedef struct {
   uint16_t port;
   uint32_t watch_id;
   uint64_t events, catch_up, keyframes;
+  uint64_t foreign;             /* events naming another socket: must stay 0 */
   uint8_t seen_seq[65536 / 8];
   unsigned distinct_seqs;
 } rx_socket;
@@ -55,6 +56,8 @@ typedef struct {
   const char *stop_file;
   unsigned settle_ms;
   unsigned read_every_ms;       /* 0: never read */
+  unsigned poll_ms;             /* like the element: queue peak every poll_ms, counters every 10 */
+  const char *source_name;      /* "daemon" (default) or "embedded", for comparisons */
   const char *ready_file;
 } options;
 
@@ -98,6 +101,10 @@ on_drop (void *user_data, const vdm_drop *drop)
   s = &sockets[drop->watch_id - 1];     /* watch ids are given in order, 1.. */
   if (drop->attributed_by == VDM_ATTR_CATCH_UP) {
     s->catch_up += drop->count ? drop->count : 1;
+    goto out;
+  }
+  if (s->port && drop->flow.local_port != s->port) {
+    s->foreign++;
     goto out;
   }
   s->events++;
@@ -164,12 +171,14 @@ parse_options (int argc, char **argv, options *o)
     { "ready-file", required_argument, NULL, 'r' },
     { "settle-ms", required_argument, NULL, 'S' },
     { "read-every-ms", required_argument, NULL, 'R' },
+    { "poll-ms", required_argument, NULL, 'P' },
+    { "source", required_argument, NULL, 'o' },
     { NULL, 0, NULL, 0 },
   };
   int opt;
 
   *o = (options) { .n_sockets = 1, .first_port = 0, .rcvbuf = 4096, .seconds = 10,
-    .settle_ms = 500 };
+    .settle_ms = 500, .source_name = "daemon" };
   while ((opt = getopt_long (argc, argv, "", opts, NULL)) != -1) {
     switch (opt) {
       case 's': o->socket_path = optarg; break;
@@ -181,6 +190,8 @@ parse_options (int argc, char **argv, options *o)
       case 'r': o->ready_file = optarg; break;
       case 'S': o->settle_ms = (unsigned) atoi (optarg); break;
       case 'R': o->read_every_ms = (unsigned) atoi (optarg); break;
+      case 'P': o->poll_ms = (unsigned) atoi (optarg); break;
+      case 'o': o->source_name = optarg; break;
       default: return -1;
     }
   }
@@ -211,10 +222,10 @@ report (vdm_source *source)
     vdm_source_counters (source, s->watch_id, c);
     pthread_mutex_lock (&lock);
     printf ("socket %u events=%llu catch-up=%llu counters=%llu events-lost=%llu kernel=%llu "
-        "seqs=%u keyframes=%llu\n", s->port, (unsigned long long) s->events,
+        "seqs=%u keyframes=%llu foreign=%llu\n", s->port, (unsigned long long) s->events,
         (unsigned long long) s->catch_up, (unsigned long long) c->total,
         (unsigned long long) c->ringbuf_lost, (unsigned long long) k, s->distinct_seqs,
-        (unsigned long long) s->keyframes);
+        (unsigned long long) s->keyframes, (unsigned long long) s->foreign);
     events += s->events;
     catch_up += s->catch_up;
     pthread_mutex_unlock (&lock);
@@ -235,10 +246,26 @@ report (vdm_source *source)
   fflush (stdout);
 }
 
+/* What an element does every detector bin (queue fill) and every stats
+ * interval (counters), for every watch. */
 static void
-run (const options *o)
+poll_like_an_element (vdm_source *source, unsigned round)
 {
-  uint64_t end = monotonic_ns () + (uint64_t) (o->seconds * 1e9), last_read = 0;
+  vdm_counters *c = malloc (sizeof (*c));
+
+  for (unsigned i = 0; c && i < n_sockets; i++) {
+    vdm_source_queue_peak (source, sockets[i].watch_id);
+    if (round % 10 == 0)
+      vdm_source_counters (source, sockets[i].watch_id, c);
+  }
+  free (c);
+}
+
+static void
+run (const options *o, vdm_source *source)
+{
+  uint64_t end = monotonic_ns () + (uint64_t) (o->seconds * 1e9), last_read = 0, last_poll = 0;
+  unsigned round = 0;
 
   while (monotonic_ns () < end) {
     if (o->stop_file && access (o->stop_file, F_OK) == 0) {
@@ -249,6 +276,10 @@ run (const options *o)
       for (unsigned i = 0; i < n_sockets; i++)
         drain (sockets[i].fd);
       last_read = monotonic_ns ();
+    }
+    if (o->poll_ms && monotonic_ns () - last_poll >= o->poll_ms * 1000000ull) {
+      last_poll = monotonic_ns ();
+      poll_like_an_element (source, round++);
     }
     usleep (10000);
   }
@@ -270,7 +301,7 @@ main (int argc, char **argv)
     return 2;
   }
   vdm_daemon_client_register ();
-  source = vdm_source_open ("daemon", o.socket_path, &error);
+  source = vdm_source_open (o.source_name, o.socket_path, &error);
   if (!source) {
     fprintf (stderr, "vdm-daemon-receiver: %s\n", error);
     return 1;
@@ -304,7 +335,7 @@ main (int argc, char **argv)
   }
   if (o.ready_file)
     fclose (fopen (o.ready_file, "w"));
-  run (&o);
+  run (&o, source);
   report (source);
   vdm_source_unsubscribe (source, sub);
   vdm_source_unref (source);

@@ -14,6 +14,10 @@
  * kernel gets: no rx_sk. The socket of an IPv4 UDP receive-buffer drop then
  * comes from the udp_fail_queue_rcv_skb tracepoint paired with it, so the
  * same drops are still attributed by socket, with the same counts and seqs.
+ *
+ * With VDM_KT_LISTEN_ADDRESS=:: (kernel-rcvbuf-dualstack, -dualstack-6.1)
+ * udpsrc listens on a dual-stack IPv6 socket and the sender still sends
+ * IPv4: the drops of those IPv4 packets are the socket's too.
  */
 #include <stdio.h>
 
@@ -48,13 +52,16 @@ main (int argc, char **argv)
   GstStructure *stats;
   GArray *sent;
   guint64 kernel;
-  gchar *dest, *ssrc;
+  gchar *dest, *ssrc, *launch;
+  const gchar *listen = g_getenv ("VDM_KT_LISTEN_ADDRESS");
   int status;
 
   vdm_kt_begin ("kernel-rcvbuf", &argc, &argv);
-  r = vdm_kt_receiver_start ("receiver",
-      "udpsrc name=src address=127.0.0.1 port=0 buffer-size=16384 caps=\"" VDM_KT_RTP_CAPS "\" "
-      "! vdropmon name=mon ! identity sleep-time=2000 ! fakesink sync=false");
+  launch = g_strdup_printf ("udpsrc name=src address=%s port=0 buffer-size=16384 caps=\""
+      VDM_KT_RTP_CAPS "\" ! vdropmon name=mon ! identity sleep-time=2000 ! fakesink sync=false",
+      listen ? listen : "127.0.0.1");
+  r = vdm_kt_receiver_start ("receiver", launch);
+  g_free (launch);
   vdm_kt_expect (vdm_kt_receiver_socket_drops (r) == 0, "fresh socket has no drops yet");
 
   dest = g_strdup_printf ("127.0.0.1:%u", r->port);
