@@ -25,6 +25,8 @@ struct vdm_gap_reconciler {
   uint64_t use_counter;
   pending_gap pending[VDM_RECONCILER_PENDING]; /* in detection order */
   unsigned n_pending;
+  uint64_t unnamed;             /* kernel drops with no seq, not yet matched to a gap seq */
+  uint64_t unnamed_until;       /* they explain gaps detected up to this time */
 };
 
 vdm_gap_reconciler *
@@ -85,6 +87,24 @@ vdm_gap_reconciler_arrived (vdm_gap_reconciler *rec, uint32_t ssrc, uint16_t seq
     s->dropped[seq / 64] &= ~(1ull << (seq % 64));
 }
 
+void
+vdm_gap_reconciler_unnamed_drops (vdm_gap_reconciler *rec, uint64_t count, uint64_t valid_until_ns)
+{
+  rec->unnamed += count;
+  rec->unnamed_until = valid_until_ns;
+}
+
+/* A gap seq no event named: one of the kernel's unnamed drops, if any
+ * are left for a gap of that time. */
+static bool
+take_unnamed (vdm_gap_reconciler *rec, uint64_t detected_ns)
+{
+  if (!rec->unnamed || detected_ns > rec->unnamed_until)
+    return false;
+  rec->unnamed--;
+  return true;
+}
+
 /* Reports the runs of gap seqs the kernel did not name; consumes the bits. */
 static void
 settle_gap (vdm_gap_reconciler *rec, const pending_gap *gap, vdm_unexplained_fn fn, void *user_data)
@@ -95,7 +115,8 @@ settle_gap (vdm_gap_reconciler *rec, const pending_gap *gap, vdm_unexplained_fn 
 
   for (i = 0; i < gap->count; i++) {
     uint16_t seq = (uint16_t) (gap->first_seq + i);
-    bool explained = s && (s->dropped[seq / 64] & (1ull << (seq % 64)));
+    bool explained = (s && (s->dropped[seq / 64] & (1ull << (seq % 64))))
+        || take_unnamed (rec, gap->detected_ns);
     if (s)
       s->dropped[seq / 64] &= ~(1ull << (seq % 64));
     if (!explained) {

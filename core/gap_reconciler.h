@@ -34,6 +34,12 @@ void vdm_gap_reconciler_free (vdm_gap_reconciler *rec);
 void vdm_gap_reconciler_reset (vdm_gap_reconciler *rec);
 
 void vdm_gap_reconciler_kernel_drop (vdm_gap_reconciler *rec, uint32_t ssrc, uint16_t seq);
+/* The kernel dropped count packets of ours whose events were lost (a full
+ * ring buffer, issue 9 #6): their seqs are unknown, so they explain the
+ * next count gap seqs that no event named, of gaps detected up to
+ * valid_until_ns. Without this they would come back as network loss. */
+void vdm_gap_reconciler_unnamed_drops (vdm_gap_reconciler *rec, uint64_t count,
+    uint64_t valid_until_ns);
 /* A packet arrived: it was not lost, whatever was noted of it long ago. */
 void vdm_gap_reconciler_arrived (vdm_gap_reconciler *rec, uint32_t ssrc, uint16_t seq);
 /* A gap seen at arrival. now_ns is the time base of the grace period. If

@@ -387,6 +387,37 @@ vdm_stream_monitor_kernel_drop (vdm_stream_monitor *mon, const vdm_kernel_drop *
 }
 
 void
+vdm_stream_monitor_kernel_drops_unseen (vdm_stream_monitor *mon, const vdm_kernel_drop *drop,
+    uint64_t count, vdm_now now)
+{
+  vdm_drop_record record = {
+    .source = drop_source_of_protocol (drop->protocol),
+    .watch_id = drop->watch_id,
+    .reason = drop->reason,
+    .reason_name = drop->reason_name,
+    .time_ns = now.mono,
+    .count = (uint32_t) (count < UINT32_MAX ? count : UINT32_MAX),
+    .attribution = drop->attribution,
+  };
+  vdm_cause cause = vdm_cause_of_reason (drop->reason_name);
+
+  if (count == 0)
+    return;
+  mon->now = now;
+  /* gaps they left are already waiting, or come within a grace (the
+   * packets behind them are still queued) */
+  if (drop->protocol == IPPROTO_UDP_)
+    vdm_gap_reconciler_unnamed_drops (mon->gaps, count, now.mono + mon->config.gap_grace_ns);
+  vdm_drop_batcher_add (mon->batcher, &record, now.mono);
+  vdm_monitor_detector_at (mon, now.clock);
+  vdm_detector_add_drops (mon->detector, now.clock, cause ? cause : VDM_CAUSE_NETWORK,
+      (unsigned) record.count);
+  note_reason (mon, drop->reason, drop->reason_name);
+  if (drop->protocol != IPPROTO_TCP_)
+    vdm_monitor_note_damage (mon, now.clock);
+}
+
+void
 vdm_stream_monitor_queue_fill (vdm_stream_monitor *mon, double fill, uint64_t now)
 {
   mon->queue_fill_recent = fill;

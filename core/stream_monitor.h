@@ -166,6 +166,14 @@ void vdm_stream_monitor_flush (vdm_stream_monitor *mon);
  * or a batch due earlier than any before). */
 bool vdm_stream_monitor_kernel_drop (vdm_stream_monitor *mon, const vdm_kernel_drop *drop,
     vdm_now now);
+/* The kernel dropped count packets of this stream (drop->reason, seen in
+ * its per-reason counters) whose events never came: the ring buffer was
+ * full (issue 9 #6). They count as drops of their reason — cause and
+ * action as if their events had come — in one report without seqs, and
+ * they explain as many RTP gap seqs that no event named, so those do not
+ * come back as network loss. drop->ktime_ns is ignored (unknown: now). */
+void vdm_stream_monitor_kernel_drops_unseen (vdm_stream_monitor *mon,
+    const vdm_kernel_drop *drop, uint64_t count, vdm_now now);
 /* Receive-queue fill peak (0..1) since the last call, -1 unknown. */
 void vdm_stream_monitor_queue_fill (vdm_stream_monitor *mon, double fill, uint64_t now_clock);
 void vdm_stream_monitor_keyframe_request_sent (vdm_stream_monitor *mon);

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* tcpi_bytes_received: newer than glibc's struct tcp_info */
@@ -111,14 +112,25 @@ vdm_tcp_sockets_to (const struct sockaddr_storage *addrs, int n_addrs, uint16_t 
     struct sockaddr_storage peer;
     char *end;
     long fd = strtol (entry->d_name, &end, 10);
+    int pinned;
 
     if (*end || end == entry->d_name || fd == dirfd (dir))
       continue;
-    if (!is_connected_tcp ((int) fd, &peer) || !peer_matches (&peer, addrs, n_addrs, port))
+    /* Pinned: whatever the owner does with fd meanwhile (close it, and
+     * the number goes to another socket), everything below is of one
+     * socket, and so is the watch the caller makes (issue 9 #10). */
+    pinned = fcntl ((int) fd, F_DUPFD_CLOEXEC, 0);
+    if (pinned < 0)
       continue;
-    describe ((int) fd, &out[n]);
+    if (!is_connected_tcp (pinned, &peer) || !peer_matches (&peer, addrs, n_addrs, port)) {
+      close (pinned);
+      continue;
+    }
+    describe (pinned, &out[n]);
     if (out[n].cookie)
       n++;
+    else
+      close (pinned);
   }
   closedir (dir);
   return n;

@@ -22,7 +22,10 @@ typedef struct {
 /* Fills at most max sockets connected to port on one of the n_addrs
  * addresses (struct sockaddr_in / sockaddr_in6, port ignored; an IPv4
  * address also matches its IPv4-mapped IPv6 form). Returns how many, or a
- * negative errno when /proc/self/fd cannot be read. */
+ * negative errno when /proc/self/fd cannot be read. Each out[i].fd is a
+ * duplicate (close-on-exec) the caller owns and closes: the socket stays
+ * the one identified while it is watched, even if its owner closes the
+ * original and the number is reused. */
 int vdm_tcp_sockets_to (const struct sockaddr_storage *addrs, int n_addrs, uint16_t port,
     vdm_tcp_socket *out, int max);
 

@@ -21,6 +21,22 @@
 /* ------------------------------------------------------------------------ */
 /* Drops, on the source's thread.                                            */
 
+static guint
+reason_slot (guint32 reason)
+{
+  return reason < VDM_REASON_SLOTS - 1 ? reason : VDM_REASON_SLOTS - 1;
+}
+
+/* What the counters say beyond this is a drop whose event was lost. */
+static void
+count_event_seen_locked (GstVdropmon * self, const vdm_drop * drop)
+{
+  VdmWatch *w = (VdmWatch *) vdm_watch_find_locked (self, drop->watch_id);
+
+  if (w)
+    w->events_seen[reason_slot (drop->reason)]++;
+}
+
 static void
 on_kernel_drop (void *user_data, const vdm_drop * drop)
 {
@@ -38,6 +54,7 @@ on_kernel_drop (void *user_data, const vdm_drop * drop)
   };
 
   g_mutex_lock (&self->lock);
+  count_event_seen_locked (self, drop);
   if (vdm_stream_monitor_kernel_drop (self->monitor, &kd, vdm_times_locked (self)))
     vdm_wake_worker_locked (self);
   g_mutex_unlock (&self->lock);
@@ -207,6 +224,42 @@ vdm_collector_stop (GstVdropmon * self)
 /* ------------------------------------------------------------------------ */
 /* Counters and queue fill.                                                  */
 
+/* The drops the counters count and no event named, up to the events the
+ * ring buffer lost (the rest are events still on their way): they reach
+ * the monitor as drops of their reason (issue 9 #6), so a full ring
+ * neither blinds the detector nor turns host drops into network gaps. */
+static void
+announce_unseen_locked (GstVdropmon * self, vdm_source * source, VdmWatch * w,
+    const vdm_counters * c)
+{
+  guint64 budget = c->ringbuf_lost > w->events_lost_announced ?
+      c->ringbuf_lost - w->events_lost_announced : 0;
+  guint slot;
+
+  for (slot = 0; slot < VDM_REASON_SLOTS && budget; slot++) {
+    guint64 known = w->events_seen[slot] + w->unseen_announced[slot];
+    guint64 n = c->per_reason[slot] > known ? MIN (c->per_reason[slot] - known, budget) : 0;
+    vdm_kernel_drop kd = {
+      .reason = slot,
+      /* interned for the whole process: no source lock needed */
+      .reason_name = vdm_source_reason_name (source, slot),
+      .watch_id = w->watch_id,
+      .protocol = w->protocol,
+      .attribution = VDM_ATTR_SOCKET,
+    };
+
+    if (!n)
+      continue;
+    GST_DEBUG_OBJECT (self, "%" G_GUINT64_FORMAT " %s drops of watch %u lost their events", n,
+        kd.reason_name, w->watch_id);
+    vdm_stream_monitor_kernel_drops_unseen (self->monitor, &kd, n, vdm_times_locked (self));
+    w->unseen_announced[slot] += n;
+    budget -= n;
+  }
+  /* a loss no counter shows (yet) is not announced later: never twice */
+  w->events_lost_announced = c->ringbuf_lost;
+}
+
 /* Refreshes a watch's counters; returns the ring-buffer losses since the
  * previous call. */
 static guint64
@@ -224,6 +277,7 @@ refresh_watch (GstVdropmon * self, vdm_source * source, guint32 watch_id)
     if (w->watch_id != watch_id)
       continue;
     w->last_counters = counters;
+    announce_unseen_locked (self, source, w, &counters);
     delta = counters.ringbuf_lost - w->events_lost_reported;
     w->events_lost_reported = counters.ringbuf_lost;
   }
@@ -279,6 +333,37 @@ vdm_collector_refresh_counters (GstVdropmon * self)
   ids = vdm_watch_copy_ids (self);
   for (i = 0; i < ids->len; i++)
     refresh_watch (self, source, g_array_index (ids, guint32, i));
+  g_array_unref (ids);
+  vdm_source_unref (source);
+}
+
+/* Each worker round: one cheap look at each watch's lost events; the
+ * counters are read only when some were lost since. */
+void
+vdm_collector_announce_unseen (GstVdropmon * self)
+{
+  vdm_source *source = vdm_collector_ref (self);
+  GArray *ids;
+  guint i;
+
+  if (!source)
+    return;
+  ids = vdm_watch_copy_ids (self);
+  for (i = 0; i < ids->len; i++) {
+    guint32 id = g_array_index (ids, guint32, i);
+    const VdmWatch *w;
+    guint64 lost;
+    gboolean grown;
+
+    if (vdm_source_events_lost (source, id, &lost) < 0)
+      continue;
+    g_mutex_lock (&self->lock);
+    w = vdm_watch_find_locked (self, id);
+    grown = w && lost > w->events_lost_announced;
+    g_mutex_unlock (&self->lock);
+    if (grown)
+      refresh_watch (self, source, id);
+  }
   g_array_unref (ids);
   vdm_source_unref (source);
 }

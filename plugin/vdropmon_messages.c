@@ -79,6 +79,21 @@ vdm_drop_report_to_structure (const VdmDropReport * report)
   return s;
 }
 
+/* The drop messages past the budget, folded (docs/messages.md). */
+GstStructure *
+vdm_drop_summary_to_structure (const vdm_drop_summary * summary)
+{
+  return gst_structure_new (VDM_DROP_SUMMARY_MESSAGE,
+      "messages", G_TYPE_UINT64, summary->messages,
+      "count", G_TYPE_UINT64, summary->drops,
+      "kernel-count", G_TYPE_UINT64, summary->kernel_drops,
+      "rtp-gap-count", G_TYPE_UINT64, summary->gap_drops,
+      "ssrcs", G_TYPE_UINT, summary->n_ssrcs,
+      "ssrcs-truncated", G_TYPE_BOOLEAN, summary->ssrcs_truncated,
+      "kernel-time", G_TYPE_UINT64, summary->first_time_ns,
+      "kernel-time-last", G_TYPE_UINT64, summary->last_time_ns, NULL);
+}
+
 static GstStructure *
 warning_to_structure (const vdm_alert * alert)
 {

@@ -12,6 +12,7 @@
 
 #include "event_source.h"
 #include "flow_spec.h"
+#include "message_budget.h"
 #include "stream_monitor.h"
 
 G_BEGIN_DECLS
@@ -20,12 +21,22 @@ G_BEGIN_DECLS
 #define VDM_STATS_MESSAGE "vdropmon-stats"
 #define VDM_WARNING_MESSAGE "vdropmon-warning"
 #define VDM_CLEAR_MESSAGE "vdropmon-clear"
+#define VDM_DROP_SUMMARY_MESSAGE "vdropmon-drop-summary"
+
+/* The drop-message budget per element (issue 9 #9): at most this many
+ * vdropmon-drop messages at once, this many per second sustained; past it,
+ * a vdropmon-drop-summary at most once per VDM_DROP_SUMMARY_PERIOD. */
+#define VDM_DROP_MESSAGES_BURST 400
+#define VDM_DROP_MESSAGES_PER_SECOND 200
+#define VDM_DROP_SUMMARY_PERIOD GST_SECOND
 
 /* Shown by gst-inspect-1.0; docs/messages.md has every field. */
 #define VDM_MESSAGES_SUMMARY \
   "vdropmon-drop: source, reason, reason-code, count, kernel-time, kernel-time-last, " \
   "running-time, pts, pts-last, rtp-seq-first, rtp-seq-last, rtp-seqs, rtp-seqs-truncated, " \
   "frames, ssrc, payload-type, keyframe, flow, attribution, events-lost | " \
+  "vdropmon-drop-summary: messages, count, kernel-count, rtp-gap-count, ssrcs, " \
+  "ssrcs-truncated, kernel-time, kernel-time-last | " \
   "vdropmon-warning: level, cause, reasons, action, drop-rate, ewma, baseline, stall-eta, " \
   "detect-time, running-time, suggested-height, suggested-bitrate | " \
   "vdropmon-clear: cause, duration, drops, detect-time, running-time | " \
@@ -57,6 +68,7 @@ typedef struct {
 
 const gchar *vdm_drop_source_name (vdm_drop_source source);
 GstStructure *vdm_drop_report_to_structure (const VdmDropReport * report);
+GstStructure *vdm_drop_summary_to_structure (const vdm_drop_summary * summary);
 /* vdropmon-warning or vdropmon-clear, after alert->event.type. */
 GstStructure *vdm_alert_to_structure (const vdm_alert * alert);
 /* name: VDM_STATS_MESSAGE for the bus, VDM_STATS_STRUCTURE for the property. */

@@ -15,7 +15,9 @@
 #include "socket_flow.h"
 #include "tcp_sockets.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #ifndef SO_COOKIE
 #define SO_COOKIE 57
@@ -23,6 +25,8 @@
 
 #define GST_CAT_DEFAULT vdropmon_debug
 #define MAX_MANUAL_FLOWS 32
+#define FD_SCAN_MIN (500 * GST_MSECOND)
+#define FD_SCAN_MAX (8 * GST_SECOND)
 
 /* ------------------------------------------------------------------------ */
 /* Watches.                                                                  */
@@ -34,6 +38,7 @@ typedef struct
   int fd;
   GSocket *socket;              /* udpsrc's (owned ref), keeps fd open; NULL for TCP */
   GstElement *udpsrc;           /* owned ref, or NULL */
+  gboolean owns_fd;             /* a pinned duplicate of a TCP socket (tcp_sockets.h) */
 } VdmFound;
 
 static void
@@ -43,6 +48,8 @@ clear_found (gpointer data)
 
   g_clear_object (&found->socket);
   gst_clear_object (&found->udpsrc);
+  if (found->owns_fd && found->fd >= 0)
+    close (found->fd);
 }
 
 static guint64
@@ -123,11 +130,14 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
         found ? "socket" : "flow", g_strerror (-id));
   watch.watch_id = id > 0 ? (guint32) id : 0;
   watch.cookie = found ? found->cookie : 0;
-  if (flow)
+  watch.protocol = IPPROTO_UDP;
+  if (flow) {
     vdm_flow_format (flow, watch.flow, sizeof (watch.flow));
-  else if (vdm_flow_from_socket (found->fd, &socket_flow) == 0)
+    watch.protocol = flow->protocol;
+  } else if (vdm_flow_from_socket (found->fd, &socket_flow) == 0) {
     vdm_flow_format (&socket_flow, watch.flow, sizeof (watch.flow));
-  else
+    watch.protocol = socket_flow.protocol;
+  } else
     g_strlcpy (watch.flow, "unbound", sizeof (watch.flow));
   if (found && found->udpsrc)
     vdm_arrivals_probe_udpsrc (self, found->udpsrc, &watch);
@@ -257,27 +267,6 @@ find_udp_sockets (GPtrArray * udp_sources, GArray * found)
   }
 }
 
-/* The addresses of a host name; numeric hosts need no resolver. Blocking:
- * called on the worker thread only. */
-static gint
-resolve_host (const gchar * host, struct sockaddr_storage *addrs, gint max)
-{
-  GList *list, *l;
-  GInetAddress *numeric = g_inet_address_new_from_string (host);
-  gint n = 0;
-
-  list = numeric ? g_list_prepend (NULL, numeric)
-      : g_resolver_lookup_by_name (g_resolver_get_default (), host, NULL, NULL);
-  for (l = list; l && n < max; l = l->next) {
-    GSocketAddress *sa = g_inet_socket_address_new (l->data, 0);
-    if (g_socket_address_to_native (sa, &addrs[n], sizeof (addrs[n]), NULL))
-      n++;
-    g_object_unref (sa);
-  }
-  g_resolver_free_addresses (list);
-  return n;
-}
-
 /* Of the sockets connected to a client's server, the one that carries our
  * stream: not claimed by another vdropmon, and with the received byte count
  * nearest to what passed through us (the best guess when one process
@@ -315,26 +304,86 @@ pick_tcp_socket (GstVdropmon * self, const vdm_tcp_socket * sockets, gint n)
   return best;
 }
 
+/* The TCP sockets already watched, as found: kept when /proc/self/fd is
+ * not read this time. */
 static void
-find_tcp_sockets (GstVdropmon * self, GPtrArray * clients, GArray * found)
+keep_tcp_watches (GstVdropmon * self, GArray * found)
 {
   guint i;
 
+  g_mutex_lock (&self->lock);
+  for (i = 0; i < self->watches->len; i++) {
+    const VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
+    VdmFound f = {.cookie = w->cookie,.fd = -1 };
+    if (w->cookie && w->protocol == IPPROTO_TCP)
+      g_array_append_val (found, f);
+  }
+  g_mutex_unlock (&self->lock);
+}
+
+/* /proc/self/fd is read at once after a new upstream pad or start, then
+ * less and less often (up to FD_SCAN_MAX) while every server's socket is
+ * watched and nothing changes; back to FD_SCAN_MIN when one is missing. */
+static gboolean
+fd_scan_due (GstVdropmon * self)
+{
+  guint64 mono = vdm_monotonic_ns ();
+  gboolean due;
+
+  g_mutex_lock (&self->lock);
+  due = mono >= self->next_fd_scan_mono;
+  g_mutex_unlock (&self->lock);
+  return due;
+}
+
+static void
+fd_scan_done (GstVdropmon * self, gboolean all_watched)
+{
+  g_mutex_lock (&self->lock);
+  self->fd_scan_backoff = all_watched ? MIN (MAX (self->fd_scan_backoff * 2, FD_SCAN_MIN),
+      FD_SCAN_MAX) : FD_SCAN_MIN;
+  self->next_fd_scan_mono = vdm_monotonic_ns () + self->fd_scan_backoff;
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+find_tcp_sockets (GstVdropmon * self, GPtrArray * clients, GArray * found)
+{
+  gboolean all_watched = TRUE;
+  guint i;
+  gint j;
+
+  if (!clients->len)
+    return;
+  if (!fd_scan_due (self)) {
+    keep_tcp_watches (self, found);
+    return;
+  }
   for (i = 0; i < clients->len; i++) {
     const VdmNetClient *client = g_ptr_array_index (clients, i);
     struct sockaddr_storage addrs[8];
     vdm_tcp_socket sockets[16];
     const vdm_tcp_socket *pick;
-    gint n_addrs = resolve_host (client->host, addrs, G_N_ELEMENTS (addrs));
+    gint n_addrs = vdm_resolve_host (self, client->host, addrs, G_N_ELEMENTS (addrs));
     gint n = n_addrs > 0 ? vdm_tcp_sockets_to (addrs, n_addrs, client->port, sockets,
         G_N_ELEMENTS (sockets)) : 0;
 
     pick = n > 0 ? pick_tcp_socket (self, sockets, n) : NULL;
     if (pick && claim_tcp_socket (self, pick->cookie)) {
-      VdmFound f = {.cookie = pick->cookie,.fd = pick->fd };
+      VdmFound f = {.cookie = pick->cookie,.fd = pick->fd,.owns_fd = TRUE };
+      g_mutex_lock (&self->lock);
+      all_watched &= is_watched_locked (self, pick->cookie);
+      g_mutex_unlock (&self->lock);
       g_array_append_val (found, f);
+    } else {
+      pick = NULL;
+      all_watched = FALSE;
     }
+    for (j = 0; j < n; j++)
+      if (&sockets[j] != pick)
+        close (sockets[j].fd);
   }
+  fd_scan_done (self, all_watched);
 }
 
 /* Where the stream waits between arrival and the screen, for stall-eta and

@@ -22,6 +22,7 @@ typedef struct
   GPtrArray *alerts;            /* GstStructure* */
   gboolean rescan, stats, want_keyframe, queue_fill;
   guint64 stats_interval;
+  GstStructure *summary;        /* vdropmon-drop-summary, or NULL */
 } Round;
 
 /* ------------------------------------------------------------------------ */
@@ -70,20 +71,46 @@ next_stats_locked (GstVdropmon * self)
   return vdm_time_add (self->last_stats_mono, self->interval);
 }
 
+/* Within the budget a report is a message; past it, part of the summary
+ * (issue 9 #9: rotating SSRCs would otherwise post a message per batch). */
 static void
 take_reports_locked (GstVdropmon * self, GArray * out)
 {
   vdm_drop_report reports[16];
+  guint64 mono = vdm_monotonic_ns ();
   guint n, i;
 
   while ((n = vdm_stream_monitor_take_reports (self->monitor, reports, G_N_ELEMENTS (reports)))) {
     for (i = 0; i < n; i++) {
       VdmDropReport r = {.report = reports[i] };
-      const VdmWatch *watch = vdm_watch_find_locked (self, reports[i].batch.watch_id);
+      const VdmWatch *watch;
+
+      if (!vdm_message_budget_take (&self->drop_budget, mono)) {
+        vdm_drop_summary_add (&self->drop_summary, &reports[i].batch);
+        continue;
+      }
+      watch = vdm_watch_find_locked (self, reports[i].batch.watch_id);
       g_strlcpy (r.flow, watch ? watch->flow : "", sizeof (r.flow));
       g_array_append_val (out, r);
     }
   }
+}
+
+/* The summary of what the budget held back, at most once per period (and
+ * at the end, whatever the period). */
+static GstStructure *
+take_summary_locked (GstVdropmon * self, gboolean final)
+{
+  guint64 mono = vdm_monotonic_ns ();
+  GstStructure *s;
+
+  if (vdm_drop_summary_empty (&self->drop_summary)
+      || (!final && mono < self->last_summary_mono + VDM_DROP_SUMMARY_PERIOD))
+    return NULL;
+  s = vdm_drop_summary_to_structure (&self->drop_summary);
+  vdm_drop_summary_clear (&self->drop_summary);
+  self->last_summary_mono = mono;
+  return s;
 }
 
 static void
@@ -114,6 +141,7 @@ collect_round_locked (GstVdropmon * self, gboolean final, Round * r)
   r->reports = g_array_new (FALSE, TRUE, sizeof (VdmDropReport));
   r->alerts = g_ptr_array_new ();
   take_reports_locked (self, r->reports);
+  r->summary = take_summary_locked (self, final);
   take_alerts_locked (self, r);
   r->queue_fill = !final && self->source;
   r->rescan = !final && (self->rescan_requested || mono >= self->next_rescan_mono);
@@ -190,12 +218,18 @@ worker_round_locked (GstVdropmon * self, gboolean final)
   Round r = { 0 };
   guint i;
 
+  /* before the tick: gaps due now must know the drops the ring lost */
+  g_mutex_unlock (&self->lock);
+  vdm_collector_announce_unseen (self);
+  g_mutex_lock (&self->lock);
   collect_round_locked (self, final, &r);
   g_mutex_unlock (&self->lock);
 
   if (r.queue_fill)
     vdm_collector_feed_queue_fill (self);
   post_reports (self, r.reports);
+  if (r.summary)
+    post_structure (self, r.summary);
   for (i = 0; i < r.alerts->len; i++)
     post_structure (self, g_ptr_array_index (r.alerts, i));
   if (r.want_keyframe)
@@ -272,11 +306,15 @@ void
 vdm_worker_post_pending (GstVdropmon * self)
 {
   GArray *reports = g_array_new (FALSE, TRUE, sizeof (VdmDropReport));
+  GstStructure *summary;
 
   g_mutex_lock (&self->lock);
   vdm_stream_monitor_tick (self->monitor, vdm_times_locked (self), TRUE);
   take_reports_locked (self, reports);
+  summary = take_summary_locked (self, TRUE);
   g_mutex_unlock (&self->lock);
   post_reports (self, reports);
+  if (summary)
+    post_structure (self, summary);
   g_array_unref (reports);
 }

@@ -357,6 +357,87 @@ test_timestamp_jumps_are_not_lag (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* Issue 9 #6: a full ring buffer lost the kernel's events, only its
+ * per-reason counters tell. The drops announced from them count as the
+ * host's (SOCKET_RCVBUFF: lower-resolution), and the RTP gaps they left
+ * are explained by them, not reported again as network loss. */
+static void
+test_unseen_kernel_drops_keep_the_cause (void)
+{
+  vdm_monitor_config config;
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_kernel_drop like = {.reason = 6, .reason_name = "SOCKET_RCVBUFF", .watch_id = 1,
+    .protocol = 17
+  };
+  vdm_drop_report r[16];
+  vdm_alert a[4];
+  unsigned n_alerts = 0, n, i;
+  uint64_t kernel_count = 0, gap_count = 0;
+  char cause[32];
+  uint16_t seq = 1000;
+
+  vdm_stream_monitor_get_config (mon, &config);
+  config.gap_grace_ns = 50 * MS;        /* a kernel source runs */
+  vdm_stream_monitor_set_config (mon, &config);
+  for (uint64_t t = 0; t < 3200; t += 10) {
+    packet p;
+    bool lossy = t >= 2000 && t < 3000;
+
+    seq += lossy ? 1 : 0;
+    make_packet (&p, seq++, (uint32_t) (t * 90), false);
+    vdm_stream_monitor_rtp_passed (mon, &p.rtp, t * MS);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 100, at_ms (t));
+    if (lossy)
+      vdm_stream_monitor_kernel_drops_unseen (mon, &like, 1, at_ms (t));
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+    n_alerts += vdm_stream_monitor_take_alerts (mon, a + n_alerts, 4 - n_alerts);
+    while ((n = take_reports (mon, r, 16)))
+      for (i = 0; i < n; i++) {
+        if (r[i].batch.source == VDM_DROP_SOURCE_RTP_GAP)
+          gap_count += r[i].batch.count;
+        else
+          kernel_count += r[i].batch.count;
+      }
+  }
+  g_assert_cmpuint (gap_count, ==, 0);
+  g_assert_cmpuint (kernel_count, ==, 100);
+  g_assert_cmpuint (n_alerts, >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "host");
+  g_assert_cmpint (a[0].event.action, ==, VDM_ACTION_LOWER_RESOLUTION);
+  g_assert_cmpstr (a[0].reasons, ==, "SOCKET_RCVBUFF");
+  vdm_stream_monitor_free (mon);
+}
+
+/* The unseen drops explain gaps only within their time: later network
+ * loss stays network loss. */
+static void
+test_unseen_drops_expire (void)
+{
+  vdm_monitor_config config;
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_kernel_drop like = {.reason = 6, .reason_name = "SOCKET_RCVBUFF", .watch_id = 1,
+    .protocol = 17
+  };
+  vdm_drop_report r[8];
+  uint64_t gap_count = 0;
+  unsigned n, i;
+
+  vdm_stream_monitor_get_config (mon, &config);
+  config.gap_grace_ns = 50 * MS;
+  vdm_stream_monitor_set_config (mon, &config);
+  vdm_stream_monitor_kernel_drops_unseen (mon, &like, 5, at_ms (0));
+  for (unsigned f = 0; f < 30; f++)
+    frame (mon, f, f == 0, f >= 10 ? 2 : 0);    /* 2 seqs lost before frame 10, at 330 ms */
+  vdm_stream_monitor_tick (mon, at_ms (2000), true);
+  while ((n = take_reports (mon, r, 8)))
+    for (i = 0; i < n; i++)
+      if (r[i].batch.source == VDM_DROP_SOURCE_RTP_GAP)
+        gap_count += r[i].batch.count;
+  g_assert_cmpuint (gap_count, ==, 2);
+  vdm_stream_monitor_free (mon);
+}
+
 /* Taking outputs before any exist: the arrays are not allocated yet, and
  * copying from NULL (even 0 bytes) is undefined (UBSan in build-asan). */
 static void
@@ -386,5 +467,8 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/kernel-drops-alone-warn", test_kernel_drops_alone_warn);
   g_test_add_func ("/stream_monitor/no-silence-while-paused", test_no_silence_while_paused);
   g_test_add_func ("/stream_monitor/timestamp-jumps", test_timestamp_jumps_are_not_lag);
+  g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
+      test_unseen_kernel_drops_keep_the_cause);
+  g_test_add_func ("/stream_monitor/unseen-drops-expire", test_unseen_drops_expire);
   return g_test_run ();
 }

@@ -277,6 +277,162 @@ GST_START_TEST (test_stats_from_fake_source)
 
 GST_END_TEST;
 
+/* Issue 9 #6: the ring buffer is full, no event comes; the kernel's
+ * per-reason counters and events-lost grow by 10 per 100 ms bin from 2.0 s
+ * to 3.0 s while RTP packets arrive with the 10 matching seq gaps. The
+ * detector still sees the host's drops (cause host, lower-resolution,
+ * reason SOCKET_RCVBUFF, not network / lower-bitrate / RTP_SEQ_GAP), and
+ * the gaps are not reported again as rtp-gap drops. Reading stats reads
+ * the counters, so each bin's drops are known before the clock moves on. */
+GST_START_TEST (test_lost_events_still_reach_the_detector)
+{
+  Fixture f;
+  vdm_counters counters = { 0 };
+  GstStructure *w = NULL, *stats;
+  const GstStructure *s;
+  GstMessage *msg;
+  GstClockTime t;
+  guint16 seq = 1000;
+  guint64 lost = 0, gap_drops = 0, kernel_drops = 0;
+  guint i;
+
+  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+      H264_CAPS, NULL);
+  vdm_fake_source_set_reason_name (f.fake, REASON_RCVBUFF, "SOCKET_RCVBUFF");
+  for (t = 0; t < 3500 * GST_MSECOND; t += 100 * GST_MSECOND) {
+    gboolean lossy = t >= 2 * GST_SECOND && t < 3 * GST_SECOND;
+
+    fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
+    for (i = 0; i < 10; i++) {
+      seq += lossy ? 1 : 0;
+      gst_harness_push (f.h, rtp_packet (seq, (guint32) (t / GST_MSECOND * 90), t, FALSE));
+      seq++;
+    }
+    if (lossy) {
+      counters.per_reason[REASON_RCVBUFF] += 10;
+      counters.total += 10;
+      lost += 10;
+      fail_unless_equals_int (vdm_fake_source_set_counters (f.fake, f.watch_id, &counters), 0);
+      fail_unless_equals_int (vdm_fake_source_set_events_lost (f.fake, f.watch_id, lost), 0);
+    }
+    g_object_get (f.mon, "stats", &stats, NULL);
+    gst_structure_free (stats);
+    g_usleep (60 * 1000);       /* the gaps' grace (50 ms of CLOCK_MONOTONIC) */
+  }
+  gst_harness_teardown (f.h);   /* everything pending is posted */
+  while ((msg = gst_bus_timed_pop_filtered (f.bus, GST_SECOND, GST_MESSAGE_ELEMENT))) {
+    s = gst_message_get_structure (msg);
+    if (gst_structure_has_name (s, "vdropmon-warning") && !w)
+      w = gst_structure_copy (s);
+    if (gst_structure_has_name (s, "vdropmon-drop")) {
+      guint count = g_value_get_uint (gst_structure_get_value (s, "count"));
+      if (!g_strcmp0 (gst_structure_get_string (s, "source"), "rtp-gap"))
+        gap_drops += count;
+      else
+        kernel_drops += count;
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless (w != NULL, "no warning");
+  assert_str (w, "cause", "host");
+  assert_str (w, "action", "lower-resolution");
+  assert_str (w, "reasons", "SOCKET_RCVBUFF");
+  gst_structure_free (w);
+  fail_unless_equals_uint64 (gap_drops, 0);
+  fail_unless_equals_uint64 (kernel_drops, 100);
+  gst_object_unref (f.mon);
+  gst_bus_set_flushing (f.bus, TRUE);
+  gst_object_unref (f.bus);
+}
+
+GST_END_TEST;
+
+/* Issue 9 #9: a flood of rotating (spoofed) SSRCs, a batch each. Drop
+ * messages stay within the element's budget (burst plus rate × elapsed);
+ * the rest comes as vdropmon-drop-summary messages, and counts add up. A
+ * second element's one drop, after the flood, still gets its own message:
+ * the budget is per element. */
+#define FLOOD_DROPS 3000
+GST_START_TEST (test_rotating_ssrcs_bounded)
+{
+  Fixture f;
+  GstHarness *h2;
+  GstElement *mon2;
+  vdm_fake_watch watches[4];
+  guint32 watch2 = 0;
+  GstMessage *msg;
+  guint64 drop_messages = 0, counted = 0, summaries = 0, second = 0;
+  gint64 start, elapsed_us;
+  guint8 wire[16] = { 0x80, PT };
+  guint i, n;
+
+  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+      H264_CAPS, NULL);
+  h2 = gst_harness_new_parse ("vdropmon name=mon2 collector=fake post-messages=false "
+      "watch=udp:127.0.0.1:5006");
+  mon2 = GST_IS_BIN (h2->element) ? gst_bin_get_by_name (GST_BIN (h2->element), "mon2") : NULL;
+  if (!mon2)
+    mon2 = gst_object_ref (h2->element);
+  gst_element_set_bus (mon2, f.bus);
+  gst_harness_set_src_caps_str (h2, H264_CAPS);
+  fail_unless (vdm_fake_source_wait_watches (f.fake, 2, 5000));
+  n = vdm_fake_source_list_watches (f.fake, watches, 4);
+  for (i = 0; i < n; i++)
+    if (watches[i].watch_id != f.watch_id)
+      watch2 = watches[i].watch_id;
+  fail_unless (watch2 != 0);
+  start = g_get_monotonic_time ();
+  for (i = 0; i < FLOOD_DROPS; i++) {
+    vdm_fake_drop drop = {.watch_id = f.watch_id,.reason = REASON_RCVBUFF,
+      .reason_name = "SOCKET_RCVBUFF",.payload = wire,.payload_len = sizeof (wire)
+    };
+    GST_WRITE_UINT16_BE (wire + 2, i);
+    GST_WRITE_UINT32_BE (wire + 8, 0x1000 + i);       /* a new SSRC each */
+    fail_unless_equals_int (vdm_fake_source_inject_drop (f.fake, &drop), 0);
+  }
+  {
+    vdm_fake_drop drop = {.watch_id = watch2,.reason = REASON_RCVBUFF,
+      .reason_name = "SOCKET_RCVBUFF"
+    };
+    fail_unless_equals_int (vdm_fake_source_inject_drop (f.fake, &drop), 0);
+  }
+  vdm_fake_source_flush (f.fake);
+  gst_harness_teardown (f.h);   /* everything pending is posted */
+  gst_harness_teardown (h2);
+  elapsed_us = g_get_monotonic_time () - start;
+  while ((msg = gst_bus_timed_pop_filtered (f.bus, GST_SECOND, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    guint64 c = 0;
+    if (GST_MESSAGE_SRC (msg) == GST_OBJECT (mon2)) {
+      second++;
+    } else if (gst_structure_has_name (s, "vdropmon-drop")) {
+      drop_messages++;
+      counted += g_value_get_uint (gst_structure_get_value (s, "count"));
+    } else if (gst_structure_has_name (s, "vdropmon-drop-summary")) {
+      summaries++;
+      fail_unless (gst_structure_get_uint64 (s, "count", &c));
+      counted += c;
+      assert_equals_int (g_value_get_uint (gst_structure_get_value (s, "ssrcs")), 64);
+      fail_unless (g_value_get_boolean (gst_structure_get_value (s, "ssrcs-truncated")));
+    }
+    gst_message_unref (msg);
+  }
+  GST_INFO ("%" G_GUINT64_FORMAT " drop messages, %" G_GUINT64_FORMAT " summaries in %"
+      G_GINT64_FORMAT " us", drop_messages, summaries, elapsed_us);
+  fail_unless (drop_messages <= 400 + 200 * (elapsed_us / 1e6) + 1,
+      "%" G_GUINT64_FORMAT " drop messages in %" G_GINT64_FORMAT " us", drop_messages, elapsed_us);
+  fail_unless (summaries >= 1);
+  fail_unless (summaries <= 2 + (guint64) elapsed_us / G_USEC_PER_SEC);
+  fail_unless_equals_uint64 (counted, FLOOD_DROPS);
+  fail_unless_equals_uint64 (second, 1);
+  gst_object_unref (mon2);
+  gst_object_unref (f.mon);
+  gst_bus_set_flushing (f.bus, TRUE);
+  gst_object_unref (f.bus);
+}
+
+GST_END_TEST;
+
 static Suite *
 fake_source_suite (void)
 {
@@ -289,6 +445,8 @@ fake_source_suite (void)
   tcase_add_test (tc, test_kernel_drop_after_depayloader);
   tcase_add_test (tc, test_kernel_drops_warn_and_clear);
   tcase_add_test (tc, test_stats_from_fake_source);
+  tcase_add_test (tc, test_lost_events_still_reach_the_detector);
+  tcase_add_test (tc, test_rotating_ssrcs_bounded);
   return s;
 }
 

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One test per property documented as changeable while PLAYING
+ * (docs/messages.md, "Properties", column "changeable": any state): each is
+ * set after the element reached PLAYING, and its effect is checked (issue 9
+ * part 6). The detector's settings are checked on the timeline of
+ * test_fake_source.c (10 SOCKET_RCVBUFF drops per 100 ms bin from 2.0 to
+ * 3.0 s of GstTestClock time; with the defaults: a critical host warning at
+ * 2.2 s, the clear at 5.0 s), the rest by what the element posts.
+ */
+#include <gst/check/gstcheck.h>
+#include <gst/check/gstharness.h>
+#include <gst/rtp/gstrtpbuffer.h>
+
+#include <string.h>
+
+#include "fake_source.h"
+
+#define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+#define WATCH "udp:127.0.0.1:5004"
+#define REASON_RCVBUFF 6
+
+typedef struct
+{
+  GstHarness *h;
+  GstElement *mon;
+  GstBus *bus;
+  vdm_fake_source *fake;
+  guint32 watch_id;
+} Fixture;
+
+static void
+fixture_start (Fixture * f, const gchar * props)
+{
+  gchar *launch = g_strdup_printf ("vdropmon name=mon collector=fake watch=" WATCH " %s", props);
+  vdm_fake_watch watches[4];
+
+  f->bus = gst_bus_new ();
+  f->h = gst_harness_new_parse (launch);
+  g_free (launch);
+  f->mon = GST_IS_BIN (f->h->element) ? gst_bin_get_by_name (GST_BIN (f->h->element), "mon")
+      : NULL;
+  if (!f->mon)
+    f->mon = gst_object_ref (f->h->element);
+  gst_element_set_bus (f->mon, f->bus);
+  gst_harness_use_testclock (f->h);
+  gst_harness_set_src_caps_str (f->h, H264_CAPS);
+  fail_unless_equals_int (GST_STATE (f->mon), GST_STATE_PLAYING);
+  f->fake = vdm_fake_source_get_default ();
+  fail_unless (vdm_fake_source_wait_watches (f->fake, 1, 5000));
+  fail_unless (vdm_fake_source_list_watches (f->fake, watches, 4) >= 1);
+  f->watch_id = watches[0].watch_id;
+}
+
+static void
+fixture_stop (Fixture * f)
+{
+  gst_harness_teardown (f->h);
+  gst_object_unref (f->mon);
+  gst_bus_set_flushing (f->bus, TRUE);
+  gst_object_unref (f->bus);
+}
+
+static void
+inject (Fixture * f, guint n)
+{
+  vdm_fake_drop drop = {.watch_id = f->watch_id,.reason = REASON_RCVBUFF,
+    .reason_name = "SOCKET_RCVBUFF"
+  };
+  guint i;
+
+  for (i = 0; i < n; i++)
+    fail_unless_equals_int (vdm_fake_source_inject_drop (f->fake, &drop), 0);
+  vdm_fake_source_flush (f->fake);
+}
+
+/* The next element message called name within timeout, as a copy, or NULL. */
+static GstStructure *
+next_message (Fixture * f, const gchar * name, GstClockTime timeout)
+{
+  GstMessage *msg;
+
+  while ((msg = gst_bus_timed_pop_filtered (f->bus, timeout, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (gst_structure_has_name (s, name)) {
+      GstStructure *copy = gst_structure_copy (s);
+      gst_message_unref (msg);
+      return copy;
+    }
+    gst_message_unref (msg);
+  }
+  return NULL;
+}
+
+/* ---- the detector's settings, on the warning timeline ---- */
+
+typedef struct
+{
+  gboolean warned, cleared;
+  GstClockTime warn_time, clear_time;
+  gchar level[16], action[32];
+} Outcome;
+
+/* Starts PLAYING with the defaults, then sets name=value, then runs the
+ * timeline and reports the first warning and clear. */
+static Outcome
+timeline_with (const gchar * name, const gchar * value)
+{
+  Fixture f;
+  Outcome out = { 0 };
+  GstStructure *s;
+  GstClockTime t;
+  GValue v = G_VALUE_INIT;
+  GParamSpec *spec;
+
+  fixture_start (&f, "post-messages=false");
+  spec = g_object_class_find_property (G_OBJECT_GET_CLASS (f.mon), name);
+  fail_unless (spec != NULL, "no property %s", name);
+  g_value_init (&v, spec->value_type);
+  fail_unless (gst_value_deserialize (&v, value));
+  g_object_set_property (G_OBJECT (f.mon), name, &v);
+  g_value_unset (&v);
+  for (t = 0; t < 8 * GST_SECOND; t += 100 * GST_MSECOND) {
+    fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
+    if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
+      inject (&f, 10);
+  }
+  s = next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
+  gst_harness_teardown (f.h);
+  if (s) {
+    out.warned = TRUE;
+    gst_structure_get_uint64 (s, "detect-time", &out.warn_time);
+    g_strlcpy (out.level, gst_structure_get_string (s, "level"), sizeof (out.level));
+    g_strlcpy (out.action, gst_structure_get_string (s, "action"), sizeof (out.action));
+    gst_structure_free (s);
+  }
+  gst_object_unref (f.mon);
+  gst_bus_set_flushing (f.bus, TRUE);
+  gst_object_unref (f.bus);
+  GST_INFO ("%s=%s: warned %d at %" GST_TIME_FORMAT " level %s action %s", name, value,
+      out.warned, GST_TIME_ARGS (out.warn_time), out.level, out.action);
+  return out;
+}
+
+static Outcome
+timeline_clear_with (const gchar * name, const gchar * value)
+{
+  Fixture f;
+  Outcome out = { 0 };
+  GstStructure *s;
+  GstClockTime t;
+
+  fixture_start (&f, "post-messages=false");
+  g_object_set (f.mon, name, (guint) atoi (value), NULL);
+  for (t = 0; t < 8 * GST_SECOND; t += 100 * GST_MSECOND) {
+    fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
+    if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
+      inject (&f, 10);
+  }
+  s = next_message (&f, "vdropmon-clear", 5 * GST_SECOND);
+  if (s) {
+    out.cleared = TRUE;
+    gst_structure_get_uint64 (s, "detect-time", &out.clear_time);
+    gst_structure_free (s);
+  }
+  fixture_stop (&f);
+  return out;
+}
+
+/* The defaults, for reference: every test below differs from this. */
+GST_START_TEST (test_defaults)
+{
+  Outcome o = timeline_with ("surge-bins", "2");
+
+  fail_unless (o.warned);
+  fail_unless_equals_uint64 (o.warn_time, 2200 * GST_MSECOND);
+  assert_equals_string (o.level, "critical");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_surge_factor)
+{
+  fail_if (timeline_with ("surge-factor", "1000").warned);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_surge_bins)
+{
+  fail_if (timeline_with ("surge-bins", "100").warned);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_baseline_floor)
+{
+  fail_if (timeline_with ("baseline-floor", "1000000").warned);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_critical_factor)
+{
+  Outcome o = timeline_with ("critical-factor", "1000000");
+
+  fail_unless (o.warned);
+  assert_equals_string (o.level, "warning");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_ewma_alpha)
+{
+  Outcome o = timeline_with ("ewma-alpha", "0.01");
+
+  fail_unless (!o.warned || o.warn_time > 2200 * GST_MSECOND);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_bin_duration)
+{
+  Outcome o = timeline_with ("bin-duration", "500000000");
+
+  /* bins of 500 ms: the warning comes on that grid, never at 2.2 s */
+  fail_unless (o.warned);
+  fail_unless_equals_uint64 (o.warn_time % (500 * GST_MSECOND), 0);
+}
+
+GST_END_TEST;
+
+/* 10 drops in a bin after quiet ones: a transient burst past 5 */
+GST_START_TEST (test_burst_drops)
+{
+  Outcome o = timeline_with ("burst-drops", "5");
+
+  fail_unless (o.warned);
+  assert_equals_string (o.action, "circuit-break");
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_clear_bins)
+{
+  Outcome o = timeline_clear_with ("clear-bins", "20");
+
+  fail_unless (o.cleared);
+  fail_unless_equals_uint64 (o.clear_time, 6 * GST_SECOND);
+}
+
+GST_END_TEST;
+
+/* ---- the rest ---- */
+
+/* A drop waits in a 10 s batch; batch-interval 1 ms applies to the batch
+ * already open: the message comes at once. */
+GST_START_TEST (test_batch_interval)
+{
+  Fixture f;
+  GstStructure *s;
+
+  fixture_start (&f, "post-messages=false batch-interval=10000000000");
+  inject (&f, 1);
+  fail_if ((s = next_message (&f, "vdropmon-drop", 300 * GST_MSECOND)) != NULL);
+  g_object_set (f.mon, "batch-interval", (guint64) GST_MSECOND, NULL);
+  s = next_message (&f, "vdropmon-drop", 2 * GST_SECOND);
+  fail_unless (s != NULL, "the open batch kept its 10 s");
+  gst_structure_free (s);
+  fixture_stop (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_post_messages)
+{
+  Fixture f;
+  GstStructure *s;
+
+  fixture_start (&f, "post-messages=false interval=20000000");
+  fail_if ((s = next_message (&f, "vdropmon-stats", 300 * GST_MSECOND)) != NULL);
+  g_object_set (f.mon, "post-messages", TRUE, NULL);
+  s = next_message (&f, "vdropmon-stats", 2 * GST_SECOND);
+  fail_unless (s != NULL);
+  gst_structure_free (s);
+  fixture_stop (&f);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_interval)
+{
+  Fixture f;
+  GstStructure *s;
+
+  fixture_start (&f, "interval=3600000000000");
+  fail_if ((s = next_message (&f, "vdropmon-stats", 300 * GST_MSECOND)) != NULL);
+  g_object_set (f.mon, "interval", (guint64) 20 * GST_MSECOND, NULL);
+  s = next_message (&f, "vdropmon-stats", 2 * GST_SECOND);
+  fail_unless (s != NULL, "the old interval still counts");
+  gst_structure_free (s);
+  fixture_stop (&f);
+}
+
+GST_END_TEST;
+
+/* The queue fill of the watched socket (600 ‰) is below the default
+ * threshold (0.9): quiet; at 0.5 it warns, cause host. */
+GST_START_TEST (test_queue_fill_threshold)
+{
+  Fixture f;
+  GstStructure *s;
+  GstClockTime t = 0;
+
+  fixture_start (&f, "post-messages=false");
+  for (guint i = 0; i < 5; i++, t += 100 * GST_MSECOND) {
+    vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
+    fail_unless (gst_harness_set_time (f.h, t));
+    g_usleep (30 * 1000);
+  }
+  fail_if ((s = next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
+  g_object_set (f.mon, "queue-fill-threshold", 0.5, NULL);
+  for (guint i = 0; i < 10; i++, t += 100 * GST_MSECOND) {
+    vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
+    fail_unless (gst_harness_set_time (f.h, t));
+    g_usleep (30 * 1000);
+  }
+  s = next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
+  fail_unless (s != NULL, "no warning at fill 0.6 over a threshold of 0.5");
+  assert_equals_string (gst_structure_get_string (s, "cause"), "host");
+  gst_structure_free (s);
+  fixture_stop (&f);
+}
+
+GST_END_TEST;
+
+/* auto-discover off in PLAYING: a udpsrc upstream is not watched; on: it
+ * is (a socket bound to loopback, no traffic). */
+GST_START_TEST (test_auto_discover)
+{
+  GstElement *pipeline, *mon;
+  vdm_fake_source *fake = vdm_fake_source_get_default ();
+  vdm_fake_watch watches[4];
+
+  pipeline = gst_parse_launch ("udpsrc address=127.0.0.1 port=0 ! vdropmon name=mon "
+      "collector=fake auto-discover=false ! fakesink", NULL);
+  mon = gst_bin_get_by_name (GST_BIN (pipeline), "mon");
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  gst_element_get_state (pipeline, NULL, NULL, 5 * GST_SECOND);
+  g_usleep (700 * 1000);        /* more than a rescan period */
+  fail_unless_equals_int (vdm_fake_source_list_watches (fake, watches, 4), 0);
+  g_object_set (mon, "auto-discover", TRUE, NULL);
+  fail_unless (vdm_fake_source_wait_watches (fake, 1, 3000), "the udpsrc is not watched");
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (mon);
+  gst_object_unref (pipeline);
+}
+
+GST_END_TEST;
+
+static Suite *
+properties_suite (void)
+{
+  Suite *s = suite_create ("vdropmon-properties-playing");
+  TCase *tc = tcase_create ("playing");
+
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_defaults);
+  tcase_add_test (tc, test_surge_factor);
+  tcase_add_test (tc, test_surge_bins);
+  tcase_add_test (tc, test_baseline_floor);
+  tcase_add_test (tc, test_critical_factor);
+  tcase_add_test (tc, test_ewma_alpha);
+  tcase_add_test (tc, test_bin_duration);
+  tcase_add_test (tc, test_burst_drops);
+  tcase_add_test (tc, test_clear_bins);
+  tcase_add_test (tc, test_batch_interval);
+  tcase_add_test (tc, test_post_messages);
+  tcase_add_test (tc, test_interval);
+  tcase_add_test (tc, test_queue_fill_threshold);
+  tcase_add_test (tc, test_auto_discover);
+  return s;
+}
+
+GST_CHECK_MAIN (properties);
