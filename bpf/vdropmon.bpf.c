@@ -60,6 +60,15 @@ struct {
   __type(value, __u64);
 } drop_counters SEC(".maps");
 
+/* Every drop of this host, watched socket or not, per reason slot (issue 11:
+ * vdropmon_host_kernel_drops_total, read by vdropmond by the map's name). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, VDM_REASON_SLOTS);
+  __type(key, __u32);
+  __type(value, __u64);
+} host_drops SEC(".maps");
+
 /* Ring-buffer reserve failures per watch id. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -421,6 +430,7 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   bool socket_known = false;
 
   bump (&health, VDM_HEALTH_SEEN);
+  bump (&host_drops, reason < VDM_REASON_SLOTS - 1 ? reason : VDM_REASON_SLOTS - 1);
 
   if (!rx_sk && is_udp_fail_reason (reason)) {
     pair = udp_pair_slot ();

@@ -3,6 +3,8 @@
 #include "metrics_daemon.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +33,8 @@ struct vdm_daemon_metrics {
   watch_entry *watches;
   size_t n_watches, cap_watches;
   unsigned n_clients;
+  int host_drops_fd;            /* the BPF host_drops map, -1 until found */
+  int host_drops_tries;
 };
 
 static uint64_t
@@ -146,22 +150,68 @@ vdm_daemon_metrics_on_analytics (void *data, const vdm_peer *peer,
 
 /* ---- the scrape (HTTP thread) ----------------------------------------- */
 
-/* Kernel counters of every watch; returns the ring events lost, summed. */
-static uint64_t
-refresh_watches (vdm_daemon_metrics *m, uint64_t now)
+/* A copy of the watch table, taken under the lock, read without it. */
+static size_t
+copy_watches (vdm_daemon_metrics *m, watch_entry **out)
 {
+  pthread_mutex_lock (&m->lock);
+  size_t n = m->n_watches;
+  *out = n ? malloc (n * sizeof **out) : NULL;
+  if (*out)
+    memcpy (*out, m->watches, n * sizeof **out);
+  else
+    n = 0;
+  pthread_mutex_unlock (&m->lock);
+  for (size_t i = 0; i < n; i++)
+    fix_label_pointers (&(*out)[i], (*out)[i].labels.pid);
+  return n;
+}
+
+/* Whether the table (under the lock) still has this watch for this client
+ * and socket, so that a re-used watch id is not read for the old stream. */
+static bool
+still_watched (const vdm_daemon_metrics *m, const watch_entry *w)
+{
+  for (size_t i = 0; i < m->n_watches; i++) {
+    const watch_entry *now = &m->watches[i];
+    if (now->watch_id == w->watch_id && now->labels.pid == w->labels.pid
+        && strcmp (now->flow, w->flow) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* Kernel counters of every watch; returns the ring events lost, summed.
+ * The counter reads (a map lookup per reason slot: ~0.5 ms a watch) run
+ * without the lock, so the daemon's loop, whose hooks take it, is never
+ * held up by a scrape; only the registry writes take it. */
+static uint64_t
+refresh_watches (vdm_daemon_metrics *m)
+{
+  watch_entry *watches;
+  size_t n = copy_watches (m, &watches);
   uint64_t ring_lost = 0;
   vdm_counters counters;
-  for (size_t i = 0; i < m->n_watches; i++) {
-    const watch_entry *w = &m->watches[i];
+  for (size_t i = 0; i < n; i++) {
+    const watch_entry *w = &watches[i];
     if (vdm_source_counters (m->source, w->watch_id, &counters) < 0)
       continue;
+    pthread_mutex_lock (&m->lock);
+    if (!still_watched (m, w)) {
+      /* ended (its id may already serve another socket): these counters
+       * are not this stream's */
+      pthread_mutex_unlock (&m->lock);
+      continue;
+    }
     ring_lost += counters.ringbuf_lost;
+    uint64_t now = monotonic_ns ();
     for (unsigned slot = 0; slot < VDM_REASON_SLOTS; slot++)
       if (counters.per_reason[slot] > 0)
         vdm_fleet_stream_kernel_drops (m->fleet, &w->labels, w->flow,
             vdm_source_reason_name (m->source, slot), counters.per_reason[slot], now);
+    pthread_mutex_unlock (&m->lock);
   }
+  free (watches);
   return ring_lost;
 }
 
@@ -205,18 +255,74 @@ refresh_bpf_programs (vdm_daemon_metrics *m, uint64_t now)
   closedir (dir);
 }
 
+/* The BPF program's host_drops map (every drop of the host, per reason
+ * slot), found among this process's own fds by its name, so that no
+ * interface of the event source had to grow for it. -1 if not found. */
+static int
+find_host_drops_map (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+  int found = -1;
+  if (!dir)
+    return -1;
+  while (found < 0 && (entry = readdir (dir))) {
+    char path[300], target[64];
+    snprintf (path, sizeof path, "/proc/self/fd/%s", entry->d_name);
+    ssize_t len = readlink (path, target, sizeof target - 1);
+    if (len <= 0)
+      continue;
+    target[len] = '\0';
+    struct bpf_map_info info = { 0 };
+    __u32 info_len = sizeof info;
+    int fd = atoi (entry->d_name);
+    if (strcmp (target, "anon_inode:bpf-map") == 0
+        && bpf_obj_get_info_by_fd (fd, &info, &info_len) == 0
+        && strcmp (info.name, "host_drops") == 0 && info.value_size == sizeof (uint64_t))
+      found = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  }
+  closedir (dir);
+  return found;
+}
+
+/* Host-wide drops by reason: per-CPU sums of each non-zero slot. */
+static void
+refresh_host_drops (vdm_daemon_metrics *m, uint64_t now)
+{
+  if (m->host_drops_fd < 0 && m->host_drops_tries < 3) {
+    m->host_drops_tries++;  /* an older BPF object has no such map: stop looking */
+    m->host_drops_fd = find_host_drops_map ();
+  }
+  int n_cpus = libbpf_num_possible_cpus ();
+  if (m->host_drops_fd < 0 || n_cpus <= 0)
+    return;
+  uint64_t *values = calloc ((size_t) n_cpus, sizeof *values);
+  for (uint32_t slot = 0; values && slot < VDM_REASON_SLOTS; slot++) {
+    if (bpf_map_lookup_elem (m->host_drops_fd, &slot, values) < 0)
+      continue;
+    uint64_t total = 0;
+    for (int cpu = 0; cpu < n_cpus; cpu++)
+      total += values[cpu];
+    if (total > 0)
+      vdm_fleet_host_kernel_drops (m->fleet, vdm_source_reason_name (m->source, slot), total, now);
+  }
+  free (values);
+}
+
 static int
 render (VdmMetricsText *text, void *user_data)
 {
   vdm_daemon_metrics *m = user_data;
+  uint64_t ring_lost = refresh_watches (m);
   pthread_mutex_lock (&m->lock);
   uint64_t now = monotonic_ns ();
   VdmDaemonState state = {
     .clients = m->n_clients, .watches = (uint32_t) m->n_watches,
-    .ring_events_lost = refresh_watches (m, now),
+    .ring_events_lost = ring_lost,
   };
   vdm_fleet_daemon_state (m->fleet, &state, now);
   refresh_bpf_programs (m, now);
+  refresh_host_drops (m, now);
   int rc = vdm_fleet_metrics_render (m->fleet, now, text);
   pthread_mutex_unlock (&m->lock);
   return rc;
@@ -233,6 +339,7 @@ vdm_daemon_metrics_start (const char *listen, vdm_source *source, const char *ve
   }
   pthread_mutex_init (&m->lock, NULL);
   m->source = source;
+  m->host_drops_fd = -1;
   m->fleet = vdm_fleet_metrics_new (VDM_METRICS_DEFAULT_STALE_AFTER_NS,
       VDM_METRICS_DEFAULT_MAX_SERIES, version);
   if (m->fleet)
@@ -260,6 +367,8 @@ vdm_daemon_metrics_stop (vdm_daemon_metrics *m)
   vdm_metrics_http_stop (m->http);  /* no scrape runs after this */
   vdm_fleet_metrics_free (m->fleet);
   free (m->watches);
+  if (m->host_drops_fd >= 0)
+    close (m->host_drops_fd);
   pthread_mutex_destroy (&m->lock);
   free (m);
 }

@@ -15,6 +15,8 @@ fleet/vdropmon-rules.yml every second. Checks:
     pid, flow, reason);
   * VdropmonStreamDropSurge fires during the surge (ALERTS), for that
     stream, and resolves after it;
+  * drops on a socket nobody watches count in the host-wide counter
+    (vdropmon_host_kernel_drops_total, the BPF program's host_drops map);
   * fleet/plot-episode.py draws the episode from Prometheus's data.
 
 Without root or eBPF it skips (77), or fails with VDROPMON_REQUIRE_BPF=1.
@@ -155,6 +157,7 @@ def episode(build, prom, target, receiver, udp_port):
     lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
     check("promtool check metrics accepts the daemon's scrape", lint.returncode == 0,
           (lint.stdout + lint.stderr).decode()[:300])
+    host_drops_of_unwatched_socket(prom)
     surge_start = time.monotonic()
     sender = subprocess.Popen(
         [os.path.join(build, "tests", "tools", "vdm-rtp-sender"), "--dest", f"127.0.0.1:{udp_port}",
@@ -194,6 +197,29 @@ def episode(build, prom, target, receiver, udp_port):
     except AssertionError as e:
         check("VdropmonStreamDropSurge resolves after the surge", False, str(e))
     plot(prom, receiver.pid, start_wall)
+
+
+def host_drops(prom):
+    result = prom.query('sum(vdropmon_host_kernel_drops_total{reason="SOCKET_RCVBUFF"})')
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+def host_drops_of_unwatched_socket(prom):
+    """Drops on a socket nobody watches show in the host-wide counter."""
+    before = host_drops(prom)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unwatched:
+        unwatched.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        unwatched.bind(("127.0.0.1", 0))
+        port = unwatched.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            for _ in range(300):
+                sender.sendto(b"u" * 1200, ("127.0.0.1", port))
+        dropped = kernel_drops(port)
+        time.sleep(3)  # a few scrapes
+    after = host_drops(prom)
+    check("drops on a socket nobody watches count in vdropmon_host_kernel_drops_total",
+          dropped is not None and dropped > 100 and after - before >= dropped,
+          f"unwatched socket dropped {dropped}, host counter +{after - before}")
 
 
 def plot(prom, pid, start_wall):
