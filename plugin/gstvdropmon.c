@@ -9,24 +9,99 @@
  * a few milliseconds of the drop, long before a jitterbuffer declares the
  * packets lost.
  *
- * It learns of drops through an eBPF program on the skb:kfree_skb tracepoint
- * that it loads itself (the embedded collector; needs root or CAP_BPF +
- * CAP_PERFMON and a kernel with BTF). Without eBPF it passes buffers through,
- * posts one warning saying why, and reports the RTP sequence gaps it sees.
+ * It learns of drops from an event source (#GstVdropmon:collector): the
+ * host's collector daemon, or an eBPF program on the skb:kfree_skb
+ * tracepoint that it loads itself (the embedded collector; needs root or
+ * CAP_BPF + CAP_PERFMON and a kernel with BTF). Without either it passes
+ * buffers through, posts one warning saying why, and reports the RTP
+ * sequence gaps it sees.
  *
  * The element is a passthrough: it never copies, delays or drops a buffer.
  * It finds the udpsrc elements upstream of it by itself (also those rtspsrc
  * creates later); #GstVdropmon:watch names more flows by hand.
  *
- * Messages (all GST_MESSAGE_ELEMENT, fields in docs/messages.md):
+ * It posts four element messages (GST_MESSAGE_ELEMENT); docs/messages.md
+ * is the long form, with examples and the batching rules.
  *
- * * `vdropmon-drop`: a batch of drops of one reason and stream, posted within
- *   #GstVdropmon:batch-interval of the first drop in it.
- * * `vdropmon-warning`: a freeze is coming; `action` says what to do and
- *   `stall-eta` how long until the damage reaches the sink.
- * * `vdropmon-clear`: the trouble behind the last warnings is over.
- * * `vdropmon-stats`: counters, every #GstVdropmon:interval when
- *   #GstVdropmon:post-messages is %TRUE.
+ * `vdropmon-drop`: a batch of drops of one reason and stream, posted within
+ * #GstVdropmon:batch-interval of the first drop in it. Its structure
+ * contains these fields:
+ *
+ * * #gchararray `source`: `kernel-udp`, `kernel-tcp`, `kernel` (another
+ *   protocol) or `rtp-gap` (sequence numbers missing at arrival that the
+ *   kernel did not explain: loss before this host).
+ * * #gchararray `reason`: the kernel's drop reason without its
+ *   `SKB_DROP_REASON_` prefix (`SOCKET_RCVBUFF`, ...), `RTP_SEQ_GAP` for gaps.
+ * * #guint `reason-code`: the kernel's `enum skb_drop_reason` value, 0 for gaps.
+ * * #guint `count`: drops in the batch.
+ * * #guint64 `kernel-time`, `kernel-time-last`: CLOCK_MONOTONIC of the first
+ *   and last drop (for gaps: of the arrival that revealed them).
+ * * #guint64 `running-time`: the first drop on the pipeline's running time,
+ *   GST_CLOCK_TIME_NONE without a clock.
+ * * #guint64 `pts`, `pts-last`: PTS of the first and last frame hit,
+ *   GST_CLOCK_TIME_NONE when unknown.
+ * * #gint `rtp-seq-first`, `rtp-seq-last`: RTP sequence numbers of the first
+ *   and last dropped packet, -1 if not RTP.
+ * * #GstValueArray of #guint `rtp-seqs`: the dropped sequence numbers (at
+ *   most 64); #gboolean `rtp-seqs-truncated`: there were more.
+ * * #guint `frames`: distinct RTP timestamps (frames) hit.
+ * * #guint `ssrc`: the stream's SSRC (0 if not RTP); #gint `payload-type`
+ *   (-1 if not RTP).
+ * * #gboolean `keyframe`: a packet of a keyframe (or parameter set) was lost.
+ * * #gchararray `flow`: the watched flow, `udp 127.0.0.1:5004`, empty for gaps.
+ * * #gchararray `attribution`: how the drop was tied to this stream:
+ *   `socket`, `flow` or `userspace`.
+ * * #guint64 `events-lost`: drops of this watch whose details the ring
+ *   buffer lost since the previous message (counted, not listed).
+ *
+ * `vdropmon-warning`: a freeze is coming. Fields:
+ *
+ * * #gchararray `level`: `warning` or `critical`.
+ * * #gchararray `cause`: comma-separated `host`, `network`, `keyframe`,
+ *   `device`, `burst`.
+ * * #gchararray `reasons`: the kernel reasons (and `RTP_SEQ_GAP`) of the episode.
+ * * #gchararray `action`: what to do first: `lower-resolution`,
+ *   `lower-bitrate`, `request-keyframe`, `reinit-device`, `circuit-break`.
+ * * #gdouble `drop-rate`: drops per second in the last closed bin;
+ *   #gdouble `ewma`, `baseline`: drops per bin.
+ * * #guint64 `stall-eta`: ns until the damage reaches the sink, 0 if already
+ *   there, GST_CLOCK_TIME_NONE if no playout buffer is known.
+ * * #guint64 `detect-time`: when the detector decided, on the pipeline clock.
+ * * #guint64 `running-time`: the same on the running time.
+ * * #gint `suggested-height`: the next rung down the resolution ladder, -1
+ *   unknown; #gint `suggested-bitrate`: bits/s for `lower-bitrate`, else -1.
+ *
+ * `vdropmon-clear`: the trouble behind the last warnings is over. Fields:
+ * #gchararray `cause` (of the episode), #guint64 `duration` (ns since the
+ * episode began), #guint64 `drops` (in the episode), #guint64 `detect-time`,
+ * #guint64 `running-time`.
+ *
+ * `vdropmon-stats`: every #GstVdropmon:interval when
+ * #GstVdropmon:post-messages is %TRUE; the same structure, named
+ * `application/x-vdropmon-stats`, is the #GstVdropmon:stats property. Fields:
+ *
+ * * #gchararray `collector`: the event source that serves the element:
+ *   `embedded`, `daemon`, `fake` or `none`; #gchararray `collector-status`:
+ *   `running`, `disabled` or `unavailable: <why>`; #gchararray
+ *   `collector-skipped`: why the sources tried before it were not used.
+ * * #GstValueArray of #gchararray `flows`: the flows watched now.
+ * * #guint64 `kernel-drops`: authoritative kernel drops of the watched flows
+ *   since start; #GstStructure `reasons`: the same per reason name;
+ *   #guint64 `events-lost`: of those, drops whose details were lost.
+ * * #guint64 `buffers`, `rtp-packets`: buffers through the element, and of
+ *   those RTP; #guint64 `rtp-lost`, `rtp-reordered`, `rtp-duplicates`: from
+ *   sequence numbers at arrival; #gdouble `loss-fraction`: lost / expected.
+ * * #gdouble `queue-fill-peak`: highest receive-queue fill (0..1) over the
+ *   interval, -1 unavailable.
+ * * #guint64 `drop-messages`, `warnings`: messages posted since start.
+ * * #gdouble `jitter` (ms, RFC 3550), `fid` and `fid-max` (frame-interval
+ *   deviation over the interval, ms), `bitrate` (bits/s at arrival).
+ * * #guint64 `keyframe-requests-sent`, `keyframe-requests-seen`.
+ * * #gchararray `detector-state`: `normal`, `warning` or `critical`;
+ *   #gdouble `ewma`, `baseline`: drops per bin.
+ * * #gdouble `lag`: ms the media arrives behind its timestamps beyond its
+ *   best; #gdouble `runway`: ms until the playout buffer runs dry at the
+ *   lag's growth, -1 if it is not emptying.
  *
  * The surge detector cuts time into bins (#GstVdropmon:bin-duration), keeps
  * an EWMA of drops per bin (#GstVdropmon:ewma-alpha) against a baseline over

@@ -77,7 +77,7 @@ run_slot (const gchar * element, guint n, SlotResult * out)
   free (error);
   if (started) {
     senders = bench_senders_start (dst, n, HOST_SENDERS, PACKET_SIZE, HOST_RATE,
-        (HOST_SECONDS + 3) * G_GUINT64_CONSTANT (1000000000));
+        (HOST_SECONDS + 60) * G_GUINT64_CONSTANT (1000000000)); /* stopped below */
     g_usleep (HOST_WARMUP_US);
     if (source)
       bench_program_stats (source, &bpf0);
@@ -95,7 +95,9 @@ run_slot (const gchar * element, guint n, SlotResult * out)
     drops1 = sum_kernel_drops (pipes, n);
     t1 = bench_now_ns ();
     bench_senders_stop (senders);
-    out->cpu_ns = (gdouble) (cpu1 - cpu0) - (gdouble) (send_cpu1 - send_cpu0);
+    /* A sender thread's clock reads 0 once it ended: never subtract that. */
+    out->cpu_ns = (gdouble) (cpu1 - cpu0)
+        - (send_cpu1 >= send_cpu0 ? (gdouble) (send_cpu1 - send_cpu0) : 0);
     out->bpf_ns = (gdouble) (bpf1.kfree_ns - bpf0.kfree_ns) + (bpf1.ready_ns - bpf0.ready_ns);
     out->packets = sent1 - sent0;
     out->dropped = drops1 - drops0;

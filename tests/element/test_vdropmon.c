@@ -1626,6 +1626,43 @@ GST_START_TEST (test_huge_interval)
 
 GST_END_TEST;
 
+/* Issue 9 #5: an interval lowered while PLAYING counts at once, not after
+ * the old one (an hour here) has passed. */
+GST_START_TEST (test_interval_lowered_while_playing)
+{
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = harness_new (bus, "post-messages", "true", "interval", "3600000000000", NULL);
+
+  expect_no_element_message (bus, "vdropmon-stats", QUIET_PERIOD, "stats before the interval");
+  g_object_set (h->element, "interval", (guint64) 20 * GST_MSECOND, NULL);
+  expect_element_message (bus, "vdropmon-stats", MESSAGE_TIMEOUT);
+
+  gst_harness_teardown (h);
+  bus_free (bus);
+}
+
+GST_END_TEST;
+
+/* Issue 9 #5 for batches: a batch open with an interval of 8 s closes on
+ * the new interval of 5 ms once it is set. */
+GST_START_TEST (test_batch_interval_lowered_while_open)
+{
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = harness_new (bus, "batch-interval", "8000000000", NULL);
+
+  gst_harness_set_src_caps_str (h, H264_CAPS);
+  push_seq (h, SSRC, 1);
+  push_seq (h, SSRC, 3);
+  expect_no_element_message (bus, "vdropmon-drop", QUIET_PERIOD, "the batch closed early");
+  g_object_set (h->element, "batch-interval", (guint64) 5 * GST_MSECOND, NULL);
+  expect_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
+
+  gst_harness_teardown (h);
+  bus_free (bus);
+}
+
+GST_END_TEST;
+
 static guint
 count_bpf_program_fds (void)
 {
@@ -1725,6 +1762,8 @@ vdropmon_suite (void)
     suite_add_tcase (s, tc_fixed);
     tcase_add_test (tc_fixed, test_passthrough_multi_memory_rtp);
     tcase_add_test (tc_fixed, test_huge_interval);
+    tcase_add_test (tc_fixed, test_interval_lowered_while_playing);
+    tcase_add_test (tc_fixed, test_batch_interval_lowered_while_open);
     tcase_add_test (tc_fixed, test_failed_start_releases_collector);
   }
   return s;
