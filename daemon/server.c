@@ -38,7 +38,13 @@ typedef struct {
   char element[VDM_PROTO_NAME_MAX + 1];
   char pipeline[VDM_PROTO_NAME_MAX + 1];
   _Atomic uint64_t queue_lost;  /* events this client's queues could not hold */
+  vdm_counters *counters;       /* the last read, reused for COUNTERS_FRESH_NS */
+  uint64_t counters_at_ns;
 } client_watch;
+
+/* Reading a watch's counters costs one bpf syscall per reason slot (256);
+ * elements ask every 100 ms for the queue fill, which is one lookup. */
+#define COUNTERS_FRESH_NS 500000000ull
 
 typedef struct client client;
 struct client {
@@ -325,6 +331,7 @@ remove_watch (client *c, uint32_t id)
   for (i = 0; i < c->n_watches; i++) {
     if (c->watches[i]->id != id)
       continue;
+    free (c->watches[i]->counters);
     free (c->watches[i]);
     c->watches[i] = c->watches[--c->n_watches];
     break;
@@ -435,27 +442,41 @@ fill_reasons (const vdm_counters *counters, vdm_msg_counters_reply *r)
 }
 
 static int
+read_counters (vdm_server *s, client_watch *w)
+{
+  uint64_t now = monotonic_ns ();
+  int err;
+
+  if (w->counters && now - w->counters_at_ns < COUNTERS_FRESH_NS)
+    return 0;
+  if (!w->counters && !(w->counters = malloc (sizeof (*w->counters))))
+    return -ENOMEM;
+  err = vdm_source_counters (s->source, w->id, w->counters);
+  w->counters_at_ns = now;
+  return err;
+}
+
+static int
 handle_counters (client *c, const vdm_msg *in)
 {
   vdm_msg m = { .type = VDM_MSG_COUNTERS_REPLY, .request_id = in->request_id };
   vdm_msg_counters_reply *r = &m.u.counters_reply;
   client_watch *w = find_watch (c, in->u.watch_ref.watch_id);
-  vdm_counters counters;
   int err, peak;
 
   if (!w)
     return send_result (c, in->request_id, ENOENT, "counters: watch %u is not this client's",
         in->u.watch_ref.watch_id);
-  err = vdm_source_counters (c->server->source, w->id, &counters);
+  err = read_counters (c->server, w);
   if (err < 0)
     return send_result (c, in->request_id, err, "counters: %s", strerror (-err));
   peak = vdm_source_queue_peak (c->server->source, w->id);
   r->watch_id = w->id;
-  r->total = counters.total;
-  r->ringbuf_lost = counters.ringbuf_lost;
+  r->total = w->counters->total;
+  r->ringbuf_lost = w->counters->ringbuf_lost;
   r->queue_lost = atomic_load (&w->queue_lost);
   r->queue_peak = peak < -1 ? -1 : peak > 1000 ? 1000 : peak;
-  fill_reasons (&counters, r);
+  fill_reasons (w->counters, r);
   return send_or_queue (c, VDM_OUT_REPLY, &m);
 }
 
@@ -605,8 +626,10 @@ free_client (client *c)
 {
   unsigned i;
 
-  for (i = 0; i < c->n_watches; i++)
+  for (i = 0; i < c->n_watches; i++) {
+    free (c->watches[i]->counters);
     free (c->watches[i]);
+  }
   free (c->watches);
   free (c->handoff);
   vdm_out_queue_clear (&c->out);

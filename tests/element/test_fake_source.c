@@ -364,7 +364,8 @@ GST_START_TEST (test_rotating_ssrcs_bounded)
   guint64 drop_messages = 0, counted = 0, summaries = 0, second = 0;
   gint64 start, elapsed_us;
   guint8 wire[16] = { 0x80, PT };
-  guint i, n;
+  guint i, n, max_ssrcs = 0;
+  gboolean truncated = FALSE;
 
   fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
       H264_CAPS, NULL);
@@ -412,8 +413,9 @@ GST_START_TEST (test_rotating_ssrcs_bounded)
       summaries++;
       fail_unless (gst_structure_get_uint64 (s, "count", &c));
       counted += c;
-      assert_equals_int (g_value_get_uint (gst_structure_get_value (s, "ssrcs")), 64);
-      fail_unless (g_value_get_boolean (gst_structure_get_value (s, "ssrcs-truncated")));
+      /* one per second at most: the first may come before 64 SSRCs were held back */
+      max_ssrcs = MAX (max_ssrcs, g_value_get_uint (gst_structure_get_value (s, "ssrcs")));
+      truncated |= g_value_get_boolean (gst_structure_get_value (s, "ssrcs-truncated"));
     }
     gst_message_unref (msg);
   }
@@ -422,6 +424,8 @@ GST_START_TEST (test_rotating_ssrcs_bounded)
   fail_unless (drop_messages <= 400 + 200 * (elapsed_us / 1e6) + 1,
       "%" G_GUINT64_FORMAT " drop messages in %" G_GINT64_FORMAT " us", drop_messages, elapsed_us);
   fail_unless (summaries >= 1);
+  fail_unless_equals_int (max_ssrcs, 64);
+  fail_unless (truncated);
   fail_unless (summaries <= 2 + (guint64) elapsed_us / G_USEC_PER_SEC);
   fail_unless_equals_uint64 (counted, FLOOD_DROPS);
   fail_unless_equals_uint64 (second, 1);
@@ -429,6 +433,64 @@ GST_START_TEST (test_rotating_ssrcs_bounded)
   gst_object_unref (f.mon);
   gst_bus_set_flushing (f.bus, TRUE);
   gst_object_unref (f.bus);
+}
+
+GST_END_TEST;
+
+typedef struct
+{
+  GstElement *mon;
+  gint stop;
+  guint reads;
+} Poller;
+
+static gpointer
+poll_stats (gpointer data)
+{
+  Poller *p = data;
+
+  while (!g_atomic_int_get (&p->stop)) {
+    GstStructure *stats = NULL;
+    g_object_get (p->mon, "stats", &stats, NULL);
+    fail_unless (stats != NULL);
+    gst_structure_free (stats);
+    p->reads++;
+  }
+  return NULL;
+}
+
+/* Issue 9 #2: an application's UI timer reads stats while the element
+ * stops and starts; stop() frees the event source. Stats calls the source
+ * only through a reference taken under the element's lock. (The use after
+ * free this guards against shows under the ASan build; here the test
+ * shows stats stay readable and consistent through 100 restarts with drops
+ * coming in.) */
+GST_START_TEST (test_stats_while_restarting)
+{
+  Fixture f;
+  Poller p = { 0 };
+  GThread *thread;
+  guint8 wire[16];
+  guint i;
+
+  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+      H264_CAPS, NULL);
+  rtp_wire (1, 0, FALSE, wire, sizeof (wire));
+  p.mon = f.mon;
+  thread = g_thread_new ("stats-poller", poll_stats, &p);
+  for (i = 0; i < 100; i++) {
+    vdm_fake_drop drop = {.watch_id = wait_watch (f.fake),.reason = REASON_RCVBUFF,
+      .reason_name = "SOCKET_RCVBUFF",.payload = wire,.payload_len = sizeof (wire)
+    };
+    vdm_fake_source_inject_drop (f.fake, &drop);        /* may race the stop: -ENOENT is fine */
+    fail_unless_equals_int (gst_element_set_state (f.mon, GST_STATE_NULL),
+        GST_STATE_CHANGE_SUCCESS);
+    fail_unless (gst_element_set_state (f.mon, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  }
+  g_atomic_int_set (&p.stop, 1);
+  g_thread_join (thread);
+  fail_unless (p.reads > 0);
+  fixture_stop (&f);
 }
 
 GST_END_TEST;
@@ -447,6 +509,7 @@ fake_source_suite (void)
   tcase_add_test (tc, test_stats_from_fake_source);
   tcase_add_test (tc, test_lost_events_still_reach_the_detector);
   tcase_add_test (tc, test_rotating_ssrcs_bounded);
+  tcase_add_test (tc, test_stats_while_restarting);
   return s;
 }
 

@@ -341,6 +341,31 @@ GST_START_TEST (test_queue_building_warns)
 
 GST_END_TEST;
 
+/* Issue 9 #12: a paused pipeline is no outage. Packets stop while PAUSED
+ * and the clock goes on: nothing is said; once PLAYING again, silence
+ * counts from the resume. */
+GST_START_TEST (test_no_silence_while_paused)
+{
+  Stream s;
+  GstStructure *w;
+
+  stream_start (&s, NULL);
+  push_until (&s, GST_SECOND, 0);
+  fail_unless_equals_int (gst_element_set_state (s.h->element, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_SUCCESS);
+  hold_clock_at (&s, 3 * GST_SECOND);
+  w = next_alert (&s);
+  fail_unless (w == NULL, "warned while paused: %" GST_PTR_FORMAT, w);
+  fail_unless_equals_int (gst_element_set_state (s.h->element, GST_STATE_PLAYING),
+      GST_STATE_CHANGE_SUCCESS);
+  push_until (&s, 4 * GST_SECOND, 0);
+  w = next_alert (&s);
+  fail_unless (w == NULL, "warned after the resume: %" GST_PTR_FORMAT, w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
 static Suite *
 warning_suite (void)
 {
@@ -354,6 +379,7 @@ warning_suite (void)
   tcase_add_test (tc, test_threshold_changed_while_playing);
   tcase_add_test (tc, test_keyframe_loss);
   tcase_add_test (tc, test_silence_warns);
+  tcase_add_test (tc, test_no_silence_while_paused);
   tcase_add_test (tc, test_queue_building_warns);
   return s;
 }
