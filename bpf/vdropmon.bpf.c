@@ -143,7 +143,9 @@ static __always_inline __u64 socket_cookie (const struct sock *sk)
 {
   /* Read, never assign: a socket userspace asked SO_COOKIE of has one;
    * a socket nobody asked about has 0 and is not ours. */
-  return BPF_CORE_READ (sk, __sk_common.skc_cookie.counter);
+  /* A direct load: tp_btf arguments are BTF pointers the verifier lets us
+   * read (a fault reads 0), where BPF_CORE_READ is a helper call each. */
+  return sk->__sk_common.skc_cookie.counter;
 }
 
 static __always_inline __u32 watch_of_socket (const struct sock *sk, __u64 *cookie)
@@ -170,70 +172,80 @@ static __always_inline __u32 payload_after (__u32 ip_payload_len, __u32 hdr_len)
   return ip_payload_len > hdr_len ? ip_payload_len - hdr_len : 0;
 }
 
+/* The network header and the first L4 bytes, read in one helper call: an
+ * IPv6 header or an option-less IPv4 header, then the UDP header or the
+ * TCP header up to its data offset. Reading past a short packet stays in
+ * the skb's head (its tailroom and shared info follow); the lengths the
+ * headers give bound everything taken from it. */
+#define L3L4_HEAD_BYTES (sizeof (struct ipv6hdr) + 20)
+
+/* The L4 bytes we need: ports, UDP length, TCP data offset. */
+struct l4_head {
+  __be16 ports[2];
+  __be16 udp_len;
+  __u8 rest[6];  /* TCP: sequence and acknowledgement numbers */
+  __u8 doff;
+};
+
 /* Parses IPv4/IPv6 + UDP/TCP from the skb's network header (valid on both
  * the receive path and the egress qdisc path), filling the flow as seen by
  * the receiver: local = destination. */
 static __always_inline struct l4_payload parse_flow (struct sk_buff *skb, struct vdm_flow_key *flow)
 {
   struct l4_payload none = {}, found = {};
-  unsigned char *head = BPF_CORE_READ (skb, head);
-  __u16 nh = BPF_CORE_READ (skb, network_header);
-  __u32 ip_payload_len;
-  __u8 first;
-  __u32 l4;
+  unsigned char *head = skb->head;
+  __u16 nh = skb->network_header;
+  __u8 raw[L3L4_HEAD_BYTES];
+  struct l4_head l4h;
+  __u32 ip_payload_len, l4, hdr_len;
 
-  if (bpf_probe_read_kernel (&first, 1, head + nh))
+  if (bpf_probe_read_kernel (raw, sizeof (raw), head + nh))
     return none;
 
-  if ((first >> 4) == 4) {
+  if ((raw[0] >> 4) == 4) {
     struct iphdr ip;
-    if (bpf_probe_read_kernel (&ip, sizeof (ip), head + nh))
-      return none;
+    __builtin_memcpy (&ip, raw, sizeof (ip));
     if (ip.frag_off & bpf_htons (0x1fff))
       return none; /* a non-first fragment has no L4 header */
+    hdr_len = ip.ihl * 4;
     flow->family = AF_INET;
     flow->protocol = ip.protocol;
     __builtin_memcpy (flow->local_addr, &ip.daddr, 4);
     __builtin_memcpy (flow->remote_addr, &ip.saddr, 4);
-    l4 = nh + ip.ihl * 4;
-    ip_payload_len = payload_after (bpf_ntohs (ip.tot_len), ip.ihl * 4);
-  } else if ((first >> 4) == 6) {
-    struct ipv6hdr ip6;
-    if (bpf_probe_read_kernel (&ip6, sizeof (ip6), head + nh))
+    l4 = nh + hdr_len;
+    ip_payload_len = payload_after (bpf_ntohs (ip.tot_len), hdr_len);
+    if (hdr_len == sizeof (struct iphdr))
+      __builtin_memcpy (&l4h, raw + sizeof (struct iphdr), sizeof (l4h));
+    else if (bpf_probe_read_kernel (&l4h, sizeof (l4h), head + l4)) /* IP options */
       return none;
+  } else if ((raw[0] >> 4) == 6) {
+    struct ipv6hdr ip6;
+    __builtin_memcpy (&ip6, raw, sizeof (ip6));
     flow->family = AF_INET6;
     flow->protocol = ip6.nexthdr; /* extension headers: not followed */
     __builtin_memcpy (flow->local_addr, &ip6.daddr, 16);
     __builtin_memcpy (flow->remote_addr, &ip6.saddr, 16);
     l4 = nh + sizeof (struct ipv6hdr);
     ip_payload_len = bpf_ntohs (ip6.payload_len);
+    __builtin_memcpy (&l4h, raw + sizeof (struct ipv6hdr), sizeof (l4h));
   } else {
     return none;
   }
 
-  __be16 ports[2];
   if (flow->protocol != IPPROTO_UDP && flow->protocol != IPPROTO_TCP)
     return none;
-  if (bpf_probe_read_kernel (ports, sizeof (ports), head + l4))
-    return none;
-  flow->remote_port = bpf_ntohs (ports[0]);
-  flow->local_port = bpf_ntohs (ports[1]);
+  flow->remote_port = bpf_ntohs (l4h.ports[0]);
+  flow->local_port = bpf_ntohs (l4h.ports[1]);
 
   if (flow->protocol == IPPROTO_UDP) {
-    __be16 udp_len;
-    if (bpf_probe_read_kernel (&udp_len, sizeof (udp_len), head + l4 + 4))
-      return none;
     found.offset = l4 + 8;
     found.len = payload_after (ip_payload_len, 8);
-    if (payload_after (bpf_ntohs (udp_len), 8) < found.len)
-      found.len = payload_after (bpf_ntohs (udp_len), 8);
+    if (payload_after (bpf_ntohs (l4h.udp_len), 8) < found.len)
+      found.len = payload_after (bpf_ntohs (l4h.udp_len), 8);
     return found;
   }
-  __u8 doff;
-  if (bpf_probe_read_kernel (&doff, 1, head + l4 + 12))
-    return none;
-  found.offset = l4 + (doff >> 4) * 4;
-  found.len = payload_after (ip_payload_len, (doff >> 4) * 4);
+  found.offset = l4 + (l4h.doff >> 4) * 4;
+  found.len = payload_after (ip_payload_len, (l4h.doff >> 4) * 4);
   return found;
 }
 
@@ -241,16 +253,16 @@ static __always_inline struct l4_payload parse_flow (struct sk_buff *skb, struct
  * transmit paths), else the owning socket's. 0 when neither is known. */
 static __always_inline __u64 drop_netns (struct sk_buff *skb)
 {
-  struct net_device *dev = BPF_CORE_READ (skb, dev);
+  struct net_device *dev = skb->dev;
   struct sock *sk;
   __u64 cookie = 0;
 
   if (dev)
-    cookie = BPF_CORE_READ (dev, nd_net.net, net_cookie);
+    cookie = dev->nd_net.net->net_cookie;
   if (!cookie) {
-    sk = BPF_CORE_READ (skb, sk);
+    sk = skb->sk;
     if (sk)
-      cookie = BPF_CORE_READ (sk, __sk_common.skc_net.net, net_cookie);
+      cookie = sk->__sk_common.skc_net.net->net_cookie;
   }
   return cookie;
 }
@@ -304,8 +316,8 @@ static __always_inline bool port_is_watched (__u16 port)
 static __always_inline void copy_payload (struct sk_buff *skb, struct l4_payload payload,
     struct vdm_kernel_event *ev)
 {
-  __u32 tail = BPF_CORE_READ (skb, tail);
-  unsigned char *head = BPF_CORE_READ (skb, head);
+  __u32 tail = skb->tail;
+  unsigned char *head = skb->head;
   __u32 avail;
 
   __builtin_memset (ev->payload, 0, VDM_PAYLOAD_BYTES);
@@ -338,7 +350,7 @@ static __always_inline void fill_event (struct sk_buff *skb, __u32 reason, __u32
   ev->kind = VDM_EVENT_DROP;
   ev->reason = reason;
   ev->watch_id = watch_id;
-  ev->skb_len = BPF_CORE_READ (skb, len);
+  ev->skb_len = skb->len;
   ev->attributed_by = attributed_by;
   ev->pad = 0;
   ev->cpu = bpf_get_smp_processor_id ();
@@ -429,7 +441,6 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   struct udp_pair *pair = NULL;
   bool socket_known = false;
 
-  bump (&health, VDM_HEALTH_SEEN);
   bump (&host_drops, reason < VDM_REASON_SLOTS - 1 ? reason : VDM_REASON_SLOTS - 1);
 
   if (!rx_sk && is_udp_fail_reason (reason)) {
@@ -447,7 +458,7 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   if (!socket_known) {
     watch_id = watch_of_socket (rx_sk, &cookie);
     if (!watch_id && !rx_sk)
-      watch_id = watch_of_socket (BPF_CORE_READ (skb, sk), &cookie);
+      watch_id = watch_of_socket (skb->sk, &cookie);
     if (!watch_id && rx_sk)
       return 0;
   }
@@ -547,13 +558,13 @@ int BPF_PROG (sk_data_ready, const struct sock *sk)
   if (!slot)
     return 0;
 
-  int rcvbuf = BPF_CORE_READ (sk, sk_rcvbuf);
-  int rmem = BPF_CORE_READ (sk, sk_backlog.rmem_alloc.counter);
+  int rcvbuf = sk->sk_rcvbuf;
+  int rmem = sk->sk_backlog.rmem_alloc.counter;
   if (rcvbuf <= 0 || rmem < 0)
     return 0;
-  __u64 fill = (__u64) rmem * 1000 / (__u32) rcvbuf;
   __u64 *peak = bpf_map_lookup_elem (&queue_peak, &slot);
-  if (peak && fill > *peak)
-    *peak = fill;
+  /* Divide only for a new peak: rmem / rcvbuf > peak / 1000, multiplied out. */
+  if (peak && (__u64) rmem * 1000 > *peak * (__u32) rcvbuf)
+    *peak = (__u64) rmem * 1000 / (__u32) rcvbuf;
   return 0;
 }

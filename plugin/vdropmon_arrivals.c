@@ -25,7 +25,7 @@ typedef struct
   gsize size;
   gboolean complete;            /* data is the whole buffer */
   gboolean mapped;
-  GstBuffer *buffer;
+  GstMemory *memory;
   GstMapInfo map;
   guint8 head[256];
 } VdmPeek;
@@ -35,12 +35,14 @@ peek_buffer (GstBuffer * buf, VdmPeek * peek)
 {
   peek->mapped = gst_buffer_n_memory (buf) == 1;
   if (peek->mapped) {
-    if (!gst_buffer_map (buf, &peek->map, GST_MAP_READ))
+    /* The memory itself, not gst_buffer_map(): no ref/unref pair (two
+     * atomics per buffer); the buffer holds it while we look. */
+    peek->memory = gst_buffer_peek_memory (buf, 0);
+    if (!gst_memory_map (peek->memory, &peek->map, GST_MAP_READ))
       return FALSE;
     peek->data = peek->map.data;
     peek->size = peek->map.size;
     peek->complete = TRUE;
-    peek->buffer = buf;
     return TRUE;
   }
   /* Mapping several memories would merge them into the buffer: copy the
@@ -55,7 +57,7 @@ static void
 peek_release (VdmPeek * peek)
 {
   if (peek->mapped)
-    gst_buffer_unmap (peek->buffer, &peek->map);
+    gst_memory_unmap (peek->memory, &peek->map);
 }
 
 static gboolean

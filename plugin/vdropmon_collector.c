@@ -287,11 +287,36 @@ refresh_watch (GstVdropmon * self, vdm_source * source, guint32 watch_id)
   return delta;
 }
 
+/* The ring-buffer losses of one watch since the previous call: one per-CPU
+ * lookup (vdm_source_events_lost), not the 257 of a full counters refresh,
+ * which only the stats interval needs. */
+static guint64
+take_watch_events_lost (GstVdropmon * self, vdm_source * source, guint32 watch_id)
+{
+  guint64 lost, delta = 0;
+  guint i;
+
+  if (!watch_id || vdm_source_events_lost (source, watch_id, &lost) < 0)
+    return 0;
+  g_mutex_lock (&self->lock);
+  for (i = 0; i < self->watches->len; i++) {
+    VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
+    if (w->watch_id != watch_id)
+      continue;
+    if (lost > w->events_lost_reported)
+      delta = lost - w->events_lost_reported;
+    w->events_lost_reported = MAX (w->events_lost_reported, lost);
+    w->last_counters.ringbuf_lost = MAX (w->last_counters.ringbuf_lost, lost);
+  }
+  g_mutex_unlock (&self->lock);
+  return delta;
+}
+
 guint64
 vdm_collector_take_events_lost (GstVdropmon * self, guint32 watch_id)
 {
   vdm_source *source = vdm_collector_ref (self);
-  guint64 lost = source ? refresh_watch (self, source, watch_id) : 0;
+  guint64 lost = source ? take_watch_events_lost (self, source, watch_id) : 0;
 
   if (source)
     vdm_source_unref (source);
