@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test_rtsp_reconnect — rtspsrc reconnects many times under loss, and every
+ * drop stays attributed to the socket that was live when it happened
+ * (issue 9: watch ids reused across an rtspsrc reconnect must never carry an
+ * old socket's drops to its successor):
+ *
+ *   vdm-rtsp-server (640x480 "snow", 4 Mbit/s, a keyframe a second)
+ *   rtspsrc protocols=udp latency=200 ! vdropmon ! fakesink
+ *
+ * One process, one vdropmon that stays PLAYING. GENERATIONS times, rtspsrc
+ * alone goes READY -> PLAYING: a TEARDOWN, a new session, two new udpsrc
+ * sockets (RTP, RTCP). Each generation, once vdropmon watches the new RTP
+ * socket, the test shrinks that socket's receive buffer to 16 KB (what
+ * udp-buffer-size=16384 sets) and the keyframe bursts overflow it
+ * (SOCKET_RCVBUFF); after OVERLOAD_MS it gives the buffer back, lets
+ * everything settle and reads the socket's kernel drop counter
+ * (/proc/net/udp) just before rtspsrc closes it. So every drop of a
+ * generation happens while vdropmon watches that socket, and the exact
+ * checks hold:
+ *
+ *   - every vdropmon-drop (kernel) names the RTP flow of a generation whose
+ *     socket was open at its kernel-time: none for a closed socket, none
+ *     blamed on a successor or on the RTCP socket;
+ *   - per generation, the sum of the counts of its messages equals that
+ *     socket's kernel drop counter;
+ *   - the generations really were different sockets (inodes), and each
+ *     one dropped (the loss is real, not assumed).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "drop_checks.h"
+#include "e2e_checks.h"
+#include "e2e_receiver.h"
+#include "e2e_rtsp_udp.h"
+#include "e2e_server.h"
+#include "kernel_test_util.h"
+#include "receiver.h"
+
+#define GENERATIONS 6
+#define SMALL_RCVBUF 16384
+#define OVERLOAD_MS 2000
+#define UDPSRC_TIMEOUT_MS 10000
+
+typedef struct
+{
+  gchar *rtp_flow, *rtcp_flow;
+  gulong rtp_inode, rtcp_inode;
+  guint64 open_ns;              /* before rtspsrc went PLAYING */
+  guint64 close_ns;             /* after rtspsrc went READY */
+  guint64 kernel_drops;         /* the RTP socket's counter, just before it closed */
+  guint64 reported;             /* counts of the messages attributed to it */
+  guint messages;
+} Generation;
+
+static gulong
+socket_inode (GstElement * udpsrc)
+{
+  GSocket *socket = NULL;
+  struct stat st;
+  gulong inode = 0;
+
+  g_object_get (udpsrc, "used-socket", &socket, NULL);
+  if (socket && fstat (g_socket_get_fd (socket), &st) == 0)
+    inode = st.st_ino;
+  g_clear_object (&socket);
+  return inode;
+}
+
+static gboolean
+inode_seen (const Generation * gens, guint n, gulong inode)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    if (gens[i].rtp_inode == inode || gens[i].rtcp_inode == inode)
+      return TRUE;
+  return FALSE;
+}
+
+/* rtspsrc's udpsrc elements of this generation: two with a socket none of
+ * the earlier generations had (the old ones may still be on their way out
+ * of the bin). */
+static void
+wait_new_udpsrcs (VdmE2eReceiver * r, GstElement * rtspsrc, Generation * gens, guint g,
+    GstElement ** out)
+{
+  guint64 deadline = vdm_kt_now_ns () + (guint64) UDPSRC_TIMEOUT_MS * 1000000;
+
+  for (;;) {
+    GPtrArray *found = vdm_e2e_wait_udpsrcs (r, rtspsrc, 1, UDPSRC_TIMEOUT_MS);
+    guint i, n = 0;
+
+    for (i = 0; i < found->len && n < 2; i++) {
+      GstElement *udpsrc = g_ptr_array_index (found, i);
+      gulong inode = socket_inode (udpsrc);
+      if (inode && !inode_seen (gens, g, inode))
+        out[n++] = gst_object_ref (udpsrc);
+    }
+    g_ptr_array_unref (found);
+    if (n == 2)
+      return;
+    while (n > 0)
+      gst_object_unref (out[--n]);
+    if (vdm_kt_now_ns () > deadline)
+      vdm_kt_fatal ("generation %u: no two new udpsrc sockets after %u ms", g,
+          UDPSRC_TIMEOUT_MS);
+    vdm_kt_sleep_ms (20);
+  }
+}
+
+static int
+get_rcvbuf (VdmE2eUdpSocket * s)
+{
+  int bytes = 0;
+  socklen_t len = sizeof (bytes);
+
+  if (getsockopt (g_socket_get_fd (s->socket), SOL_SOCKET, SO_RCVBUF, &bytes, &len) < 0)
+    vdm_kt_fatal ("cannot read SO_RCVBUF of \"%s\"", s->flow);
+  return bytes;
+}
+
+/* Gives the socket its original buffer back (getsockopt reports twice what
+ * was asked; SO_RCVBUFFORCE: we are root, rmem_max does not apply). */
+static void
+restore_rcvbuf (VdmE2eUdpSocket * s, int original)
+{
+  int bytes = original / 2;
+
+  if (setsockopt (g_socket_get_fd (s->socket), SOL_SOCKET, SO_RCVBUFFORCE, &bytes,
+          sizeof (bytes)) < 0)
+    vdm_kt_fatal ("cannot restore the receive buffer of \"%s\"", s->flow);
+}
+
+/* gst-launch links rtspsrc's first pad only; each new session's pad is
+ * linked to vdropmon here. */
+static void
+on_pad_added (GstElement * rtspsrc, GstPad * pad, gpointer user_data)
+{
+  GstPad *sink = gst_element_get_static_pad (GST_ELEMENT (user_data), "sink");
+
+  if (!gst_pad_is_linked (sink) && GST_PAD_LINK_FAILED (gst_pad_link (pad, sink)))
+    printf ("  cannot link %s to vdropmon\n", GST_PAD_NAME (pad));
+  gst_object_unref (sink);
+}
+
+/* One generation: rtspsrc PLAYING, its new sockets watched, overloaded,
+ * calmed, counted, closed. */
+static void
+run_generation (VdmE2eReceiver * r, VdmE2eMonitor * mon, GstElement * rtspsrc,
+    VdmE2eServer * server, Generation * gens, guint g)
+{
+  Generation *gen = &gens[g];
+  VdmE2eRtspUdp u = { 0 };
+  GstElement *udpsrcs[2];
+  GPtrArray *flows;
+  int original;
+
+  gen->open_ns = vdm_kt_now_ns ();
+  if (g > 0 && !gst_element_sync_state_with_parent (rtspsrc))
+    vdm_kt_fatal ("generation %u: rtspsrc refused to go back to PLAYING", g);
+  wait_new_udpsrcs (r, rtspsrc, gens, g, udpsrcs);
+  gen->rtp_inode = socket_inode (udpsrcs[0]);
+  gen->rtcp_inode = socket_inode (udpsrcs[1]);
+
+  /* The helper's view of them: flows, ports, RTP = the even port. */
+  u.server_port = vdm_e2e_url_port (vdm_e2e_server_url (server, 0));
+  {
+    GSocket *a = NULL, *b = NULL;
+    g_object_get (udpsrcs[0], "used-socket", &a, NULL);
+    g_object_get (udpsrcs[1], "used-socket", &b, NULL);
+    if (vdm_e2e_socket_port (a) > vdm_e2e_socket_port (b)) {
+      GSocket *t = a;
+      gulong ti = gen->rtp_inode;
+      a = b;
+      b = t;
+      gen->rtp_inode = gen->rtcp_inode;
+      gen->rtcp_inode = ti;
+    }
+    u.rtp.socket = a;
+    u.rtp.flow = vdm_e2e_udp_flow_name (a);
+    u.rtp.port = vdm_e2e_socket_port (a);
+    u.rtcp.socket = b;
+    u.rtcp.flow = vdm_e2e_udp_flow_name (b);
+    u.rtcp.port = vdm_e2e_socket_port (b);
+  }
+  gst_object_unref (udpsrcs[0]);
+  gst_object_unref (udpsrcs[1]);
+  gen->rtp_flow = g_strdup (u.rtp.flow);
+  gen->rtcp_flow = g_strdup (u.rtcp.flow);
+
+  flows = vdm_e2e_wait_flows (r, mon, vdm_e2e_rtsp_udp_all_watched, &u, 10000);
+  g_ptr_array_unref (flows);
+  vdm_kt_expect (vdm_e2e_udp_socket_drops (&u.rtp) == 0, "generation %u: no drop on \"%s\" "
+      "before the overload", g, u.rtp.flow);
+
+  original = get_rcvbuf (&u.rtp);
+  vdm_e2e_shrink_rcvbuf (&u.rtp, SMALL_RCVBUF);
+  vdm_kt_sleep_ms (OVERLOAD_MS);
+  restore_rcvbuf (&u.rtp, original);
+  /* Settling needs the stream still (buffers stop moving); the server
+   * resumes before the TEARDOWN so that rtspsrc closes normally. With its
+   * buffer back the socket drops nothing more: the counter read last is
+   * its final one. */
+  vdm_e2e_server_freeze (server);
+  vdm_kt_expect (vdm_e2e_receiver_settle (r, 400, 5000, vdm_e2e_udp_socket_drops, &u.rtp),
+      "generation %u: counters and messages settled", g);
+  vdm_e2e_server_thaw (server);
+  gen->kernel_drops = vdm_e2e_udp_socket_drops (&u.rtp);
+
+  if (gst_element_set_state (rtspsrc, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE)
+    vdm_kt_fatal ("generation %u: rtspsrc refused to go to READY", g);
+  gen->close_ns = vdm_kt_now_ns ();
+  printf ("  generation %u: RTP \"%s\" (inode %lu), RTCP \"%s\": kernel drops %"
+      G_GUINT64_FORMAT ", open %.0f ms\n", g, gen->rtp_flow, gen->rtp_inode, gen->rtcp_flow,
+      gen->kernel_drops, (gen->close_ns - gen->open_ns) / 1e6);
+  g_clear_object (&u.rtp.socket);
+  g_clear_object (&u.rtcp.socket);
+  g_free (u.rtp.flow);
+  g_free (u.rtcp.flow);
+}
+
+/* The generation a kernel drop belongs to: its flow is the RTP flow of the
+ * generation whose socket was open at the drop's kernel-time; NULL if none. */
+static Generation *
+owner (Generation * gens, guint n, const gchar * flow, guint64 kernel_time)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    if (g_strcmp0 (flow, gens[i].rtp_flow) == 0 && kernel_time >= gens[i].open_ns
+        && kernel_time <= gens[i].close_ns)
+      return &gens[i];
+  return NULL;
+}
+
+static void
+attribute (GPtrArray * kernel_msgs, Generation * gens, guint n)
+{
+  guint i, orphans = 0;
+
+  for (i = 0; i < kernel_msgs->len; i++) {
+    const GstStructure *s = ((VdmKtMessage *) g_ptr_array_index (kernel_msgs, i))->s;
+    const gchar *flow = vdm_kt_msg_string (s, "flow");
+    guint64 first = vdm_kt_msg_u64 (s, "kernel-time"), last =
+        vdm_kt_msg_u64 (s, "kernel-time-last");
+    Generation *gen = owner (gens, n, flow, first);
+
+    if (!gen || gen != owner (gens, n, flow, last)) {
+      orphans++;
+      printf ("  ORPHAN: flow \"%s\", count %u, kernel-time %" G_GUINT64_FORMAT "..%"
+          G_GUINT64_FORMAT ", attribution %s\n", flow, vdm_kt_msg_uint (s, "count"), first,
+          last, vdm_kt_msg_string (s, "attribution"));
+      continue;
+    }
+    gen->reported += vdm_kt_msg_uint (s, "count");
+    gen->messages++;
+    vdm_kt_expect (g_strcmp0 (vdm_kt_msg_string (s, "attribution"), "socket") == 0
+        && g_strcmp0 (vdm_kt_msg_string (s, "reason"), "SOCKET_RCVBUFF") == 0,
+        "message on \"%s\": attribution socket, reason SOCKET_RCVBUFF (%s, %s)", flow,
+        vdm_kt_msg_string (s, "attribution"), vdm_kt_msg_string (s, "reason"));
+  }
+  vdm_kt_expect (orphans == 0, "every kernel drop names the RTP socket that was open when it "
+      "happened (%u messages do not: a closed socket, a successor, the RTCP socket)", orphans);
+}
+
+int
+main (int argc, char **argv)
+{
+  Generation gens[GENERATIONS] = { 0 };
+  VdmE2eServer *server;
+  VdmE2eReceiver *r;
+  VdmE2eMonitor *mon;
+  GstElement *rtspsrc;
+  GPtrArray *kernel_msgs;
+  GstStructure *stats;
+  guint64 start, total_kernel = 0, total_reported = 0;
+  gchar *launch;
+  guint g;
+  int status;
+
+  vdm_kt_begin ("e2e-rtsp-reconnect", &argc, &argv);
+  server = vdm_e2e_server_start ("rtsp-server", "VDM_RTSP_SERVER", NULL, 1,
+      "--port", "0", "--pattern", "snow", "--bitrate", "4000", "--key-int", "30", NULL);
+  launch = g_strdup_printf ("rtspsrc name=src location=%s protocols=udp "
+      "udp-buffer-size=4194304 latency=200 ! vdropmon name=mon ! fakesink sync=false",
+      vdm_e2e_server_url (server, 0));
+  start = vdm_kt_now_ns ();
+  r = vdm_e2e_receiver_start ("receiver", launch, GST_CLOCK_TIME_NONE);
+  mon = vdm_e2e_monitor (r, "mon");
+  rtspsrc = vdm_e2e_element (r, "src");
+  g_signal_connect (rtspsrc, "pad-added", G_CALLBACK (on_pad_added), vdm_e2e_element (r, "mon"));
+
+  for (g = 0; g < GENERATIONS; g++)
+    run_generation (r, mon, rtspsrc, server, gens, g);
+
+  vdm_kt_expect (vdm_e2e_receiver_settle (r, 400, 5000, NULL, NULL), "final settle");
+  stats = vdm_e2e_monitor_stats (mon);
+  vdm_e2e_receiver_end_recording (r);
+  vdm_e2e_receiver_stop (r);
+  vdm_e2e_receiver_check_errors (r);
+  printf ("  %u generations in %.1f s\n", GENERATIONS, (vdm_kt_now_ns () - start) / 1e9);
+
+  kernel_msgs = vdm_e2e_kernel_drops (mon);
+  attribute (kernel_msgs, gens, GENERATIONS);
+  for (g = 0; g < GENERATIONS; g++) {
+    printf ("  generation %u: %u messages, %" G_GUINT64_FORMAT " reported, %" G_GUINT64_FORMAT
+        " kernel\n", g, gens[g].messages, gens[g].reported, gens[g].kernel_drops);
+    vdm_kt_expect (gens[g].kernel_drops > 0, "generation %u dropped under the small buffer (%"
+        G_GUINT64_FORMAT ")", g, gens[g].kernel_drops);
+    vdm_kt_expect (gens[g].reported == gens[g].kernel_drops, "generation %u: reported drops "
+        "equal the socket's kernel counter (%" G_GUINT64_FORMAT " vs %" G_GUINT64_FORMAT ")", g,
+        gens[g].reported, gens[g].kernel_drops);
+    total_kernel += gens[g].kernel_drops;
+    total_reported += gens[g].reported;
+  }
+  vdm_kt_expect (vdm_kt_stats_u64 (stats, "kernel-drops") == total_kernel,
+      "stats kernel-drops equals the sum of the sockets' counters (%" G_GUINT64_FORMAT " vs %"
+      G_GUINT64_FORMAT ")", vdm_kt_stats_u64 (stats, "kernel-drops"), total_kernel);
+  printf ("  TOTAL: %" G_GUINT64_FORMAT " reported, %" G_GUINT64_FORMAT " kernel, events-lost %"
+      G_GUINT64_FORMAT "\n", total_reported, total_kernel, vdm_kt_stats_u64 (stats,
+          "events-lost"));
+
+  status = vdm_kt_finish ();
+  for (g = 0; g < GENERATIONS; g++) {
+    g_free (gens[g].rtp_flow);
+    g_free (gens[g].rtcp_flow);
+  }
+  g_ptr_array_unref (kernel_msgs);
+  gst_structure_free (stats);
+  vdm_e2e_receiver_free (r);
+  vdm_e2e_server_stop (server);
+  g_free (launch);
+  return status;
+}
