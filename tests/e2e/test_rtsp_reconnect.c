@@ -47,14 +47,43 @@
 
 typedef struct
 {
-  gchar *rtp_flow, *rtcp_flow;
+  gchar *rtp_flow, *rtcp_flow, *rtsp_flow;
   gulong rtp_inode, rtcp_inode;
   guint64 open_ns;              /* before rtspsrc went PLAYING */
   guint64 close_ns;             /* after rtspsrc went READY */
   guint64 kernel_drops;         /* the RTP socket's counter, just before it closed */
   guint64 reported;             /* counts of the messages attributed to it */
   guint messages;
+  guint64 rtsp_reported;        /* drops of its RTSP connection (a TCP close) */
 } Generation;
+
+/* Messages and counters stop moving (the stream goes on: buffers do not
+ * count here, unlike vdm_e2e_receiver_settle). */
+static gboolean
+settle (VdmE2eReceiver * r, VdmE2eMonitor * mon, VdmE2eUdpSocket * s)
+{
+  guint64 deadline = vdm_kt_now_ns () + 5000 * G_GUINT64_CONSTANT (1000000), quiet = 0;
+  guint64 last[3] = { G_MAXUINT64, 0, 0 };
+
+  while (vdm_kt_now_ns () < deadline) {
+    GstStructure *stats = vdm_e2e_monitor_stats (mon);
+    guint64 now[3] = { vdm_kt_stats_u64 (stats, "kernel-drops"),
+      vdm_kt_stats_u64 (stats, "drop-messages"), vdm_e2e_udp_socket_drops (s)
+    };
+    guint recorded;
+
+    gst_structure_free (stats);
+    g_mutex_lock (&r->lock);
+    recorded = mon->drops->len;
+    g_mutex_unlock (&r->lock);
+    quiet = (memcmp (now, last, sizeof (now)) == 0 && recorded == now[1]) ? quiet + 50 : 0;
+    if (quiet >= 400)
+      return TRUE;
+    memcpy (last, now, sizeof (now));
+    vdm_kt_sleep_ms (50);
+  }
+  return FALSE;
+}
 
 static gulong
 socket_inode (GstElement * udpsrc)
@@ -147,6 +176,26 @@ on_pad_added (GstElement * rtspsrc, GstPad * pad, gpointer user_data)
   gst_object_unref (sink);
 }
 
+/* vdm-rtsp-server now and then closes the RTSP connection before rtspsrc's
+ * PAUSE/TEARDOWN goes out ("Received end-of-file"): an error of the
+ * intended close, not of the stream; printed, then forgotten so that the
+ * next generation starts. Any other problem stays and fails the test. */
+static void
+forgive_teardown_errors (VdmE2eReceiver * r, guint g)
+{
+  guint i;
+
+  g_mutex_lock (&r->lock);
+  for (i = r->problems->len; i > 0; i--) {
+    const gchar *p = g_ptr_array_index (r->problems, i - 1);
+    if (strstr (p, "Received end-of-file")) {
+      printf ("  generation %u: teardown error forgiven: %s\n", g, p);
+      g_ptr_array_remove_index (r->problems, i - 1);
+    }
+  }
+  g_mutex_unlock (&r->lock);
+}
+
 /* One generation: rtspsrc PLAYING, its new sockets watched, overloaded,
  * calmed, counted, closed. */
 static void
@@ -159,6 +208,10 @@ run_generation (VdmE2eReceiver * r, VdmE2eMonitor * mon, GstElement * rtspsrc,
   GPtrArray *flows;
   int original;
 
+  if (g > 0) {
+    vdm_kt_sleep_ms (100);      /* late errors of the previous close */
+    forgive_teardown_errors (r, g - 1);
+  }
   gen->open_ns = vdm_kt_now_ns ();
   if (g > 0 && !gst_element_sync_state_with_parent (rtspsrc))
     vdm_kt_fatal ("generation %u: rtspsrc refused to go back to PLAYING", g);
@@ -193,6 +246,7 @@ run_generation (VdmE2eReceiver * r, VdmE2eMonitor * mon, GstElement * rtspsrc,
   gen->rtcp_flow = g_strdup (u.rtcp.flow);
 
   flows = vdm_e2e_wait_flows (r, mon, vdm_e2e_rtsp_udp_all_watched, &u, 10000);
+  gen->rtsp_flow = g_strdup (vdm_e2e_rtsp_connection (flows, u.server_port));
   g_ptr_array_unref (flows);
   vdm_kt_expect (vdm_e2e_udp_socket_drops (&u.rtp) == 0, "generation %u: no drop on \"%s\" "
       "before the overload", g, u.rtp.flow);
@@ -201,19 +255,15 @@ run_generation (VdmE2eReceiver * r, VdmE2eMonitor * mon, GstElement * rtspsrc,
   vdm_e2e_shrink_rcvbuf (&u.rtp, SMALL_RCVBUF);
   vdm_kt_sleep_ms (OVERLOAD_MS);
   restore_rcvbuf (&u.rtp, original);
-  /* Settling needs the stream still (buffers stop moving); the server
-   * resumes before the TEARDOWN so that rtspsrc closes normally. With its
-   * buffer back the socket drops nothing more: the counter read last is
-   * its final one. */
-  vdm_e2e_server_freeze (server);
-  vdm_kt_expect (vdm_e2e_receiver_settle (r, 400, 5000, vdm_e2e_udp_socket_drops, &u.rtp),
-      "generation %u: counters and messages settled", g);
-  vdm_e2e_server_thaw (server);
+  /* With its buffer back the socket drops nothing more: the counter read
+   * last is its final one. */
+  vdm_kt_expect (settle (r, mon, &u.rtp), "generation %u: counters and messages settled", g);
   gen->kernel_drops = vdm_e2e_udp_socket_drops (&u.rtp);
 
   if (gst_element_set_state (rtspsrc, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE)
     vdm_kt_fatal ("generation %u: rtspsrc refused to go to READY", g);
   gen->close_ns = vdm_kt_now_ns ();
+  forgive_teardown_errors (r, g);
   printf ("  generation %u: RTP \"%s\" (inode %lu), RTCP \"%s\": kernel drops %"
       G_GUINT64_FORMAT ", open %.0f ms\n", g, gen->rtp_flow, gen->rtp_inode, gen->rtcp_flow,
       gen->kernel_drops, (gen->close_ns - gen->open_ns) / 1e6);
@@ -237,6 +287,18 @@ owner (Generation * gens, guint n, const gchar * flow, guint64 kernel_time)
   return NULL;
 }
 
+/* The generation whose RTSP connection this is. */
+static Generation *
+rtsp_owner (Generation * gens, guint n, const gchar * flow)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    if (g_strcmp0 (flow, gens[i].rtsp_flow) == 0)
+      return &gens[i];
+  return NULL;
+}
+
 static void
 attribute (GPtrArray * kernel_msgs, Generation * gens, guint n)
 {
@@ -249,11 +311,18 @@ attribute (GPtrArray * kernel_msgs, Generation * gens, guint n)
         vdm_kt_msg_u64 (s, "kernel-time-last");
     Generation *gen = owner (gens, n, flow, first);
 
+    if (g_str_has_prefix (flow, "tcp ") && (gen = rtsp_owner (gens, n, flow))) {
+      printf ("  RTSP connection \"%s\": %u dropped (%s), %+.1f ms from its close\n", flow,
+          vdm_kt_msg_uint (s, "count"), vdm_kt_msg_string (s, "reason"),
+          ((gint64) first - (gint64) gen->close_ns) / 1e6);
+      gen->rtsp_reported += vdm_kt_msg_uint (s, "count");
+      continue;
+    }
     if (!gen || gen != owner (gens, n, flow, last)) {
       orphans++;
       printf ("  ORPHAN: flow \"%s\", count %u, kernel-time %" G_GUINT64_FORMAT "..%"
-          G_GUINT64_FORMAT ", attribution %s\n", flow, vdm_kt_msg_uint (s, "count"), first,
-          last, vdm_kt_msg_string (s, "attribution"));
+          G_GUINT64_FORMAT ", attribution %s, reason %s\n", flow, vdm_kt_msg_uint (s, "count"),
+          first, last, vdm_kt_msg_string (s, "attribution"), vdm_kt_msg_string (s, "reason"));
       continue;
     }
     gen->reported += vdm_kt_msg_uint (s, "count");
@@ -277,7 +346,7 @@ main (int argc, char **argv)
   GstElement *rtspsrc;
   GPtrArray *kernel_msgs;
   GstStructure *stats;
-  guint64 start, total_kernel = 0, total_reported = 0;
+  guint64 start, total_kernel = 0, total_reported = 0, rtsp_total = 0;
   gchar *launch;
   guint g;
   int status;
@@ -316,10 +385,13 @@ main (int argc, char **argv)
         gens[g].reported, gens[g].kernel_drops);
     total_kernel += gens[g].kernel_drops;
     total_reported += gens[g].reported;
+    rtsp_total += gens[g].rtsp_reported;
   }
-  vdm_kt_expect (vdm_kt_stats_u64 (stats, "kernel-drops") == total_kernel,
-      "stats kernel-drops equals the sum of the sockets' counters (%" G_GUINT64_FORMAT " vs %"
-      G_GUINT64_FORMAT ")", vdm_kt_stats_u64 (stats, "kernel-drops"), total_kernel);
+  /* stats count the RTSP connections' drops too (reported above). */
+  vdm_kt_expect (vdm_kt_stats_u64 (stats, "kernel-drops") == total_kernel + rtsp_total,
+      "stats kernel-drops equals the RTP sockets' counters plus the RTSP connections' reported "
+      "drops (%" G_GUINT64_FORMAT " vs %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT ")",
+      vdm_kt_stats_u64 (stats, "kernel-drops"), total_kernel, rtsp_total);
   printf ("  TOTAL: %" G_GUINT64_FORMAT " reported, %" G_GUINT64_FORMAT " kernel, events-lost %"
       G_GUINT64_FORMAT "\n", total_reported, total_kernel, vdm_kt_stats_u64 (stats,
           "events-lost"));
@@ -328,6 +400,7 @@ main (int argc, char **argv)
   for (g = 0; g < GENERATIONS; g++) {
     g_free (gens[g].rtp_flow);
     g_free (gens[g].rtcp_flow);
+    g_free (gens[g].rtsp_flow);
   }
   g_ptr_array_unref (kernel_msgs);
   gst_structure_free (stats);
