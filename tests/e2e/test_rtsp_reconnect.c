@@ -387,11 +387,14 @@ main (int argc, char **argv)
     total_reported += gens[g].reported;
     rtsp_total += gens[g].rtsp_reported;
   }
-  /* stats count the RTSP connections' drops too (reported above). */
-  vdm_kt_expect (vdm_kt_stats_u64 (stats, "kernel-drops") == total_kernel + rtsp_total,
-      "stats kernel-drops equals the RTP sockets' counters plus the RTSP connections' reported "
-      "drops (%" G_GUINT64_FORMAT " vs %" G_GUINT64_FORMAT " + %" G_GUINT64_FORMAT ")",
-      vdm_kt_stats_u64 (stats, "kernel-drops"), total_kernel, rtsp_total);
+  /* stats count every RTP drop; of the RTSP connections' close-time drops
+   * (reported above) only some reach the per-CPU counters (1 of 6 seen on
+   * 6.18): bounds, not equality, there. */
+  vdm_kt_expect (vdm_kt_stats_u64 (stats, "kernel-drops") >= total_kernel
+      && vdm_kt_stats_u64 (stats, "kernel-drops") <= total_kernel + rtsp_total,
+      "stats kernel-drops within the RTP sockets' counters and those plus the RTSP "
+      "connections' reported drops (%" G_GUINT64_FORMAT " vs %" G_GUINT64_FORMAT " + %"
+      G_GUINT64_FORMAT ")", vdm_kt_stats_u64 (stats, "kernel-drops"), total_kernel, rtsp_total);
   printf ("  TOTAL: %" G_GUINT64_FORMAT " reported, %" G_GUINT64_FORMAT " kernel, events-lost %"
       G_GUINT64_FORMAT "\n", total_reported, total_kernel, vdm_kt_stats_u64 (stats,
           "events-lost"));
