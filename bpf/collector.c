@@ -113,19 +113,6 @@ embedded (vdm_source *source)
   return (vdm_embedded *) source;
 }
 
-static char *
-format_error (const char *fmt, ...)
-{
-  va_list args;
-  char *text = NULL;
-
-  va_start (args, fmt);
-  if (vasprintf (&text, fmt, args) < 0)
-    text = NULL;
-  va_end (args);
-  return text;
-}
-
 static int
 quiet_libbpf_print (enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -140,9 +127,9 @@ explain_load_errno (int err, const char *what)
 {
   err = err < 0 ? -err : err;
   if (err == EPERM || err == EACCES)
-    return format_error ("%s: %s (needs root, or CAP_BPF with CAP_PERFMON; "
+    return vdm_source_format_error ("%s: %s (needs root, or CAP_BPF with CAP_PERFMON; "
         "kernel.unprivileged_bpf_disabled does not apply to tracing programs)", what, strerror (err));
-  return format_error ("%s: %s", what, strerror (err));
+  return vdm_source_format_error ("%s: %s", what, strerror (err));
 }
 
 /* VDROPMON_BPF_EMULATE_6_1=1 loads what Debian 12's 6.1 kernel would get —
@@ -189,7 +176,7 @@ choose_programs (vdm_embedded *source, const struct btf *vmlinux)
   if (kfree_args == 4)
     source->info.has_rx_sk = true;
   else if (kfree_args != 3)
-    return format_error ("tracepoint skb:kfree_skb %s in the kernel BTF (need the 3-argument "
+    return vdm_source_format_error ("tracepoint skb:kfree_skb %s in the kernel BTF (need the 3-argument "
         "form of 5.17+ or the 4-argument form of 6.11+)",
         kfree_args < 0 ? "is missing" : "has an unknown form");
   bpf_program__set_autoload (source->skel->progs.kfree_skb_rx_sk, source->info.has_rx_sk);
@@ -323,11 +310,11 @@ load_and_attach (vdm_embedded *source)
 
   vmlinux = btf__load_vmlinux_btf ();
   if (!vmlinux)
-    return format_error ("kernel BTF is not available (/sys/kernel/btf/vmlinux: %s); "
+    return vdm_source_format_error ("kernel BTF is not available (/sys/kernel/btf/vmlinux: %s); "
         "CONFIG_DEBUG_INFO_BTF=y is needed", strerror (errno));
   if (vdm_reason_table_load (vmlinux, &source->reasons) < 0) {
     btf__free (vmlinux);
-    return format_error ("enum skb_drop_reason is missing from the kernel BTF (kernel older than 5.17)");
+    return vdm_source_format_error ("enum skb_drop_reason is missing from the kernel BTF (kernel older than 5.17)");
   }
   source->skel = vdropmon_bpf__open ();
   if (!source->skel) {
@@ -375,7 +362,7 @@ create_source (char **error)
   vdm_embedded *source = calloc (1, sizeof (*source));
 
   if (!source) {
-    *error = format_error ("out of memory");
+    *error = vdm_source_format_error ("out of memory");
     return NULL;
   }
   vdm_source_init (&source->base, &embedded_ops);
@@ -383,7 +370,7 @@ create_source (char **error)
   source->info.name = "embedded";
   source->n_cpus = libbpf_num_possible_cpus ();
   *error = source->n_cpus > 0 ? load_and_attach_quietly (source)
-      : format_error ("cannot count the possible CPUs");
+      : vdm_source_format_error ("cannot count the possible CPUs");
   if (*error) {
     destroy_source (source);
     return NULL;

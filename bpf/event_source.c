@@ -33,8 +33,8 @@ static opener_entry openers[MAX_OPENERS] = {
   { "fake", open_fake },
 };
 
-static char *
-format_error (const char *fmt, ...)
+char *
+vdm_source_format_error (const char *fmt, ...)
 {
   va_list args;
   char *text = NULL;
@@ -103,21 +103,21 @@ vdm_source_open (const char *name, const char *daemon_socket, char **error)
 
   *error = NULL;
   if (!name) {
-    *error = format_error ("no event source named");
+    *error = vdm_source_format_error ("no event source named");
     return NULL;
   }
   open = find_opener (name);
   if (!open) {
     if (strcmp (name, "daemon") == 0)
-      *error = format_error ("daemon client not built yet (this build of vdropmon has no "
+      *error = vdm_source_format_error ("daemon client not built yet (this build of vdropmon has no "
           "\"daemon\" event source)");
     else
-      *error = format_error ("unknown event source \"%s\" (known: embedded, fake, daemon)", name);
+      *error = vdm_source_format_error ("unknown event source \"%s\" (known: embedded, fake, daemon)", name);
     return NULL;
   }
   source = open (daemon_socket, error);
   if (!source && !*error)
-    *error = format_error ("the %s event source failed to open and said nothing why", name);
+    *error = vdm_source_format_error ("the %s event source failed to open and said nothing why", name);
   return source;
 }
 

@@ -113,6 +113,11 @@ struct vdm_source {
   int refcount;                /* atomic */
 };
 
+/* For implementations: a malloc'd sentence for the *error of an open
+ * function (NULL when out of memory). */
+VDM_SOURCE_API char *vdm_source_format_error (const char *fmt, ...)
+    __attribute__ ((format (printf, 1, 2)));
+
 /* For implementations: sets ops and a refcount of 1. */
 VDM_SOURCE_API void vdm_source_init (vdm_source *source, const vdm_source_ops *ops);
 

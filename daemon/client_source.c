@@ -106,19 +106,6 @@ struct daemon_source {
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static daemon_source *open_sources;
 
-static char *
-format_error (const char *fmt, ...)
-{
-  va_list args;
-  char *text = NULL;
-
-  va_start (args, fmt);
-  if (vasprintf (&text, fmt, args) < 0)
-    text = NULL;
-  va_end (args);
-  return text;
-}
-
 static uint64_t
 monotonic_ns (void)
 {
@@ -183,13 +170,13 @@ say_hello (int sock, vdm_msg_hello_reply *reply, char **error)
   if (!err)
     err = receive_msg (sock, &m, HELLO_TIMEOUT_MS);
   if (!err && m.type == VDM_MSG_RESULT) {
-    *error = format_error ("the daemon refused the connection: %s", m.u.result.text);
+    *error = vdm_source_format_error ("the daemon refused the connection: %s", m.u.result.text);
     return -(int) m.u.result.status;
   }
   if (!err && m.type != VDM_MSG_HELLO_REPLY)
     err = -EPROTO;
   if (err) {
-    *error = format_error ("no hello from the daemon: %s", strerror (-err));
+    *error = vdm_source_format_error ("no hello from the daemon: %s", strerror (-err));
     return err;
   }
   *reply = m.u.hello_reply;
@@ -204,7 +191,7 @@ connect_daemon (const char *path, vdm_msg_hello_reply *reply, char **error)
   int sock = vdm_wire_connect (path, 0);
 
   if (sock < 0) {
-    *error = format_error ("no vdropmond answers on %s: %s", path, strerror (-sock));
+    *error = vdm_source_format_error ("no vdropmond answers on %s: %s", path, strerror (-sock));
     return -1;
   }
   /* A daemon that stops reading must not hang an element's thread. */
@@ -1010,14 +997,14 @@ create (const char *path, char **error)
 
   if (!ds || !(ds->path = strdup (path))) {
     free (ds);
-    *error = format_error ("out of memory");
+    *error = vdm_source_format_error ("out of memory");
     return NULL;
   }
   ds->sock = connect_daemon (path, &hello, error);
   if (ds->sock < 0 || pipe2 (ds->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
     if (ds->sock >= 0) {
       close (ds->sock);
-      *error = format_error ("pipe: %s", strerror (errno));
+      *error = vdm_source_format_error ("pipe: %s", strerror (errno));
     }
     free (ds->path);
     free (ds);
@@ -1029,7 +1016,7 @@ create (const char *path, char **error)
   ds->info.has_rx_sk = (hello.flags & VDM_HELLO_HAS_RX_SK) != 0;
   ds->info.has_queue_fill = (hello.flags & VDM_HELLO_HAS_QUEUE_FILL) != 0;
   if (pthread_create (&ds->thread, NULL, io_thread, ds) != 0) {
-    *error = format_error ("cannot start the daemon client thread");
+    *error = vdm_source_format_error ("cannot start the daemon client thread");
     close (ds->sock);
     close (ds->wake[0]);
     close (ds->wake[1]);
