@@ -1099,10 +1099,12 @@ int
 vdm_daemon_client_send_analytics (vdm_source *source, const char *element,
     const char *const *keys, const double *values, size_t n)
 {
+  static __thread uint8_t frame[VDM_PROTO_MAX_FRAME];
   vdm_msg m = { .type = VDM_MSG_ANALYTICS };
   daemon_source *ds;
+  ssize_t sent;
   size_t i;
-  int err;
+  int err, len;
 
   if (!source || source->ops != &daemon_ops || n > VDM_PROTO_MAX_ANALYTICS)
     return -EINVAL;
@@ -1112,11 +1114,22 @@ vdm_daemon_client_send_analytics (vdm_source *source, const char *element,
     snprintf (m.u.analytics.metrics[i].key, sizeof (m.u.analytics.metrics[i].key), "%s", keys[i]);
     m.u.analytics.metrics[i].value = values[i];
   }
+  len = vdm_proto_encode (&m, frame, sizeof (frame));
+  if (len < 0)
+    return len;
   ds = as_daemon (source);
   pthread_mutex_lock (&ds->lock);
-  /* one datagram (SOCK_SEQPACKET): safe beside the I/O thread's frames;
-   * SO_SNDTIMEO bounds it if the daemon stops reading */
-  err = ds->sock < 0 ? -ENOTCONN : vdm_wire_send (ds->sock, &m, -1);
+  /* one datagram (SOCK_SEQPACKET): safe beside the I/O thread's frames.
+   * MSG_DONTWAIT: the element's worker calls this; a daemon that stops
+   * reading costs this frame (-EAGAIN), never a wait */
+  if (ds->sock < 0)
+    err = -ENOTCONN;
+  else {
+    do
+      sent = send (ds->sock, frame, (size_t) len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    err = sent < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : sent == len ? 0 : -EIO;
+  }
   pthread_mutex_unlock (&ds->lock);
   return err;
 }

@@ -30,8 +30,9 @@ VDM_DAEMON_CLIENT_API int vdm_daemon_client_set_names (vdm_source *source,
     vdm_subscription *sub, const char *element, const char *pipeline);
 
 /* Sends one ANALYTICS frame (no reply): the element's per-stream numbers,
- * key/value pairs of docs/fleet.md. Returns 0, -ENOTCONN while the daemon
- * is away (the next interval sends again), -EINVAL for a source that is not
+ * key/value pairs of docs/fleet.md. Never waits: returns 0, -ENOTCONN while
+ * the daemon is away, -EAGAIN when its socket buffer is full (the frame is
+ * dropped; the next interval sends again), -EINVAL for a source that is not
  * a daemon source or more than VDM_PROTO_MAX_ANALYTICS pairs, or the send's
  * error. Keys must match [a-z0-9_-]{1,32} and values be finite (the frame
  * is refused otherwise). */
@@ -55,8 +56,9 @@ VDM_DAEMON_CLIENT_API int vdm_daemon_client_set_names (vdm_source *source,
     vdm_subscription *sub, const char *element, const char *pipeline);
 
 /* Sends one ANALYTICS frame (no reply): the element's per-stream numbers,
- * key/value pairs of docs/fleet.md. Returns 0, -ENOTCONN while the daemon
- * is away (the next interval sends again), -EINVAL for a source that is not
+ * key/value pairs of docs/fleet.md. Never waits: returns 0, -ENOTCONN while
+ * the daemon is away, -EAGAIN when its socket buffer is full (the frame is
+ * dropped; the next interval sends again), -EINVAL for a source that is not
  * a daemon source or more than VDM_PROTO_MAX_ANALYTICS pairs, or the send's
  * error. Keys must match [a-z0-9_-]{1,32} and values be finite (the frame
  * is refused otherwise). */

@@ -355,6 +355,7 @@ gst_vdropmon_finalize (GObject * object)
   g_free (self->collector_status);
   g_free (self->collector_skipped);
   vdm_stream_monitor_free (self->monitor);
+  vdm_element_analytics_free (self->analytics);
   g_array_unref (self->watches);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
@@ -406,5 +407,6 @@ gst_vdropmon_init (GstVdropmon * self)
   g_cond_init (&self->cond);
   vdm_props_init (self);
   self->monitor = vdm_stream_monitor_new (&self->config);
+  self->analytics = vdm_element_analytics_new ();
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
 }

@@ -36,6 +36,7 @@
 #include "rtp_parse.h"
 #include "stream_monitor.h"
 #include "vdropmon_messages.h"
+#include "vdropmon_analytics.h"
 
 G_BEGIN_DECLS
 
@@ -119,6 +120,8 @@ struct _GstVdropmon
   gchar *collector_status;      /* "running", "disabled", "unavailable: why" */
   gchar *collector_skipped;     /* why the sources tried before it were not used */
   gboolean warned_no_bpf;
+  /* Per-stream analytics sent to vdropmond (own lock; issue 11). */
+  VdmElementAnalytics *analytics;
 };
 
 guint64 vdm_monotonic_ns (void);

@@ -159,6 +159,27 @@ candidates (GstVdropmonCollector mode, const gchar ** names)
   }
 }
 
+/* The daemon labels this element's series with these names (set before
+ * any watch: the WATCH frames carry them). The top-level bin is the
+ * pipeline; an element outside any bin has none. */
+static void
+attach_analytics (GstVdropmon * self, vdm_source * source, vdm_subscription * sub)
+{
+  GstObject *top = gst_object_get_parent (GST_OBJECT (self)), *up;
+  gchar *element = gst_object_get_name (GST_OBJECT (self));
+  gchar *pipeline;
+
+  while (top && (up = gst_object_get_parent (top))) {
+    gst_object_unref (top);
+    top = up;
+  }
+  pipeline = top ? gst_object_get_name (top) : g_strdup ("");
+  vdm_element_analytics_attach (self->analytics, source, sub, element, pipeline);
+  g_free (pipeline);
+  g_free (element);
+  gst_clear_object (&top);
+}
+
 /* start(): opens the source the collector property asks for. FALSE when
  * the element cannot start (a collector named explicitly did not open). */
 gboolean
@@ -187,6 +208,8 @@ vdm_collector_start (GstVdropmon * self)
       g_free (why);
     }
   }
+  if (source)
+    attach_analytics (self, source, sub);
   g_mutex_lock (&self->lock);
   self->source = source;
   self->subscription = sub;
@@ -217,6 +240,7 @@ vdm_collector_stop (GstVdropmon * self)
   self->source = NULL;
   self->subscription = NULL;
   g_mutex_unlock (&self->lock);
+  vdm_element_analytics_detach (self->analytics);
   if (source) {
     vdm_source_unsubscribe (source, sub);
     vdm_source_unref (source);

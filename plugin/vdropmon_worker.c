@@ -85,6 +85,10 @@ take_reports_locked (GstVdropmon * self, GArray * out)
       VdmDropReport r = {.report = reports[i] };
       const VdmWatch *watch;
 
+      vdm_element_analytics_drop (self->analytics,
+          reports[i].batch.source == VDM_DROP_SOURCE_RTP_GAP, reports[i].keyframe,
+          reports[i].batch.count);
+
       if (!vdm_message_budget_take (&self->drop_budget, mono)) {
         vdm_drop_summary_add (&self->drop_summary, &reports[i].batch);
         continue;
@@ -121,7 +125,10 @@ take_alerts_locked (GstVdropmon * self, Round * r)
 
   while ((n = vdm_stream_monitor_take_alerts (self->monitor, alerts, G_N_ELEMENTS (alerts)))) {
     for (i = 0; i < n; i++) {
-      g_ptr_array_add (r->alerts, vdm_alert_to_structure (&alerts[i]));
+      GstStructure *alert = vdm_alert_to_structure (&alerts[i]);
+
+      vdm_element_analytics_alert (self->analytics, alert);
+      g_ptr_array_add (r->alerts, alert);
       r->want_keyframe |= alerts[i].event.type == VDM_DETECTOR_WARNING
           && alerts[i].event.action == VDM_ACTION_REQUEST_KEYFRAME && self->request_keyframe;
     }
@@ -192,6 +199,27 @@ request_keyframe (GstVdropmon * self)
   }
 }
 
+/* The same snapshot goes to the daemon (when it is the source) and, if
+ * posting is on, to the bus. */
+static void
+send_analytics_and_post (GstVdropmon * self, gboolean post)
+{
+  vdm_source *source = vdm_collector_ref (self);
+  GstStructure *stats;
+
+  if (!source && !post)
+    return;
+  stats = vdm_build_stats (self, VDM_STATS_MESSAGE);
+  if (source) {
+    vdm_element_analytics_send (self->analytics, source, stats);
+    vdm_source_unref (source);
+  }
+  if (post)
+    post_structure (self, stats);
+  else
+    gst_structure_free (stats);
+}
+
 /* Per stats interval: FID and bitrate over it, then the message. */
 static void
 post_stats (GstVdropmon * self, guint64 interval_ns)
@@ -203,8 +231,7 @@ post_stats (GstVdropmon * self, guint64 interval_ns)
   vdm_stream_monitor_close_interval (self->monitor, interval_ns);
   post = self->post_messages;
   g_mutex_unlock (&self->lock);
-  if (post)
-    post_structure (self, vdm_build_stats (self, VDM_STATS_MESSAGE));
+  send_analytics_and_post (self, post);
   g_mutex_lock (&self->lock);
   vdm_stream_monitor_restart_peak (self->monitor);
   g_mutex_unlock (&self->lock);

@@ -17,7 +17,11 @@ fleet/vdropmon-rules.yml every second. Checks:
     stream, and resolves after it;
   * drops on a socket nobody watches count in the host-wide counter
     (vdropmon_host_kernel_drops_total, the BPF program's host_drops map);
-  * fleet/plot-episode.py draws the episode from Prometheus's data.
+  * fleet/plot-episode.py draws the episode from Prometheus's data;
+  * then a real pipeline (gst-launch as nobody: udpsrc ! vdropmon
+    collector=daemon) overflowing its socket: its analytics (detector state,
+    a series only the element's ANALYTICS frames make) reach Prometheus
+    with pipeline="pipeline0", element="mon".
 
 Without root or eBPF it skips (77), or fails with VDROPMON_REQUIRE_BPF=1.
 Usage: test_prometheus_daemon.py BUILD_DIR   (TAP on stdout)
@@ -142,6 +146,7 @@ def run(build, daemon_path, tmp):
             open(stop, "w").close()
             out = receiver.communicate(timeout=30)[0]
             print("# receiver: " + out.strip().replace("\n", "\n# receiver: "))
+            element_analytics(build, prom, tmp, client_dir)
     finally:
         if receiver and receiver.poll() is None:
             receiver.kill()
@@ -197,6 +202,52 @@ def episode(build, prom, target, receiver, udp_port):
     except AssertionError as e:
         check("VdropmonStreamDropSurge resolves after the surge", False, str(e))
     plot(prom, receiver.pid, start_wall)
+
+
+CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+
+
+def element_analytics(build, prom, tmp, client_dir):
+    """The vdropmon element (gst-launch as nobody, collector=daemon) sends
+    its analytics every interval: series only ANALYTICS frames make, with
+    the element's and pipeline's names as labels, reach Prometheus."""
+    port = free_udp_port()
+    env = {"VDROPMON_DAEMON_SOCKET": os.path.join(tmp, "d.sock"),
+           "GST_REGISTRY": os.path.join(client_dir, "registry.bin"),
+           "GST_PLUGIN_PATH": os.environ.get("GST_PLUGIN_PATH", os.path.join(build, "plugin"))}
+    log_path = os.path.join(client_dir, "gst.out")
+    with open(log_path, "w") as log:
+        pipe = subprocess.Popen(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "env",
+             *[f"{k}={v}" for k, v in env.items()], "timeout", "--preserve-status", "-s", "INT", "40",
+             "gst-launch-1.0", "-e", "udpsrc", "address=127.0.0.1", f"port={port}", "buffer-size=16384",
+             f"caps={CAPS}", "!", "vdropmon", "name=mon", "collector=daemon", "interval=1000000000",
+             "!", "fakesink"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        time.sleep(3)  # the pipeline plays and watches its socket
+        subprocess.run([os.path.join(build, "tests", "tools", "vdm-rtp-sender"), "--dest",
+                        f"127.0.0.1:{port}", "--count", "3000", "--duration-ms", "3000"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+        kernel = kernel_drops(port)
+        state = 'vdropmon_stream_detector_state{element="mon",pipeline="pipeline0"}'
+        found = []
+        try:
+            prom.wait_for("the element's detector state", lambda: found.extend(prom.query(state)) or found, 20)
+        except AssertionError:
+            pass
+        check("the element's analytics reach Prometheus: detector state with its element and pipeline",
+              len(found) >= 1 and found[0]["metric"].get("command", "").startswith("gst-launch"),
+              f"{found[:1]}, kernel dropped {kernel}; gst: {open(log_path).read()[-300:]!r}")
+        lost = prom.query('sum(vdropmon_stream_keyframe_packets_dropped_total{element="mon"})'
+                          ' + sum(vdropmon_stream_warnings_total{element="mon"})'
+                          ' + sum(vdropmon_stream_rtp_gap_packets_total{element="mon"})')
+        print(f"# element analytics: keyframe+warnings+rtp-gap totals {lost}")
+    finally:
+        pipe.send_signal(2) if pipe.poll() is None else None
+        try:
+            pipe.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pipe.kill()
 
 
 def host_drops(prom):
