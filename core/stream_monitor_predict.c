@@ -34,6 +34,7 @@ vdm_monitor_predict_reset (vdm_stream_monitor *mon)
   stall.ceiling_ns = mon->config.silence_threshold_ns;
   vdm_stall_init (&mon->stall, &stall);
   vdm_trendline_init (&mon->trendline, NULL);
+  vdm_jb_model_init (&mon->jb);
 }
 
 void
@@ -41,6 +42,40 @@ vdm_monitor_predict_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t med
 {
   vdm_stall_arrival (&mon->stall, now);
   vdm_trendline_packet (&mon->trendline, now, media_ns);
+}
+
+/* The latency of the jitterbuffer the stream goes through (found around
+ * the element), else the playout buffer. */
+static uint64_t
+jitterbuffer_latency (const vdm_stream_monitor *mon, uint64_t buffer)
+{
+  return mon->buffer_latency != VDM_TIME_NONE && mon->buffer_latency > 0
+      ? mon->buffer_latency : buffer;
+}
+
+/* An RTP packet: the jitterbuffer's timeline too (jb_model.c). */
+void
+vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns)
+{
+  uint64_t buffer = vdm_monitor_playout_buffer (mon);
+
+  vdm_jb_model_observe (&mon->jb, now, media_ns, jitterbuffer_latency (mon, buffer));
+}
+
+/* An RTP jitterbuffer that restarts its timeline freezes the screen before
+ * the lag reaches the buffer (at 1 s of deficit with a 2 s latency): when,
+ * if the deficit is growing and above the jitter floor. */
+bool
+vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buffer,
+    uint64_t *freeze_in)
+{
+  uint64_t jb_latency = jitterbuffer_latency (mon, buffer);
+  uint64_t floor = jb_latency / 10 > 20 * VDM_MSECOND ? jb_latency / 10 : 20 * VDM_MSECOND;
+
+  if (!mon->is_rtp || vdm_jb_model_deficit (&mon->jb) < (int64_t) floor)
+    return false;
+  *freeze_in = vdm_jb_model_time_to_freeze (&mon->jb, jb_latency, buffer);
+  return *freeze_in != VDM_TIME_NONE;
 }
 
 /* The stall threshold never above the old silence rule: silence-threshold,
