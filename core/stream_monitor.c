@@ -26,6 +26,9 @@ vdm_monitor_config_init (vdm_monitor_config *config)
   config->silence_threshold_ns = 200 * VDM_MSECOND;
   config->playout_buffer_ns = 0;
   config->runway_threshold_ns = 2 * VDM_SECOND;
+  config->congestion_sustain_ns = 500 * VDM_MSECOND;
+  config->congestion_min_delay_ns = 0;
+  config->stall_floor_ns = 60 * VDM_MSECOND;
   config->gap_grace_ns = 0;
 }
 
