@@ -3,7 +3,8 @@
 """vdropmond with real components (suite "daemon"; root; run under the lock).
 
     daemon_tests.py NAME      NAME: pipeline | isolation | refusals | restart |
-                                    slow-client | malformed | activation | full-table
+                                    slow-client | malformed | activation | full-table |
+                                    status-names
 
 The daemon runs as root on a private socket; every client (gst-launch with
 the element, or the small C tools next to this file) runs as `nobody` with
@@ -226,18 +227,6 @@ def test_pipeline(work, daemon):
     port = PORT
     pipe = Pipeline(work, daemon, port, 8)
     check(daemon.wait_watches(1) is not None, "the unprivileged pipeline registered its socket")
-    # Issue 10: --status names the element and pipeline of each watch; a client that
-    # sends no names (vdm-daemon-receiver, like an old client) is listed with "-".
-    unnamed = Receiver(work, daemon, "unnamed", PORT + 1)
-    listing = subprocess.run([DAEMON, "--status", "--socket", daemon.socket], capture_output=True,
-                             text=True).stdout
-    print(listing, end="")
-    named = [l for l in listing.splitlines() if "gst-launch" in l]
-    check(named and named[0].rstrip().endswith("vdropmon0 in pipeline0"),
-          "--status shows the pipeline's watch as 'vdropmon0 in pipeline0'")
-    bare = [l for l in listing.splitlines() if "vdm-daemon-rec" in l]
-    check(bare and bare[0].rstrip().endswith(" -"), "a watch registered without names shows '-'")
-    unnamed.finish()
     log = os.path.join(work, "sent.log")
     send(port, 3000, ["--log", log])
     time.sleep(0.5)
@@ -391,6 +380,25 @@ def test_malformed(work, daemon):
     check(0 < len(lines) <= 1500, f"{len(lines)} 'disconnected:' log lines, at most one per frame")
 
 
+def test_status_names(work, daemon):
+    """Issue 10: --status names the element and pipeline of each watch (sent in WATCH); a
+    client that sends no names (vdm-daemon-receiver, like an old client) is listed with '-'."""
+    port = PORT + 80
+    pipe = Pipeline(work, daemon, port, 4)
+    check(daemon.wait_watches(1) is not None, "the pipeline registered its socket")
+    unnamed = Receiver(work, daemon, "unnamed", port + 1)
+    listing = subprocess.run([DAEMON, "--status", "--socket", daemon.socket], capture_output=True,
+                             text=True).stdout
+    print(listing, end="")
+    named = [l for l in listing.splitlines() if "gst-launch" in l]
+    check(named and named[0].rstrip().endswith("vdropmon0 in pipeline0"),
+          "--status shows the pipeline's watch as 'vdropmon0 in pipeline0'")
+    bare = [l for l in listing.splitlines() if "vdm-daemon-rec" in l]
+    check(bare and bare[0].rstrip().endswith(" -"), "a watch registered without names shows '-'")
+    unnamed.finish()
+    pipe.finish()
+
+
 def test_full_table(work, daemon):
     """Issue 10: a full watch table (--max-sockets 4) refuses the next socket with a clear
     error, logs it once, and keeps serving the watches it has."""
@@ -442,6 +450,7 @@ TESTS = {
     "malformed": test_malformed,
     "activation": test_activation,
     "full-table": test_full_table,
+    "status-names": test_status_names,
 }
 
 DAEMON_OPTIONS = {"full-table": ["--max-sockets", "4"]}
