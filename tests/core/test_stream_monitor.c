@@ -402,6 +402,12 @@ test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
   g_assert_cmpuint (warned, !=, VDM_TIME_NONE);
   g_assert_cmpuint (eta, !=, VDM_TIME_NONE);
   g_assert_cmpuint (warned, <, ramp_at + 6900 * MS);
+  g_test_message ("warned %.2f s into the ramp, stall-eta %.2f s", (warned - ramp_at) / 1e9, eta / 1e9);
+  /* the delay gradient warns first (~0.9 s in); its stall-eta is the
+   * jitterbuffer's prediction, within 25 % of the freeze ~6.9 s in (its
+   * own fitted trend, still catching up, said 13.8 s) */
+  g_assert_cmpfloat ((double) (warned + eta), >=, (double) ramp_at + 6.9e9 - 0.25 * (6.9e9 - (double) (warned - ramp_at)));
+  g_assert_cmpfloat ((double) (warned + eta), <=, (double) ramp_at + 6.9e9 + 0.25 * (6.9e9 - (double) (warned - ramp_at)));
   vdm_stream_monitor_free (mon);
 }
 
