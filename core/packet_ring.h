@@ -25,11 +25,12 @@
 /* What a record says (flags). */
 enum {
   VDM_PACKET_RTP = 1 << 0,        /* ssrc/seq/rtp_ts/payload_type/marker are valid */
-  VDM_PACKET_PASSED = 1 << 1,     /* it passed the element: counters, frame map (pts) */
-  VDM_PACKET_ARRIVED = 1 << 2,    /* an arrival: mono/clock are when it was seen */
-  VDM_PACKET_MARKER = 1 << 3,
-  VDM_PACKET_KEYFRAME = 1 << 4,   /* its payload starts a keyframe NAL (producer's codec) */
-  VDM_PACKET_AFTER_LOSS = 1 << 5, /* records before this one were lost to a full ring */
+  VDM_PACKET_PASSED = 1 << 1,     /* a buffer passed the element: counted (size) */
+  VDM_PACKET_FRAME = 1 << 2,      /* teaches the frame map its pts (RTP, or media pts) */
+  VDM_PACKET_ARRIVED = 1 << 3,    /* an arrival: mono/clock are when it was seen */
+  VDM_PACKET_MARKER = 1 << 4,
+  VDM_PACKET_KEYFRAME = 1 << 5,   /* its payload starts a keyframe NAL (producer's codec) */
+  VDM_PACKET_AFTER_LOSS = 1 << 6, /* records before this one were lost to a full ring */
 };
 
 /* The facts of one packet, as the producer saw them: 40 bytes. */

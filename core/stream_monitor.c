@@ -308,8 +308,9 @@ vdm_stream_monitor_packet (vdm_stream_monitor *mon, const vdm_packet_record *r)
   bool rtp = r->flags & VDM_PACKET_RTP, keyframe = r->flags & VDM_PACKET_KEYFRAME;
   vdm_now now = {.clock = r->clock,.mono = r->mono };
 
-  if (r->flags & VDM_PACKET_PASSED) {
+  if (r->flags & VDM_PACKET_PASSED)
     vdm_stream_monitor_buffer_passed (mon, r->size);
+  if (r->flags & VDM_PACKET_FRAME) {
     if (rtp)
       rtp_passed (mon, r->ssrc, r->rtp_ts, r->pts, keyframe);
     else if (r->pts != VDM_TIME_NONE)

@@ -159,7 +159,8 @@ bool vdm_stream_monitor_rtp_arrived (vdm_stream_monitor *mon, const vdm_rtp_head
 void vdm_stream_monitor_media_arrived (vdm_stream_monitor *mon, uint64_t pts, uint64_t now_clock);
 /* One packet's facts, handed over through a packet ring (packet_ring.h)
  * by a streaming thread that does not take the caller's lock: PASSED does
- * what buffer_passed and rtp_passed (media_passed, not RTP) do, ARRIVED
+ * what buffer_passed does, FRAME what rtp_passed (media_passed, not RTP)
+ * does, ARRIVED
  * what rtp_arrived (media_arrived) does, at the record's times, with the
  * keyframe flag the producer found. AFTER_LOSS on an arrival: the arrivals
  * just before it were not observed (arrivals_unobserved). Returns true

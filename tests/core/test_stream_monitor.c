@@ -137,7 +137,7 @@ frame_record (unsigned n, bool keyframe, unsigned skip_seqs)
     .ssrc = SSRC,
     .seq = (uint16_t) (100 + n + skip_seqs),
     .payload_type = 96,
-    .flags = VDM_PACKET_RTP | VDM_PACKET_PASSED | VDM_PACKET_ARRIVED
+    .flags = VDM_PACKET_RTP | VDM_PACKET_PASSED | VDM_PACKET_FRAME | VDM_PACKET_ARRIVED
         | (keyframe ? VDM_PACKET_KEYFRAME : 0),
   };
   return r;
