@@ -16,10 +16,14 @@
 
 #define CACHE_LINE 64
 
+/* Each side's line holds its own copy of mask and slots, so that a push
+ * touches one line of the ring besides the slot it writes. */
 struct vdm_packet_ring {
   /* producer's cache line */
   _Alignas (CACHE_LINE) _Atomic uint64_t head;
   uint64_t tail_seen;             /* the producer's copy of tail */
+  vdm_packet_record *slots;
+  uint32_t mask;
   bool after_loss;                /* the next record written follows lost ones */
   bool have_last;
   uint32_t last_ssrc;
@@ -28,9 +32,8 @@ struct vdm_packet_ring {
   /* consumer's cache line */
   _Alignas (CACHE_LINE) _Atomic uint64_t tail;
   uint64_t head_seen;             /* the consumer's copy of head */
-  /* shared, read-only after creation */
-  _Alignas (CACHE_LINE) uint32_t mask;
-  vdm_packet_record *slots;
+  const vdm_packet_record *slots_read;
+  uint32_t mask_read;
 };
 
 vdm_packet_ring *
@@ -53,6 +56,8 @@ vdm_packet_ring_new (uint32_t capacity)
     free (ring);
     return NULL;
   }
+  ring->slots_read = ring->slots;
+  ring->mask_read = ring->mask;
   return ring;
 }
 
@@ -132,7 +137,7 @@ vdm_packet_ring_peek (vdm_packet_ring *ring)
     if (tail == ring->head_seen)
       return NULL;
   }
-  return &ring->slots[tail & ring->mask];
+  return &ring->slots_read[tail & ring->mask_read];
 }
 
 void

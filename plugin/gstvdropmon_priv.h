@@ -80,6 +80,18 @@ struct _GstVdropmon
 {
   GstBaseTransform parent;
 
+  /* What transform_ip reads for every buffer, together (one cache line
+   * for a stream among thousands): see the fields' comments below. */
+  vdm_packet_ring *own_ring;    /* own_feed's ring */
+  /* Atomic: monitor time is CLOCK_MONOTONIC (no clock, or the system
+   * clock); else stream_clock is the clock to ask (vdropmon_feed.c). */
+  gint clock_is_monotonic;
+  VdmStreamClock *stream_clock; /* atomic; every one published stays in stream_clocks */
+  gint feed_format;             /* VDM_FEED_FORMAT(), atomic: read by streaming threads */
+  /* udpsrc probes see arrivals; transform_ip need not. Written under lock
+   * with g_atomic_int_set, read by transform_ip without it. */
+  gint arrival_probed;
+
   GMutex lock;
   GCond cond;
 
@@ -95,17 +107,12 @@ struct _GstVdropmon
 
   /* The stream. */
   vdm_stream_monitor *monitor;
-  /* udpsrc probes see arrivals; transform_ip need not. Written under lock
-   * with g_atomic_int_set, read by transform_ip without it. */
-  gint arrival_probed;
-  gint feed_format;             /* VDM_FEED_FORMAT(), atomic: read by streaming threads */
   /* Packets from the streaming threads (vdropmon_feed.c): every feed,
    * transform_ip's own among them; drained under lock. */
   GPtrArray *feeds;
   VdmFeed *own_feed;
   VdmFeed *rtp_feed;            /* the upstream RTP pad probe's */
   guint64 unobserved_retired;   /* lost by feeds that went away */
-  VdmStreamClock *stream_clock; /* atomic; every one published stays in stream_clocks */
   GPtrArray *stream_clocks;
   gboolean playing;             /* PLAYING: arrivals are expected */
   gboolean have_caps;

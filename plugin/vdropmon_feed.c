@@ -34,8 +34,7 @@ struct _VdmFeed
 /* The element's clock as the streaming threads read it. */
 struct _VdmStreamClock
 {
-  GstClock *clock;              /* a reference; NULL: CLOCK_MONOTONIC */
-  gboolean is_monotonic;        /* its time is CLOCK_MONOTONIC: no need to ask it */
+  GstClock *clock;              /* a reference */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -79,8 +78,10 @@ vdm_feeds_init (GstVdropmon * self)
 {
   self->feeds = g_ptr_array_new_with_free_func (vdm_feed_unref);
   self->own_feed = feed_new (self, TRUE);
+  self->own_ring = self->own_feed->ring;
   g_ptr_array_add (self->feeds, vdm_feed_ref (self->own_feed));
   self->stream_clocks = g_ptr_array_new ();
+  self->clock_is_monotonic = TRUE;
 }
 
 static void
@@ -222,33 +223,42 @@ clock_is_monotonic (GstClock * clock)
 
 /* The worker keeps self->clock; the streaming threads read this copy
  * without the lock. A clock once published stays alive until finalize (a
- * probe may still be reading it), so only a change publishes a new one. */
+ * probe may still be reading it), so only a change publishes a new one.
+ * clock_is_monotonic says whether they need it at all: it is cleared only
+ * after a clock to ask is published, and set before that clock goes, so a
+ * reader that sees it cleared finds a clock (maybe the one just replaced,
+ * still alive: a few nanoseconds stale). */
 void
 vdm_feeds_publish_clock_locked (GstVdropmon * self)
 {
-  VdmStreamClock *now = g_atomic_pointer_get (&self->stream_clock), *next;
-  gboolean is_monotonic = self->clock && clock_is_monotonic (self->clock);
+  VdmStreamClock *now = g_atomic_pointer_get (&self->stream_clock), *next = NULL;
+  gboolean is_monotonic = !self->clock || clock_is_monotonic (self->clock);
 
-  if (now ? now->clock == self->clock && now->is_monotonic == is_monotonic : !self->clock)
-    return;
-  next = NULL;
-  if (self->clock) {
-    next = g_new0 (VdmStreamClock, 1);
-    next->clock = gst_object_ref (self->clock);
-    next->is_monotonic = is_monotonic;
-    g_ptr_array_add (self->stream_clocks, next);
+  if (is_monotonic)
+    g_atomic_int_set (&self->clock_is_monotonic, TRUE);
+  if (now ? now->clock != self->clock : self->clock != NULL) {
+    if (self->clock) {
+      next = g_new0 (VdmStreamClock, 1);
+      next->clock = gst_object_ref (self->clock);
+      g_ptr_array_add (self->stream_clocks, next);
+    }
+    g_atomic_pointer_set (&self->stream_clock, next);
   }
-  g_atomic_pointer_set (&self->stream_clock, next);
+  if (!is_monotonic)
+    g_atomic_int_set (&self->clock_is_monotonic, FALSE);
 }
 
 /* Both times of an arrival, as vdm_times_locked() gives them. */
 static void
 stamp_arrival (GstVdropmon * self, vdm_packet_record * r)
 {
-  const VdmStreamClock *c = g_atomic_pointer_get (&self->stream_clock);
-
   r->mono = vdm_monotonic_ns ();
-  r->clock = !c || c->is_monotonic ? r->mono : gst_clock_get_time (c->clock);
+  if (g_atomic_int_get (&self->clock_is_monotonic)) {
+    r->clock = r->mono;
+  } else {
+    const VdmStreamClock *c = g_atomic_pointer_get (&self->stream_clock);
+    r->clock = c ? gst_clock_get_time (c->clock) : r->mono;
+  }
   r->flags |= VDM_PACKET_ARRIVED;
 }
 
@@ -268,6 +278,13 @@ push (VdmFeed * feed, const vdm_packet_record * r)
 {
   if (vdm_packet_ring_push (feed->ring, r) & VDM_RING_WAKE)
     wake_worker (feed->self);
+}
+
+static void
+push_own (GstVdropmon * self, const vdm_packet_record * r)
+{
+  if (vdm_packet_ring_push (self->own_ring, r) & VDM_RING_WAKE)
+    wake_worker (self);
 }
 
 static void
@@ -305,7 +322,7 @@ vdm_feed_buffer_passed (GstVdropmon * self, GstBuffer * buf, const vdm_rtp_heade
     r.flags |= VDM_PACKET_FRAME;
     stamp_arrival (self, &r);
   }
-  push (self->own_feed, &r);
+  push_own (self, &r);
 }
 
 /* An RTP packet seen at a udpsrc, right after recvmsg. */

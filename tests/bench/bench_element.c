@@ -106,11 +106,17 @@ static gchar *
 collector_note (GstElement * element)
 {
   GstStructure *stats = NULL;
+  guint64 unobserved = 0, buffers = 0;
   gchar *note;
 
   g_object_get (element, "stats", &stats, NULL);
-  note = g_strdup_printf ("%s: %s", gst_structure_get_string (stats, "collector"),
-      gst_structure_get_string (stats, "collector-status"));
+  /* the element must not look cheap by leaving packets out: its worker
+   * has to keep up with the streaming thread's ring (issue 13) */
+  gst_structure_get_uint64 (stats, "packets-unobserved", &unobserved);
+  gst_structure_get_uint64 (stats, "buffers", &buffers);
+  note = g_strdup_printf ("%s: %s; buffers %" G_GUINT64_FORMAT ", packets-unobserved %"
+      G_GUINT64_FORMAT, gst_structure_get_string (stats, "collector"),
+      gst_structure_get_string (stats, "collector-status"), buffers, unobserved);
   gst_structure_free (stats);
   return note;
 }
