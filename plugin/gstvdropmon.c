@@ -264,10 +264,9 @@ gst_vdropmon_start (GstBaseTransform * trans)
   GstVdropmon *self = GST_VDROPMON (trans);
 
   g_mutex_lock (&self->lock);
-  /* Nothing of a previous run reaches this one (issue 9 #1). */
-  vdm_stream_monitor_reset (self->monitor);
-  /* what the streaming threads handed over after the last stop is of no run */
-  vdm_feeds_drain_locked (self);
+  /* Nothing of a previous run reaches this one (issue 9 #1), nor what
+   * the streaming threads handed over after the last stop. */
+  vdm_feeds_restart_locked (self);
   vdm_stream_monitor_reset (self->monitor);
   vdm_stream_monitor_set_config (self->monitor, &self->config);
   vdm_feeds_publish_format_locked (self);

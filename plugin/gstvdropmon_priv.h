@@ -113,6 +113,7 @@ struct _GstVdropmon
   VdmFeed *own_feed;
   VdmFeed *rtp_feed;            /* the upstream RTP pad probe's */
   guint64 unobserved_retired;   /* lost by feeds that went away */
+  guint64 unobserved_before;    /* lost before this run started */
   GPtrArray *stream_clocks;
   gboolean playing;             /* PLAYING: arrivals are expected */
   gboolean have_caps;
@@ -181,6 +182,8 @@ void vdm_feed_unref (gpointer feed);
 /* A feed for a probe's thread; the caller owns the returned reference. */
 VdmFeed *vdm_feeds_add_locked (GstVdropmon * self);
 void vdm_feeds_remove_locked (GstVdropmon * self, VdmFeed * feed);
+/* start(): what is in the rings is of no run; losses count from now. */
+void vdm_feeds_restart_locked (GstVdropmon * self);
 /* Everything handed over so far into the monitor; TRUE if a gap showed. */
 gboolean vdm_feeds_drain_locked (GstVdropmon * self);
 /* The same, waking the worker for a gap (callers other than the worker). */

@@ -123,8 +123,8 @@ vdm_feeds_remove_locked (GstVdropmon * self, VdmFeed * feed)
   g_ptr_array_remove (self->feeds, feed);
 }
 
-guint64
-vdm_feeds_unobserved_locked (GstVdropmon * self)
+static guint64
+unobserved_total (GstVdropmon * self)
 {
   guint64 lost = self->unobserved_retired;
   guint i;
@@ -132,6 +132,26 @@ vdm_feeds_unobserved_locked (GstVdropmon * self)
   for (i = 0; i < self->feeds->len; i++)
     lost += vdm_packet_ring_lost (((VdmFeed *) g_ptr_array_index (self->feeds, i))->ring);
   return lost;
+}
+
+guint64
+vdm_feeds_unobserved_locked (GstVdropmon * self)
+{
+  return unobserved_total (self) - self->unobserved_before;
+}
+
+void
+vdm_feeds_restart_locked (GstVdropmon * self)
+{
+  const vdm_packet_record *r;
+  guint i;
+
+  for (i = 0; i < self->feeds->len; i++) {
+    VdmFeed *feed = g_ptr_array_index (self->feeds, i);
+    while ((r = vdm_packet_ring_peek (feed->ring)))
+      vdm_packet_ring_pop (feed->ring);
+  }
+  self->unobserved_before = unobserved_total (self);
 }
 
 /* ------------------------------------------------------------------------ */
