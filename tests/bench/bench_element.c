@@ -114,16 +114,18 @@ collector_note (GstElement * element)
 {
   GstStructure *stats = NULL;
   guint64 unobserved = 0, buffers = 0;
+  gchar unobserved_text[32] = "-";      /* a build before the packet rings */
   gchar *note;
 
   g_object_get (element, "stats", &stats, NULL);
   /* the element must not look cheap by leaving packets out: its worker
    * has to keep up with the streaming thread's ring (issue 13) */
-  gst_structure_get_uint64 (stats, "packets-unobserved", &unobserved);
+  if (gst_structure_get_uint64 (stats, "packets-unobserved", &unobserved))
+    g_snprintf (unobserved_text, sizeof (unobserved_text), "%" G_GUINT64_FORMAT, unobserved);
   gst_structure_get_uint64 (stats, "buffers", &buffers);
-  note = g_strdup_printf ("%s: %s; buffers %" G_GUINT64_FORMAT ", packets-unobserved %"
-      G_GUINT64_FORMAT, gst_structure_get_string (stats, "collector"),
-      gst_structure_get_string (stats, "collector-status"), buffers, unobserved);
+  note = g_strdup_printf ("%s: %s; buffers %" G_GUINT64_FORMAT ", packets-unobserved %s",
+      gst_structure_get_string (stats, "collector"),
+      gst_structure_get_string (stats, "collector-status"), buffers, unobserved_text);
   gst_structure_free (stats);
   return note;
 }
