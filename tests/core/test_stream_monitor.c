@@ -124,6 +124,87 @@ test_gap_report (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* Frame n as a packet ring record (what a streaming thread hands over). */
+static vdm_packet_record
+frame_record (unsigned n, bool keyframe, unsigned skip_seqs)
+{
+  vdm_packet_record r = {
+    .mono = (uint64_t) n * FRAME_MS * MS,
+    .clock = (uint64_t) n * FRAME_MS * MS,
+    .pts = (uint64_t) n * FRAME_MS * MS,
+    .size = 1200,
+    .rtp_ts = n * FRAME_TICKS,
+    .ssrc = SSRC,
+    .seq = (uint16_t) (100 + n + skip_seqs),
+    .payload_type = 96,
+    .flags = VDM_PACKET_RTP | VDM_PACKET_PASSED | VDM_PACKET_FRAME | VDM_PACKET_ARRIVED
+        | (keyframe ? VDM_PACKET_KEYFRAME : 0),
+  };
+  return r;
+}
+
+/* The same timeline as gap-report, handed over as records: the same
+ * report, counters and keyframe flag (taken from the record, not parsed). */
+static void
+test_packet_records_as_calls (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_packet_record rec;
+  vdm_drop_report r[4];
+  vdm_monitor_stats stats;
+
+  for (unsigned n = 0; n < 3; n++) {
+    rec = frame_record (n, false, 0);
+    g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  }
+  /* the packet after the gap is a keyframe's: so is the damaged frame */
+  rec = frame_record (3, true, 2);
+  g_assert_true (vdm_stream_monitor_packet (mon, &rec));
+  vdm_stream_monitor_tick (mon, at_ms (99), false);
+  vdm_stream_monitor_tick (mon, at_ms (119), false);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 1);
+  g_assert_cmpuint (r[0].batch.count, ==, 2);
+  g_assert_cmpuint (r[0].batch.seq_first, ==, 103);
+  g_assert_cmpuint (r[0].batch.first_time_ns, ==, 99 * MS);
+  g_assert_cmpuint (r[0].pts_first, ==, 99 * MS);
+  g_assert_true (r[0].keyframe);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.rtp_packets, ==, 4);
+  g_assert_cmpuint (stats.buffers, ==, 4);
+  g_assert_cmpuint (stats.bytes, ==, 4800);
+  g_assert_cmpuint (stats.rtp_lost, ==, 2);
+  vdm_stream_monitor_free (mon);
+}
+
+/* Records lost to a full ring are no network loss: the arrival after them
+ * (AFTER_LOSS) starts its source's sequence afresh; a passed-only record
+ * is no arrival at all. */
+static void
+test_packet_after_ring_loss_is_no_gap (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_packet_record rec;
+  vdm_drop_report r[4];
+  vdm_monitor_stats stats;
+
+  for (unsigned n = 0; n < 3; n++) {
+    rec = frame_record (n, false, 0);
+    vdm_stream_monitor_packet (mon, &rec);
+  }
+  rec = frame_record (3, false, 5);
+  rec.flags |= VDM_PACKET_AFTER_LOSS;
+  g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  rec = frame_record (4, false, 20);
+  rec.flags &= ~VDM_PACKET_ARRIVED;
+  g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  vdm_stream_monitor_tick (mon, at_ms (300), true);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 0);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.rtp_lost, ==, 0);
+  g_assert_cmpuint (stats.rtp_packets, ==, 5);
+  vdm_stream_monitor_free (mon);
+}
+
 /* A kernel drop of a keyframe packet (the daemon's case: no arrival input
  * needed) is placed on the frame the map learnt for its RTP timestamp; the
  * report keeps its own copy of the reason name, whatever happens to the
@@ -520,5 +601,8 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
       test_unseen_kernel_drops_keep_the_cause);
   g_test_add_func ("/stream_monitor/unseen-drops-expire", test_unseen_drops_expire);
+  g_test_add_func ("/stream_monitor/packet-records-as-calls", test_packet_records_as_calls);
+  g_test_add_func ("/stream_monitor/packet-after-ring-loss-is-no-gap",
+      test_packet_after_ring_loss_is_no_gap);
   return g_test_run ();
 }
