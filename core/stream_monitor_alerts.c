@@ -201,11 +201,14 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
   if (deficit == mon->deficit)
     return;
   mon->deficit = deficit;
-  /* Media arriving late while our own receive queue is filling waits in
-   * this host, not on the network: the reader is too slow. */
+  /* Media arriving late — or not at all at the reader — while our own
+   * receive queue is half full waits in this host, not on the network:
+   * the reader is too slow (a slow consumer's first sign is often a
+   * silence at the reader, 0.3 s before its queue overflows, in the
+   * lead-time suite's starved runs). A network stall leaves the queue
+   * empty. */
   vdm_detector_arrival_deficit (mon->detector, now, deficit,
-      !mon->silent && mon->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST
-      : VDM_CAUSE_NETWORK);
+      mon->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST : VDM_CAUSE_NETWORK);
   if (!deficit || mon->episode.first_damage != VDM_TIME_NONE)
     return;
   if (mon->silent) {            /* what did not arrive was due right after the last packet */
