@@ -180,6 +180,7 @@ def send(build, port, *args):
 def run(build, tmp, prom, am, webhook, target):
     prom.wait_for("the daemon target up", lambda: prom.targets_up(), 20)
     port = free_udp_port()
+    start_wall = time.time()
     pipe, log_path = start_pipeline(build, tmp, port)
     try:
         try:
@@ -206,7 +207,7 @@ def run(build, tmp, prom, am, webhook, target):
             return
         compare(prom, said, port, log_path)
         alerts(prom, am, webhook, said)
-        dashboard(prom, target)
+        dashboard(prom, target, start_wall)
     finally:
         if pipe.poll() is None:
             pipe.send_signal(2)
@@ -302,15 +303,21 @@ def dashboard_queries(target):
             yield panel["title"], expr
 
 
-def dashboard(prom, target):
-    """Every dashboard query, set to this stream, parses and runs; the
-    per-stream ones (they name vdropmon_stream_*) return this stream."""
+def dashboard(prom, target, start_wall):
+    """Every dashboard query, set to this stream, parses and runs over the
+    episode; the per-stream ones (they name vdropmon_stream_*) return this
+    stream at some point of it (stall ETA exists only during a warning; the
+    queue fill peak not at all on kernels without it, e.g. 6.1)."""
+    no_queue_fill = not prom.query(
+        f"count_over_time(vdropmon_stream_queue_fill_peak_ratio{{{STREAM}}}[10m])")
     broken, empty = [], []
     for title, expr in dashboard_queries(target):
         try:
-            result = prom.query(expr)
+            result = prom.query_range(expr, start_wall, time.time(), 1)
         except Exception as e:  # noqa: BLE001 - Prometheus says why it refused the query
             broken.append(f"{title}: {expr}: {e}")
+            continue
+        if no_queue_fill and "queue_fill_peak" in expr:
             continue
         if "vdropmon_stream_" in expr and not result:
             empty.append(f"{title}: {expr}")
