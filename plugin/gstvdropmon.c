@@ -266,6 +266,7 @@ gst_vdropmon_start (GstBaseTransform * trans)
   vdm_stream_monitor_reset (self->monitor);
   vdm_stream_monitor_set_config (self->monitor, &self->config);
   memset (&self->retired, 0, sizeof (self->retired));
+  g_array_set_size (self->released, 0);
   self->arrival_probed = self->playing = self->have_caps = FALSE;
   self->worker_stop = self->wake = FALSE;
   self->rescan_requested = TRUE;
@@ -357,6 +358,7 @@ gst_vdropmon_finalize (GObject * object)
   vdm_stream_monitor_free (self->monitor);
   vdm_element_analytics_free (self->analytics);
   g_array_unref (self->watches);
+  g_array_unref (self->released);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -409,4 +411,5 @@ gst_vdropmon_init (GstVdropmon * self)
   self->monitor = vdm_stream_monitor_new (&self->config);
   self->analytics = vdm_element_analytics_new ();
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
+  self->released = g_array_new (FALSE, TRUE, sizeof (VdmReleasedWatch));
 }
