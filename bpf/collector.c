@@ -31,6 +31,7 @@
 #include "btf_probe.h"
 #include "debug_switch.h"
 #include "flow_keys.h"
+#include "percpu_read.h"
 #include "socket_flow.h"
 #include "vdropmon.skel.h"
 
@@ -156,18 +157,23 @@ emulate_6_1 (void)
 
 /* Without rx_sk, pair IPv4 UDP receive-buffer drops with the
  * udp_fail_queue_rcv_skb tracepoint, which names their socket (see
- * vdropmon.bpf.c, udp_pair). Needs the tracepoint and both reason codes. */
+ * vdropmon.bpf.c, udp_pair). Needs the tracepoint and both reason codes.
+ * Its form tells the order: (rc, sk) follows the drop (6.1-6.9);
+ * (rc, sk, skb) precedes the drop of that skb (6.10+). */
 static void
 choose_udp_fail_pairing (vdm_embedded *source, const struct btf *vmlinux)
 {
   uint32_t rcvbuff, proto_mem;
-  bool pair = !source->info.has_rx_sk
-      && vdm_btf_tracepoint_arg_count (vmlinux, "udp_fail_queue_rcv_skb") >= 2
+  int fail_args = vdm_btf_tracepoint_arg_count (vmlinux, "udp_fail_queue_rcv_skb");
+  bool pair = !source->info.has_rx_sk && fail_args >= 2
       && vdm_reason_table_code (&source->reasons, "SOCKET_RCVBUFF", &rcvbuff) == 0
       && vdm_reason_table_code (&source->reasons, "PROTO_MEM", &proto_mem) == 0;
+  bool names_skb = pair && fail_args >= 3;
 
-  bpf_program__set_autoload (source->skel->progs.udp_fail, pair);
+  bpf_program__set_autoload (source->skel->progs.udp_fail, pair && !names_skb);
+  bpf_program__set_autoload (source->skel->progs.udp_fail_skb, names_skb);
   source->skel->rodata->pair_udp_fail = pair;
+  source->skel->rodata->udp_fail_names_skb = names_skb;
   if (pair) {
     source->skel->rodata->reason_socket_rcvbuff = rcvbuff;
     source->skel->rodata->reason_proto_mem = proto_mem;
@@ -899,21 +905,25 @@ sum_percpu (int map_fd, uint32_t key, uint64_t *values, int n_cpus)
   return total;
 }
 
-/* The slot's per-CPU counters, summed. */
+/* The slot's 256 reason slots in one batched read (percpu_read.h), and
+ * its lost events: two bpf() calls, not 257. */
 static int
 read_slot_counters (vdm_embedded *source, uint32_t slot, vdm_counters *out)
 {
-  uint64_t *values = calloc (source->n_cpus, sizeof (uint64_t));
+  uint64_t *values;
   uint32_t reason;
+  int err;
 
   memset (out, 0, sizeof (*out));
+  err = vdm_percpu_sum_range (bpf_map__fd (source->skel->maps.drop_counters),
+      slot * VDM_REASON_SLOTS, VDM_REASON_SLOTS, source->n_cpus, out->per_reason);
+  if (err < 0)
+    return err;
+  for (reason = 0; reason < VDM_REASON_SLOTS; reason++)
+    out->total += out->per_reason[reason];
+  values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
     return -ENOMEM;
-  for (reason = 0; reason < VDM_REASON_SLOTS; reason++) {
-    out->per_reason[reason] = sum_percpu (bpf_map__fd (source->skel->maps.drop_counters),
-        slot * VDM_REASON_SLOTS + reason, values, source->n_cpus);
-    out->total += out->per_reason[reason];
-  }
   out->ringbuf_lost = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), slot, values,
       source->n_cpus);
   free (values);
