@@ -215,13 +215,18 @@ forgive_teardown_errors (VdmE2eReceiver * r, guint g)
   g_mutex_unlock (&r->lock);
 }
 
+/* Each server process has a label of its own: its READY lines go to a file
+ * named after it, which a successor must not find already written. */
 static VdmE2eServer *
 start_server (guint16 port)
 {
+  static guint started;
   gchar *port_text = g_strdup_printf ("%u", port);
-  VdmE2eServer *server = vdm_e2e_server_start ("rtsp-server", "VDM_RTSP_SERVER", NULL, 1,
+  gchar *label = g_strdup_printf ("rtsp-server-%u", started++);
+  VdmE2eServer *server = vdm_e2e_server_start (label, "VDM_RTSP_SERVER", NULL, 1,
       "--port", port_text, "--pattern", "snow", "--bitrate", "4000", "--key-int", "30", NULL);
 
+  g_free (label);
   g_free (port_text);
   return server;
 }
