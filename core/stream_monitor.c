@@ -109,7 +109,7 @@ vdm_stream_monitor_reset (vdm_stream_monitor *mon)
   mon->queue_fill_recent = mon->queue_fill_peak = -1.0;
   mon->next_bin = VDM_TIME_NONE;
   mon->buffers = mon->bytes = mon->rtp_packets = mon->arrival_bytes = 0;
-  mon->drop_reports = mon->warnings = 0;
+  mon->drop_reports = mon->warnings = mon->reader_stalls = 0;
   mon->keyframe_requests_sent = mon->keyframe_requests_seen = 0;
   mon->bitrate = mon->fid_mean_ms = mon->fid_max_ms = 0;
   mon->n_reports = mon->n_alerts = 0;
@@ -427,6 +427,13 @@ vdm_stream_monitor_queue_fill (vdm_stream_monitor *mon, double fill, uint64_t no
     mon->queue_fill_peak = fill;
   vdm_monitor_detector_at (mon, now);
   vdm_detector_queue_fill (mon->detector, now, fill);
+}
+
+void
+vdm_stream_monitor_socket_backlog (vdm_stream_monitor *mon, uint64_t unread_bytes, uint64_t now)
+{
+  if (unread_bytes > 0)
+    vdm_monitor_predict_backlog (mon, now);
 }
 
 void

@@ -157,6 +157,17 @@ is_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
       && vdm_monitor_predict_congested (mon, now, buffer, empty_in);
 }
 
+/* Media arriving late while our own receive queue is filling, or a
+ * silence while the kernel holds data not read yet, waits in this host,
+ * not on the network: the reader is too slow. */
+static vdm_cause
+deficit_cause (const vdm_stream_monitor *mon)
+{
+  if (mon->silent)
+    return vdm_monitor_predict_reader_late (mon) ? VDM_CAUSE_HOST : VDM_CAUSE_NETWORK;
+  return mon->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST : VDM_CAUSE_NETWORK;
+}
+
 /* Arrival deficit — silence or a stall, a runway about to end, a queue
  * building up on the path — is a state the detector is told about when it
  * starts and ends. */
@@ -180,11 +191,7 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
   if (deficit == mon->deficit)
     return;
   mon->deficit = deficit;
-  /* Media arriving late while our own receive queue is filling waits in
-   * this host, not on the network: the reader is too slow. */
-  vdm_detector_arrival_deficit (mon->detector, now, deficit,
-      !mon->silent && mon->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST
-      : VDM_CAUSE_NETWORK);
+  vdm_detector_arrival_deficit (mon->detector, now, deficit, deficit_cause (mon));
   if (!deficit || mon->episode.first_damage != VDM_TIME_NONE)
     return;
   if (mon->silent) {            /* what did not arrive was due right after the last packet */

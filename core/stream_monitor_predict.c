@@ -9,7 +9,10 @@
  *
  * Arrival times are the monitor's clock at the earliest point the element
  * sees a packet (the udpsrc probe, right after recvmsg; transform_ip for
- * TCP transports), not the kernel's receive timestamp: a reader thread
+ * TCP transports), not the kernel's receive timestamp. For the stall, the
+ * worker also asks the kernel whether the udpsrc sockets hold unread data
+ * (vdm_stream_monitor_socket_backlog): if so, the network is delivering
+ * and the silence is the reader's (a loaded host), no stall. A reader thread
  * that is late by a constant does not bias the gradient, one that is late
  * by a growing amount does (a starved receiver reads as a growing queue,
  * which is true of its own socket queue).
@@ -33,6 +36,7 @@ vdm_monitor_predict_reset (vdm_stream_monitor *mon)
   vdm_stall_config_init (&stall);
   stall.ceiling_ns = mon->config.silence_threshold_ns;
   vdm_stall_init (&mon->stall, &stall);
+  mon->reader_stalled = false;
   vdm_trendline_init (&mon->trendline, NULL);
 }
 
@@ -61,11 +65,36 @@ update_ceiling (vdm_stream_monitor *mon)
   }
 }
 
+void
+vdm_monitor_predict_backlog (vdm_stream_monitor *mon, uint64_t now)
+{
+  vdm_stall_backlog (&mon->stall, now);
+}
+
+bool
+vdm_monitor_predict_reader_late (const vdm_stream_monitor *mon)
+{
+  uint64_t backlog = mon->stall.backlog_ns, last = vdm_stall_last_arrival (&mon->stall);
+
+  return backlog != VDM_TIME_NONE && last != VDM_TIME_NONE && backlog > last;
+}
+
+/* A stall is silence at the kernel. Silence at the reader alone, past the
+ * same threshold, is counted (reader-stalls) and said nothing of. */
 bool
 vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now)
 {
+  uint64_t last = vdm_stall_last_arrival (&mon->stall);
+  bool stalled, reader_silent;
+
   update_ceiling (mon);
-  return vdm_stall_is_stalled (&mon->stall, now);
+  stalled = vdm_stall_is_stalled (&mon->stall, now);
+  reader_silent = !stalled && last != VDM_TIME_NONE && now != VDM_TIME_NONE && now > last
+      && now - last >= vdm_stall_threshold (&mon->stall);
+  if (reader_silent && !mon->reader_stalled)
+    mon->reader_stalls++;
+  mon->reader_stalled = reader_silent;
+  return stalled;
 }
 
 /* Where the damage of a stall begins: what was due right after the last
@@ -112,4 +141,5 @@ vdm_monitor_predict_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out
   out->trend = vdm_trendline_trend (&mon->trendline);
   out->usage = vdm_usage_name (vdm_trendline_usage (&mon->trendline));
   out->stall_threshold_ms = vdm_stall_threshold (&mon->stall) / 1e6;
+  out->reader_stalls = mon->reader_stalls;
 }

@@ -144,6 +144,7 @@ collect_round_locked (GstVdropmon * self, gboolean final, Round * r)
   vdm_worker_refresh_clock_locked (self);
   now = vdm_times_locked (self);
   mono = now.mono;
+  vdm_arrivals_feed_backlog_locked (self, now.clock);
   vdm_stream_monitor_tick (self->monitor, now, final);
   r->reports = g_array_new (FALSE, TRUE, sizeof (VdmDropReport));
   r->alerts = g_ptr_array_new ();

@@ -452,6 +452,139 @@ test_take_from_fresh_monitor (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Reader delay versus network stall: what the kernel's receive queue says. */
+
+/* A 30 fps stream (frame n, one packet, due at n * 33 ms) with a 200 ms
+ * playout buffer, and the worker's rounds every 10 ms; before each tick
+ * the kernel is asked what the socket holds unread (when tell_kernel).
+ * The reader is away during [away_from, away_until): the frames due then
+ * wait in the socket and reach the monitor at away_until in one burst.
+ * The sender stops at stop (nothing due from then on is sent). */
+typedef struct {
+  uint64_t away_from, away_until, stop, end;  /* ms */
+  bool tell_kernel;
+} reader_timeline;
+
+static void
+frame_at (vdm_stream_monitor *mon, unsigned n, uint64_t arrival_ms)
+{
+  packet p;
+
+  make_packet (&p, (uint16_t) (100 + n), n * FRAME_TICKS, n % 30 == 0);
+  vdm_stream_monitor_buffer_passed (mon, 1200);
+  vdm_stream_monitor_rtp_passed (mon, &p.rtp, (uint64_t) n * FRAME_MS * MS);
+  vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 1200, at_ms (arrival_ms));
+}
+
+/* Runs it; returns the warnings (and clears) in a[], their number. */
+static unsigned
+run_reader_timeline (vdm_stream_monitor *mon, const reader_timeline *tl, vdm_alert *a,
+    unsigned max)
+{
+  unsigned next = 0, n_alerts = 0;
+
+  vdm_stream_monitor_set_latency (mon, 200 * MS);
+  for (uint64_t t = 0; t <= tl->end; t++) {
+    bool away = t >= tl->away_from && t < tl->away_until;
+
+    /* what the reader gets at t: every frame due by now and sent */
+    while (!away && next * FRAME_MS <= t && next * FRAME_MS < tl->stop)
+      frame_at (mon, next++, t);
+    if (t % 10 == 0) {
+      uint64_t unread = 0;
+
+      for (unsigned k = next; k * FRAME_MS <= t && k * FRAME_MS < tl->stop; k++)
+        unread += 1200;
+      if (tl->tell_kernel)
+        vdm_stream_monitor_socket_backlog (mon, unread, t * MS);
+      vdm_stream_monitor_tick (mon, at_ms (t), false);
+      n_alerts += vdm_stream_monitor_take_alerts (mon, a + n_alerts, max - n_alerts);
+    }
+  }
+  return n_alerts;
+}
+
+/* The receiving thread descheduled for 150 ms (a loaded host): the stall
+ * threshold (66 ms: twice the 33 ms frame gap) passes at the reader twice
+ * over, but the socket holds the frames that came meanwhile: no
+ * warning, one reader stall counted. The same timeline with nobody asking
+ * the kernel warned (network), as before this change. */
+static void
+test_reader_delay_does_not_warn (void)
+{
+  reader_timeline tl = { .away_from = 9870, .away_until = 10020, .stop = 20000,
+    .end = 12000, .tell_kernel = true };
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_monitor_stats stats;
+  vdm_alert a[8];
+  char cause[32];
+
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), ==, 0);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.reader_stalls, ==, 1);
+  g_assert_cmpfloat (stats.stall_threshold_ms, ==, 66);
+  vdm_stream_monitor_free (mon);
+
+  tl.tell_kernel = false;
+  mon = new_monitor ();
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "network");
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.reader_stalls, ==, 0);
+  vdm_stream_monitor_free (mon);
+}
+
+/* The network stops after frame 299 (9867 ms): the socket stays empty.
+ * Warned (network, lower-bitrate) at the first round one stall threshold
+ * (66 ms) after the last arrival, 9940 ms — exactly when the monitor
+ * warned without asking the kernel: no later. stall-eta: the 200 ms
+ * buffer from the last arrival, 127 ms left at 9940 ms. */
+static void
+test_network_stall_warns_as_early (void)
+{
+  reader_timeline tl = { .away_from = 0, .away_until = 0, .stop = 9880, .end = 11000,
+    .tell_kernel = true };
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_alert asked[8], not_asked[8];
+  char cause[32];
+
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, asked, 8), >=, 1);
+  vdm_stream_monitor_free (mon);
+  tl.tell_kernel = false;
+  mon = new_monitor ();
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, not_asked, 8), >=, 1);
+  vdm_stream_monitor_free (mon);
+
+  g_assert_cmpint (asked[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (asked[0].event.time_ns, ==, 9940 * MS);
+  g_assert_cmpuint (asked[0].event.time_ns, ==, not_asked[0].event.time_ns);
+  g_assert_cmpint (asked[0].event.action, ==, VDM_ACTION_LOWER_BITRATE);
+  g_assert_cmpstr (vdm_causes_format (asked[0].event.causes, cause, sizeof cause), ==, "network");
+  g_assert_cmpuint (asked[0].stall_eta_ns, ==, 127 * MS);
+}
+
+/* The reader starved past silence-threshold (400 ms away) with the frames
+ * waiting in its socket: that can freeze a 200 ms buffer, and it is this
+ * host's doing: warned at the first round 200 ms after the last read
+ * (10070 ms), cause host. */
+static void
+test_starved_reader_warns_host (void)
+{
+  reader_timeline tl = { .away_from = 9870, .away_until = 10270, .stop = 20000,
+    .end = 12000, .tell_kernel = true };
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_alert a[8];
+  char cause[32];
+
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 10070 * MS);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "host");
+  vdm_stream_monitor_free (mon);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -470,5 +603,9 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
       test_unseen_kernel_drops_keep_the_cause);
   g_test_add_func ("/stream_monitor/unseen-drops-expire", test_unseen_drops_expire);
+  g_test_add_func ("/stream_monitor/reader-delay-does-not-warn", test_reader_delay_does_not_warn);
+  g_test_add_func ("/stream_monitor/network-stall-warns-as-early",
+      test_network_stall_warns_as_early);
+  g_test_add_func ("/stream_monitor/starved-reader-warns-host", test_starved_reader_warns_host);
   return g_test_run ();
 }
