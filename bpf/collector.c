@@ -143,18 +143,23 @@ emulate_6_1 (void)
 
 /* Without rx_sk, pair IPv4 UDP receive-buffer drops with the
  * udp_fail_queue_rcv_skb tracepoint, which names their socket (see
- * vdropmon.bpf.c, udp_pair). Needs the tracepoint and both reason codes. */
+ * vdropmon.bpf.c, udp_pair). Needs the tracepoint and both reason codes.
+ * Its form tells the order: (rc, sk) follows the drop (6.1-6.9);
+ * (rc, sk, skb) precedes the drop of that skb (6.10+). */
 static void
 choose_udp_fail_pairing (vdm_embedded *source, const struct btf *vmlinux)
 {
   uint32_t rcvbuff, proto_mem;
-  bool pair = !source->info.has_rx_sk
-      && vdm_btf_tracepoint_arg_count (vmlinux, "udp_fail_queue_rcv_skb") >= 2
+  int fail_args = vdm_btf_tracepoint_arg_count (vmlinux, "udp_fail_queue_rcv_skb");
+  bool pair = !source->info.has_rx_sk && fail_args >= 2
       && vdm_reason_table_code (&source->reasons, "SOCKET_RCVBUFF", &rcvbuff) == 0
       && vdm_reason_table_code (&source->reasons, "PROTO_MEM", &proto_mem) == 0;
+  bool names_skb = pair && fail_args >= 3;
 
-  bpf_program__set_autoload (source->skel->progs.udp_fail, pair);
+  bpf_program__set_autoload (source->skel->progs.udp_fail, pair && !names_skb);
+  bpf_program__set_autoload (source->skel->progs.udp_fail_skb, names_skb);
   source->skel->rodata->pair_udp_fail = pair;
+  source->skel->rodata->udp_fail_names_skb = names_skb;
   if (pair) {
     source->skel->rodata->reason_socket_rcvbuff = rcvbuff;
     source->skel->rodata->reason_proto_mem = proto_mem;

@@ -108,14 +108,19 @@ const volatile bool filter_enabled = true;
  * right before (6.11+) or right after (6.1) kfree_skb, on the same CPU: the
  * two are paired here. Set by the loader with the kernel's reason codes. */
 const volatile bool pair_udp_fail = false;
+/* 6.10+: udp_fail_queue_rcv_skb passes the skb and fires before its
+ * kfree_skb; before, it fires after kfree_skb and names no skb. */
+const volatile bool udp_fail_names_skb = false;
 const volatile __u32 reason_socket_rcvbuff = 0xffffffff;
 const volatile __u32 reason_proto_mem = 0xffffffff;
 
-/* Adjacent calls in one softirq are microseconds apart. */
-#define PAIR_WINDOW_NS 100000
+/* 6.1 order: kfree_skb and then udp_fail, adjacent in one function. They
+ * are microseconds apart, unless the (virtual) CPU is stolen in between:
+ * the window only stops a stash nobody claimed from pairing much later. */
+#define PAIR_WINDOW_NS 1000000
 
 struct udp_pair {
-  __u64 fail_time;       /* udp_fail seen first (6.11+ order) */
+  __u64 fail_skb;        /* udp_fail seen first (6.10+ order): for this skb */
   __u64 fail_cookie;
   __u64 drop_time;       /* kfree_skb seen first (6.1 order): ev stashed */
   __u32 fail_pending;
@@ -420,15 +425,18 @@ static __always_inline bool is_udp_fail_reason (__u32 reason)
   return pair_udp_fail && (reason == reason_socket_rcvbuff || reason == reason_proto_mem);
 }
 
-/* 6.11+ order: udp_fail came just before this drop and named its socket.
+/* 6.10+ order: udp_fail came just before this drop of the same skb and
+ * named its socket. Matching the skb, not a time window, keeps a delay
+ * between the two (a stolen vCPU) from unpairing them.
  * Returns true with *cookie set (0: a socket without cookie, not ours). */
-static __always_inline bool take_fresh_fail (struct udp_pair *pair, __u64 *cookie)
+static __always_inline bool take_fail_of (struct udp_pair *pair, const struct sk_buff *skb,
+    __u64 *cookie)
 {
-  bool fresh = pair->fail_pending && bpf_ktime_get_ns () - pair->fail_time < PAIR_WINDOW_NS;
+  bool same_skb = pair->fail_pending && pair->fail_skb == (__u64) skb;
 
   pair->fail_pending = 0;
   *cookie = pair->fail_cookie;
-  return fresh;
+  return same_skb;
 }
 
 static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const struct sock *rx_sk)
@@ -445,13 +453,16 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
 
   if (!rx_sk && is_udp_fail_reason (reason)) {
     pair = udp_pair_slot ();
-    if (pair && take_fresh_fail (pair, &cookie)) {
-      /* udp_fail named the socket: it alone decides, as rx_sk would. */
-      socket_known = true;
-      __u32 *id = cookie ? bpf_map_lookup_elem (&watched_sockets, &cookie) : NULL;
-      watch_id = id ? *id : 0;
-      if (!watch_id)
-        return 0;
+    if (pair && udp_fail_names_skb) {
+      if (take_fail_of (pair, skb, &cookie)) {
+        /* udp_fail named the socket: it alone decides, as rx_sk would. */
+        socket_known = true;
+        __u32 *id = cookie ? bpf_map_lookup_elem (&watched_sockets, &cookie) : NULL;
+        watch_id = id ? *id : 0;
+        if (!watch_id)
+          return 0;
+      }
+      pair = NULL; /* nothing follows this drop to pair a stash with */
     }
   }
   /* The kernel named the socket: it alone decides. */
@@ -523,27 +534,39 @@ int BPF_PROG (kfree_skb_legacy, struct sk_buff *skb, void *location, enum skb_dr
   return handle_drop (skb, reason, NULL);
 }
 
-/* Pairs with kfree_skb_legacy (see udp_pair): trace_udp_fail_queue_rcv_skb
- * (rc, sk) in 6.1; 6.11+ adds skb, which this form does not read. */
+/* Pairs with kfree_skb_legacy (see udp_pair) on 6.1-6.9, where
+ * trace_udp_fail_queue_rcv_skb (rc, sk) follows the drop it explains. */
 SEC ("tp_btf/udp_fail_queue_rcv_skb")
 int BPF_PROG (udp_fail, int rc, struct sock *sk)
 {
   struct udp_pair *pair = udp_pair_slot ();
   __u64 cookie = 0;
 
-  if (!pair)
+  if (!pair || !pair->drop_pending)
     return 0;
-  if (pair->drop_pending && bpf_ktime_get_ns () - pair->drop_time < PAIR_WINDOW_NS) {
-    /* 6.1 order: the drop came first; now its socket decides. */
-    pair->drop_pending = 0;
-    __u32 watch_id = watch_of_socket (sk, &cookie);
-    if (watch_id && pair->ev_valid)
-      emit_stashed (&pair->ev, watch_id, cookie, VDM_ATTR_SOCKET);
+  if (bpf_ktime_get_ns () - pair->drop_time >= PAIR_WINDOW_NS) {
+    flush_stale_stash (pair);
     return 0;
   }
-  flush_stale_stash (pair);
+  /* The drop came first; now its socket decides. */
+  pair->drop_pending = 0;
+  __u32 watch_id = watch_of_socket (sk, &cookie);
+  if (watch_id && pair->ev_valid)
+    emit_stashed (&pair->ev, watch_id, cookie, VDM_ATTR_SOCKET);
+  return 0;
+}
+
+/* 6.10+: trace_udp_fail_queue_rcv_skb (rc, sk, skb) comes before the drop
+ * of skb; only a kernel without rx_sk (6.10) or the 6.1 emulation reads it. */
+SEC ("tp_btf/udp_fail_queue_rcv_skb")
+int BPF_PROG (udp_fail_skb, int rc, struct sock *sk, struct sk_buff *skb)
+{
+  struct udp_pair *pair = udp_pair_slot ();
+
+  if (!pair)
+    return 0;
   pair->fail_pending = 1;
-  pair->fail_time = bpf_ktime_get_ns ();
+  pair->fail_skb = (__u64) skb;
   pair->fail_cookie = sk ? socket_cookie (sk) : 0;
   return 0;
 }
