@@ -10,7 +10,7 @@ vdm_stall_config_init (vdm_stall_config *config)
     .burst_gap_ns = 3 * VDM_MSECOND,
     .percentile = 0.99,
     .factor = 2.0,
-    .floor_ns = 60 * VDM_MSECOND,
+    .floor_ns = 100 * VDM_MSECOND,
     .ceiling_ns = 200 * VDM_MSECOND,
     .min_gaps = 30,
   };

@@ -565,9 +565,12 @@ vdm_stream_monitor_next_deadline (const vdm_stream_monitor *mon, uint64_t now)
   uint64_t next = mon->next_bin;
   uint64_t gap = vdm_gap_reconciler_oldest (mon->gaps);
   uint64_t batch = vdm_drop_batcher_next_deadline (mon->batcher);
+  uint64_t stall = vdm_monitor_predict_stall_deadline (mon);
 
   if (next == VDM_TIME_NONE)
     next = now;
+  if (stall < next)
+    next = stall;
   if (gap != UINT64_MAX)
     next = next < add_saturating (gap, mon->config.gap_grace_ns) ? next
         : add_saturating (gap, mon->config.gap_grace_ns);

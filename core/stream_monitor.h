@@ -194,7 +194,8 @@ void vdm_stream_monitor_keyframe_request_seen (vdm_stream_monitor *mon);
  * alerts wait to be drained. */
 void vdm_stream_monitor_tick (vdm_stream_monitor *mon, vdm_now now, bool final);
 /* CLOCK_MONOTONIC at which tick next has something to do (a batch, a
- * gap's grace, a detector bin). */
+ * gap's grace, a detector bin, the stall threshold passing if nothing
+ * arrives). */
 uint64_t vdm_stream_monitor_next_deadline (const vdm_stream_monitor *mon, uint64_t now_mono);
 /* Once per stats interval, before its stats: FID and bitrate over it. */
 void vdm_stream_monitor_close_interval (vdm_stream_monitor *mon, uint64_t interval_ns);

@@ -27,6 +27,8 @@
  * these bounds (a keyframe through a link 1.3x the bitrate queues ~50 ms). */
 #define CONGESTION_MIN_DELAY_NS (40 * VDM_MSECOND)
 #define CONGESTION_MAX_DELAY_NS (80 * VDM_MSECOND)
+/* The stall round's least distance from the monitor's last call. */
+#define STALL_ROUND_MIN_NS (5 * VDM_MSECOND)
 
 void
 vdm_monitor_predict_reset (vdm_stream_monitor *mon)
@@ -95,6 +97,34 @@ vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now)
     mon->reader_stalls++;
   mon->reader_stalled = reader_silent;
   return stalled;
+}
+
+/* When, in CLOCK_MONOTONIC, the stall threshold passes if nothing more
+ * arrives: the worker runs a round then instead of at the next bin's end
+ * (up to bin-duration later), so that a stall is declared at its
+ * threshold, not up to 100 ms after it. Through the monitor's last pair
+ * of clock readings (the two clocks run at one rate between rounds).
+ * VDM_TIME_NONE when nothing is due: inactive, no arrival yet, already
+ * silent. */
+uint64_t
+vdm_monitor_predict_stall_deadline (const vdm_stream_monitor *mon)
+{
+  uint64_t last = vdm_stall_last_arrival (&mon->stall), due, ahead;
+
+  if (!mon->active || mon->silent || last == VDM_TIME_NONE || mon->now.clock == VDM_TIME_NONE
+      || mon->now.mono >= VDM_TIME_NONE - VDM_SECOND)
+    return VDM_TIME_NONE;
+  if (mon->stall.backlog_ns != VDM_TIME_NONE && mon->stall.backlog_ns > last)
+    last = mon->stall.backlog_ns;
+  if (vdm_stall_threshold (&mon->stall) > VDM_TIME_NONE - last)
+    return VDM_TIME_NONE;
+  due = last + vdm_stall_threshold (&mon->stall);
+  ahead = due > mon->now.clock ? due - mon->now.clock : 0;
+  /* never sooner than this after the last call: a clock that stands still
+   * (paused, a test clock) must not make the worker spin */
+  if (ahead < STALL_ROUND_MIN_NS)
+    ahead = STALL_ROUND_MIN_NS;
+  return ahead > VDM_TIME_NONE - mon->now.mono ? VDM_TIME_NONE : mon->now.mono + ahead;
 }
 
 /* Where the damage of a stall begins: what was due right after the last

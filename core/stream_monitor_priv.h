@@ -106,6 +106,8 @@ void vdm_monitor_predict_reset (vdm_stream_monitor *mon);
 void vdm_monitor_predict_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns);
 void vdm_monitor_predict_backlog (vdm_stream_monitor *mon, uint64_t now);
 bool vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now);
+/* CLOCK_MONOTONIC at which the stall threshold passes, VDM_TIME_NONE. */
+uint64_t vdm_monitor_predict_stall_deadline (const vdm_stream_monitor *mon);
 /* The reader is behind: the kernel held unread data after its last read. */
 bool vdm_monitor_predict_reader_late (const vdm_stream_monitor *mon);
 uint64_t vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon);

@@ -505,15 +505,16 @@ run_reader_timeline (vdm_stream_monitor *mon, const reader_timeline *tl, vdm_ale
   return n_alerts;
 }
 
-/* The receiving thread descheduled for 150 ms (a loaded host): the stall
- * threshold (66 ms: twice the 33 ms frame gap) passes at the reader twice
- * over, but the socket holds the frames that came meanwhile: no
+/* The receiving thread descheduled for 180 ms (a loaded host): the stall
+ * threshold (100 ms: twice the 33 ms frame gap, raised to the floor)
+ * passes at the reader, but the socket holds the frames that came
+ * meanwhile: no
  * warning, one reader stall counted. The same timeline with nobody asking
  * the kernel warned (network), as before this change. */
 static void
 test_reader_delay_does_not_warn (void)
 {
-  reader_timeline tl = { .away_from = 9870, .away_until = 10020, .stop = 20000,
+  reader_timeline tl = { .away_from = 9870, .away_until = 10050, .stop = 20000,
     .end = 12000, .tell_kernel = true };
   vdm_stream_monitor *mon = new_monitor ();
   vdm_monitor_stats stats;
@@ -523,7 +524,7 @@ test_reader_delay_does_not_warn (void)
   g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), ==, 0);
   vdm_stream_monitor_stats (mon, &stats);
   g_assert_cmpuint (stats.reader_stalls, ==, 1);
-  g_assert_cmpfloat (stats.stall_threshold_ms, ==, 66);
+  g_assert_cmpfloat (stats.stall_threshold_ms, ==, 100);
   vdm_stream_monitor_free (mon);
 
   tl.tell_kernel = false;
@@ -538,9 +539,9 @@ test_reader_delay_does_not_warn (void)
 
 /* The network stops after frame 299 (9867 ms): the socket stays empty.
  * Warned (network, lower-bitrate) at the first round one stall threshold
- * (66 ms) after the last arrival, 9940 ms — exactly when the monitor
+ * (100 ms) after the last arrival, 9970 ms — exactly when the monitor
  * warned without asking the kernel: no later. stall-eta: the 200 ms
- * buffer from the last arrival, 127 ms left at 9940 ms. */
+ * buffer from the last arrival, 97 ms left at 9970 ms. */
 static void
 test_network_stall_warns_as_early (void)
 {
@@ -558,11 +559,11 @@ test_network_stall_warns_as_early (void)
   vdm_stream_monitor_free (mon);
 
   g_assert_cmpint (asked[0].event.type, ==, VDM_DETECTOR_WARNING);
-  g_assert_cmpuint (asked[0].event.time_ns, ==, 9940 * MS);
+  g_assert_cmpuint (asked[0].event.time_ns, ==, 9970 * MS);
   g_assert_cmpuint (asked[0].event.time_ns, ==, not_asked[0].event.time_ns);
   g_assert_cmpint (asked[0].event.action, ==, VDM_ACTION_LOWER_BITRATE);
   g_assert_cmpstr (vdm_causes_format (asked[0].event.causes, cause, sizeof cause), ==, "network");
-  g_assert_cmpuint (asked[0].stall_eta_ns, ==, 127 * MS);
+  g_assert_cmpuint (asked[0].stall_eta_ns, ==, 97 * MS);
 }
 
 /* The reader starved past silence-threshold (400 ms away) with the frames
@@ -582,6 +583,50 @@ test_starved_reader_warns_host (void)
   g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
   g_assert_cmpuint (a[0].event.time_ns, ==, 10070 * MS);
   g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "host");
+  vdm_stream_monitor_free (mon);
+}
+
+/* The worker is due when the stall threshold passes, not at the next bin
+ * (up to 100 ms later): frame 299 arrived at 9867 ms after a round at
+ * 9850 ms; the round of the bin at 9950 ms finds no stall yet (83 ms),
+ * the next bin would be at 10050 ms, but the threshold (100 ms) passes at
+ * 9967 ms: due then, and warned then. Once silent, nothing more is due for
+ * the stall. A monitor whose clock stands still never asks for a round
+ * sooner than 5 ms after its last call. */
+static void
+test_stall_deadline (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_now frozen = { 20000 * MS, 30000 * MS };   /* clock, mono */
+  vdm_alert a[4];
+
+  for (unsigned f = 0; f < 300; f++) {
+    if (f == 299)
+      vdm_stream_monitor_tick (mon, at_ms (9850), false);
+    frame (mon, f, f % 30 == 0, 0);
+    if (f < 298)
+      vdm_stream_monitor_tick (mon, at_ms (f * FRAME_MS), false);
+  }
+  vdm_stream_monitor_tick (mon, at_ms (9950), false);
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 4), ==, 0);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 9950 * MS), ==, 9967 * MS);
+  vdm_stream_monitor_tick (mon, at_ms (9967), false);
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 4), ==, 1);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 9967 * MS);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 9967 * MS), ==, 10067 * MS);
+
+  /* the stream is back at 20 s (mono 30 s); a round at 20.099 s, 1 ms
+   * before the threshold, whose clock then stands still */
+  {
+    packet p;
+
+    make_packet (&p, 1000, 0, false);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 1200, frozen);
+  }
+  frozen.clock += 99 * MS;
+  frozen.mono += 99 * MS;
+  vdm_stream_monitor_tick (mon, frozen, false);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, frozen.mono), ==, frozen.mono + 5 * MS);
   vdm_stream_monitor_free (mon);
 }
 
@@ -607,5 +652,6 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/network-stall-warns-as-early",
       test_network_stall_warns_as_early);
   g_test_add_func ("/stream_monitor/starved-reader-warns-host", test_starved_reader_warns_host);
+  g_test_add_func ("/stream_monitor/stall-deadline", test_stall_deadline);
   return g_test_run ();
 }
