@@ -184,9 +184,12 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
   if (congested && (empty_in == VDM_TIME_NONE || congested_in < empty_in))
     empty_in = congested_in;      /* the sooner of the two predictions */
   starving = starving || congested;
-  /* the stall's adaptive threshold is at most the silence rule's */
+  /* the stall's adaptive threshold is at most the silence rule's; a
+   * reader late with packets waiting is no stall, but one behind by half
+   * the buffer is a starved receiver (cause host) */
   mon->silent = vdm_monitor_predict_stalled (mon, now)
-      || vdm_arrival_stats_is_silent (&mon->arrival, now, mon->config.silence_threshold_ns);
+      || vdm_arrival_stats_is_silent (&mon->arrival, now, mon->config.silence_threshold_ns)
+      || vdm_monitor_predict_reader_behind (mon, now, vdm_monitor_playout_buffer (mon));
   deficit = mon->silent || starving;
   if (deficit == mon->deficit)
     return;

@@ -99,6 +99,24 @@ vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now)
   return stalled;
 }
 
+/* The reader is behind by half the playout buffer: packets wait in its
+ * socket and nothing was read for that long (not less than the stall
+ * threshold). A freeze is near, and it is this host's doing: a starved
+ * receiver. With a buffer of 400 ms or more the silence rule
+ * (silence-threshold) comes first. */
+bool
+vdm_monitor_predict_reader_behind (const vdm_stream_monitor *mon, uint64_t now, uint64_t buffer)
+{
+  uint64_t last = vdm_stall_last_arrival (&mon->stall), need = buffer / 2;
+
+  if (buffer == VDM_TIME_NONE || buffer == 0 || now == VDM_TIME_NONE
+      || !vdm_monitor_predict_reader_late (mon) || now <= last)
+    return false;
+  if (need < vdm_stall_threshold (&mon->stall))
+    need = vdm_stall_threshold (&mon->stall);
+  return now - last >= need;
+}
+
 /* When, in CLOCK_MONOTONIC, the stall threshold passes if nothing more
  * arrives: the worker runs a round then instead of at the next bin's end
  * (up to bin-duration later), so that a stall is declared at its

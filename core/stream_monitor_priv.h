@@ -110,6 +110,9 @@ bool vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now);
 uint64_t vdm_monitor_predict_stall_deadline (const vdm_stream_monitor *mon);
 /* The reader is behind: the kernel held unread data after its last read. */
 bool vdm_monitor_predict_reader_late (const vdm_stream_monitor *mon);
+/* ...by half the playout buffer (at least the stall threshold). */
+bool vdm_monitor_predict_reader_behind (const vdm_stream_monitor *mon, uint64_t now,
+    uint64_t buffer);
 uint64_t vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon);
 bool vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
     uint64_t *empty_in);

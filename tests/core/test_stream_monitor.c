@@ -455,14 +455,14 @@ test_take_from_fresh_monitor (void)
 /* ------------------------------------------------------------------------ */
 /* Reader delay versus network stall: what the kernel's receive queue says. */
 
-/* A 30 fps stream (frame n, one packet, due at n * 33 ms) with a 200 ms
- * playout buffer, and the worker's rounds every 10 ms; before each tick
+/* A 30 fps stream (frame n, one packet, due at n * 33 ms) with a playout
+ * buffer of latency ms, and the worker's rounds every 10 ms; before each tick
  * the kernel is asked what the socket holds unread (when tell_kernel).
  * The reader is away during [away_from, away_until): the frames due then
  * wait in the socket and reach the monitor at away_until in one burst.
  * The sender stops at stop (nothing due from then on is sent). */
 typedef struct {
-  uint64_t away_from, away_until, stop, end;  /* ms */
+  uint64_t away_from, away_until, stop, end, latency;  /* ms */
   bool tell_kernel;
 } reader_timeline;
 
@@ -484,7 +484,7 @@ run_reader_timeline (vdm_stream_monitor *mon, const reader_timeline *tl, vdm_ale
 {
   unsigned next = 0, n_alerts = 0;
 
-  vdm_stream_monitor_set_latency (mon, 200 * MS);
+  vdm_stream_monitor_set_latency (mon, tl->latency * MS);
   for (uint64_t t = 0; t <= tl->end; t++) {
     bool away = t >= tl->away_from && t < tl->away_until;
 
@@ -505,17 +505,17 @@ run_reader_timeline (vdm_stream_monitor *mon, const reader_timeline *tl, vdm_ale
   return n_alerts;
 }
 
-/* The receiving thread descheduled for 180 ms (a loaded host): the stall
- * threshold (100 ms: twice the 33 ms frame gap, raised to the floor)
- * passes at the reader, but the socket holds the frames that came
- * meanwhile: no
+/* The receiving thread descheduled for 180 ms (a loaded host; a 1 s
+ * buffer): the stall threshold (100 ms: twice the 33 ms frame gap, raised
+ * to the floor) passes at the reader, but the socket holds the frames that
+ * came meanwhile: no
  * warning, one reader stall counted. The same timeline with nobody asking
  * the kernel warned (network), as before this change. */
 static void
 test_reader_delay_does_not_warn (void)
 {
   reader_timeline tl = { .away_from = 9870, .away_until = 10050, .stop = 20000,
-    .end = 12000, .tell_kernel = true };
+    .end = 12000, .latency = 1000, .tell_kernel = true };
   vdm_stream_monitor *mon = new_monitor ();
   vdm_monitor_stats stats;
   vdm_alert a[8];
@@ -546,7 +546,7 @@ static void
 test_network_stall_warns_as_early (void)
 {
   reader_timeline tl = { .away_from = 0, .away_until = 0, .stop = 9880, .end = 11000,
-    .tell_kernel = true };
+    .latency = 200, .tell_kernel = true };
   vdm_stream_monitor *mon = new_monitor ();
   vdm_alert asked[8], not_asked[8];
   char cause[32];
@@ -566,19 +566,28 @@ test_network_stall_warns_as_early (void)
   g_assert_cmpuint (asked[0].stall_eta_ns, ==, 97 * MS);
 }
 
-/* The reader starved past silence-threshold (400 ms away) with the frames
- * waiting in its socket: that can freeze a 200 ms buffer, and it is this
- * host's doing: warned at the first round 200 ms after the last read
- * (10070 ms), cause host. */
+/* The reader starved (400 ms away) with the frames waiting in its socket:
+ * that freezes a small buffer, and it is this host's doing. With a 200 ms
+ * buffer, warned once the reader is behind by half of it (100 ms, the
+ * stall threshold too): 9970 ms, cause host. With a 1 s buffer, at
+ * silence-threshold (200 ms after the last read): 10070 ms, cause host. */
 static void
 test_starved_reader_warns_host (void)
 {
   reader_timeline tl = { .away_from = 9870, .away_until = 10270, .stop = 20000,
-    .end = 12000, .tell_kernel = true };
+    .end = 12000, .latency = 200, .tell_kernel = true };
   vdm_stream_monitor *mon = new_monitor ();
   vdm_alert a[8];
   char cause[32];
 
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 9970 * MS);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "host");
+  vdm_stream_monitor_free (mon);
+
+  tl.latency = 1000;
+  mon = new_monitor ();
   g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), >=, 1);
   g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
   g_assert_cmpuint (a[0].event.time_ns, ==, 10070 * MS);
