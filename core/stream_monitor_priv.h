@@ -11,6 +11,7 @@
 #include "arrival_stats.h"
 #include "frame_map.h"
 #include "gap_reconciler.h"
+#include "jb_model.h"
 #include "runway.h"
 #include "seq_tracker.h"
 #include "stall_detector.h"
@@ -62,6 +63,7 @@ struct vdm_stream_monitor {
   bool reader_stalled;            /* silent past it at the reader only, data in the kernel */
   uint64_t reader_stalls;         /* times that began */
   vdm_trendline trendline;        /* queue build-up on the path */
+  vdm_jb_model jb;                /* an RTP jitterbuffer's timeline (RTP only) */
 
   /* trouble */
   vdm_episode episode;
@@ -117,5 +119,8 @@ uint64_t vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon);
 bool vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
     uint64_t *empty_in);
 void vdm_monitor_predict_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out);
+void vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns);
+bool vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buffer,
+    uint64_t *freeze_in);
 
 #endif

@@ -144,8 +144,6 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
   GST_INFO_OBJECT (self, "watching %s (watch id %u)", watch.flow, watch.watch_id);
   g_mutex_lock (&self->lock);
   g_array_append_val (self->watches, watch);
-  if (watch.probed_pad)
-    self->arrival_probed = TRUE;
   g_mutex_unlock (&self->lock);
 }
 
@@ -226,7 +224,7 @@ release_watch (GstVdropmon * self, VdmWatch * watch)
   vdm_subscription *sub;
   vdm_source *source;
 
-  vdm_arrivals_unprobe (watch);
+  vdm_arrivals_unprobe (self, watch);
   g_mutex_lock (&self->lock);
   source = self->source && watch->watch_id ? vdm_source_ref (self->source) : NULL;
   sub = self->subscription;
@@ -476,7 +474,7 @@ vdm_watch_release_all (GstVdropmon * self)
     vdm_watch_retire_counters_locked (self, &g_array_index (self->watches, VdmWatch, i));
   watches = self->watches;
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
-  self->arrival_probed = FALSE;
+  g_atomic_int_set (&self->arrival_probed, FALSE);
   g_mutex_unlock (&self->lock);
   for (i = 0; i < watches->len; i++)
     release_watch (self, &g_array_index (watches, VdmWatch, i));

@@ -124,6 +124,87 @@ test_gap_report (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* Frame n as a packet ring record (what a streaming thread hands over). */
+static vdm_packet_record
+frame_record (unsigned n, bool keyframe, unsigned skip_seqs)
+{
+  vdm_packet_record r = {
+    .mono = (uint64_t) n * FRAME_MS * MS,
+    .clock = (uint64_t) n * FRAME_MS * MS,
+    .pts = (uint64_t) n * FRAME_MS * MS,
+    .size = 1200,
+    .rtp_ts = n * FRAME_TICKS,
+    .ssrc = SSRC,
+    .seq = (uint16_t) (100 + n + skip_seqs),
+    .payload_type = 96,
+    .flags = VDM_PACKET_RTP | VDM_PACKET_PASSED | VDM_PACKET_FRAME | VDM_PACKET_ARRIVED
+        | (keyframe ? VDM_PACKET_KEYFRAME : 0),
+  };
+  return r;
+}
+
+/* The same timeline as gap-report, handed over as records: the same
+ * report, counters and keyframe flag (taken from the record, not parsed). */
+static void
+test_packet_records_as_calls (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_packet_record rec;
+  vdm_drop_report r[4];
+  vdm_monitor_stats stats;
+
+  for (unsigned n = 0; n < 3; n++) {
+    rec = frame_record (n, false, 0);
+    g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  }
+  /* the packet after the gap is a keyframe's: so is the damaged frame */
+  rec = frame_record (3, true, 2);
+  g_assert_true (vdm_stream_monitor_packet (mon, &rec));
+  vdm_stream_monitor_tick (mon, at_ms (99), false);
+  vdm_stream_monitor_tick (mon, at_ms (119), false);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 1);
+  g_assert_cmpuint (r[0].batch.count, ==, 2);
+  g_assert_cmpuint (r[0].batch.seq_first, ==, 103);
+  g_assert_cmpuint (r[0].batch.first_time_ns, ==, 99 * MS);
+  g_assert_cmpuint (r[0].pts_first, ==, 99 * MS);
+  g_assert_true (r[0].keyframe);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.rtp_packets, ==, 4);
+  g_assert_cmpuint (stats.buffers, ==, 4);
+  g_assert_cmpuint (stats.bytes, ==, 4800);
+  g_assert_cmpuint (stats.rtp_lost, ==, 2);
+  vdm_stream_monitor_free (mon);
+}
+
+/* Records lost to a full ring are no network loss: the arrival after them
+ * (AFTER_LOSS) starts its source's sequence afresh; a passed-only record
+ * is no arrival at all. */
+static void
+test_packet_after_ring_loss_is_no_gap (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_packet_record rec;
+  vdm_drop_report r[4];
+  vdm_monitor_stats stats;
+
+  for (unsigned n = 0; n < 3; n++) {
+    rec = frame_record (n, false, 0);
+    vdm_stream_monitor_packet (mon, &rec);
+  }
+  rec = frame_record (3, false, 5);
+  rec.flags |= VDM_PACKET_AFTER_LOSS;
+  g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  rec = frame_record (4, false, 20);
+  rec.flags &= ~VDM_PACKET_ARRIVED;
+  g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  vdm_stream_monitor_tick (mon, at_ms (300), true);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 0);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.rtp_lost, ==, 0);
+  g_assert_cmpuint (stats.rtp_packets, ==, 5);
+  vdm_stream_monitor_free (mon);
+}
+
 /* A kernel drop of a keyframe packet (the daemon's case: no arrival input
  * needed) is placed on the frame the map learnt for its RTP timestamp; the
  * report keeps its own copy of the reason name, whatever happens to the
@@ -354,6 +435,54 @@ test_timestamp_jumps_are_not_lag (void)
     ts += 1u << 31;
   }
   g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 4), ==, 0);
+  vdm_stream_monitor_free (mon);
+}
+
+/* Issue 12 part 6: over RTP with a 2 s jitterbuffer, a path whose delay
+ * grows by 0.2 s per s breaks the jitterbuffer's timeline when its deficit
+ * reaches 1 s (jb_model.c: ~5.9 s into the ramp), and the screen freezes
+ * 1 s later (~6.9 s), not when the lag reaches 2 s (10 s in, which is
+ * what the runway alone predicted: the RTSP runway's ~1 s overestimate
+ * seen in tests/leadtime). 4.5 s into the ramp the `runway` of the stats
+ * must say ~2.4 s (the lag alone: (2 - 0.9) / 0.2 = 5.5 s); the warning
+ * comes before the freeze with a stall-eta that ends near it. */
+static void
+test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  const uint64_t frame_ns = 33333333, ramp_at = 15 * VDM_SECOND;
+  uint64_t warned = VDM_TIME_NONE, eta = VDM_TIME_NONE;
+  double runway_ms = -2;
+  vdm_monitor_stats stats;
+  vdm_alert a[4];
+
+  vdm_stream_monitor_set_latency (mon, 2 * VDM_SECOND);
+  vdm_stream_monitor_set_buffer_latency (mon, 2 * VDM_SECOND);
+  for (unsigned n = 0; n < 30 * 27; n++) {
+    uint64_t media = n * frame_ns;
+    /* 0.2 s of delay per s of wall time: 0.25 per s of media */
+    uint64_t t = media + (media > ramp_at ? (media - ramp_at) / 4 : 0);
+    vdm_now now = { t, t };
+    packet p;
+
+    make_packet (&p, (uint16_t) n, n * FRAME_TICKS, n % 30 == 0);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 1200, now);
+    vdm_stream_monitor_tick (mon, now, false);
+    for (unsigned i = 0, k = vdm_stream_monitor_take_alerts (mon, a, 4); i < k; i++)
+      if (a[i].event.type == VDM_DETECTOR_WARNING && warned == VDM_TIME_NONE) {
+        warned = a[i].event.time_ns;
+        eta = a[i].stall_eta_ns;
+      }
+    if (runway_ms == -2 && t >= ramp_at + 4500 * MS) {
+      vdm_stream_monitor_stats (mon, &stats);
+      runway_ms = stats.runway_ms;
+    }
+  }
+  g_assert_cmpfloat (runway_ms, >=, 1800);
+  g_assert_cmpfloat (runway_ms, <=, 3000);
+  g_assert_cmpuint (warned, !=, VDM_TIME_NONE);
+  g_assert_cmpuint (eta, !=, VDM_TIME_NONE);
+  g_assert_cmpuint (warned, <, ramp_at + 6900 * MS);
   vdm_stream_monitor_free (mon);
 }
 
@@ -654,6 +783,8 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/kernel-drops-alone-warn", test_kernel_drops_alone_warn);
   g_test_add_func ("/stream_monitor/no-silence-while-paused", test_no_silence_while_paused);
   g_test_add_func ("/stream_monitor/timestamp-jumps", test_timestamp_jumps_are_not_lag);
+  g_test_add_func ("/stream_monitor/rtp-delay-ramp-jitterbuffer",
+      test_rtp_delay_ramp_runway_is_the_jitterbuffers);
   g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
       test_unseen_kernel_drops_keep_the_cause);
   g_test_add_func ("/stream_monitor/unseen-drops-expire", test_unseen_drops_expire);
@@ -662,5 +793,8 @@ main (int argc, char **argv)
       test_network_stall_warns_as_early);
   g_test_add_func ("/stream_monitor/starved-reader-warns-host", test_starved_reader_warns_host);
   g_test_add_func ("/stream_monitor/stall-deadline", test_stall_deadline);
+  g_test_add_func ("/stream_monitor/packet-records-as-calls", test_packet_records_as_calls);
+  g_test_add_func ("/stream_monitor/packet-after-ring-loss-is-no-gap",
+      test_packet_after_ring_loss_is_no_gap);
   return g_test_run ();
 }
