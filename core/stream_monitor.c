@@ -706,7 +706,8 @@ vdm_stream_monitor_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out)
     uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer), jb_freeze;
 
     /* over RTP the jitterbuffer's timeline may break first */
-    if (vdm_monitor_predict_jb_freeze (mon, buffer, &jb_freeze) && jb_freeze < empty_in)
+    if (vdm_monitor_predict_jb_freeze (mon, buffer, (int64_t) (buffer / 10), &jb_freeze)
+        && jb_freeze < empty_in)
       empty_in = jb_freeze;
     if (empty_in != VDM_TIME_NONE)
       out->runway_ms = empty_in / 1e6;

@@ -483,7 +483,58 @@ test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
   g_assert_cmpuint (warned, !=, VDM_TIME_NONE);
   g_assert_cmpuint (eta, !=, VDM_TIME_NONE);
   g_assert_cmpuint (warned, <, ramp_at + 6900 * MS);
+  g_test_message ("warned %.2f s into the ramp, stall-eta %.2f s", (warned - ramp_at) / 1e9, eta / 1e9);
+  /* the delay gradient warns first (~0.9 s in); its stall-eta is the
+   * jitterbuffer's prediction, within 25 % of the freeze ~6.9 s in (its
+   * own fitted trend, still catching up, said 13.8 s) */
+  g_assert_cmpfloat ((double) (warned + eta), >=, (double) ramp_at + 6.9e9 - 0.25 * (6.9e9 - (double) (warned - ramp_at)));
+  g_assert_cmpfloat ((double) (warned + eta), <=, (double) ramp_at + 6.9e9 + 0.25 * (6.9e9 - (double) (warned - ramp_at)));
   vdm_stream_monitor_free (mon);
+}
+
+/* Issue 12 part 4: the reader stops reading (a slow consumer) while its
+ * receive queue fills: the stall it sees is the host's, not the
+ * network's (lower-resolution, not lower-bitrate). The same stall with
+ * the queue empty is the network's. */
+static vdm_alert
+first_stall_warning (double fill)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_monitor_config config;
+  vdm_alert a[4], first = { 0 };
+  bool have = false;
+
+  /* the stall's own cause: not the queue-fill-warning trigger */
+  vdm_stream_monitor_get_config (mon, &config);
+  config.detector.queue_fill_warning = 0;
+  vdm_stream_monitor_set_config (mon, &config);
+  vdm_stream_monitor_set_latency (mon, 200 * MS);
+  for (unsigned f = 0; f < 300; f++) {
+    frame (mon, f, f % 30 == 0, 0);
+    vdm_stream_monitor_tick (mon, at_ms (f * FRAME_MS), false);
+  }
+  for (uint64_t t = 300 * FRAME_MS; t < 300 * FRAME_MS + 500 && !have; t += 10) {
+    vdm_stream_monitor_queue_fill (mon, fill, t * MS);
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+    for (unsigned i = 0, k = vdm_stream_monitor_take_alerts (mon, a, 4); i < k; i++)
+      if (!have && a[i].event.type == VDM_DETECTOR_WARNING)
+        first = a[i], have = true;
+  }
+  g_assert_true (have);
+  vdm_stream_monitor_free (mon);
+  return first;
+}
+
+static void
+test_reader_stall_with_full_queue_is_host (void)
+{
+  vdm_alert host = first_stall_warning (0.6), network = first_stall_warning (0.0);
+
+  g_assert_true (host.event.causes & VDM_CAUSE_HOST);
+  g_assert_false (host.event.causes & VDM_CAUSE_NETWORK);
+  g_assert_cmpint (host.event.action, ==, VDM_ACTION_LOWER_RESOLUTION);
+  g_assert_true (network.event.causes & VDM_CAUSE_NETWORK);
+  g_assert_cmpint (network.event.action, ==, VDM_ACTION_LOWER_BITRATE);
 }
 
 /* Issue 9 #6: a full ring buffer lost the kernel's events, only its
@@ -783,6 +834,8 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/kernel-drops-alone-warn", test_kernel_drops_alone_warn);
   g_test_add_func ("/stream_monitor/no-silence-while-paused", test_no_silence_while_paused);
   g_test_add_func ("/stream_monitor/timestamp-jumps", test_timestamp_jumps_are_not_lag);
+  g_test_add_func ("/stream_monitor/reader-stall-with-full-queue-is-host",
+      test_reader_stall_with_full_queue_is_host);
   g_test_add_func ("/stream_monitor/rtp-delay-ramp-jitterbuffer",
       test_rtp_delay_ramp_runway_is_the_jitterbuffers);
   g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
