@@ -63,6 +63,7 @@ typedef struct
   guint32 watch_id;             /* 0 when no collector runs */
   guint64 cookie;               /* the socket's SO_COOKIE; 0 for a flow named by hand */
   GstPad *probed_pad;           /* the udpsrc src pad we observe arrivals on */
+  GSocket *probed_socket;       /* that udpsrc's socket (owned ref): its unread backlog */
   gulong probe_id;
   VdmFeed *feed;                /* its probe's packets */
   gchar flow[VDM_FLOW_STRING_MAX];
@@ -212,8 +213,11 @@ GstVdropmon *vdm_feed_element (VdmFeed * feed);
 /* vdropmon_arrivals.c */
 void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
 /* Arrivals move to this udpsrc's src pad; the watch keeps the probe. */
-void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch);
+void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * socket,
+    VdmWatch * watch);
 void vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch);
+/* Right before a tick: what the probed sockets hold unread → the monitor. */
+void vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock);
 /* When our own caps are not RTP: the nearest upstream RTP pad teaches the
  * frame map and the codec (placement independence). Without self->lock. */
 void vdm_arrivals_find_rtp_pad (GstVdropmon * self);

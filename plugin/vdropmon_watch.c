@@ -167,7 +167,7 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
   } else
     g_strlcpy (watch.flow, "unbound", sizeof (watch.flow));
   if (found && found->udpsrc)
-    vdm_arrivals_probe_udpsrc (self, found->udpsrc, &watch);
+    vdm_arrivals_probe_udpsrc (self, found->udpsrc, found->socket, &watch);
   GST_INFO_OBJECT (self, "watching %s (watch id %u)", watch.flow, watch.watch_id);
   g_mutex_lock (&self->lock);
   g_array_append_val (self->watches, watch);

@@ -148,6 +148,9 @@ collect_round_locked (GstVdropmon * self, gboolean final, Round * r)
   vdm_now now;
 
   vdm_worker_refresh_clock_locked (self);
+  /* what the kernel holds unread first: a packet read after this look is
+   * in a feed by the drain below (or was still in the kernel then) */
+  vdm_arrivals_feed_backlog_locked (self, vdm_now_locked (self));
   /* what the streaming threads handed over, then the time it is now */
   vdm_feeds_drain_locked (self);
   now = vdm_times_locked (self);

@@ -256,10 +256,10 @@ GST_START_TEST (test_keyframe_loss)
 GST_END_TEST;
 
 /* Packets stop coming. The stream paced them every 10 ms (a frame each),
- * so its stall threshold is 2 x 10 ms raised to the floor, 60 ms, not the
- * 200 ms silence-threshold: nothing at 50 ms after the last packet, a
- * network warning, lower-bitrate, at 70 ms. stall-eta = the buffered media
- * left: last arrival + the latency (200 ms) - now = 130 ms (the stream had
+ * so its stall threshold is 2 x 10 ms raised to the floor, 100 ms, not the
+ * 200 ms silence-threshold: nothing at 90 ms after the last packet, a
+ * network warning, lower-bitrate, at 110 ms. stall-eta = the buffered media
+ * left: last arrival + the latency (200 ms) - now = 90 ms (the stream had
  * no queue delay to take off). */
 GST_START_TEST (test_silence_warns)
 {
@@ -271,16 +271,16 @@ GST_START_TEST (test_silence_warns)
   fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (200 * GST_MSECOND)));
   push_until (&s, GST_SECOND, 0);
   last = s.now - TICK;
-  hold_clock_at (&s, last + 50 * GST_MSECOND);
+  hold_clock_at (&s, last + 90 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w == NULL, "too early: %" GST_PTR_FORMAT, w);
-  hold_clock_at (&s, last + 70 * GST_MSECOND);
+  hold_clock_at (&s, last + 110 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w != NULL, "no warning");
   assert_string (w, "cause", "network");
   assert_string (w, "action", "lower-bitrate");
-  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 70 * GST_MSECOND);
-  fail_unless_equals_uint64 (get_u64 (w, "stall-eta"), 130 * GST_MSECOND);
+  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 110 * GST_MSECOND);
+  fail_unless_equals_uint64 (get_u64 (w, "stall-eta"), 90 * GST_MSECOND);
   gst_structure_free (w);
   stream_stop (&s);
 }
@@ -403,7 +403,7 @@ GST_START_TEST (test_stall_by_cranking)
 GST_END_TEST;
 
 /* stall-floor: the same stream as test_silence_warns, whose own stall
- * threshold is the 60 ms floor; raised to 150 ms, nothing is said 140 ms
+ * threshold is the 100 ms floor; raised to 150 ms, nothing is said 140 ms
  * after the last packet, and the warning comes at 160 ms. */
 GST_START_TEST (test_stall_floor_property)
 {
