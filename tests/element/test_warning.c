@@ -629,7 +629,8 @@ GST_START_TEST (test_silence_threshold_set_while_playing)
 
 GST_END_TEST;
 
-/* A silence warning (network) at 1.07 s, then at 1.10 s packets resume
+/* A silence warning (network) by 1.12 s (the stream's stall floor, 100 ms
+ * after the last packet at 0.99 s), then at 1.15 s packets resume
  * with a keyframe lost: a new cause in the same episode, so a second
  * warning, no sooner than warning-interval (set while PLAYING) after the
  * first. Returns the second warning's detect-time (NONE if none by 3.5 s)
@@ -644,14 +645,14 @@ second_warning_time (guint64 interval, GstClockTime * first)
   stream_start (&s, NULL);
   g_object_set (s.h->element, "warning-interval", interval, NULL);
   push_until (&s, GST_SECOND, 0);
-  hold_clock_at (&s, 1070 * GST_MSECOND);
+  hold_clock_at (&s, 1120 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w != NULL, "no silence warning");
   *first = get_u64 (w, "detect-time");
   gst_structure_free (w);
-  s.now = 1100 * GST_MSECOND;
+  s.now = 1150 * GST_MSECOND;
   push_packet (&s, 1, TRUE);
-  hold_clock_at (&s, 1100 * GST_MSECOND);
+  hold_clock_at (&s, 1150 * GST_MSECOND);
   w = next_alert (&s);
   if (!w) {                     /* held back: it comes once the interval is over */
     push_until (&s, 3500 * GST_MSECOND, 0);
@@ -671,7 +672,7 @@ GST_START_TEST (test_warning_interval_set_while_playing)
   GstClockTime first, second;
 
   second = second_warning_time (0, &first);
-  fail_unless_equals_uint64 (second, 1100 * GST_MSECOND);
+  fail_unless_equals_uint64 (second, 1150 * GST_MSECOND);
   second = second_warning_time (2 * GST_SECOND, &first);
   fail_unless (second != GST_CLOCK_TIME_NONE && second >= first + 2 * GST_SECOND,
       "second warning at %" GST_TIME_FORMAT ", first at %" GST_TIME_FORMAT,
