@@ -202,6 +202,10 @@ def starved(rng, smoke=False):
                      "thread (91-125 of ~135 packets/s), udp-buffer-size 64 KiB"}
 
 
+# Scenarios that only exist on some transports: the slow reader is a probe
+# on udpsrc (RTSP/UDP); HTTP-FLV's reader is souphttpsrc.
+ONLY_TRANSPORTS = {"starved": ("rtsp",)}
+
 BUILDERS = {"clean": clean, "benign": benign, "sudden": sudden, "stall": stall,
             "gradual": gradual, "congestion": congestion, "overload": overload,
             "starved": starved}
