@@ -29,6 +29,7 @@
 #include "btf_probe.h"
 #include "debug_switch.h"
 #include "flow_keys.h"
+#include "percpu_read.h"
 #include "socket_flow.h"
 #include "vdropmon.skel.h"
 
@@ -790,14 +791,15 @@ sum_percpu (int map_fd, uint32_t key, uint64_t *values, int n_cpus)
   return total;
 }
 
+/* The watch's 256 reason slots in one batched read (percpu_read.h), and
+ * its lost events: two bpf() calls, not 257. */
 static int
 embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
 {
   vdm_embedded *source = embedded (base);
   uint64_t *values;
-  uint32_t slot;
-
-  uint32_t reason;
+  uint32_t slot, reason;
+  int err;
 
   memset (out, 0, sizeof (*out));
   if (VDM_WATCH_SLOT (watch_id) == 0)
@@ -805,14 +807,15 @@ embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
   slot = live_slot (source, watch_id);
   if (!slot)
     return -ENOENT; /* released: its slot may count for someone else now */
+  err = vdm_percpu_sum_range (bpf_map__fd (source->skel->maps.drop_counters),
+      slot * VDM_REASON_SLOTS, VDM_REASON_SLOTS, source->n_cpus, out->per_reason);
+  if (err < 0)
+    return err;
+  for (reason = 0; reason < VDM_REASON_SLOTS; reason++)
+    out->total += out->per_reason[reason];
   values = calloc (source->n_cpus, sizeof (uint64_t));
   if (!values)
     return -ENOMEM;
-  for (reason = 0; reason < VDM_REASON_SLOTS; reason++) {
-    out->per_reason[reason] = sum_percpu (bpf_map__fd (source->skel->maps.drop_counters),
-        slot * VDM_REASON_SLOTS + reason, values, source->n_cpus);
-    out->total += out->per_reason[reason];
-  }
   out->ringbuf_lost = sum_percpu (bpf_map__fd (source->skel->maps.events_lost), slot, values,
       source->n_cpus);
   free (values);

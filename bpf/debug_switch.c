@@ -15,6 +15,8 @@ static const struct {
       "loading the program of a 6.1 kernel: no rx_sk, receive drops attributed by 5-tuple" },
   [VDM_SWITCH_LIBBPF_DEBUG] = { "VDROPMON_LIBBPF_DEBUG",
       "libbpf messages of the vdropmon collector go to stderr" },
+  [VDM_SWITCH_NO_BATCH] = { "VDROPMON_BPF_NO_BATCH",
+      "per-CPU counters read one map key at a time, not batched" },
 };
 
 static atomic_bool announced[VDM_SWITCH_COUNT];

@@ -15,6 +15,9 @@ typedef enum {
   VDM_SWITCH_EMULATE_6_1,
   /* VDROPMON_LIBBPF_DEBUG=1: libbpf's messages (verifier logs) on stderr */
   VDM_SWITCH_LIBBPF_DEBUG,
+  /* VDROPMON_BPF_NO_BATCH=1: read per-CPU counters one key at a time (the
+   * fallback of kernels without batched lookups; the benchmark's "before") */
+  VDM_SWITCH_NO_BATCH,
   VDM_SWITCH_COUNT,
 } vdm_switch;
 

@@ -26,6 +26,9 @@ vdm_monitor_config_init (vdm_monitor_config *config)
   config->silence_threshold_ns = 200 * VDM_MSECOND;
   config->playout_buffer_ns = 0;
   config->runway_threshold_ns = 2 * VDM_SECOND;
+  config->congestion_sustain_ns = 500 * VDM_MSECOND;
+  config->congestion_min_delay_ns = 0;
+  config->stall_floor_ns = 60 * VDM_MSECOND;
   config->gap_grace_ns = 0;
 }
 
@@ -634,7 +637,11 @@ vdm_stream_monitor_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out)
   out->lag_ms = vdm_runway_lag (&mon->runway) / 1e6;
   out->runway_ms = -1.0;
   if (buffer != VDM_TIME_NONE && buffer) {
-    uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer);
+    uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer), jb_freeze;
+
+    /* over RTP the jitterbuffer's timeline may break first */
+    if (vdm_monitor_predict_jb_freeze (mon, buffer, &jb_freeze) && jb_freeze < empty_in)
+      empty_in = jb_freeze;
     if (empty_in != VDM_TIME_NONE)
       out->runway_ms = empty_in / 1e6;
   }

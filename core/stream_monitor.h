@@ -48,6 +48,13 @@ typedef struct {
   uint64_t silence_threshold_ns;  /* nothing arriving this long is an outage */
   uint64_t playout_buffer_ns;     /* media the player holds; 0: the pipeline latency */
   uint64_t runway_threshold_ns;   /* warn when the playout buffer empties within this */
+  /* Queue build-up (stream_monitor_predict.c): "overusing" must hold this
+   * long (500 ms), with at least this queue delay (0: a quarter of the
+   * playout buffer, within 40-80 ms), before it warns. */
+  uint64_t congestion_sustain_ns;
+  uint64_t congestion_min_delay_ns;
+  /* The adaptive stall threshold never goes below this (60 ms). */
+  uint64_t stall_floor_ns;
   /* How long an arrival gap waits for the kernel to name its packets: 0
    * without a kernel event source (the gap is reported at once). */
   uint64_t gap_grace_ns;

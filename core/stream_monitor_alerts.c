@@ -67,6 +67,7 @@ vdm_monitor_restart_runway (vdm_stream_monitor *mon)
 {
   vdm_runway_init (&mon->runway);
   vdm_trendline_init (&mon->trendline, NULL);  /* its floor must not be a start-up burst either */
+  vdm_jb_model_init (&mon->jb);
   mon->runway_settled = false;
   mon->media.valid = false;
 }
@@ -107,6 +108,7 @@ vdm_monitor_observe_rtp_media (vdm_stream_monitor *mon, const vdm_rtp_header *rt
   }
   vdm_runway_observe (&mon->runway, now, (uint64_t) media_ns);
   vdm_monitor_predict_arrival (mon, now, (uint64_t) media_ns);
+  vdm_monitor_predict_rtp_arrival (mon, now, (uint64_t) media_ns);
 }
 
 /* A jitterbuffer (rtspsrc over TCP) releases its first latency's worth of
@@ -129,12 +131,13 @@ runway_settled (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer)
 
 /* Media arriving ever later will empty the playout buffer within
  * runway-threshold: *empty_in says when. Lag under a tenth of the buffer
- * (or 20 ms) is jitter, not a trend. */
+ * (or 20 ms) is jitter, not a trend. Over RTP the jitterbuffer's own
+ * timeline may break first (stream_monitor_predict.c): the sooner. */
 static bool
 is_starving (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
 {
   uint64_t buffer = vdm_monitor_playout_buffer (mon);
-  uint64_t jitter_floor;
+  uint64_t jitter_floor, jb_freeze;
   int64_t lag;
 
   if (buffer == VDM_TIME_NONE || buffer == 0 || !runway_settled (mon, now, buffer))
@@ -142,8 +145,11 @@ is_starving (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
   lag = vdm_runway_lag (&mon->runway);
   *empty_in = vdm_runway_time_to_empty (&mon->runway, buffer);
   jitter_floor = buffer / 10 > 20 * VDM_MSECOND ? buffer / 10 : 20 * VDM_MSECOND;
-  return *empty_in != VDM_TIME_NONE && *empty_in <= mon->config.runway_threshold_ns
-      && lag >= (int64_t) jitter_floor;
+  if (lag < (int64_t) jitter_floor)
+    *empty_in = VDM_TIME_NONE;
+  if (vdm_monitor_predict_jb_freeze (mon, buffer, &jb_freeze) && jb_freeze < *empty_in)
+    *empty_in = jb_freeze;
+  return *empty_in != VDM_TIME_NONE && *empty_in <= mon->config.runway_threshold_ns;
 }
 
 /* A queue building up on the path (stream_monitor_predict.c): starving

@@ -16,12 +16,13 @@
  */
 #include "stream_monitor_priv.h"
 
-/* "Queue building" must hold this long before it is a warning: GCC flags a
- * single keyframe's queue for up to ~0.7 s on a link just above the
- * bitrate (tests/core/test_trendline.c), so this asks for more. */
-#define CONGESTION_SUSTAIN_NS (500 * VDM_MSECOND)
-/* The queue delay needed too: a quarter of the playout buffer, within
- * these bounds (a keyframe through a link 1.3x the bitrate queues ~50 ms). */
+/* "Queue building" must hold congestion-sustain (500 ms) before it is a
+ * warning: GCC flags a single keyframe's queue for up to ~0.7 s on a link
+ * just above the bitrate (tests/core/test_trendline.c), and a keyframe's
+ * queue does not last 0.5 s with the delay floor below. The queue delay
+ * needed too (congestion-min-delay, 0 = auto): a quarter of the playout
+ * buffer, within these bounds (a keyframe through a link 1.3x the bitrate
+ * queues ~50 ms). */
 #define CONGESTION_MIN_DELAY_NS (40 * VDM_MSECOND)
 #define CONGESTION_MAX_DELAY_NS (80 * VDM_MSECOND)
 
@@ -32,8 +33,10 @@ vdm_monitor_predict_reset (vdm_stream_monitor *mon)
 
   vdm_stall_config_init (&stall);
   stall.ceiling_ns = mon->config.silence_threshold_ns;
+  stall.floor_ns = mon->config.stall_floor_ns;
   vdm_stall_init (&mon->stall, &stall);
   vdm_trendline_init (&mon->trendline, NULL);
+  vdm_jb_model_init (&mon->jb);
 }
 
 void
@@ -43,20 +46,57 @@ vdm_monitor_predict_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t med
   vdm_trendline_packet (&mon->trendline, now, media_ns);
 }
 
+/* The latency of the jitterbuffer the stream goes through (found around
+ * the element), else the playout buffer. */
+static uint64_t
+jitterbuffer_latency (const vdm_stream_monitor *mon, uint64_t buffer)
+{
+  return mon->buffer_latency != VDM_TIME_NONE && mon->buffer_latency > 0
+      ? mon->buffer_latency : buffer;
+}
+
+/* An RTP packet: the jitterbuffer's timeline too (jb_model.c). */
+void
+vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns)
+{
+  uint64_t buffer = vdm_monitor_playout_buffer (mon);
+
+  vdm_jb_model_observe (&mon->jb, now, media_ns, jitterbuffer_latency (mon, buffer));
+}
+
+/* An RTP jitterbuffer that restarts its timeline freezes the screen before
+ * the lag reaches the buffer (at 1 s of deficit with a 2 s latency): when,
+ * if the deficit is growing and above the jitter floor. */
+bool
+vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buffer,
+    uint64_t *freeze_in)
+{
+  uint64_t jb_latency = jitterbuffer_latency (mon, buffer);
+  uint64_t floor = jb_latency / 10 > 20 * VDM_MSECOND ? jb_latency / 10 : 20 * VDM_MSECOND;
+
+  if (!mon->is_rtp || vdm_jb_model_deficit (&mon->jb) < (int64_t) floor)
+    return false;
+  *freeze_in = vdm_jb_model_time_to_freeze (&mon->jb, jb_latency, buffer);
+  return *freeze_in != VDM_TIME_NONE;
+}
+
 /* The stall threshold never above the old silence rule: silence-threshold,
  * or three frame intervals for slow streams (whose own gaps are long). */
 static void
 update_ceiling (vdm_stream_monitor *mon)
 {
-  uint64_t ceiling = mon->config.silence_threshold_ns;
+  uint64_t ceiling = mon->config.silence_threshold_ns, floor;
   double frames3 = 3 * mon->arrival.frame_interval_ns;
 
   if (frames3 > (double) ceiling && frames3 < 1e12)
     ceiling = (uint64_t) frames3;
-  if (ceiling != mon->stall.config.ceiling_ns) {
+  /* the stall detector lowers a floor above the ceiling to it */
+  floor = mon->config.stall_floor_ns < ceiling ? mon->config.stall_floor_ns : ceiling;
+  if (ceiling != mon->stall.config.ceiling_ns || floor != mon->stall.config.floor_ns) {
     vdm_stall_config c = mon->stall.config;
 
     c.ceiling_ns = ceiling;
+    c.floor_ns = floor;
     vdm_stall_set_config (&mon->stall, &c);
   }
 }
@@ -86,16 +126,19 @@ bool
 vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
     uint64_t *empty_in)
 {
-  uint64_t min_delay = buffer / 4;
+  uint64_t min_delay = mon->config.congestion_min_delay_ns;
   uint64_t eta;
 
   if (buffer == VDM_TIME_NONE || buffer == 0)
     return false;
-  if (min_delay < CONGESTION_MIN_DELAY_NS)
-    min_delay = CONGESTION_MIN_DELAY_NS;
-  if (min_delay > CONGESTION_MAX_DELAY_NS)
-    min_delay = CONGESTION_MAX_DELAY_NS;
-  if (vdm_trendline_building_for (&mon->trendline, now) < CONGESTION_SUSTAIN_NS
+  if (min_delay == 0) {
+    min_delay = buffer / 4;
+    if (min_delay < CONGESTION_MIN_DELAY_NS)
+      min_delay = CONGESTION_MIN_DELAY_NS;
+    if (min_delay > CONGESTION_MAX_DELAY_NS)
+      min_delay = CONGESTION_MAX_DELAY_NS;
+  }
+  if (vdm_trendline_building_for (&mon->trendline, now) < mon->config.congestion_sustain_ns
       || vdm_trendline_queue_delay_ms (&mon->trendline) * 1e6 < (double) min_delay)
     return false;
   eta = vdm_trendline_time_to_empty (&mon->trendline, buffer);

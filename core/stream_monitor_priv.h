@@ -11,6 +11,7 @@
 #include "arrival_stats.h"
 #include "frame_map.h"
 #include "gap_reconciler.h"
+#include "jb_model.h"
 #include "runway.h"
 #include "seq_tracker.h"
 #include "stall_detector.h"
@@ -60,6 +61,7 @@ struct vdm_stream_monitor {
   vdm_media_clock media;
   vdm_stall_detector stall;       /* adaptive arrival-stall threshold */
   vdm_trendline trendline;        /* queue build-up on the path */
+  vdm_jb_model jb;                /* an RTP jitterbuffer's timeline (RTP only) */
 
   /* trouble */
   vdm_episode episode;
@@ -107,5 +109,8 @@ uint64_t vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon);
 bool vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
     uint64_t *empty_in);
 void vdm_monitor_predict_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out);
+void vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns);
+bool vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buffer,
+    uint64_t *freeze_in);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "metrics_http.h"
 #include "metrics_vdropmon.h"
+#include "percpu_read.h"
 
 typedef struct {
   uint32_t watch_id;
@@ -182,8 +183,8 @@ still_watched (const vdm_daemon_metrics *m, const watch_entry *w)
 }
 
 /* Kernel counters of every watch; returns the ring events lost, summed.
- * The counter reads (a map lookup per reason slot: ~0.5 ms a watch) run
- * without the lock, so the daemon's loop, whose hooks take it, is never
+ * The counter reads (two bpf() calls a watch: the 256 reason slots in one
+ * batched lookup, and the lost events) run without the lock, so the daemon's loop, whose hooks take it, is never
  * held up by a scrape; only the registry writes take it. */
 static uint64_t
 refresh_watches (vdm_daemon_metrics *m)
@@ -285,7 +286,8 @@ find_host_drops_map (void)
   return found;
 }
 
-/* Host-wide drops by reason: per-CPU sums of each non-zero slot. */
+/* Host-wide drops by reason: per-CPU sums of each non-zero slot, read in
+ * one batched lookup (percpu_read.h). */
 static void
 refresh_host_drops (vdm_daemon_metrics *m, uint64_t now)
 {
@@ -296,17 +298,13 @@ refresh_host_drops (vdm_daemon_metrics *m, uint64_t now)
   int n_cpus = libbpf_num_possible_cpus ();
   if (m->host_drops_fd < 0 || n_cpus <= 0)
     return;
-  uint64_t *values = calloc ((size_t) n_cpus, sizeof *values);
-  for (uint32_t slot = 0; values && slot < VDM_REASON_SLOTS; slot++) {
-    if (bpf_map_lookup_elem (m->host_drops_fd, &slot, values) < 0)
-      continue;
-    uint64_t total = 0;
-    for (int cpu = 0; cpu < n_cpus; cpu++)
-      total += values[cpu];
-    if (total > 0)
-      vdm_fleet_host_kernel_drops (m->fleet, vdm_source_reason_name (m->source, slot), total, now);
-  }
-  free (values);
+  uint64_t totals[VDM_REASON_SLOTS];
+  if (vdm_percpu_sum_range (m->host_drops_fd, 0, VDM_REASON_SLOTS, n_cpus, totals) < 0)
+    return;
+  for (uint32_t slot = 0; slot < VDM_REASON_SLOTS; slot++)
+    if (totals[slot] > 0)
+      vdm_fleet_host_kernel_drops (m->fleet, vdm_source_reason_name (m->source, slot),
+          totals[slot], now);
 }
 
 static int

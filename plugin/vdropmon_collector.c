@@ -347,8 +347,18 @@ vdm_collector_take_events_lost (GstVdropmon * self, guint32 watch_id)
   return lost;
 }
 
-void
-vdm_collector_refresh_counters (GstVdropmon * self)
+static void
+refresh_watch_counters (GstVdropmon * self, vdm_source * source, guint32 id)
+{
+  refresh_watch (self, source, id);
+}
+
+typedef void (*VdmWatchVisit) (GstVdropmon * self, vdm_source * source, guint32 id);
+
+/* Calls visit for each watch id, on a copy of the ids taken under the lock
+ * and without holding it: visit may read the source and take the lock. */
+static void
+for_each_watch (GstVdropmon * self, VdmWatchVisit visit)
 {
   vdm_source *source = vdm_collector_ref (self);
   GArray *ids;
@@ -358,40 +368,41 @@ vdm_collector_refresh_counters (GstVdropmon * self)
     return;
   ids = vdm_watch_copy_ids (self);
   for (i = 0; i < ids->len; i++)
-    refresh_watch (self, source, g_array_index (ids, guint32, i));
+    visit (self, source, g_array_index (ids, guint32, i));
   g_array_unref (ids);
   vdm_source_unref (source);
 }
 
-/* Each worker round: one cheap look at each watch's lost events; the
- * counters are read only when some were lost since. */
+void
+vdm_collector_refresh_counters (GstVdropmon * self)
+{
+  for_each_watch (self, refresh_watch_counters);
+}
+
+/* One cheap look at a watch's lost events; its counters are read only when
+ * some were lost since. */
+static void
+refresh_watch_if_lost (GstVdropmon * self, vdm_source * source, guint32 id)
+{
+  const VdmWatch *w;
+  guint64 lost;
+  gboolean grown;
+
+  if (vdm_source_events_lost (source, id, &lost) < 0)
+    return;
+  g_mutex_lock (&self->lock);
+  w = vdm_watch_find_locked (self, id);
+  grown = w && lost > w->events_lost_announced;
+  g_mutex_unlock (&self->lock);
+  if (grown)
+    refresh_watch_counters (self, source, id);
+}
+
+/* Each worker round. */
 void
 vdm_collector_announce_unseen (GstVdropmon * self)
 {
-  vdm_source *source = vdm_collector_ref (self);
-  GArray *ids;
-  guint i;
-
-  if (!source)
-    return;
-  ids = vdm_watch_copy_ids (self);
-  for (i = 0; i < ids->len; i++) {
-    guint32 id = g_array_index (ids, guint32, i);
-    const VdmWatch *w;
-    guint64 lost;
-    gboolean grown;
-
-    if (vdm_source_events_lost (source, id, &lost) < 0)
-      continue;
-    g_mutex_lock (&self->lock);
-    w = vdm_watch_find_locked (self, id);
-    grown = w && lost > w->events_lost_announced;
-    g_mutex_unlock (&self->lock);
-    if (grown)
-      refresh_watch (self, source, id);
-  }
-  g_array_unref (ids);
-  vdm_source_unref (source);
+  for_each_watch (self, refresh_watch_if_lost);
 }
 
 void

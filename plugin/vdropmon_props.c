@@ -43,6 +43,10 @@ enum
   PROP_PLAYOUT_BUFFER,
   PROP_RUNWAY_THRESHOLD,
   PROP_DAEMON_SOCKET,
+  PROP_CONGESTION_SUSTAIN,
+  PROP_CONGESTION_MIN_DELAY,
+  PROP_STALL_FLOOR,
+  PROP_RENEW_AFTER,
 };
 
 GType
@@ -346,6 +350,64 @@ install_detector_properties (GObjectClass * gobject_class, const vdm_monitor_con
           10 * GST_MSECOND, 60 * GST_SECOND, m->silence_threshold_ns, RW_PLAYING));
 }
 
+/* The thresholds of the issue-12 predictions (stream_monitor_predict.c). */
+static void
+install_prediction_properties (GObjectClass * gobject_class, const vdm_monitor_config * m)
+{
+  /**
+   * GstVdropmon:congestion-sustain:
+   *
+   * How long (ns) the delay-gradient detector must see a bottleneck queue
+   * building up ("overusing") before that is a warning (cause `network`,
+   * action `lower-bitrate`). Shorter warns earlier on a slow build-up and
+   * more often on a keyframe that queues for a moment on a link just above
+   * the bitrate; 0 warns at the first overuse.
+   */
+  g_object_class_install_property (gobject_class, PROP_CONGESTION_SUSTAIN,
+      g_param_spec_uint64 ("congestion-sustain", "Congestion sustain",
+          "How long (ns) a bottleneck queue must be seen building up (delay gradient) before "
+          "it warns", 0, 60 * GST_SECOND, m->congestion_sustain_ns, RW_PLAYING));
+  /**
+   * GstVdropmon:congestion-min-delay:
+   *
+   * Queue delay (ns) the delay-gradient detector must also have estimated
+   * before a build-up is a warning; 0 takes a quarter of the playout
+   * buffer, within 40-80 ms (a keyframe through a link 1.3x the bitrate
+   * queues ~50 ms).
+   */
+  g_object_class_install_property (gobject_class, PROP_CONGESTION_MIN_DELAY,
+      g_param_spec_uint64 ("congestion-min-delay", "Congestion minimum delay",
+          "Queue delay (ns) needed before a build-up warns; 0: a quarter of the playout buffer, "
+          "within 40-80 ms", 0, 60 * GST_SECOND, m->congestion_min_delay_ns, RW_PLAYING));
+  /**
+   * GstVdropmon:stall-floor:
+   *
+   * Lowest stall threshold (ns). Nothing arriving for twice the 99th
+   * percentile of the stream's own pauses is a stall, but never sooner
+   * than this; #GstVdropmon:silence-threshold is the ceiling. Lower it for
+   * streams of many packets per frame at a high frame rate and a small
+   * buffer; raise it on hosts whose reader threads are often late.
+   */
+  g_object_class_install_property (gobject_class, PROP_STALL_FLOOR,
+      g_param_spec_uint64 ("stall-floor", "Stall floor",
+          "Lowest stall threshold (ns): nothing arriving for twice the stream's 99th-percentile "
+          "pause, but never less than this, is a stall", GST_MSECOND, 60 * GST_SECOND,
+          m->stall_floor_ns, RW_PLAYING));
+  /**
+   * GstVdropmon:renew-after:
+   *
+   * An arrival deficit (stall, runway, queue build-up) that starts again
+   * this long (ns) after the last one ended warns again inside the open
+   * episode, although its cause was already reported: a new freeze on its
+   * way. 0: never warn twice in one episode.
+   */
+  g_object_class_install_property (gobject_class, PROP_RENEW_AFTER,
+      g_param_spec_uint64 ("renew-after", "Renew after",
+          "An arrival deficit starting again this long (ns) after the last one warns again "
+          "within the episode; 0: never", 0, 600 * GST_SECOND, m->detector.renew_after_ns,
+          RW_PLAYING));
+}
+
 void
 vdm_props_install (GObjectClass * gobject_class)
 {
@@ -355,6 +417,7 @@ vdm_props_install (GObjectClass * gobject_class)
   install_source_properties (gobject_class);
   install_message_properties (gobject_class);
   install_detector_properties (gobject_class, &defaults);
+  install_prediction_properties (gobject_class, &defaults);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -412,6 +475,18 @@ set_monitor_property (vdm_monitor_config * m, guint prop_id, const GValue * valu
     case PROP_WARNING_INTERVAL:
       c->min_warning_interval_ns = g_value_get_uint64 (value);
       break;
+    case PROP_CONGESTION_SUSTAIN:
+      m->congestion_sustain_ns = g_value_get_uint64 (value);
+      break;
+    case PROP_CONGESTION_MIN_DELAY:
+      m->congestion_min_delay_ns = g_value_get_uint64 (value);
+      break;
+    case PROP_STALL_FLOOR:
+      m->stall_floor_ns = g_value_get_uint64 (value);
+      break;
+    case PROP_RENEW_AFTER:
+      c->renew_after_ns = g_value_get_uint64 (value);
+      break;
     default:
       return FALSE;
   }
@@ -468,6 +543,18 @@ get_monitor_property (const vdm_monitor_config * m, guint prop_id, GValue * valu
       break;
     case PROP_WARNING_INTERVAL:
       g_value_set_uint64 (value, c->min_warning_interval_ns);
+      break;
+    case PROP_CONGESTION_SUSTAIN:
+      g_value_set_uint64 (value, m->congestion_sustain_ns);
+      break;
+    case PROP_CONGESTION_MIN_DELAY:
+      g_value_set_uint64 (value, m->congestion_min_delay_ns);
+      break;
+    case PROP_STALL_FLOOR:
+      g_value_set_uint64 (value, m->stall_floor_ns);
+      break;
+    case PROP_RENEW_AFTER:
+      g_value_set_uint64 (value, c->renew_after_ns);
       break;
     default:
       return FALSE;

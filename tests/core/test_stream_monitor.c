@@ -357,6 +357,54 @@ test_timestamp_jumps_are_not_lag (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* Issue 12 part 6: over RTP with a 2 s jitterbuffer, a path whose delay
+ * grows by 0.2 s per s breaks the jitterbuffer's timeline when its deficit
+ * reaches 1 s (jb_model.c: ~5.9 s into the ramp), and the screen freezes
+ * 1 s later (~6.9 s), not when the lag reaches 2 s (10 s in, which is
+ * what the runway alone predicted: the RTSP runway's ~1 s overestimate
+ * seen in tests/leadtime). 4.5 s into the ramp the `runway` of the stats
+ * must say ~2.4 s (the lag alone: (2 - 0.9) / 0.2 = 5.5 s); the warning
+ * comes before the freeze with a stall-eta that ends near it. */
+static void
+test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  const uint64_t frame_ns = 33333333, ramp_at = 15 * VDM_SECOND;
+  uint64_t warned = VDM_TIME_NONE, eta = VDM_TIME_NONE;
+  double runway_ms = -2;
+  vdm_monitor_stats stats;
+  vdm_alert a[4];
+
+  vdm_stream_monitor_set_latency (mon, 2 * VDM_SECOND);
+  vdm_stream_monitor_set_buffer_latency (mon, 2 * VDM_SECOND);
+  for (unsigned n = 0; n < 30 * 27; n++) {
+    uint64_t media = n * frame_ns;
+    /* 0.2 s of delay per s of wall time: 0.25 per s of media */
+    uint64_t t = media + (media > ramp_at ? (media - ramp_at) / 4 : 0);
+    vdm_now now = { t, t };
+    packet p;
+
+    make_packet (&p, (uint16_t) n, n * FRAME_TICKS, n % 30 == 0);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 1200, now);
+    vdm_stream_monitor_tick (mon, now, false);
+    for (unsigned i = 0, k = vdm_stream_monitor_take_alerts (mon, a, 4); i < k; i++)
+      if (a[i].event.type == VDM_DETECTOR_WARNING && warned == VDM_TIME_NONE) {
+        warned = a[i].event.time_ns;
+        eta = a[i].stall_eta_ns;
+      }
+    if (runway_ms == -2 && t >= ramp_at + 4500 * MS) {
+      vdm_stream_monitor_stats (mon, &stats);
+      runway_ms = stats.runway_ms;
+    }
+  }
+  g_assert_cmpfloat (runway_ms, >=, 1800);
+  g_assert_cmpfloat (runway_ms, <=, 3000);
+  g_assert_cmpuint (warned, !=, VDM_TIME_NONE);
+  g_assert_cmpuint (eta, !=, VDM_TIME_NONE);
+  g_assert_cmpuint (warned, <, ramp_at + 6900 * MS);
+  vdm_stream_monitor_free (mon);
+}
+
 /* Issue 9 #6: a full ring buffer lost the kernel's events, only its
  * per-reason counters tell. The drops announced from them count as the
  * host's (SOCKET_RCVBUFF: lower-resolution), and the RTP gaps they left
@@ -467,6 +515,8 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/kernel-drops-alone-warn", test_kernel_drops_alone_warn);
   g_test_add_func ("/stream_monitor/no-silence-while-paused", test_no_silence_while_paused);
   g_test_add_func ("/stream_monitor/timestamp-jumps", test_timestamp_jumps_are_not_lag);
+  g_test_add_func ("/stream_monitor/rtp-delay-ramp-jitterbuffer",
+      test_rtp_delay_ramp_runway_is_the_jitterbuffers);
   g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
       test_unseen_kernel_drops_keep_the_cause);
   g_test_add_func ("/stream_monitor/unseen-drops-expire", test_unseen_drops_expire);

@@ -16,7 +16,7 @@
 
 #include <string.h>
 
-#include "fake_source.h"
+#include "fake_harness.h"
 
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 /* with parameter sets, so that rtph264depay can set its caps at once */
@@ -27,15 +27,6 @@
 #define WATCH_FLOW "udp 127.0.0.1:5004"    /* as the flow field says it */
 #define REASON_RCVBUFF 6
 #define MESSAGE_TIMEOUT (5 * GST_SECOND)
-
-typedef struct
-{
-  GstHarness *h;
-  GstElement *mon;
-  GstBus *bus;
-  vdm_fake_source *fake;
-  guint32 watch_id;
-} Fixture;
 
 /* One H.264 NAL unit (IDR slice or not) in one RTP packet, marker set. */
 static GstBuffer *
@@ -69,74 +60,21 @@ rtp_wire (guint16 seq, guint32 ts, gboolean idr, guint8 * out, gsize len)
   gst_buffer_unref (buf);
 }
 
-static guint32
-wait_watch (vdm_fake_source * fake)
-{
-  vdm_fake_watch watches[4];
-
-  fail_unless (vdm_fake_source_wait_watches (fake, 1, 5000), "the element watches nothing");
-  fail_unless (vdm_fake_source_list_watches (fake, watches, 4) >= 1);
-  return watches[0].watch_id;
-}
-
-/* `launch`: a gst_harness_new_parse line with one vdropmon named mon,
- * collector=fake watching WATCH. */
 static void
-fixture_start (Fixture * f, const gchar * launch, const gchar * src_caps, const gchar * sink_caps)
+inject (VdmFakeHarness * f, const guint8 * payload, gsize len, guint n)
 {
-  f->bus = gst_bus_new ();
-  f->h = gst_harness_new_parse (launch);
-  f->mon = gst_bin_get_by_name (GST_BIN (f->h->element), "mon");
-  if (!f->mon)                  /* a single element is not a bin */
-    f->mon = gst_object_ref (f->h->element);
-  gst_element_set_bus (f->mon, f->bus);
-  gst_harness_use_testclock (f->h);
-  if (sink_caps)
-    gst_harness_set_sink_caps_str (f->h, sink_caps);
-  gst_harness_set_src_caps_str (f->h, src_caps);
-  f->fake = vdm_fake_source_get_default ();
-  f->watch_id = wait_watch (f->fake);
-}
-
-static void
-fixture_stop (Fixture * f)
-{
-  gst_harness_teardown (f->h);
-  gst_object_unref (f->mon);
-  gst_bus_set_flushing (f->bus, TRUE);
-  gst_object_unref (f->bus);
-}
-
-/* The next element message called name, as a copy; NULL after the timeout. */
-static GstStructure *
-next_message (Fixture * f, const gchar * name)
-{
-  GstMessage *msg;
-
-  while ((msg = gst_bus_timed_pop_filtered (f->bus, MESSAGE_TIMEOUT, GST_MESSAGE_ELEMENT))) {
-    const GstStructure *s = gst_message_get_structure (msg);
-    if (gst_structure_has_name (s, name)) {
-      GstStructure *copy = gst_structure_copy (s);
-      gst_message_unref (msg);
-      return copy;
-    }
-    gst_message_unref (msg);
-  }
-  return NULL;
-}
-
-static void
-inject (Fixture * f, const guint8 * payload, gsize len, guint n)
-{
-  vdm_fake_drop drop = {.watch_id = f->watch_id,.reason = REASON_RCVBUFF,
+  vdm_fake_drop drop = {.reason = REASON_RCVBUFF,
     .reason_name = "SOCKET_RCVBUFF",.attributed_by = VDM_ATTR_SOCKET,
     .payload = payload,.payload_len = len
   };
-  guint i;
 
-  for (i = 0; i < n; i++)
-    fail_unless_equals_int (vdm_fake_source_inject_drop (f->fake, &drop), 0);
-  vdm_fake_source_flush (f->fake);
+  vdm_fake_harness_inject (f, &drop, n);
+}
+
+static GstStructure *
+next_message (VdmFakeHarness * f, const gchar * name)
+{
+  return vdm_fake_harness_next_message (f, name, MESSAGE_TIMEOUT);
 }
 
 static guint64
@@ -159,7 +97,7 @@ assert_str (const GstStructure * s, const gchar * field, const gchar * expected)
  * the keyframe's second packet: one vdropmon-drop for it, placed on frame
  * 2's PTS and flagged keyframe. */
 static void
-check_kernel_drop_placed (Fixture * f)
+check_kernel_drop_placed (VdmFakeHarness * f)
 {
   guint8 wire[32];
   GstStructure *s;
@@ -184,12 +122,12 @@ check_kernel_drop_placed (Fixture * f)
 
 GST_START_TEST (test_kernel_drop_message)
 {
-  Fixture f;
+  VdmFakeHarness f;
 
-  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false batch-interval=5000000 "
+  vdm_fake_harness_start (&f, "vdropmon name=mon collector=fake post-messages=false batch-interval=5000000 "
       "watch=" WATCH, H264_CAPS, NULL);
   check_kernel_drop_placed (&f);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;
@@ -199,15 +137,15 @@ GST_END_TEST;
  * drop carries the same PTS and keyframe flag as above. */
 GST_START_TEST (test_kernel_drop_after_depayloader)
 {
-  Fixture f;
+  VdmFakeHarness f;
 
-  fixture_start (&f, "rtph264depay ! vdropmon name=mon collector=fake post-messages=false "
+  vdm_fake_harness_start (&f, "rtph264depay ! vdropmon name=mon collector=fake post-messages=false "
       "batch-interval=5000000 watch=" WATCH, H264_CAPS_SPROP,
       "video/x-h264,stream-format=byte-stream,alignment=nal");
   /* one frame first: the depayloader sets its caps, we find its RTP pad */
   gst_harness_push (f.h, rtp_packet (90, 0, 0, TRUE));
   check_kernel_drop_placed (&f);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;
@@ -223,11 +161,11 @@ GST_END_TEST;
  * delivers them (their age is taken off the clock) they stay in it. */
 GST_START_TEST (test_kernel_drops_warn_and_clear)
 {
-  Fixture f;
+  VdmFakeHarness f;
   GstStructure *w, *c;
   GstClockTime t;
 
-  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+  vdm_fake_harness_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
       H264_CAPS, NULL);
   for (t = 0; t < 6 * GST_SECOND; t += 100 * GST_MSECOND) {
     fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
@@ -246,7 +184,7 @@ GST_START_TEST (test_kernel_drops_warn_and_clear)
   fail_unless_equals_uint64 (u64 (c, "drops"), 100);
   gst_structure_free (w);
   gst_structure_free (c);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;
@@ -254,11 +192,11 @@ GST_END_TEST;
 /* collector=fake says so in stats; the kernel's counters show up there. */
 GST_START_TEST (test_stats_from_fake_source)
 {
-  Fixture f;
+  VdmFakeHarness f;
   vdm_counters counters = { 0 };
   GstStructure *stats, *reasons;
 
-  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+  vdm_fake_harness_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
       H264_CAPS, NULL);
   counters.per_reason[REASON_RCVBUFF] = 7;
   counters.total = 7;
@@ -272,7 +210,7 @@ GST_START_TEST (test_stats_from_fake_source)
   fail_unless_equals_uint64 (u64 (reasons, "SOCKET_RCVBUFF"), 7);
   gst_structure_free (reasons);
   gst_structure_free (stats);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;
@@ -286,7 +224,7 @@ GST_END_TEST;
  * the counters, so each bin's drops are known before the clock moves on. */
 GST_START_TEST (test_lost_events_still_reach_the_detector)
 {
-  Fixture f;
+  VdmFakeHarness f;
   vdm_counters counters = { 0 };
   GstStructure *w = NULL, *stats;
   const GstStructure *s;
@@ -296,7 +234,7 @@ GST_START_TEST (test_lost_events_still_reach_the_detector)
   guint64 lost = 0, gap_drops = 0, kernel_drops = 0;
   guint i;
 
-  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+  vdm_fake_harness_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
       H264_CAPS, NULL);
   vdm_fake_source_set_reason_name (f.fake, REASON_RCVBUFF, "SOCKET_RCVBUFF");
   for (t = 0; t < 3500 * GST_MSECOND; t += 100 * GST_MSECOND) {
@@ -355,7 +293,7 @@ GST_END_TEST;
 #define FLOOD_DROPS 3000
 GST_START_TEST (test_rotating_ssrcs_bounded)
 {
-  Fixture f;
+  VdmFakeHarness f;
   GstHarness *h2;
   GstElement *mon2;
   vdm_fake_watch watches[4];
@@ -367,7 +305,7 @@ GST_START_TEST (test_rotating_ssrcs_bounded)
   guint i, n, max_ssrcs = 0;
   gboolean truncated = FALSE;
 
-  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+  vdm_fake_harness_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
       H264_CAPS, NULL);
   h2 = gst_harness_new_parse ("vdropmon name=mon2 collector=fake post-messages=false "
       "watch=udp:127.0.0.1:5006");
@@ -467,19 +405,19 @@ poll_stats (gpointer data)
  * coming in.) */
 GST_START_TEST (test_stats_while_restarting)
 {
-  Fixture f;
+  VdmFakeHarness f;
   Poller p = { 0 };
   GThread *thread;
   guint8 wire[16];
   guint i;
 
-  fixture_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
+  vdm_fake_harness_start (&f, "vdropmon name=mon collector=fake post-messages=false watch=" WATCH,
       H264_CAPS, NULL);
   rtp_wire (1, 0, FALSE, wire, sizeof (wire));
   p.mon = f.mon;
   thread = g_thread_new ("stats-poller", poll_stats, &p);
   for (i = 0; i < 100; i++) {
-    vdm_fake_drop drop = {.watch_id = wait_watch (f.fake),.reason = REASON_RCVBUFF,
+    vdm_fake_drop drop = {.watch_id = vdm_fake_harness_wait_watch (f.fake),.reason = REASON_RCVBUFF,
       .reason_name = "SOCKET_RCVBUFF",.payload = wire,.payload_len = sizeof (wire)
     };
     vdm_fake_source_inject_drop (f.fake, &drop);        /* may race the stop: -ENOENT is fine */
@@ -490,7 +428,7 @@ GST_START_TEST (test_stats_while_restarting)
   g_atomic_int_set (&p.stop, 1);
   g_thread_join (thread);
   fail_unless (p.reads > 0);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;

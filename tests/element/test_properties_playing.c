@@ -14,82 +14,28 @@
 
 #include <string.h>
 
-#include "fake_source.h"
+#include "fake_harness.h"
 
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 #define WATCH "udp:127.0.0.1:5004"
 #define REASON_RCVBUFF 6
 
-typedef struct
-{
-  GstHarness *h;
-  GstElement *mon;
-  GstBus *bus;
-  vdm_fake_source *fake;
-  guint32 watch_id;
-} Fixture;
-
+/* PLAYING with collector=fake on WATCH and the given properties. */
 static void
-fixture_start (Fixture * f, const gchar * props)
+fixture_start (VdmFakeHarness * f, const gchar * props)
 {
   gchar *launch = g_strdup_printf ("vdropmon name=mon collector=fake watch=" WATCH " %s", props);
-  vdm_fake_watch watches[4];
 
-  f->bus = gst_bus_new ();
-  f->h = gst_harness_new_parse (launch);
+  vdm_fake_harness_start (f, launch, H264_CAPS, NULL);
   g_free (launch);
-  f->mon = GST_IS_BIN (f->h->element) ? gst_bin_get_by_name (GST_BIN (f->h->element), "mon")
-      : NULL;
-  if (!f->mon)
-    f->mon = gst_object_ref (f->h->element);
-  gst_element_set_bus (f->mon, f->bus);
-  gst_harness_use_testclock (f->h);
-  gst_harness_set_src_caps_str (f->h, H264_CAPS);
-  fail_unless_equals_int (GST_STATE (f->mon), GST_STATE_PLAYING);
-  f->fake = vdm_fake_source_get_default ();
-  fail_unless (vdm_fake_source_wait_watches (f->fake, 1, 5000));
-  fail_unless (vdm_fake_source_list_watches (f->fake, watches, 4) >= 1);
-  f->watch_id = watches[0].watch_id;
 }
 
 static void
-fixture_stop (Fixture * f)
+inject (VdmFakeHarness * f, guint n)
 {
-  gst_harness_teardown (f->h);
-  gst_object_unref (f->mon);
-  gst_bus_set_flushing (f->bus, TRUE);
-  gst_object_unref (f->bus);
-}
+  vdm_fake_drop drop = {.reason = REASON_RCVBUFF,.reason_name = "SOCKET_RCVBUFF" };
 
-static void
-inject (Fixture * f, guint n)
-{
-  vdm_fake_drop drop = {.watch_id = f->watch_id,.reason = REASON_RCVBUFF,
-    .reason_name = "SOCKET_RCVBUFF"
-  };
-  guint i;
-
-  for (i = 0; i < n; i++)
-    fail_unless_equals_int (vdm_fake_source_inject_drop (f->fake, &drop), 0);
-  vdm_fake_source_flush (f->fake);
-}
-
-/* The next element message called name within timeout, as a copy, or NULL. */
-static GstStructure *
-next_message (Fixture * f, const gchar * name, GstClockTime timeout)
-{
-  GstMessage *msg;
-
-  while ((msg = gst_bus_timed_pop_filtered (f->bus, timeout, GST_MESSAGE_ELEMENT))) {
-    const GstStructure *s = gst_message_get_structure (msg);
-    if (gst_structure_has_name (s, name)) {
-      GstStructure *copy = gst_structure_copy (s);
-      gst_message_unref (msg);
-      return copy;
-    }
-    gst_message_unref (msg);
-  }
-  return NULL;
+  vdm_fake_harness_inject (f, &drop, n);
 }
 
 /* ---- the detector's settings, on the warning timeline ---- */
@@ -106,7 +52,7 @@ typedef struct
 static Outcome
 timeline_with (const gchar * name, const gchar * value)
 {
-  Fixture f;
+  VdmFakeHarness f;
   Outcome out = { 0 };
   GstStructure *s;
   GstClockTime t;
@@ -125,8 +71,8 @@ timeline_with (const gchar * name, const gchar * value)
     if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
       inject (&f, 10);
   }
-  s = next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
-  gst_harness_teardown (f.h);
+  s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
+  vdm_fake_harness_stop (&f);
   if (s) {
     out.warned = TRUE;
     gst_structure_get_uint64 (s, "detect-time", &out.warn_time);
@@ -134,9 +80,6 @@ timeline_with (const gchar * name, const gchar * value)
     g_strlcpy (out.action, gst_structure_get_string (s, "action"), sizeof (out.action));
     gst_structure_free (s);
   }
-  gst_object_unref (f.mon);
-  gst_bus_set_flushing (f.bus, TRUE);
-  gst_object_unref (f.bus);
   GST_INFO ("%s=%s: warned %d at %" GST_TIME_FORMAT " level %s action %s", name, value,
       out.warned, GST_TIME_ARGS (out.warn_time), out.level, out.action);
   return out;
@@ -145,7 +88,7 @@ timeline_with (const gchar * name, const gchar * value)
 static Outcome
 timeline_clear_with (const gchar * name, const gchar * value)
 {
-  Fixture f;
+  VdmFakeHarness f;
   Outcome out = { 0 };
   GstStructure *s;
   GstClockTime t;
@@ -157,13 +100,13 @@ timeline_clear_with (const gchar * name, const gchar * value)
     if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
       inject (&f, 10);
   }
-  s = next_message (&f, "vdropmon-clear", 5 * GST_SECOND);
+  s = vdm_fake_harness_next_message (&f, "vdropmon-clear", 5 * GST_SECOND);
   if (s) {
     out.cleared = TRUE;
     gst_structure_get_uint64 (s, "detect-time", &out.clear_time);
     gst_structure_free (s);
   }
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
   return out;
 }
 
@@ -257,49 +200,49 @@ GST_END_TEST;
  * already open: the message comes at once. */
 GST_START_TEST (test_batch_interval)
 {
-  Fixture f;
+  VdmFakeHarness f;
   GstStructure *s;
 
   fixture_start (&f, "post-messages=false batch-interval=10000000000");
   inject (&f, 1);
-  fail_if ((s = next_message (&f, "vdropmon-drop", 300 * GST_MSECOND)) != NULL);
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-drop", 300 * GST_MSECOND)) != NULL);
   g_object_set (f.mon, "batch-interval", (guint64) GST_MSECOND, NULL);
-  s = next_message (&f, "vdropmon-drop", 2 * GST_SECOND);
+  s = vdm_fake_harness_next_message (&f, "vdropmon-drop", 2 * GST_SECOND);
   fail_unless (s != NULL, "the open batch kept its 10 s");
   gst_structure_free (s);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_post_messages)
 {
-  Fixture f;
+  VdmFakeHarness f;
   GstStructure *s;
 
   fixture_start (&f, "post-messages=false interval=20000000");
-  fail_if ((s = next_message (&f, "vdropmon-stats", 300 * GST_MSECOND)) != NULL);
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-stats", 300 * GST_MSECOND)) != NULL);
   g_object_set (f.mon, "post-messages", TRUE, NULL);
-  s = next_message (&f, "vdropmon-stats", 2 * GST_SECOND);
+  s = vdm_fake_harness_next_message (&f, "vdropmon-stats", 2 * GST_SECOND);
   fail_unless (s != NULL);
   gst_structure_free (s);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;
 
 GST_START_TEST (test_interval)
 {
-  Fixture f;
+  VdmFakeHarness f;
   GstStructure *s;
 
   fixture_start (&f, "interval=3600000000000");
-  fail_if ((s = next_message (&f, "vdropmon-stats", 300 * GST_MSECOND)) != NULL);
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-stats", 300 * GST_MSECOND)) != NULL);
   g_object_set (f.mon, "interval", (guint64) 20 * GST_MSECOND, NULL);
-  s = next_message (&f, "vdropmon-stats", 2 * GST_SECOND);
+  s = vdm_fake_harness_next_message (&f, "vdropmon-stats", 2 * GST_SECOND);
   fail_unless (s != NULL, "the old interval still counts");
   gst_structure_free (s);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;
@@ -308,7 +251,7 @@ GST_END_TEST;
  * threshold (0.9): quiet; at 0.5 it warns, cause host. */
 GST_START_TEST (test_queue_fill_threshold)
 {
-  Fixture f;
+  VdmFakeHarness f;
   GstStructure *s;
   GstClockTime t = 0;
 
@@ -318,18 +261,18 @@ GST_START_TEST (test_queue_fill_threshold)
     fail_unless (gst_harness_set_time (f.h, t));
     g_usleep (30 * 1000);
   }
-  fail_if ((s = next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
   g_object_set (f.mon, "queue-fill-threshold", 0.5, NULL);
   for (guint i = 0; i < 10; i++, t += 100 * GST_MSECOND) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
     fail_unless (gst_harness_set_time (f.h, t));
     g_usleep (30 * 1000);
   }
-  s = next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
+  s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
   fail_unless (s != NULL, "no warning at fill 0.6 over a threshold of 0.5");
   assert_equals_string (gst_structure_get_string (s, "cause"), "host");
   gst_structure_free (s);
-  fixture_stop (&f);
+  vdm_fake_harness_stop (&f);
 }
 
 GST_END_TEST;

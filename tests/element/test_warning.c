@@ -402,6 +402,138 @@ GST_START_TEST (test_stall_by_cranking)
 
 GST_END_TEST;
 
+/* stall-floor: the same stream as test_silence_warns, whose own stall
+ * threshold is the 60 ms floor; raised to 150 ms, nothing is said 140 ms
+ * after the last packet, and the warning comes at 160 ms. */
+GST_START_TEST (test_stall_floor_property)
+{
+  Stream s;
+  GstStructure *w;
+  GstClockTime last;
+  guint64 floor = 0;
+
+  stream_start (&s, "stall-floor", (guint64) (150 * GST_MSECOND), NULL);
+  g_object_get (s.h->element, "stall-floor", &floor, NULL);
+  fail_unless_equals_uint64 (floor, 150 * GST_MSECOND);
+  fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (200 * GST_MSECOND)));
+  push_until (&s, GST_SECOND, 0);
+  last = s.now - TICK;
+  hold_clock_at (&s, last + 140 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w == NULL, "warned under the floor: %" GST_PTR_FORMAT, w);
+  hold_clock_at (&s, last + 160 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w != NULL, "no warning");
+  assert_string (w, "cause", "network");
+  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 160 * GST_MSECOND);
+  gst_structure_free (w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+/* The congestion of test_queue_building_warns (10/11 of the bitrate from
+ * 6 s, latency 2 s), 2.5 s of it: with congestion-sustain 5 s, or with
+ * congestion-min-delay 1 s (the queue delay is ~230 ms), the delay
+ * gradient does not warn (nor does anything else: the runway is 19 s). */
+static void
+congestion_for (Stream * s, GstClockTime until)
+{
+  GstClockTime media, arrival;
+
+  fail_unless (gst_harness_push_upstream_event (s->h, gst_event_new_latency (2 * GST_SECOND)));
+  push_until (s, 6 * GST_SECOND, 0);
+  hold_clock_at (s, s->now);
+  g_usleep (300 * 1000);
+  fail_unless (next_alert (s) == NULL);
+  media = arrival = s->now;
+  while (arrival < until) {
+    GstBuffer *buf = make_rtp (s->seq++, (guint32) gst_util_uint64_scale (media, 90000,
+            GST_SECOND), FALSE);
+
+    GST_BUFFER_PTS (buf) = media;
+    fail_unless (gst_harness_set_time (s->h, arrival));
+    fail_unless_equals_int (gst_harness_push (s->h, buf), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (s->h));
+    media += 10 * GST_MSECOND;
+    arrival += 11 * GST_MSECOND;
+  }
+  hold_clock_at (s, arrival);
+}
+
+GST_START_TEST (test_congestion_sustain_property)
+{
+  Stream s;
+  GstStructure *w;
+
+  stream_start (&s, "congestion-sustain", (guint64) (5 * GST_SECOND), NULL);
+  congestion_for (&s, 8500 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w == NULL, "warned before 5 s of build-up: %" GST_PTR_FORMAT, w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_congestion_min_delay_property)
+{
+  Stream s;
+  GstStructure *w;
+
+  stream_start (&s, "congestion-min-delay", (guint64) GST_SECOND, NULL);
+  congestion_for (&s, 8500 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w == NULL, "warned under 1 s of queue delay: %" GST_PTR_FORMAT, w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+/* renew-after: a stall (warned), the stream back for 800 ms, a second
+ * stall inside the open episode (clear-bins 30: 3 s of quiet to clear).
+ * With renew-after 300 ms the second stall warns again; with 1.5 s it does
+ * not. */
+static gboolean
+second_stall_warns (guint64 renew_after)
+{
+  Stream s;
+  GstStructure *w;
+  GstClockTime last;
+  gboolean warned;
+
+  stream_start (&s, "renew-after", renew_after, "clear-bins", 30u, NULL);
+  fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (200 * GST_MSECOND)));
+  push_until (&s, GST_SECOND, 0);
+  last = s.now - TICK;
+  hold_clock_at (&s, last + 100 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w != NULL && gst_structure_has_name (w, "vdropmon-warning"), "no first warning");
+  gst_structure_free (w);
+  s.now = 1200 * GST_MSECOND;
+  /* 100 ms at a time, letting the worker's rounds see the stream back */
+  for (GstClockTime until = 1300 * GST_MSECOND; until <= 2000 * GST_MSECOND;
+      until += 100 * GST_MSECOND) {
+    push_until (&s, until, 0);
+    g_usleep (30 * 1000);
+  }
+  last = s.now - TICK;
+  hold_clock_at (&s, last + 100 * GST_MSECOND);
+  w = next_alert (&s);
+  warned = w != NULL && gst_structure_has_name (w, "vdropmon-warning");
+  if (w)
+    gst_structure_free (w);
+  stream_stop (&s);
+  return warned;
+}
+
+GST_START_TEST (test_renew_after_property)
+{
+  fail_unless (second_stall_warns (300 * GST_MSECOND), "no renewed warning at 300 ms");
+  fail_if (second_stall_warns (1500 * GST_MSECOND), "renewed although renew-after is 1.5 s");
+}
+
+GST_END_TEST;
+
 /* Issue 9 #12: a paused pipeline is no outage. Packets stop while PAUSED
  * and the clock goes on: nothing is said; once PLAYING again, silence
  * counts from the resume. */
@@ -443,6 +575,10 @@ warning_suite (void)
   tcase_add_test (tc, test_no_silence_while_paused);
   tcase_add_test (tc, test_stall_by_cranking);
   tcase_add_test (tc, test_queue_building_warns);
+  tcase_add_test (tc, test_stall_floor_property);
+  tcase_add_test (tc, test_congestion_sustain_property);
+  tcase_add_test (tc, test_congestion_min_delay_property);
+  tcase_add_test (tc, test_renew_after_property);
   return s;
 }
 

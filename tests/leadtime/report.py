@@ -6,7 +6,7 @@ import math
 
 TRANSPORT_NAMES = {"rtsp": "RTSP/UDP", "flv": "HTTP-FLV"}
 # Which target applies to which scenario kind.
-SUDDEN = ("sudden", "overload")
+SUDDEN = ("sudden", "overload", "starved")
 STALL = ("stall",)
 GRADUAL = ("gradual", "congestion")
 QUIET = ("clean", "benign")
@@ -33,8 +33,8 @@ def _recall_lead(d):
 
 
 def freeze_table(rows):
-    head = ("| scenario | transport | latency | freeze episodes | vdropmon recall | lead mean "
-            "| median | P5 | P95 | precision | false warnings (startup) | jb num-lost recall / median "
+    head = ("| scenario | transport | latency | runs | freeze episodes | vdropmon recall | lead mean "
+            "| sd | min … max | median | P5 | P95 | precision | false warnings (startup) | jb num-lost recall / median "
             "| W3C counter median | first path drop ref. recall / median | drop→msg ms median / P95 "
             "| stall-eta abs. error, median |")
     out = [head, _sep(head)]
@@ -43,8 +43,9 @@ def freeze_table(rows):
         w3c = _det(row, "freeze", "w3c")
         lat = row["drop_to_msg_ms"]
         out.append(f"| {key[0]} | {TRANSPORT_NAMES.get(key[1], key[1])} | {key[2]} "
-                   f"| {row['freeze']['episodes']} | {pct(v['recall']) if v else '–'} "
-                   f"| {s(v and v['mean'])} | {s(v and v['median'])} | {s(v and v['p5'])} "
+                   f"| {row['runs']} | {row['freeze']['episodes']} | {pct(v['recall']) if v else '–'} "
+                   f"| {s(v and v['mean'])} | {s(v and v.get('sd'))} "
+                   f"| {s(v and v.get('min'))} … {s(v and v.get('max'))} | {s(v and v['median'])} | {s(v and v['p5'])} "
                    f"| {s(v and v['p95'])} | {pct(row['precision'])} "
                    f"| {row['false_warnings'] + row['startup_warnings']} "
                    f"({row['startup_warnings']}) "

@@ -12,7 +12,10 @@ The stream runs in a tunnel through rtr (testbed.py), so nothing rtr drops
 is visible to the receiver's kernel as a drop of its stream: as on a real
 network, where the bottleneck is another machine.
   cpu        a CFS quota on the receiver process (cgroup v1 cpu controller):
-             the host cannot keep up, its socket buffer overflows
+             the host cannot keep up, its socket buffer overflows; with
+             "threads", only on the receiver's threads of that name (the
+             sockets' readers): a starved consumer in a process whose
+             other threads (vdropmon's worker and collector) still run
 
 Times are seconds after the first frame shown. Every schedule is built
 from random.Random(seed) only, so a seed gives the same schedule again
@@ -30,7 +33,7 @@ STREAM = {"width": 640, "height": 360, "fps": 30, "bitrate_kbps": 1500, "key_int
 # A link much faster than the stream: the tbf changes nothing.
 FAST_LINK = {"rate": "50mbit", "burst": "64kb", "latency": "100ms"}
 
-KINDS = ("clean", "benign", "sudden", "stall", "gradual", "congestion", "overload")
+KINDS = ("clean", "benign", "sudden", "stall", "gradual", "congestion", "overload", "starved")
 
 
 def run_seed(base_seed, kind, transport, latency_ms, repeat=0):
@@ -164,8 +167,40 @@ def overload(rng, smoke=False):
                      "udp-buffer-size 32 KiB"}
 
 
+# The threads that read the stream's sockets: udpsrc's streaming threads
+# (GstTask names them ELEMENT:PAD, "udpsrc0:src", the RTP and RTCP
+# sockets of rtspsrc), souphttpsrc's ("src:src") for HTTP-FLV.
+READER_THREADS = {"rtsp": "udpsrc", "flv": "src:src"}
+
+
+def starved(rng, smoke=False):
+    """The socket's reader cannot keep up (issue 12 part 4): for 3-5 s the
+    threads that read the sockets get 0.3-0.8 % of a CPU per 100 ms — less
+    than the stream needs (~2 %), so each period they read a little and
+    wait: the receive queue fills over a few hundred ms, then overflows
+    (SOCKET_RCVBUFF). Only those threads: the rest of the process (the
+    jitterbuffer, the sink, vdropmon's worker and collector) runs, as when
+    one slow element sits in the reading thread or its core is busy.
+    udp-buffer-size 64 KiB, as a tuned receiver would have."""
+    n = 1 if smoke else 3
+    duration = 12 if smoke else 45
+    actions = []
+    for k in range(n):
+        start = 5.0 + 13.0 * k + rng.uniform(0.0, 3.0)
+        length = rng.uniform(3.0, 5.0)
+        actions.append((round(start, 3), {"op": "cpu", "quota_pct": round(rng.uniform(0.3, 0.8), 2),
+                                          "period_ms": 100, "threads": "reader"}))
+        actions.append((round(start + length, 3), {"op": "cpu", "quota_pct": None,
+                                                   "threads": "reader"}))
+    return {"duration_s": duration, "tbf": dict(FAST_LINK), "actions": actions,
+            "udp_buffer_size": 65536,
+            "about": f"{n} reader starvation(s) of 3-5 s at 0.3-0.8 % of a core per 100 ms "
+                     "(socket-reading threads only), udp-buffer-size 64 KiB"}
+
+
 BUILDERS = {"clean": clean, "benign": benign, "sudden": sudden, "stall": stall,
-            "gradual": gradual, "congestion": congestion, "overload": overload}
+            "gradual": gradual, "congestion": congestion, "overload": overload,
+            "starved": starved}
 
 
 def build(kind, seed, smoke=False):

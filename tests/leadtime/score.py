@@ -69,12 +69,16 @@ def percentile(values, q):
 
 
 def lead_stats(leads):
-    """mean, median, P5, P95 (s) of the leads that exist."""
+    """mean, sample standard deviation (the spread over runs), min, max,
+    median, P5, P95 (s) of the leads that exist."""
     xs = [x for x in leads if x is not None]
     if not xs:
-        return {"n": 0, "mean": None, "median": None, "p5": None, "p95": None}
-    return {"n": len(xs), "mean": sum(xs) / len(xs), "median": percentile(xs, 50),
-            "p5": percentile(xs, 5), "p95": percentile(xs, 95)}
+        return {"n": 0, "mean": None, "sd": None, "min": None, "max": None, "median": None,
+                "p5": None, "p95": None}
+    mean = sum(xs) / len(xs)
+    sd = (math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else None)
+    return {"n": len(xs), "mean": mean, "sd": sd, "min": min(xs), "max": max(xs),
+            "median": percentile(xs, 50), "p5": percentile(xs, 5), "p95": percentile(xs, 95)}
 
 
 # ---- detectors -------------------------------------------------------------

@@ -27,6 +27,8 @@ import subprocess
 import threading
 import time
 
+from scenarios import READER_THREADS
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 NETNS_SH = os.path.join(ROOT, "tests", "kernel", "netns.sh")
@@ -85,6 +87,7 @@ class Testbed:
         self.cgroup = None
         self.blackhole = False
         self.throttled_periods = 0
+        self.reader_prefix = None
 
     # ---- topology -------------------------------------------------------
 
@@ -183,22 +186,49 @@ class Testbed:
                 run(["ip", "-n", f"{self.p}-rtr", "route", verb, "blackhole", f"{RCV_ADDR}/32"])
                 self.blackhole = action["on"]
         elif op == "cpu":
-            return self._set_quota(action["quota_pct"], action.get("period_ms", 100))
+            return self._set_quota(action["quota_pct"], action.get("period_ms", 100),
+                                   action.get("threads"))
         else:
             raise TestbedError(f"unknown action {op}")
         return {}
 
-    def _set_quota(self, pct, period_ms):
+    def reader_tids(self):
+        """The receiver's threads whose name starts with the transport's
+        reader name (scenarios.READER_THREADS)."""
+        prefix = self.reader_prefix
+        task_dir = f"/proc/{self.receiver.pid}/task"
+        out = []
+        for tid in os.listdir(task_dir):
+            try:
+                with open(os.path.join(task_dir, tid, "comm")) as f:
+                    if f.read().strip().startswith(prefix):
+                        out.append(tid)
+            except OSError:
+                pass  # the thread ended meanwhile
+        return out
+
+    def _set_quota(self, pct, period_ms, threads=None):
         """pct % of one CPU per period_ms, or no limit (pct None). A long
         period makes long stalls: the process runs its quota, then none of
-        its threads runs until the period ends."""
+        its threads runs until the period ends. threads="reader": only the
+        threads that read the stream's sockets (cgroup v1 moves single
+        threads through "tasks"), found again at every change."""
         if self.cgroup is None:
             path = os.path.join(CGROUP_CPU, f"vdm-leadtime-{self.p}")
             os.mkdir(path)
             self.cgroup = path
-            # Moving the process moves all its threads (cgroup v1 cgroup.procs).
-            with open(os.path.join(path, "cgroup.procs"), "w") as f:
-                f.write(str(self.receiver.pid))
+            if threads is None:
+                # Moving the process moves all its threads (cgroup v1 cgroup.procs).
+                with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                    f.write(str(self.receiver.pid))
+        moved = []
+        if threads is not None and pct is not None:
+            moved = self.reader_tids()
+            if not moved:
+                raise TestbedError(f"no receiver thread named {self.reader_prefix}*")
+            for tid in moved:
+                with open(os.path.join(self.cgroup, "tasks"), "w") as f:
+                    f.write(tid)
         quota_file = os.path.join(self.cgroup, "cpu.cfs_quota_us")
         if pct is None:
             with open(quota_file, "w") as f:
@@ -216,8 +246,8 @@ class Testbed:
             f.write(str(period_us))
         with open(quota_file, "w") as f:
             f.write(str(int(period_us * pct / 100)))
-        with open(os.path.join(self.cgroup, "cgroup.procs")) as f:
-            return {"pids_in_cgroup": len(f.read().split())}
+        with open(os.path.join(self.cgroup, "tasks")) as f:
+            return {"tids_in_cgroup": len(f.read().split()), "threads_moved": len(moved)}
 
     def _cpu_stat(self):
         with open(os.path.join(self.cgroup, "cpu.stat")) as f:
@@ -229,11 +259,11 @@ class Testbed:
         try:
             with open(os.path.join(self.cgroup, "cpu.cfs_quota_us"), "w") as f:
                 f.write("-1")
-            with open(os.path.join(self.cgroup, "cgroup.procs")) as f:
-                pids = f.read().split()
-            for pid in pids:  # back to the root group before rmdir
-                with open(os.path.join(CGROUP_CPU, "cgroup.procs"), "w") as root:
-                    root.write(pid)
+            with open(os.path.join(self.cgroup, "tasks")) as f:
+                tids = f.read().split()
+            for tid in tids:  # back to the root group before rmdir (thread by thread)
+                with open(os.path.join(CGROUP_CPU, "tasks"), "w") as root:
+                    root.write(tid)
             os.rmdir(self.cgroup)
         except OSError as e:
             self.log(f"could not remove cgroup {self.cgroup}: {e}")
@@ -290,6 +320,7 @@ def run_scenario(scenario, transport, latency_ms, stream, build_dir, workdir, pr
     as it was applied (CLOCK_MONOTONIC times) and the testbed's counters."""
     os.makedirs(workdir, exist_ok=True)
     bed = Testbed(prefix, build_dir, workdir, log)
+    bed.reader_prefix = READER_THREADS[transport]
     applied = []
     try:
         bed.up(scenario["tbf"])

@@ -159,6 +159,8 @@ def _perturbations(svg, record, x, y, t0, t_end):
             elif a["op"] in on:
                 start = on.pop(a["op"])
                 label = "outage" if a["op"] == "blackhole" else f"CPU {start['quota_pct']}%"
+                if start.get("threads"):
+                    label += " (socket readers)"
                 if "throttled_periods" in a:
                     label += f", stopped in {a['throttled_periods']} periods"
                 svg.rect(x(start["t"]), y + 2, x(a["t"]) - x(start["t"]), LANE_H - 4,

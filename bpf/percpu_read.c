@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* percpu_read.c — batched sums of per-CPU array keys (see percpu_read.h). */
+#define _GNU_SOURCE
+#include "percpu_read.h"
+
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "debug_switch.h"
+
+/* The kernel's ENOTSUPP (not in userspace headers): no batch op for this map. */
+#define KERNEL_ENOTSUPP 524
+/* At most this many bytes of per-CPU values per call, so that a host with
+ * hundreds of CPUs does not make the reader allocate megabytes. */
+#define MAX_VALUE_BYTES (256 * 1024)
+
+static atomic_bool batch_refused;
+
+bool
+vdm_percpu_batch_enabled (void)
+{
+  return !atomic_load (&batch_refused) && !vdm_debug_switch (VDM_SWITCH_NO_BATCH);
+}
+
+/* The errors that say "this kernel (or its sandbox) has no batch lookup",
+ * as opposed to a failure of this one call. */
+static bool
+is_refusal (int err)
+{
+  return err == -KERNEL_ENOTSUPP || err == -EOPNOTSUPP || err == -EINVAL || err == -ENOSYS
+      || err == -EPERM;
+}
+
+static uint64_t
+sum_cpus (const uint64_t *values, int n_cpus)
+{
+  uint64_t total = 0;
+  for (int cpu = 0; cpu < n_cpus; cpu++)
+    total += values[cpu];
+  return total;
+}
+
+/* One key at a time: what every kernel can do. */
+static int
+sum_per_key (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, uint64_t *sums)
+{
+  uint64_t *values = calloc ((size_t) n_cpus, sizeof *values);
+  int last_error = 0;
+  uint32_t read = 0;
+
+  if (!values)
+    return -ENOMEM;
+  for (uint32_t i = 0; i < n_keys; i++) {
+    uint32_t key = first_key + i;
+    int err = bpf_map_lookup_elem (map_fd, &key, values);
+    if (err == 0) {
+      sums[i] = sum_cpus (values, n_cpus);
+      read++;
+    } else if (err != -ENOENT) {
+      last_error = err;
+    }
+  }
+  free (values);
+  return read == 0 && last_error ? last_error : 0;
+}
+
+/* One BPF_MAP_LOOKUP_BATCH per chunk. The kernel's generic array batch
+ * starts at the key after in_batch (NULL: key 0) and stops at count keys
+ * or at the map's end (-ENOENT with the keys it did read). */
+static int
+sum_batched (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, uint64_t *sums)
+{
+  uint32_t chunk = MAX_VALUE_BYTES / (sizeof (uint64_t) * (uint32_t) n_cpus);
+  if (chunk == 0)
+    chunk = 1;
+  if (chunk > n_keys)
+    chunk = n_keys;
+  uint32_t *keys = calloc (chunk, sizeof *keys);
+  uint64_t *values = calloc ((size_t) chunk * (size_t) n_cpus, sizeof *values);
+  int rc = 0;
+  uint32_t done = 0;
+
+  if (!keys || !values)
+    rc = -ENOMEM;
+  while (rc == 0 && done < n_keys) {
+    uint32_t previous = first_key + done - 1, out_batch = 0;
+    uint32_t count = n_keys - done < chunk ? n_keys - done : chunk;
+    int err = bpf_map_lookup_batch (map_fd, first_key + done == 0 ? NULL : &previous, &out_batch,
+        keys, values, &count, NULL);
+    if (err < 0 && err != -ENOENT)
+      rc = err;
+    if (err < 0 && err != -ENOENT)
+      break;
+    for (uint32_t j = 0; j < count; j++)
+      if (keys[j] >= first_key && keys[j] - first_key < n_keys)
+        sums[keys[j] - first_key] = sum_cpus (&values[(size_t) j * (size_t) n_cpus], n_cpus);
+    done += count;
+    if (err == -ENOENT || count == 0)
+      break;  /* the end of the map: the rest sums to 0 */
+  }
+  free (keys);
+  free (values);
+  return rc;
+}
+
+int
+vdm_percpu_sum_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus,
+    uint64_t *sums)
+{
+  if (n_keys == 0)
+    return 0;
+  memset (sums, 0, (size_t) n_keys * sizeof *sums);
+  if (map_fd < 0 || n_cpus <= 0)
+    return -EINVAL;
+  if (vdm_percpu_batch_enabled ()) {
+    int err = sum_batched (map_fd, first_key, n_keys, n_cpus, sums);
+    if (err == 0)
+      return 0;
+    if (is_refusal (err) && !atomic_exchange (&batch_refused, true))
+      fprintf (stderr, "vdropmon: batched BPF map lookups refused (%s): reading counters "
+          "one key at a time\n", strerror (-err));
+    memset (sums, 0, (size_t) n_keys * sizeof *sums);
+  }
+  return sum_per_key (map_fd, first_key, n_keys, n_cpus, sums);
+}
