@@ -313,6 +313,16 @@ destroy_source (vdm_embedded *source)
   free (source);
 }
 
+/* live_watches has one entry per watch slot, like every per-slot map:
+ * whatever size the per-slot maps are given before load, it follows
+ * queue_peak's (a slot beyond it would never match). */
+static int
+size_live_watches (struct vdropmon_bpf *skel)
+{
+  return bpf_map__set_max_entries (skel->maps.live_watches,
+      bpf_map__max_entries (skel->maps.queue_peak));
+}
+
 static char *
 load_and_attach (vdm_embedded *source)
 {
@@ -337,7 +347,8 @@ load_and_attach (vdm_embedded *source)
   btf__free (vmlinux);
   if (error)
     return error;
-  err = vdropmon_bpf__load (source->skel);
+  err = size_live_watches (source->skel);
+  err = err ? err : vdropmon_bpf__load (source->skel);
   if (err)
     return explain_load_errno (err, "loading the BPF program failed");
   err = vdropmon_bpf__attach (source->skel);
