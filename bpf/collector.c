@@ -62,8 +62,8 @@ typedef struct {
   unsigned n_subscribers;
 } watch_entry;
 
-/* The generation keeps ids positive as an int. */
-#define GENERATION_MASK ((1u << 23) - 1)
+/* The generation keeps ids positive as an int (vdropmon_event.h). */
+#define GENERATION_MASK ((1u << VDM_WATCH_GENERATION_BITS) - 1)
 
 typedef struct {
   vdm_source base;             /* first: the generic reference count and ops */
@@ -76,10 +76,12 @@ typedef struct {
   vdm_reason_table reasons;
   vdm_source_info info;
   int n_cpus;
-  watch_entry watches[VDM_MAX_WATCHES]; /* index = slot; 0 unused */
+  uint32_t n_slots;             /* the maps' size in watch slots, slot 0 unused */
+  uint32_t n_used;             /* slots in use */
+  watch_entry *watches;        /* [n_slots], index = slot */
   /* The public id of each slot in use, 0 when free: read without the lock by
    * counters() and friends, which a callback may call under it. */
-  atomic_uint live_ids[VDM_MAX_WATCHES];
+  atomic_uint *live_ids;       /* [n_slots] */
   unsigned long stale_events;  /* collector thread: events for a released watch, dropped */
   vdm_subscription *subscriptions;
 } vdm_embedded;
@@ -89,6 +91,8 @@ typedef struct {
  * reached 0 is never handed out again (see ref_if_alive). */
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static vdm_embedded *shared_source;
+/* Watch slots the next load sizes its maps for (vdm_embedded_set_capacity). */
+static uint32_t requested_slots = VDM_DEFAULT_WATCH_SLOTS;
 
 static const vdm_source_ops embedded_ops;
 
@@ -197,7 +201,7 @@ choose_programs (vdm_embedded *source, const struct btf *vmlinux)
 static uint32_t
 public_id (uint32_t slot, const watch_entry *watch)
 {
-  return slot | (watch->generation & GENERATION_MASK) << 8;
+  return slot | (watch->generation & GENERATION_MASK) << VDM_WATCH_SLOT_BITS;
 }
 
 /* source->lock held. An event queued while its watch was released, and
@@ -236,7 +240,7 @@ dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev,
   watch_entry *watch;
   unsigned i;
 
-  if (slot == 0)
+  if (slot == 0 || slot >= source->n_slots)
     return;
   pthread_mutex_lock (&source->lock);
   watch = &source->watches[slot];
@@ -310,17 +314,26 @@ destroy_source (vdm_embedded *source)
   vdropmon_bpf__destroy (source->skel); /* detaches every link */
   vdm_reason_table_clear (&source->reasons);
   pthread_mutex_destroy (&source->lock);
+  free (source->watches);
+  free (source->live_ids);
   free (source);
 }
 
-/* live_watches has one entry per watch slot, like every per-slot map:
- * whatever size the per-slot maps are given before load, it follows
- * queue_peak's (a slot beyond it would never match). */
+/* The watch maps hold n_slots watches: set before load, so that one
+ * program serves an element (a few sockets) or a host (thousands). */
 static int
-size_live_watches (struct vdropmon_bpf *skel)
+size_watch_maps (vdm_embedded *source)
 {
-  return bpf_map__set_max_entries (skel->maps.live_watches,
-      bpf_map__max_entries (skel->maps.queue_peak));
+  struct vdropmon_bpf *skel = source->skel;
+  uint32_t n = source->n_slots;
+  int err = 0;
+
+  err = err ? err : bpf_map__set_max_entries (skel->maps.live_watches, n);
+  err = err ? err : bpf_map__set_max_entries (skel->maps.watched_flows, n * VDM_FLOW_KEYS_PER_SLOT);
+  err = err ? err : bpf_map__set_max_entries (skel->maps.drop_counters, n * VDM_REASON_SLOTS);
+  err = err ? err : bpf_map__set_max_entries (skel->maps.events_lost, n);
+  err = err ? err : bpf_map__set_max_entries (skel->maps.queue_peak, n);
+  return err;
 }
 
 static char *
@@ -347,8 +360,10 @@ load_and_attach (vdm_embedded *source)
   btf__free (vmlinux);
   if (error)
     return error;
-  err = size_live_watches (source->skel);
-  err = err ? err : vdropmon_bpf__load (source->skel);
+  err = size_watch_maps (source);
+  if (err)
+    return explain_load_errno (err, "sizing the BPF maps failed");
+  err = vdropmon_bpf__load (source->skel);
   if (err)
     return explain_load_errno (err, "loading the BPF program failed");
   err = vdropmon_bpf__attach (source->skel);
@@ -391,9 +406,15 @@ create_source (char **error)
   vdm_source_init (&source->base, &embedded_ops);
   pthread_mutex_init (&source->lock, NULL);
   source->info.name = "embedded";
+  source->n_slots = requested_slots;
+  source->watches = calloc (source->n_slots, sizeof (*source->watches));
+  source->live_ids = calloc (source->n_slots, sizeof (*source->live_ids));
   source->n_cpus = libbpf_num_possible_cpus ();
-  *error = source->n_cpus > 0 ? load_and_attach_quietly (source)
-      : vdm_source_format_error ("cannot count the possible CPUs");
+  if (!source->watches || !source->live_ids)
+    *error = vdm_source_format_error ("out of memory for %u watch slots", source->n_slots);
+  else
+    *error = source->n_cpus > 0 ? load_and_attach_quietly (source)
+        : vdm_source_format_error ("cannot count the possible CPUs");
   if (*error) {
     destroy_source (source);
     return NULL;
@@ -478,6 +499,37 @@ vdm_source_open_embedded (char **error)
   }
   pthread_mutex_unlock (&shared_lock);
   return source ? &source->base : NULL;
+}
+
+int
+vdm_embedded_set_capacity (unsigned max_watches)
+{
+  int err = 0;
+
+  if (max_watches == 0 || max_watches >= VDM_WATCH_SLOTS_MAX)
+    return -EINVAL;
+  pthread_mutex_lock (&shared_lock);
+  if (shared_source && shared_source->n_slots != max_watches + 1)
+    err = -EBUSY;
+  else
+    requested_slots = max_watches + 1;
+  pthread_mutex_unlock (&shared_lock);
+  return err;
+}
+
+int
+vdm_embedded_table (vdm_source *base, unsigned *in_use, unsigned *capacity)
+{
+  vdm_embedded *source;
+
+  if (!base || base->ops != &embedded_ops)
+    return -ENOTSUP;
+  source = embedded (base);
+  pthread_mutex_lock (&source->lock);
+  *in_use = source->n_used;
+  *capacity = source->n_slots - 1;
+  pthread_mutex_unlock (&source->lock);
+  return 0;
 }
 
 unsigned long
@@ -579,6 +631,7 @@ release_kernel_keys (vdm_embedded *source, uint32_t slot)
   atomic_store (&source->live_ids[slot], 0);
   memset (watch, 0, sizeof (*watch));
   watch->generation = generation;
+  source->n_used--;
 }
 
 /* Marks the socket itself as watched (socket-local storage, through its
@@ -649,7 +702,7 @@ find_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *fl
 {
   uint32_t slot, owner = 0;
 
-  for (slot = 1; slot < VDM_MAX_WATCHES; slot++) {
+  for (slot = 1; slot < source->n_slots; slot++) {
     const watch_entry *watch = &source->watches[slot];
     if (!watch->used)
       continue;
@@ -658,7 +711,8 @@ find_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *fl
       return slot;
   }
   if (!cookie && bpf_map_lookup_elem (bpf_map__fd (source->skel->maps.watched_flows), first_key,
-          &owner) == 0 && source->watches[VDM_WATCH_SLOT (owner)].used)
+          &owner) == 0 && VDM_WATCH_SLOT (owner) < source->n_slots
+      && source->watches[VDM_WATCH_SLOT (owner)].used)
     return VDM_WATCH_SLOT (owner);
   return 0;
 }
@@ -685,12 +739,13 @@ create_watch (vdm_embedded *source, int fd, uint64_t cookie, const struct vdm_fl
   watch_entry *watch;
   int err;
 
-  for (slot = 1; slot < VDM_MAX_WATCHES && source->watches[slot].used; slot++)
+  for (slot = 1; slot < source->n_slots && source->watches[slot].used; slot++)
     ;
-  if (slot == VDM_MAX_WATCHES)
-    return -ENOSPC;
+  if (slot == source->n_slots)
+    return -ENOSPC;             /* the table is full: the caller says so, nothing breaks */
   watch = &source->watches[slot];
   watch->used = true;
+  source->n_used++;
   watch->cookie = cookie;
   watch->flow = *flow;
   memcpy (watch->keys, keys, n_keys * sizeof (*keys));
@@ -751,7 +806,8 @@ live_slot (vdm_embedded *source, uint32_t watch_id)
 {
   uint32_t slot = VDM_WATCH_SLOT (watch_id);
 
-  return slot && atomic_load (&source->live_ids[slot]) == watch_id ? slot : 0;
+  return slot && slot < source->n_slots && atomic_load (&source->live_ids[slot]) == watch_id
+      ? slot : 0;
 }
 
 static void
@@ -776,7 +832,7 @@ embedded_unsubscribe (vdm_source *base, vdm_subscription *sub)
 
   /* Dispatch holds the lock, so once we have it no callback of sub is running. */
   pthread_mutex_lock (&source->lock);
-  for (slot = 1; slot < VDM_MAX_WATCHES; slot++)
+  for (slot = 1; slot < source->n_slots; slot++)
     if (source->watches[slot].used)
       remove_subscriber (source, slot, sub);
   for (link = &source->subscriptions; *link; link = &(*link)->next) {

@@ -23,6 +23,18 @@ VDM_SOURCE_API int vdm_embedded_program_stats (vdm_source *source, vdm_program w
 /* Global per-CPU health counters of the program (enum vdm_health), summed. */
 VDM_SOURCE_API int vdm_embedded_health (vdm_source *source, enum vdm_health slot, uint64_t *value);
 
+/* How many watches (sockets, or flows named by hand) the next load of the
+ * embedded collector in this process can hold: its BPF maps are sized for
+ * them before load (each costs VDM_REASON_SLOTS per-CPU counters in the
+ * kernel). Default VDM_DEFAULT_WATCH_SLOTS - 1 (255), enough for an
+ * element's process; vdropmond asks for thousands. Returns 0, -EINVAL outside
+ * 1..VDM_WATCH_SLOTS_MAX - 1, -EBUSY when a collector of another size is
+ * loaded already. */
+VDM_SOURCE_API int vdm_embedded_set_capacity (unsigned max_watches);
+
+/* Watches in use and the capacity of a loaded embedded collector. */
+VDM_SOURCE_API int vdm_embedded_table (vdm_source *source, unsigned *in_use, unsigned *capacity);
+
 /* How many times this process tried to load the program. A failed load is
  * remembered (10 s, or until euid or effective capabilities change) instead
  * of tried again at every open: for tests. */

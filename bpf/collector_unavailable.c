@@ -35,3 +35,15 @@ vdm_embedded_load_attempts (void)
 {
   return 0;
 }
+
+int
+vdm_embedded_set_capacity (unsigned max_watches)
+{
+  return -ENOTSUP;
+}
+
+int
+vdm_embedded_table (vdm_source *source, unsigned *in_use, unsigned *capacity)
+{
+  return -ENOTSUP;
+}

@@ -15,7 +15,7 @@
 
 #include "event_source.h"
 
-#define VDM_MAX_KEYS_PER_WATCH 8
+#define VDM_MAX_KEYS_PER_WATCH VDM_FLOW_KEYS_PER_SLOT /* the BPF map is sized by it */
 
 /* The network namespace cookie of the calling thread, 0 if unknown. */
 VDM_SOURCE_API uint64_t vdm_current_netns_cookie (void);

@@ -45,7 +45,7 @@ struct {
  * socket. */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, VDM_MAX_WATCHES);
+  __uint(max_entries, VDM_DEFAULT_WATCH_SLOTS); /* sized at load: n_slots */
   __type(key, __u32);
   __type(value, __u32);
 } live_watches SEC(".maps");
@@ -53,7 +53,7 @@ struct {
 /* flow (wildcards as zeros; netns always set, except transit keys: 0) -> watch id */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, VDM_MAX_WATCHES * 8);
+  __uint(max_entries, VDM_DEFAULT_WATCH_SLOTS * VDM_FLOW_KEYS_PER_SLOT);
   __type(key, struct vdm_flow_key);
   __type(value, __u32);
 } watched_flows SEC(".maps");
@@ -69,7 +69,7 @@ struct {
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, VDM_MAX_WATCHES * VDM_REASON_SLOTS);
+  __uint(max_entries, VDM_DEFAULT_WATCH_SLOTS * VDM_REASON_SLOTS);
   __type(key, __u32);
   __type(value, __u64);
 } drop_counters SEC(".maps");
@@ -86,7 +86,7 @@ struct {
 /* Ring-buffer reserve failures per watch id. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, VDM_MAX_WATCHES);
+  __uint(max_entries, VDM_DEFAULT_WATCH_SLOTS);
   __type(key, __u32);
   __type(value, __u64);
 } events_lost SEC(".maps");
@@ -95,7 +95,7 @@ struct {
  * userspace. 64-bit like every per-CPU value userspace reads (8-byte stride). */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, VDM_MAX_WATCHES);
+  __uint(max_entries, VDM_DEFAULT_WATCH_SLOTS);
   __type(key, __u32);
   __type(value, __u64);
 } queue_peak SEC(".maps");

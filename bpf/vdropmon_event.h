@@ -13,12 +13,25 @@
 #include <linux/types.h>
 #endif
 
-/* A watch id is a slot (low 8 bits: 1..255, indexing the per-CPU arrays; 0
- * is never used, so a zero lookup means "not watched") and a generation
- * (the bits above), bumped each time the slot is reused, so that an event
- * queued for a released watch never reaches the slot's next owner. */
-#define VDM_MAX_WATCHES 256
-#define VDM_WATCH_SLOT(id) ((id) & (VDM_MAX_WATCHES - 1))
+/* A watch id is a slot (low VDM_WATCH_SLOT_BITS bits: 1..slots-1, indexing
+ * the per-CPU arrays; 0 is never used, so a zero lookup means "not
+ * watched") and a generation (the bits above, up to bit 30 so that an id
+ * stays a positive int), bumped each time the slot is reused, so that an
+ * event queued for a released watch never reaches the slot's next owner.
+ *
+ * How many slots a loaded program has is the loader's choice (the maps are
+ * sized with bpf_map__set_max_entries before load: vdropmond 4096, an
+ * element's embedded collector VDM_DEFAULT_WATCH_SLOTS); the sizes written
+ * in vdropmon.bpf.c are those of the default. Every array lookup is bounded
+ * by the map's real size, so the program itself never needs to know it. */
+#define VDM_WATCH_SLOT_BITS 16
+#define VDM_WATCH_SLOT_MASK ((1u << VDM_WATCH_SLOT_BITS) - 1)
+#define VDM_WATCH_GENERATION_BITS (31 - VDM_WATCH_SLOT_BITS)
+#define VDM_WATCH_SLOT(id) ((id) & VDM_WATCH_SLOT_MASK)
+#define VDM_WATCH_SLOTS_MAX (1u << VDM_WATCH_SLOT_BITS) /* slot 0 included, never used */
+#define VDM_DEFAULT_WATCH_SLOTS 256
+/* Flow keys a watch may install (flow_keys.h), and so watched_flows entries per slot. */
+#define VDM_FLOW_KEYS_PER_SLOT 8
 /* Reason codes >= VDM_REASON_SLOTS - 1 (incl. subsystem reasons) share the last slot. */
 #define VDM_REASON_SLOTS 256
 #define VDM_PAYLOAD_BYTES 64

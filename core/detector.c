@@ -182,6 +182,7 @@ vdm_detector_config_init (vdm_detector_config *config)
     .surge_bins = 2,
     .min_drops_per_bin = 0.5,
     .queue_fill_threshold = 0.9,
+    .queue_fill_warning = 0.5,
     .clear_bins = 10,
     .min_warning_interval_ns = 100 * VDM_MSECOND,
     .critical_factor = 4.0,
@@ -218,6 +219,7 @@ sanitized (const vdm_detector_config *in)
   if (out.min_drops_per_bin < 0)
     out.min_drops_per_bin = 0;
   out.queue_fill_threshold = number_or (out.queue_fill_threshold, defaults.queue_fill_threshold);
+  out.queue_fill_warning = number_or (out.queue_fill_warning, defaults.queue_fill_warning);
   if (out.clear_bins == 0)
     out.clear_bins = 1;
   out.critical_factor = number_or (out.critical_factor, defaults.critical_factor);
@@ -739,15 +741,28 @@ vdm_detector_keyframe_lost (vdm_detector *d, uint64_t time_ns)
   latch_trigger (d, time_ns, VDM_CAUSE_KEYFRAME, VDM_LEVEL_CRITICAL);
 }
 
+/* The reader is falling behind: the queue was at least queue_fill_warning
+ * full at the last reading and is again, no emptier (a keyframe that
+ * fills a small buffer once drains by the next bin). */
+static bool
+queue_filling (const vdm_detector *d, double fill)
+{
+  double level = d->config.queue_fill_warning;
+
+  return level > 0 && fill >= level && d->last_fill >= level && fill >= d->last_fill;
+}
+
 void
 vdm_detector_queue_fill (vdm_detector *d, uint64_t time_ns, double fill)
 {
   if (isnan (fill) || fill < 0)
     return;
   observe_time (d, time_ns);
-  d->last_fill = fill;
   if (fill >= d->config.queue_fill_threshold)
     latch_trigger (d, time_ns, VDM_CAUSE_HOST, VDM_LEVEL_CRITICAL);
+  else if (queue_filling (d, fill))
+    latch_trigger (d, time_ns, VDM_CAUSE_HOST, VDM_LEVEL_WARNING);
+  d->last_fill = fill;
 }
 
 /* A deficit that starts again long after the last one ended, and after

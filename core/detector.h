@@ -57,6 +57,10 @@ typedef struct {
   unsigned surge_bins;           /* k = 2 */
   double min_drops_per_bin;      /* 0.5: baseline floor, so a clean stream's lone drop is no surge */
   double queue_fill_threshold;   /* 0.9 */
+  /* 0.5: the receive queue at or above this at two readings in a row (one
+   * per bin), the second not lower, is the reader falling behind: a host
+   * warning before the queue is full (issue 12 part 4). 0: off. */
+  double queue_fill_warning;
   unsigned clear_bins;           /* 10 (1 s of quiet) */
   uint64_t min_warning_interval_ns; /* 100 ms */
   double critical_factor;        /* 4.0: EWMA above critical_factor x baseline -> critical */

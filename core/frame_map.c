@@ -3,7 +3,10 @@
  * frame_map.c — two small rings: recent frames (SSRC, RTP timestamp -> PTS,
  * keyframe) and recent arrivals of non-RTP buffers (running time -> PTS).
  * Linear scans are fine: capacities are a few hundred at most and the
- * newest entry, checked first, is the usual hit.
+ * newest entry, checked first, is the usual hit. A new frame of the one
+ * SSRC seen (the usual miss) is known new without a scan: its timestamp is
+ * later than every frame remembered (issue 13: a scan of all 512 frames
+ * per new frame was the monitor's largest per-packet cost).
  */
 #include "frame_map.h"
 
@@ -30,6 +33,11 @@ struct vdm_frame_map {
   frame_entry *frames;
   unsigned frames_next;  /* slot the next new frame goes to */
   unsigned frames_count;
+  /* While every frame since the reset is of one SSRC: the latest RTP
+   * timestamp among them (32-bit wrap-aware). */
+  bool one_ssrc;
+  uint32_t only_ssrc;
+  uint32_t latest_ts;
 
   arrival_entry *arrivals;
   unsigned arrivals_next;
@@ -67,6 +75,7 @@ void
 vdm_frame_map_reset (vdm_frame_map *map)
 {
   map->frames_next = map->frames_count = 0;
+  map->one_ssrc = false;
   map->arrivals_next = map->arrivals_count = 0;
 }
 
@@ -83,15 +92,41 @@ ring_index (unsigned next, unsigned capacity, unsigned i)
   return (next + capacity - 1 - i) % capacity;
 }
 
+/* The slot before slot i in the ring (newer to older), without a division. */
+static unsigned
+older_slot (const vdm_frame_map *map, unsigned i)
+{
+  return i ? i - 1 : map->capacity - 1;
+}
+
 static frame_entry *
 find_frame (vdm_frame_map *map, uint32_t ssrc, uint32_t rtp_ts)
 {
+  unsigned slot = map->frames_next;
+
+  if (map->one_ssrc && ssrc == map->only_ssrc && (int32_t) (rtp_ts - map->latest_ts) > 0)
+    return NULL;                /* later than any frame remembered */
   for (unsigned i = 0; i < map->frames_count; i++) {
-    frame_entry *f = &map->frames[ring_index (map->frames_next, map->capacity, i)];
+    slot = older_slot (map, slot);
+    frame_entry *f = &map->frames[slot];
     if (f->ssrc == ssrc && f->rtp_ts == rtp_ts)
       return f;
   }
   return NULL;
+}
+
+static void
+note_new_frame (vdm_frame_map *map, uint32_t ssrc, uint32_t rtp_ts)
+{
+  if (map->frames_count == 0) {
+    map->one_ssrc = true;
+    map->only_ssrc = ssrc;
+    map->latest_ts = rtp_ts;
+  } else if (ssrc != map->only_ssrc) {
+    map->one_ssrc = false;      /* until the next reset: scans only */
+  } else if ((int32_t) (rtp_ts - map->latest_ts) > 0) {
+    map->latest_ts = rtp_ts;
+  }
 }
 
 void
@@ -101,6 +136,7 @@ vdm_frame_map_observe_rtp (vdm_frame_map *map, uint32_t ssrc, uint32_t rtp_ts, u
   frame_entry *f = find_frame (map, ssrc, rtp_ts);
 
   if (f == NULL) {
+    note_new_frame (map, ssrc, rtp_ts);
     f = &map->frames[map->frames_next];
     map->frames_next = (map->frames_next + 1) % map->capacity;
     if (map->frames_count < map->capacity)
@@ -149,9 +185,11 @@ vdm_frame_map_lookup_rtp (const vdm_frame_map *map, uint32_t ssrc, uint32_t rtp_
   const frame_entry *exact = NULL, *anchor = NULL;
   uint32_t anchor_distance = 0;
   bool ssrc_known = false;
+  unsigned slot = map->frames_next;
 
   for (unsigned i = 0; i < map->frames_count; i++) {
-    const frame_entry *f = &map->frames[ring_index (map->frames_next, map->capacity, i)];
+    slot = older_slot (map, slot);
+    const frame_entry *f = &map->frames[slot];
     if (f->ssrc != ssrc)
       continue;
     ssrc_known = true;

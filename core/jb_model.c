@@ -13,6 +13,8 @@
 #define MIN_SLOPE 0.01                     /* under 1 % growth: not falling behind */
 /* A media step this large is a new stream (the runway's rule). */
 #define DISCONTINUITY_NS (10 * VDM_SECOND)
+/* Arrival and media time this far apart: no common timeline. */
+#define MAX_DELTA_NS (60 * VDM_SECOND)
 
 void
 vdm_jb_model_init (vdm_jb_model *m)
@@ -100,7 +102,7 @@ void
 vdm_jb_model_observe (vdm_jb_model *m, uint64_t arrival_ns, uint64_t media_ns,
     uint64_t latency_ns)
 {
-  uint64_t send_diff, out_time;
+  uint64_t send_diff, recv_diff, out_time;
   int64_t delta, jump;
 
   if (m->started && media_ns == m->last_media_ns)
@@ -114,7 +116,14 @@ vdm_jb_model_observe (vdm_jb_model *m, uint64_t arrival_ns, uint64_t media_ns,
   }
   m->last_media_ns = media_ns;
   send_diff = media_ns - m->base_media_ns;
-  delta = (int64_t) (arrival_ns - m->base_arrival_ns) - (int64_t) send_diff;
+  recv_diff = arrival_ns - m->base_arrival_ns;
+  /* Beyond a minute either way the two timelines have nothing in common
+   * (and the arithmetic below stays far from overflowing). */
+  if ((recv_diff > send_diff ? recv_diff - send_diff : send_diff - recv_diff) > MAX_DELTA_NS) {
+    note_restart (m, arrival_ns, media_ns);
+    return;
+  }
+  delta = (int64_t) (recv_diff - send_diff);
   jump = delta - m->skew;
   if (jump > (int64_t) SKEW_JUMP_NS || jump < -(int64_t) SKEW_JUMP_NS) {
     note_restart (m, arrival_ns, media_ns);

@@ -205,11 +205,17 @@ vdm_stream_monitor_buffer_passed (vdm_stream_monitor *mon, size_t size)
   mon->bytes += size;
 }
 
+static void
+rtp_passed (vdm_stream_monitor *mon, uint32_t ssrc, uint32_t rtp_ts, uint64_t pts, bool keyframe)
+{
+  mon->rtp_packets++;
+  vdm_frame_map_observe_rtp (mon->frames, ssrc, rtp_ts, pts, keyframe);
+}
+
 void
 vdm_stream_monitor_rtp_passed (vdm_stream_monitor *mon, const vdm_rtp_header *rtp, uint64_t pts)
 {
-  mon->rtp_packets++;
-  vdm_frame_map_observe_rtp (mon->frames, rtp->ssrc, rtp->timestamp, pts,
+  rtp_passed (mon, rtp->ssrc, rtp->timestamp, pts,
       vdm_payload_is_keyframe (mon->codec, rtp->payload, rtp->payload_len));
 }
 
@@ -253,15 +259,15 @@ on_unexplained_gap (uint32_t ssrc, uint16_t first_seq, uint16_t count, uint64_t 
   vdm_monitor_note_damage (mon, context->stamp);
 }
 
-bool
-vdm_stream_monitor_rtp_arrived (vdm_stream_monitor *mon, const vdm_rtp_header *rtp, size_t size,
+static bool
+rtp_arrived (vdm_stream_monitor *mon, const vdm_rtp_header *rtp, bool keyframe, size_t size,
     vdm_now now)
 {
   vdm_gap_context context = {
     .stamp = now.clock,         /* the damage, on the detector's time base */
     .rtp_ts = rtp->timestamp,
     .payload_type = rtp->payload_type,
-    .keyframe = vdm_payload_is_keyframe (mon->codec, rtp->payload, rtp->payload_len),
+    .keyframe = keyframe,
   };
   vdm_seq_gap gap;
 
@@ -278,6 +284,14 @@ vdm_stream_monitor_rtp_arrived (vdm_stream_monitor *mon, const vdm_rtp_header *r
   return true;
 }
 
+bool
+vdm_stream_monitor_rtp_arrived (vdm_stream_monitor *mon, const vdm_rtp_header *rtp, size_t size,
+    vdm_now now)
+{
+  return rtp_arrived (mon, rtp,
+      vdm_payload_is_keyframe (mon->codec, rtp->payload, rtp->payload_len), size, now);
+}
+
 void
 vdm_stream_monitor_media_arrived (vdm_stream_monitor *mon, uint64_t pts, uint64_t now)
 {
@@ -287,6 +301,48 @@ vdm_stream_monitor_media_arrived (vdm_stream_monitor *mon, uint64_t pts, uint64_
    * their PTS in the units of an RTP timestamp (one "source", 0). */
   vdm_arrival_stats_packet (&mon->arrival, now, 0,
       (uint32_t) ((unsigned __int128) pts * mon->arrival.clock_rate / VDM_SECOND));
+}
+
+/* The facts of one packet from a packet ring: the same inputs as the calls
+ * above, with the keyframe flag the producer found in the payload. */
+bool
+vdm_stream_monitor_packet (vdm_stream_monitor *mon, const vdm_packet_record *r)
+{
+  bool rtp = r->flags & VDM_PACKET_RTP, keyframe = r->flags & VDM_PACKET_KEYFRAME;
+  vdm_now now = {.clock = r->clock,.mono = r->mono };
+
+  if (r->flags & VDM_PACKET_PASSED)
+    vdm_stream_monitor_buffer_passed (mon, r->size);
+  if (r->flags & VDM_PACKET_FRAME) {
+    if (rtp)
+      rtp_passed (mon, r->ssrc, r->rtp_ts, r->pts, keyframe);
+    else if (r->pts != VDM_TIME_NONE)
+      vdm_stream_monitor_media_passed (mon, r->pts, r->pts);
+  }
+  if (!(r->flags & VDM_PACKET_ARRIVED))
+    return false;
+  if (r->flags & VDM_PACKET_AFTER_LOSS)
+    vdm_stream_monitor_arrivals_unobserved (mon);
+  if (rtp) {
+    vdm_rtp_header header = {
+      .marker = r->flags & VDM_PACKET_MARKER,
+      .payload_type = r->payload_type,
+      .seq = r->seq,
+      .timestamp = r->rtp_ts,
+      .ssrc = r->ssrc,
+    };
+    return rtp_arrived (mon, &header, keyframe, r->size, now);
+  }
+  if (r->pts != VDM_TIME_NONE)
+    vdm_stream_monitor_media_arrived (mon, r->pts, r->clock);
+  return false;
+}
+
+void
+vdm_stream_monitor_arrivals_unobserved (vdm_stream_monitor *mon)
+{
+  /* the sequence numbers of the missing arrivals are no loss */
+  vdm_seq_tracker_forget_sources (mon->seqs);
 }
 
 void
@@ -640,7 +696,8 @@ vdm_stream_monitor_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out)
     uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer), jb_freeze;
 
     /* over RTP the jitterbuffer's timeline may break first */
-    if (vdm_monitor_predict_jb_freeze (mon, buffer, &jb_freeze) && jb_freeze < empty_in)
+    if (vdm_monitor_predict_jb_freeze (mon, buffer, (int64_t) (buffer / 10), &jb_freeze)
+        && jb_freeze < empty_in)
       empty_in = jb_freeze;
     if (empty_in != VDM_TIME_NONE)
       out->runway_ms = empty_in / 1e6;

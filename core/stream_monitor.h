@@ -31,6 +31,7 @@
 #include "clock_map.h"
 #include "detector.h"
 #include "drop_batcher.h"
+#include "packet_ring.h"
 #include "rtp_parse.h"
 #include "vdm_time.h"
 
@@ -163,6 +164,18 @@ bool vdm_stream_monitor_rtp_arrived (vdm_stream_monitor *mon, const vdm_rtp_head
     size_t size, vdm_now now);
 /* A timestamped non-RTP unit arrived (media time pts). */
 void vdm_stream_monitor_media_arrived (vdm_stream_monitor *mon, uint64_t pts, uint64_t now_clock);
+/* One packet's facts, handed over through a packet ring (packet_ring.h)
+ * by a streaming thread that does not take the caller's lock: PASSED does
+ * what buffer_passed does, FRAME what rtp_passed (media_passed, not RTP)
+ * does, ARRIVED
+ * what rtp_arrived (media_arrived) does, at the record's times, with the
+ * keyframe flag the producer found. AFTER_LOSS on an arrival: the arrivals
+ * just before it were not observed (arrivals_unobserved). Returns true
+ * when it revealed a gap. */
+bool vdm_stream_monitor_packet (vdm_stream_monitor *mon, const vdm_packet_record *record);
+/* Arrivals were not observed (a full packet ring): the next packet of each
+ * source starts a new sequence, so the missing ones are not loss. */
+void vdm_stream_monitor_arrivals_unobserved (vdm_stream_monitor *mon);
 /* The arrival point moved upstream (a udpsrc probe took over): sequence
  * and arrival state start over, the totals stay. */
 void vdm_stream_monitor_arrivals_moved (vdm_stream_monitor *mon);

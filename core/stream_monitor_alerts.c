@@ -129,26 +129,35 @@ runway_settled (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer)
   return false;
 }
 
+/* When the playout buffer runs dry at the lag's current growth: the
+ * runway (lag against the buffer) or, over RTP, the jitterbuffer's
+ * timeline breaking (stream_monitor_predict.c), the sooner.
+ * min_lag: a lag (or jitterbuffer deficit) below it is no trend yet. */
+static uint64_t
+lag_prediction (vdm_stream_monitor *mon, uint64_t buffer, int64_t min_lag)
+{
+  uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer), jb_freeze;
+
+  if (vdm_runway_lag (&mon->runway) < min_lag)
+    empty_in = VDM_TIME_NONE;
+  if (vdm_monitor_predict_jb_freeze (mon, buffer, min_lag, &jb_freeze) && jb_freeze < empty_in)
+    empty_in = jb_freeze;
+  return empty_in;
+}
+
 /* Media arriving ever later will empty the playout buffer within
  * runway-threshold: *empty_in says when. Lag under a tenth of the buffer
- * (or 20 ms) is jitter, not a trend. Over RTP the jitterbuffer's own
- * timeline may break first (stream_monitor_predict.c): the sooner. */
+ * (or 20 ms) is jitter, not a trend. */
 static bool
 is_starving (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
 {
   uint64_t buffer = vdm_monitor_playout_buffer (mon);
-  uint64_t jitter_floor, jb_freeze;
-  int64_t lag;
+  uint64_t jitter_floor;
 
   if (buffer == VDM_TIME_NONE || buffer == 0 || !runway_settled (mon, now, buffer))
     return false;
-  lag = vdm_runway_lag (&mon->runway);
-  *empty_in = vdm_runway_time_to_empty (&mon->runway, buffer);
   jitter_floor = buffer / 10 > 20 * VDM_MSECOND ? buffer / 10 : 20 * VDM_MSECOND;
-  if (lag < (int64_t) jitter_floor)
-    *empty_in = VDM_TIME_NONE;
-  if (vdm_monitor_predict_jb_freeze (mon, buffer, &jb_freeze) && jb_freeze < *empty_in)
-    *empty_in = jb_freeze;
+  *empty_in = lag_prediction (mon, buffer, (int64_t) jitter_floor);
   return *empty_in != VDM_TIME_NONE && *empty_in <= mon->config.runway_threshold_ns;
 }
 
@@ -169,15 +178,21 @@ is_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
 static void
 check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
 {
-  uint64_t empty_in = VDM_TIME_NONE, congested_in = VDM_TIME_NONE, buffer;
-  bool starving = is_starving (mon, now, &empty_in);
+  uint64_t predicted = VDM_TIME_NONE, congested_in = VDM_TIME_NONE, empty_in, buffer;
+  bool starving = is_starving (mon, now, &predicted);
   bool congested = is_congested (mon, now, &congested_in);
   bool deficit;
 
-  if (!starving)
-    empty_in = VDM_TIME_NONE;
-  if (congested && (empty_in == VDM_TIME_NONE || congested_in < empty_in))
-    empty_in = congested_in;      /* the sooner of the two predictions */
+  empty_in = starving ? predicted : VDM_TIME_NONE;
+  /* The delay gradient sees a queue building first, while its fitted
+   * trend still lags the growth (13.8 s predicted for a 6 s runway in
+   * test_stream_monitor.c); the lag-based predictions (runway, jitterbuffer
+   * timeline) measure the growth itself: the sooner of them all, even when
+   * those are beyond runway-threshold. */
+  if (congested) {
+    predicted = lag_prediction (mon, vdm_monitor_playout_buffer (mon), 0);
+    empty_in = congested_in < predicted ? congested_in : predicted;
+  }
   starving = starving || congested;
   /* the stall's adaptive threshold is at most the silence rule's */
   mon->silent = vdm_monitor_predict_stalled (mon, now)
@@ -186,11 +201,14 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
   if (deficit == mon->deficit)
     return;
   mon->deficit = deficit;
-  /* Media arriving late while our own receive queue is filling waits in
-   * this host, not on the network: the reader is too slow. */
+  /* Media arriving late — or not at all at the reader — while our own
+   * receive queue is half full waits in this host, not on the network:
+   * the reader is too slow (a slow consumer's first sign is often a
+   * silence at the reader, 0.3 s before its queue overflows, in the
+   * lead-time suite's starved runs). A network stall leaves the queue
+   * empty. */
   vdm_detector_arrival_deficit (mon->detector, now, deficit,
-      !mon->silent && mon->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST
-      : VDM_CAUSE_NETWORK);
+      mon->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST : VDM_CAUSE_NETWORK);
   if (!deficit || mon->episode.first_damage != VDM_TIME_NONE)
     return;
   if (mon->silent) {            /* what did not arrive was due right after the last packet */

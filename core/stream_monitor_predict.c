@@ -47,34 +47,35 @@ vdm_monitor_predict_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t med
 }
 
 /* The latency of the jitterbuffer the stream goes through (found around
- * the element), else the playout buffer. */
+ * the element: rtspsrc, rtpbin, rtpjitterbuffer), VDM_TIME_NONE if none is
+ * known: then no jitterbuffer timeline is modelled. */
 static uint64_t
-jitterbuffer_latency (const vdm_stream_monitor *mon, uint64_t buffer)
+jitterbuffer_latency (const vdm_stream_monitor *mon)
 {
   return mon->buffer_latency != VDM_TIME_NONE && mon->buffer_latency > 0
-      ? mon->buffer_latency : buffer;
+      ? mon->buffer_latency : VDM_TIME_NONE;
 }
 
-/* An RTP packet: the jitterbuffer's timeline too (jb_model.c). */
+/* An RTP packet: the jitterbuffer's timeline too (jb_model.c). Without a
+ * known jitterbuffer latency the model runs without its deadline rule and
+ * predicts nothing (vdm_monitor_predict_jb_freeze). */
 void
 vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns)
 {
-  uint64_t buffer = vdm_monitor_playout_buffer (mon);
-
-  vdm_jb_model_observe (&mon->jb, now, media_ns, jitterbuffer_latency (mon, buffer));
+  vdm_jb_model_observe (&mon->jb, now, media_ns, jitterbuffer_latency (mon));
 }
 
 /* An RTP jitterbuffer that restarts its timeline freezes the screen before
  * the lag reaches the buffer (at 1 s of deficit with a 2 s latency): when,
- * if the deficit is growing and above the jitter floor. */
+ * if the deficit is growing and at least min_deficit. */
 bool
 vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buffer,
-    uint64_t *freeze_in)
+    int64_t min_deficit, uint64_t *freeze_in)
 {
-  uint64_t jb_latency = jitterbuffer_latency (mon, buffer);
-  uint64_t floor = jb_latency / 10 > 20 * VDM_MSECOND ? jb_latency / 10 : 20 * VDM_MSECOND;
+  uint64_t jb_latency = jitterbuffer_latency (mon);
 
-  if (!mon->is_rtp || vdm_jb_model_deficit (&mon->jb) < (int64_t) floor)
+  if (!mon->is_rtp || jb_latency == VDM_TIME_NONE || buffer == VDM_TIME_NONE || buffer == 0
+      || vdm_jb_model_deficit (&mon->jb) < min_deficit)
     return false;
   *freeze_in = vdm_jb_model_time_to_freeze (&mon->jb, jb_latency, buffer);
   return *freeze_in != VDM_TIME_NONE;

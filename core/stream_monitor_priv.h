@@ -111,6 +111,6 @@ bool vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint6
 void vdm_monitor_predict_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out);
 void vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns);
 bool vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buffer,
-    uint64_t *freeze_in);
+    int64_t min_deficit, uint64_t *freeze_in);
 
 #endif

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collector.h"
 #include "out_queue.h"
 #include "wire.h"
 
@@ -362,6 +363,23 @@ reply_watch (client *c, const vdm_msg *in, const client_watch *w)
   return err == -ENOBUFS ? 0 : err;
 }
 
+/* ENOSPC from the collector: its watch table (--max-sockets) is full, or
+ * that one socket has all the subscribers a watch takes. Said with the
+ * numbers, to the client and in the log. */
+static int
+refuse_full_table (client *c, const vdm_msg *in)
+{
+  unsigned in_use = 0, capacity = 0;
+
+  if (vdm_embedded_table (c->server->source, &in_use, &capacity) < 0 || in_use < capacity)
+    return send_result (c, in->request_id, ENOSPC, "watch refused: this socket is watched by as "
+        "many clients as a watch can serve");
+  log_client (c, "watch refused: the daemon watches %u sockets, the limit (--max-sockets %u)",
+      in_use, capacity);
+  return send_result (c, in->request_id, ENOSPC, "watch refused: the daemon watches %u sockets, "
+      "its limit (vdropmond --max-sockets %u)", in_use, capacity);
+}
+
 /* The heart of the security model: everything about a watch comes from the
  * socket handed over, nothing from the frame. */
 static int
@@ -384,6 +402,8 @@ handle_watch (client *c, const vdm_msg *in, int fd)
     return send_result (c, in->request_id, ENOSPC, "watch refused: this client has %u watches, "
         "the limit (--max-watches)", c->n_watches);
   id = vdm_source_watch (c->server->source, c->sub, &spec);
+  if (id == -ENOSPC)
+    return refuse_full_table (c, in);
   if (id < 0)
     return send_result (c, in->request_id, id, "watch refused: the collector could not watch "
         "the socket: %s", strerror (-id));

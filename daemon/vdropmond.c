@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "collector.h"
 #include "event_source.h"
 #include "metrics_daemon.h"
 #include "server.h"
@@ -28,6 +29,10 @@
 
 #define DEFAULT_SOCKET "/run/vdropmon/vdropmond.sock"
 #define SD_LISTEN_FDS_START 3
+/* Sockets the whole daemon watches at once: the BPF maps are sized for
+ * them at start (about 6 KiB of kernel memory each on 2 CPUs, see
+ * docs/daemon.md), so the default covers a host of ~1,200 streams with room. */
+#define DEFAULT_MAX_SOCKETS 4096
 
 typedef struct {
   const char *socket_path;
@@ -35,6 +40,7 @@ typedef struct {
   const char *socket_group;
   bool status;
   const char *metrics_listen;   /* --metrics-listen, NULL: no metrics */
+  unsigned max_sockets;         /* --max-sockets: the collector's watch table */
   vdm_server_config server;
 } options;
 
@@ -43,7 +49,7 @@ usage (FILE *out)
 {
   fprintf (out,
       "usage: vdropmond [--socket PATH] [--socket-mode MODE] [--socket-group GROUP]\n"
-      "                 [--max-clients N] [--max-watches N] [--max-rate N]\n"
+      "                 [--max-clients N] [--max-watches N] [--max-rate N] [--max-sockets N]\n"
       "                 [--metrics-listen HOST:PORT]\n"
       "       vdropmond --status [--socket PATH]\n"
       "Serves vdropmon's kernel drop events to unprivileged pipelines (docs/daemon.md).\n"
@@ -76,6 +82,7 @@ parse_options (int argc, char **argv, options *o)
     { "max-clients", required_argument, NULL, 'c' },
     { "max-watches", required_argument, NULL, 'w' },
     { "max-rate", required_argument, NULL, 'r' },
+    { "max-sockets", required_argument, NULL, 'k' },
     { "status", no_argument, NULL, 'S' },
     { "metrics-listen", required_argument, NULL, 'M' },
     { "help", no_argument, NULL, 'h' },
@@ -90,6 +97,7 @@ parse_options (int argc, char **argv, options *o)
   o->server.max_clients = VDM_SERVER_DEFAULT_MAX_CLIENTS;
   o->server.max_watches = VDM_SERVER_DEFAULT_MAX_WATCHES;
   o->server.max_rate = VDM_SERVER_DEFAULT_MAX_RATE;
+  o->max_sockets = DEFAULT_MAX_SOCKETS;
   while ((opt = getopt_long (argc, argv, "h", long_options, NULL)) != -1) {
     bool ok = true;
     switch (opt) {
@@ -99,6 +107,9 @@ parse_options (int argc, char **argv, options *o)
       case 'c': ok = parse_unsigned (optarg, 10, &o->server.max_clients); break;
       case 'w': ok = parse_unsigned (optarg, 10, &o->server.max_watches); break;
       case 'r': ok = parse_unsigned (optarg, 10, &o->server.max_rate); break;
+      case 'k':
+        ok = parse_unsigned (optarg, 10, &o->max_sockets) && o->max_sockets < VDM_WATCH_SLOTS_MAX;
+        break;
       case 'S': o->status = true; break;
       case 'M': o->metrics_listen = optarg; break;
       case 'h': usage (stdout); exit (0);
@@ -258,6 +269,7 @@ serve (options *o)
     return 1;
   /* The program first, the socket after: a client that connects is served
    * at once (a restarted daemon is not answering while it loads). */
+  vdm_embedded_set_capacity (o->max_sockets);
   source = vdm_source_open_embedded (&error);
   if (!source) {
     fprintf (stderr, "vdropmond: cannot load the BPF collector: %s\n", error ? error : "?");
@@ -283,9 +295,9 @@ serve (options *o)
     vdm_source_unref (source);
     return 1;
   }
-  fprintf (stderr, "vdropmond: serving on %s (max %u clients, %u watches each, %u messages/s)\n",
-      activated ? "the socket systemd passed" : o->socket_path, o->server.max_clients,
-      o->server.max_watches, o->server.max_rate);
+  fprintf (stderr, "vdropmond: serving on %s (max %u clients, %u watches each, %u sockets in "
+      "all, %u messages/s)\n", activated ? "the socket systemd passed" : o->socket_path,
+      o->server.max_clients, o->server.max_watches, o->max_sockets, o->server.max_rate);
   err = vdm_server_run (server);
   vdm_server_free (server);
   vdm_daemon_metrics_stop (metrics);

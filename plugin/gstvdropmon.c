@@ -200,6 +200,7 @@ gst_vdropmon_set_caps (GstBaseTransform * trans, GstCaps * incaps, GstCaps * out
   gboolean is_rtp = gst_structure_has_name (s, "application/x-rtp");
 
   g_mutex_lock (&self->lock);
+  vdm_feeds_sync_locked (self);       /* what passed before, under the old format */
   vdm_arrivals_set_caps_locked (self, s);
   self->have_caps = TRUE;
   g_mutex_unlock (&self->lock);
@@ -224,6 +225,7 @@ gst_vdropmon_sink_event (GstBaseTransform * trans, GstEvent * event)
     case GST_EVENT_FLUSH_STOP:
       /* Timestamps restart after a flushing seek: forget the old mapping,
        * keep the totals. */
+      vdm_feeds_sync_locked (self);
       vdm_stream_monitor_flush (self->monitor);
       break;
     default:
@@ -262,11 +264,15 @@ gst_vdropmon_start (GstBaseTransform * trans)
   GstVdropmon *self = GST_VDROPMON (trans);
 
   g_mutex_lock (&self->lock);
-  /* Nothing of a previous run reaches this one (issue 9 #1). */
+  /* Nothing of a previous run reaches this one (issue 9 #1), nor what
+   * the streaming threads handed over after the last stop. */
+  vdm_feeds_restart_locked (self);
   vdm_stream_monitor_reset (self->monitor);
   vdm_stream_monitor_set_config (self->monitor, &self->config);
+  vdm_feeds_publish_format_locked (self);
   memset (&self->retired, 0, sizeof (self->retired));
-  self->arrival_probed = self->playing = self->have_caps = FALSE;
+  g_atomic_int_set (&self->arrival_probed, FALSE);
+  self->playing = self->have_caps = FALSE;
   self->worker_stop = self->wake = FALSE;
   self->rescan_requested = TRUE;
   self->next_fd_scan_mono = self->fd_scan_backoff = 0;
@@ -301,6 +307,7 @@ gst_vdropmon_stop (GstBaseTransform * trans)
   vdm_collector_stop (self);
   g_mutex_lock (&self->lock);
   gst_clear_object (&self->clock);
+  vdm_feeds_publish_clock_locked (self);
   g_mutex_unlock (&self->lock);
   return TRUE;
 }
@@ -357,6 +364,7 @@ gst_vdropmon_finalize (GObject * object)
   vdm_stream_monitor_free (self->monitor);
   vdm_element_analytics_free (self->analytics);
   g_array_unref (self->watches);
+  vdm_feeds_finalize (self);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -409,4 +417,5 @@ gst_vdropmon_init (GstVdropmon * self)
   self->monitor = vdm_stream_monitor_new (&self->config);
   self->analytics = vdm_element_analytics_new ();
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
+  vdm_feeds_init (self);
 }

@@ -5,7 +5,8 @@
  * which owns everything known of the stream. Files, by concern:
  *   gstvdropmon.c        GObject, start/stop, caps and events → monitor
  *   vdropmon_props.c     properties → monitor config (and doc blocks)
- *   vdropmon_arrivals.c  buffers seen passing and at udpsrc → monitor inputs
+ *   vdropmon_arrivals.c  buffers seen passing and at udpsrc → RTP headers
+ *   vdropmon_feed.c      packet rings from the streaming threads to the monitor
  *   vdropmon_collector.c    the kernel event source: opening, drops → monitor, counters
  *   vdropmon_watch.c     which sockets and flows are watched
  *   vdropmon_worker.c    the worker thread: when to tick, what to post
@@ -18,7 +19,10 @@
  * CLOCK_MONOTONIC; the worker keeps the monitor's clock map between the two.
  *
  * Locking: `lock` guards everything below it, properties included. Every
- * vfunc, probe and callback takes it, calls the monitor, releases it. The
+ * vfunc, probe and callback takes it, calls the monitor, releases it —
+ * except the per-buffer paths, which append to their feed's lock-free ring
+ * (vdropmon_feed.c); whoever takes the lock to use the monitor drains the
+ * rings first. The
  * event source is never called with it held (the source holds its own lock
  * while calling us); whoever calls the source holds a reference to it,
  * taken under `lock`, so that stop() cannot free it meanwhile.
@@ -42,6 +46,17 @@ G_BEGIN_DECLS
 
 GST_DEBUG_CATEGORY_EXTERN (vdropmon_debug);
 
+/* One streaming thread's packets on their way to the monitor, and the
+ * element's clock as those threads read it (vdropmon_feed.c). */
+typedef struct _VdmFeed VdmFeed;
+typedef struct _VdmStreamClock VdmStreamClock;
+
+/* What the streaming threads need of the stream's format, in one atomic
+ * int: our caps are RTP (bit 0), the codec (the bits above). */
+#define VDM_FEED_FORMAT(is_rtp, codec) ((gint) (((codec) << 1) | ((is_rtp) ? 1 : 0)))
+#define VDM_FEED_FORMAT_IS_RTP(format) (((format) & 1) != 0)
+#define VDM_FEED_FORMAT_CODEC(format) ((vdm_codec) ((format) >> 1))
+
 /* One socket or flow this element asked the event source to watch. */
 typedef struct
 {
@@ -49,6 +64,7 @@ typedef struct
   guint64 cookie;               /* the socket's SO_COOKIE; 0 for a flow named by hand */
   GstPad *probed_pad;           /* the udpsrc src pad we observe arrivals on */
   gulong probe_id;
+  VdmFeed *feed;                /* its probe's packets */
   gchar flow[VDM_FLOW_STRING_MAX];
   vdm_counters last_counters;   /* kept when the watch goes, so totals never shrink */
   guint64 events_lost_reported;
@@ -63,6 +79,18 @@ typedef struct
 struct _GstVdropmon
 {
   GstBaseTransform parent;
+
+  /* What transform_ip reads for every buffer, together (one cache line
+   * for a stream among thousands): see the fields' comments below. */
+  vdm_packet_ring *own_ring;    /* own_feed's ring */
+  /* Atomic: monitor time is CLOCK_MONOTONIC (no clock, or the system
+   * clock); else stream_clock is the clock to ask (vdropmon_feed.c). */
+  gint clock_is_monotonic;
+  VdmStreamClock *stream_clock; /* atomic; every one published stays in stream_clocks */
+  gint feed_format;             /* VDM_FEED_FORMAT(), atomic: read by streaming threads */
+  /* udpsrc probes see arrivals; transform_ip need not. Written under lock
+   * with g_atomic_int_set, read by transform_ip without it. */
+  gint arrival_probed;
 
   GMutex lock;
   GCond cond;
@@ -79,7 +107,14 @@ struct _GstVdropmon
 
   /* The stream. */
   vdm_stream_monitor *monitor;
-  gboolean arrival_probed;      /* udpsrc probes see arrivals; transform_ip need not */
+  /* Packets from the streaming threads (vdropmon_feed.c): every feed,
+   * transform_ip's own among them; drained under lock. */
+  GPtrArray *feeds;
+  VdmFeed *own_feed;
+  VdmFeed *rtp_feed;            /* the upstream RTP pad probe's */
+  guint64 unobserved_retired;   /* lost by feeds that went away */
+  guint64 unobserved_before;    /* lost before this run started */
+  GPtrArray *stream_clocks;
   gboolean playing;             /* PLAYING: arrivals are expected */
   gboolean have_caps;
   GstPad *rtp_pad;              /* nearest upstream RTP pad when we are not on one */
@@ -139,11 +174,35 @@ void vdm_props_init (GstVdropmon * self);
 void vdm_props_set (GObject * object, guint prop_id, const GValue * value, GParamSpec * pspec);
 void vdm_props_get (GObject * object, guint prop_id, GValue * value, GParamSpec * pspec);
 
+/* vdropmon_feed.c: streaming threads → monitor without the lock (issue 13) */
+void vdm_feeds_init (GstVdropmon * self);
+void vdm_feeds_finalize (GstVdropmon * self);
+VdmFeed *vdm_feed_ref (VdmFeed * feed);
+void vdm_feed_unref (gpointer feed);
+/* A feed for a probe's thread; the caller owns the returned reference. */
+VdmFeed *vdm_feeds_add_locked (GstVdropmon * self);
+void vdm_feeds_remove_locked (GstVdropmon * self, VdmFeed * feed);
+/* start(): what is in the rings is of no run; losses count from now. */
+void vdm_feeds_restart_locked (GstVdropmon * self);
+/* Everything handed over so far into the monitor; TRUE if a gap showed. */
+gboolean vdm_feeds_drain_locked (GstVdropmon * self);
+/* The same, waking the worker for a gap (callers other than the worker). */
+void vdm_feeds_sync_locked (GstVdropmon * self);
+/* Packets the streaming threads could not hand over (full rings). */
+guint64 vdm_feeds_unobserved_locked (GstVdropmon * self);
+void vdm_feeds_publish_clock_locked (GstVdropmon * self);
+void vdm_feeds_publish_format_locked (GstVdropmon * self);
+/* Producers, each from its feed's one thread; rtp: parsed, or NULL. */
+void vdm_feed_buffer_passed (GstVdropmon * self, GstBuffer * buf, const vdm_rtp_header * rtp);
+void vdm_feed_rtp_arrived (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp);
+void vdm_feed_rtp_frame (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp);
+GstVdropmon *vdm_feed_element (VdmFeed * feed);
+
 /* vdropmon_arrivals.c */
 void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
 /* Arrivals move to this udpsrc's src pad; the watch keeps the probe. */
 void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch);
-void vdm_arrivals_unprobe (VdmWatch * watch);
+void vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch);
 /* When our own caps are not RTP: the nearest upstream RTP pad teaches the
  * frame map and the codec (placement independence). Without self->lock. */
 void vdm_arrivals_find_rtp_pad (GstVdropmon * self);

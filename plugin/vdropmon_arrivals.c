@@ -7,7 +7,8 @@
  * longer RTP (after a depayloader), the nearest upstream RTP pad, so that
  * drops are placed on frames wherever the element is.
  *
- * Streaming threads: short, under lock, no I/O.
+ * Streaming threads: the RTP header parsed once per buffer, its facts
+ * handed to the monitor through a feed (vdropmon_feed.c), no lock, no I/O.
  */
 #include "gstvdropmon_priv.h"
 
@@ -71,40 +72,24 @@ parse_rtp (GstBuffer * buf, VdmPeek * peek, vdm_rtp_header * rtp)
   return FALSE;
 }
 
-static void
-rtp_arrived_locked (GstVdropmon * self, const vdm_rtp_header * rtp, gsize size)
-{
-  if (vdm_stream_monitor_rtp_arrived (self->monitor, rtp, size, vdm_times_locked (self)))
-    vdm_wake_worker_locked (self);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Through the element.                                                      */
 
+/* The streaming thread: the header parsed once, the facts into the
+ * element's own feed, no lock (vdropmon_feed.c). */
 void
 vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
 {
-  gsize size = gst_buffer_get_size (buf);
   VdmPeek peek;
   vdm_rtp_header rtp;
 
-  g_mutex_lock (&self->lock);
-  vdm_stream_monitor_buffer_passed (self->monitor, size);
-  if (vdm_stream_monitor_is_rtp (self->monitor)) {
-    if (parse_rtp (buf, &peek, &rtp)) {
-      vdm_stream_monitor_rtp_passed (self->monitor, &rtp, GST_BUFFER_PTS (buf));
-      /* Without udpsrc upstream (appsrc, tcp, a test harness) we are the arrival point. */
-      if (!self->arrival_probed)
-        rtp_arrived_locked (self, &rtp, size);
-      peek_release (&peek);
-    }
-  } else if (GST_BUFFER_PTS_IS_VALID (buf)) {
-    /* Live sources stamp buffers with their arrival running time. */
-    vdm_stream_monitor_media_passed (self->monitor, GST_BUFFER_PTS (buf), GST_BUFFER_PTS (buf));
-    vdm_stream_monitor_media_arrived (self->monitor, GST_BUFFER_PTS (buf),
-        vdm_now_locked (self));
+  if (VDM_FEED_FORMAT_IS_RTP (g_atomic_int_get (&self->feed_format))
+      && parse_rtp (buf, &peek, &rtp)) {
+    vdm_feed_buffer_passed (self, buf, &rtp);
+    peek_release (&peek);
+  } else {
+    vdm_feed_buffer_passed (self, buf, NULL);
   }
-  g_mutex_unlock (&self->lock);
 }
 
 /* "a-framesize=H264 1920-1080" (SDP) or "x-dimensions=1920,1080": the
@@ -135,6 +120,7 @@ vdm_arrivals_set_caps_locked (GstVdropmon * self, const GstStructure * s)
     /* the codec and clock rate stay those of the RTP pad upstream, if any */
     vdm_stream_monitor_set_format (self->monitor, FALSE,
         vdm_stream_monitor_codec (self->monitor), 0, height_from_caps (s));
+    vdm_feeds_publish_format_locked (self);
     return;
   }
   if (!gst_structure_get_int (s, "clock-rate", &clock_rate) || clock_rate < 0)
@@ -142,22 +128,21 @@ vdm_arrivals_set_caps_locked (GstVdropmon * self, const GstStructure * s)
   vdm_stream_monitor_set_format (self->monitor, TRUE,
       vdm_codec_from_encoding_name (gst_structure_get_string (s, "encoding-name")),
       (guint32) clock_rate, height_from_caps (s));
+  vdm_feeds_publish_format_locked (self);
 }
 
 /* ------------------------------------------------------------------------ */
 /* At udpsrc.                                                                */
 
 static void
-observe_arrival (GstVdropmon * self, GstBuffer * buf)
+observe_arrival (VdmFeed * feed, GstBuffer * buf)
 {
   VdmPeek peek;
   vdm_rtp_header rtp;
 
   if (!parse_rtp (buf, &peek, &rtp))
     return;
-  g_mutex_lock (&self->lock);
-  rtp_arrived_locked (self, &rtp, gst_buffer_get_size (buf));
-  g_mutex_unlock (&self->lock);
+  vdm_feed_rtp_arrived (feed, buf, &rtp);
   peek_release (&peek);
 }
 
@@ -168,24 +153,25 @@ observe_arrival_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
   return TRUE;
 }
 
-/* udpsrc's streaming thread, right after recvmsg: cheap, never blocks long. */
+/* udpsrc's streaming thread, right after recvmsg: no lock, never blocks. */
 static GstPadProbeReturn
 on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
-  GstVdropmon *self = user_data;
+  VdmFeed *feed = user_data;
 
   if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
-    observe_arrival (self, GST_PAD_PROBE_INFO_BUFFER (info));
+    observe_arrival (feed, GST_PAD_PROBE_INFO_BUFFER (info));
   else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
     gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_arrival_in_list,
-        self);
+        feed);
   return GST_PAD_PROBE_OK;
 }
 
 /* Until the first udpsrc probe, transform_ip saw the arrivals, up to a
  * jitterbuffer's latency later than the probe will (rtspsrc): the monitor
  * forgets the sequence state it left, or the switch shows as a gap of that
- * many packets. From here on transform_ip leaves arrivals to the probes. */
+ * many packets. From here on transform_ip leaves arrivals to the probes
+ * (what it handed over before is drained first, as arrivals). */
 void
 vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch)
 {
@@ -194,24 +180,33 @@ vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * w
   if (!pad)
     return;
   g_mutex_lock (&self->lock);
+  vdm_feeds_sync_locked (self);
   if (!self->arrival_probed) {
-    self->arrival_probed = TRUE;
+    g_atomic_int_set (&self->arrival_probed, TRUE);
     vdm_stream_monitor_arrivals_moved (self->monitor);
   }
+  watch->feed = vdm_feeds_add_locked (self);
   g_mutex_unlock (&self->lock);
-  /* The probe keeps the element alive; stop() removes it. */
+  /* The probe's feed keeps the element alive; stop() removes it. */
   watch->probe_id = gst_pad_add_probe (pad,
       GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_udpsrc_buffer,
-      gst_object_ref (self), gst_object_unref);
+      vdm_feed_ref (watch->feed), vdm_feed_unref);
   watch->probed_pad = pad;
 }
 
 void
-vdm_arrivals_unprobe (VdmWatch * watch)
+vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
 {
   if (watch->probed_pad) {
     gst_pad_remove_probe (watch->probed_pad, watch->probe_id);
     gst_clear_object (&watch->probed_pad);
+  }
+  if (watch->feed) {
+    g_mutex_lock (&self->lock);
+    vdm_feeds_remove_locked (self, watch->feed);
+    g_mutex_unlock (&self->lock);
+    vdm_feed_unref (watch->feed);
+    watch->feed = NULL;
   }
 }
 
@@ -221,16 +216,14 @@ vdm_arrivals_unprobe (VdmWatch * watch)
 /* Frames only: arrivals stay where they are (udpsrc, or our own buffers
  * as media), or the runway would see two media clocks. */
 static void
-observe_rtp_upstream (GstVdropmon * self, GstBuffer * buf)
+observe_rtp_upstream (VdmFeed * feed, GstBuffer * buf)
 {
   VdmPeek peek;
   vdm_rtp_header rtp;
 
   if (!parse_rtp (buf, &peek, &rtp))
     return;
-  g_mutex_lock (&self->lock);
-  vdm_stream_monitor_rtp_passed (self->monitor, &rtp, GST_BUFFER_PTS (buf));
-  g_mutex_unlock (&self->lock);
+  vdm_feed_rtp_frame (feed, buf, &rtp);
   peek_release (&peek);
 }
 
@@ -244,17 +237,19 @@ observe_rtp_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
 static GstPadProbeReturn
 on_rtp_pad_data (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
-  GstVdropmon *self = user_data;
+  VdmFeed *feed = user_data;
+  GstVdropmon *self = vdm_feed_element (feed);
   GstEvent *event;
 
   if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER) {
-    observe_rtp_upstream (self, GST_PAD_PROBE_INFO_BUFFER (info));
+    observe_rtp_upstream (feed, GST_PAD_PROBE_INFO_BUFFER (info));
   } else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
-    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_rtp_in_list, self);
+    gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_rtp_in_list, feed);
   } else if ((event = GST_PAD_PROBE_INFO_EVENT (info)) && GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
     GstCaps *caps;
     gst_event_parse_caps (event, &caps);
     g_mutex_lock (&self->lock);
+    vdm_feeds_sync_locked (self);
     if (!vdm_stream_monitor_is_rtp (self->monitor))
       vdm_arrivals_set_upstream_caps_locked (self, gst_caps_get_structure (caps, 0));
     g_mutex_unlock (&self->lock);
@@ -333,6 +328,7 @@ vdm_arrivals_set_upstream_caps_locked (GstVdropmon * self, const GstStructure * 
   vdm_stream_monitor_set_format (self->monitor, FALSE,
       vdm_codec_from_encoding_name (gst_structure_get_string (s, "encoding-name")),
       (guint32) clock_rate, height_from_caps (s));
+  vdm_feeds_publish_format_locked (self);
 }
 
 /* When our caps are not RTP and no RTP pad is probed yet, probe the
@@ -344,6 +340,7 @@ vdm_arrivals_find_rtp_pad (GstVdropmon * self)
   GstPad *sinkpad = GST_BASE_TRANSFORM_SINK_PAD (self), *pad;
   GstCaps *caps;
   gboolean wanted;
+  VdmFeed *feed;
 
   g_mutex_lock (&self->lock);
   /* our caps known, not RTP, and no RTP pad yet */
@@ -356,18 +353,21 @@ vdm_arrivals_find_rtp_pad (GstVdropmon * self)
   if (caps)
     vdm_arrivals_set_upstream_caps_locked (self, gst_caps_get_structure (caps, 0));
   self->rtp_pad = pad;
+  feed = self->rtp_feed = vdm_feeds_add_locked (self);
   g_mutex_unlock (&self->lock);
   gst_clear_caps (&caps);
   GST_INFO_OBJECT (self, "frames and codec from the RTP pad %" GST_PTR_FORMAT, pad);
+  /* the probe's feed keeps the element alive */
   self->rtp_probe_id = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER
       | GST_PAD_PROBE_TYPE_BUFFER_LIST | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_rtp_pad_data,
-      gst_object_ref (self), gst_object_unref);
+      vdm_feed_ref (feed), vdm_feed_unref);
 }
 
 void
 vdm_arrivals_release_rtp_pad (GstVdropmon * self)
 {
   GstPad *pad;
+  VdmFeed *feed;
 
   g_mutex_lock (&self->lock);
   pad = self->rtp_pad;
@@ -377,4 +377,12 @@ vdm_arrivals_release_rtp_pad (GstVdropmon * self)
     gst_pad_remove_probe (pad, self->rtp_probe_id);
     gst_object_unref (pad);
   }
+  g_mutex_lock (&self->lock);
+  feed = self->rtp_feed;
+  self->rtp_feed = NULL;
+  if (feed)
+    vdm_feeds_remove_locked (self, feed);
+  g_mutex_unlock (&self->lock);
+  if (feed)
+    vdm_feed_unref (feed);
 }

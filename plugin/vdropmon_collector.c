@@ -54,6 +54,8 @@ on_kernel_drop (void *user_data, const vdm_drop * drop)
   };
 
   g_mutex_lock (&self->lock);
+  /* the arrivals before it first: a gap it explains may be among them */
+  vdm_feeds_sync_locked (self);
   count_event_seen_locked (self, drop);
   if (vdm_stream_monitor_kernel_drop (self->monitor, &kd, vdm_times_locked (self)))
     vdm_wake_worker_locked (self);
@@ -298,6 +300,8 @@ refresh_watch (GstVdropmon * self, vdm_source * source, guint32 watch_id)
   if (!watch_id || vdm_source_counters (source, watch_id, &counters) < 0)
     return 0;
   g_mutex_lock (&self->lock);
+  /* before the unseen drops explain gaps: the arrivals that revealed them */
+  vdm_feeds_sync_locked (self);
   for (i = 0; i < self->watches->len; i++) {
     VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
     if (w->watch_id != watch_id)
@@ -455,6 +459,8 @@ vdm_build_stats (GstVdropmon * self, const gchar * name)
     vdm_source_get_info (source, &info);
   snap.flows = g_ptr_array_new_with_free_func (g_free);
   g_mutex_lock (&self->lock);
+  vdm_feeds_sync_locked (self);
+  snap.packets_unobserved = vdm_feeds_unobserved_locked (self);
   snap.collector = self->collector_name ? self->collector_name : "none";
   snap.collector_status = info.status ? info.status
       : self->collector_status ? self->collector_status : "disabled";

@@ -203,7 +203,8 @@ vdm_stats_to_structure (const VdmStatsSnapshot * stats, const gchar * name)
       "queue-delay", G_TYPE_DOUBLE, m->queue_delay_ms,
       "trend", G_TYPE_DOUBLE, m->trend,
       "path-usage", G_TYPE_STRING, m->usage,
-      "stall-threshold", G_TYPE_DOUBLE, m->stall_threshold_ms, NULL);
+      "stall-threshold", G_TYPE_DOUBLE, m->stall_threshold_ms,
+      "packets-unobserved", G_TYPE_UINT64, stats->packets_unobserved, NULL);
   set_string_list (s, "flows", stats->flows);
   reasons = reasons_structure (stats);
   gst_structure_set (s, "reasons", GST_TYPE_STRUCTURE, reasons, NULL);

@@ -44,7 +44,7 @@ G_BEGIN_DECLS
   "collector-status, collector-skipped, flows, kernel-drops, reasons, events-lost, buffers, rtp-packets, " \
   "rtp-lost, rtp-reordered, rtp-duplicates, queue-fill-peak, drop-messages, loss-fraction, " \
   "jitter, fid, fid-max, bitrate, warnings, keyframe-requests-sent, keyframe-requests-seen, " \
-  "detector-state, ewma, baseline, lag, runway"
+  "detector-state, ewma, baseline, lag, runway, packets-unobserved"
 #define VDM_STATS_STRUCTURE "application/x-vdropmon-stats"
 
 /* A monitor's drop report and what only the element knows of it. */
@@ -63,6 +63,7 @@ typedef struct {
   guint64 per_reason[VDM_REASON_SLOTS];
   const gchar *reason_names[VDM_REASON_SLOTS];
   guint64 events_lost;
+  guint64 packets_unobserved;     /* not handed to the monitor: a streaming thread's ring was full */
   vdm_monitor_stats stream;       /* the monitor's side */
 } VdmStatsSnapshot;
 

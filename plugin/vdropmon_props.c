@@ -47,6 +47,7 @@ enum
   PROP_CONGESTION_MIN_DELAY,
   PROP_STALL_FLOOR,
   PROP_RENEW_AFTER,
+  PROP_QUEUE_FILL_WARNING,
 };
 
 GType
@@ -290,6 +291,19 @@ install_detector_properties (GObjectClass * gobject_class, const vdm_monitor_con
           "Receive-queue fill (0..1 of the socket buffer) that warns at once", 0.01, 1.0,
           d->queue_fill_threshold, RW_PLAYING));
   /**
+   * GstVdropmon:queue-fill-warning:
+   *
+   * Receive-queue fill (0..1 of the socket buffer) that, seen at two
+   * detector rounds in a row and not lower the second time, is the reader
+   * falling behind (a CPU-starved consumer): a host warning, level
+   * `warning`, before the queue overflows. 0 turns it off (needs the eBPF
+   * collector, kernel 6.x with the `sk_data_ready` tracepoint).
+   */
+  g_object_class_install_property (gobject_class, PROP_QUEUE_FILL_WARNING,
+      g_param_spec_double ("queue-fill-warning", "Queue fill warning",
+          "Receive-queue fill (0..1) that, at two rounds in a row and not lower, warns that the "
+          "reader falls behind; 0: off", 0.0, 1.0, d->queue_fill_warning, RW_PLAYING));
+  /**
    * GstVdropmon:clear-bins:
    *
    * Quiet bins in a row after which `vdropmon-clear` is posted.
@@ -469,6 +483,9 @@ set_monitor_property (vdm_monitor_config * m, guint prop_id, const GValue * valu
     case PROP_QUEUE_FILL_THRESHOLD:
       c->queue_fill_threshold = g_value_get_double (value);
       break;
+    case PROP_QUEUE_FILL_WARNING:
+      c->queue_fill_warning = g_value_get_double (value);
+      break;
     case PROP_CLEAR_BINS:
       c->clear_bins = g_value_get_uint (value);
       break;
@@ -537,6 +554,9 @@ get_monitor_property (const vdm_monitor_config * m, guint prop_id, GValue * valu
       break;
     case PROP_QUEUE_FILL_THRESHOLD:
       g_value_set_double (value, c->queue_fill_threshold);
+      break;
+    case PROP_QUEUE_FILL_WARNING:
+      g_value_set_double (value, c->queue_fill_warning);
       break;
     case PROP_CLEAR_BINS:
       g_value_set_uint (value, c->clear_bins);

@@ -9,6 +9,7 @@
  */
 #include "gstvdropmon_priv.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "socket_discovery.h"
@@ -105,6 +106,27 @@ release_claim (GstVdropmon * self, guint64 cookie)
   g_mutex_unlock (&claims_lock);
 }
 
+/* A flow named by hand has no socket to hand over: the daemon refuses it
+ * (docs/design.md, "Flows named by hand have no socket"). Say which and why. */
+static void
+warn_not_watched (GstVdropmon * self, gboolean socket, const struct vdm_flow_key *flow, int err)
+{
+  gchar text[96] = "";
+
+  if (flow)
+    vdm_flow_format (flow, text, sizeof (text));
+  if (!socket && err == -EPERM)
+    GST_WARNING_OBJECT (self, "kernel drops of the flow %s (watch property) are not watched: "
+        "the collector daemon watches only sockets handed to it, and a flow named by hand has "
+        "none; let vdropmon find the socket upstream, or use collector=embedded", text);
+  else if (err == -ENOSPC)
+    GST_WARNING_OBJECT (self, "kernel drops of this %s%s are not watched: the collector's "
+        "watch table is full", socket ? "socket" : "flow ", text);
+  else
+    GST_WARNING_OBJECT (self, "kernel drops of this %s%s are not watched: %s",
+        socket ? "socket" : "flow ", text, g_strerror (-err));
+}
+
 static void
 add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key *flow)
 {
@@ -126,8 +148,7 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
     vdm_source_unref (source);
   }
   if (id < 0)
-    GST_WARNING_OBJECT (self, "kernel drops of this %s are not watched: %s",
-        found ? "socket" : "flow", g_strerror (-id));
+    warn_not_watched (self, found != NULL, flow, id);
   watch.watch_id = id > 0 ? (guint32) id : 0;
   watch.cookie = found ? found->cookie : 0;
   watch.protocol = IPPROTO_UDP;
@@ -144,8 +165,6 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
   GST_INFO_OBJECT (self, "watching %s (watch id %u)", watch.flow, watch.watch_id);
   g_mutex_lock (&self->lock);
   g_array_append_val (self->watches, watch);
-  if (watch.probed_pad)
-    self->arrival_probed = TRUE;
   g_mutex_unlock (&self->lock);
 }
 
@@ -226,7 +245,7 @@ release_watch (GstVdropmon * self, VdmWatch * watch)
   vdm_subscription *sub;
   vdm_source *source;
 
-  vdm_arrivals_unprobe (watch);
+  vdm_arrivals_unprobe (self, watch);
   g_mutex_lock (&self->lock);
   source = self->source && watch->watch_id ? vdm_source_ref (self->source) : NULL;
   sub = self->subscription;
@@ -476,7 +495,7 @@ vdm_watch_release_all (GstVdropmon * self)
     vdm_watch_retire_counters_locked (self, &g_array_index (self->watches, VdmWatch, i));
   watches = self->watches;
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
-  self->arrival_probed = FALSE;
+  g_atomic_int_set (&self->arrival_probed, FALSE);
   g_mutex_unlock (&self->lock);
   for (i = 0; i < watches->len; i++)
     release_watch (self, &g_array_index (watches, VdmWatch, i));

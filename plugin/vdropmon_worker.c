@@ -38,6 +38,8 @@ vdm_worker_refresh_clock_locked (GstVdropmon * self)
   guint64 before, after;
   GstClockTime now;
 
+  /* arrivals stamped on the old time base go in before it changes */
+  vdm_feeds_drain_locked (self);
   vdm_clock_map_init (&map);
   if (clock != self->clock) {
     /* first clock at PLAYING, or another one: what the detector and the
@@ -55,6 +57,7 @@ vdm_worker_refresh_clock_locked (GstVdropmon * self)
     self->clock = clock;        /* keeps the reference */
   }
   vdm_stream_monitor_set_clock_map (self->monitor, &map);
+  vdm_feeds_publish_clock_locked (self);
   /* the detector runs on a clock, and arrivals are due only while PLAYING */
   vdm_stream_monitor_set_active (self->monitor, self->clock && self->playing,
       vdm_now_locked (self));
@@ -142,6 +145,8 @@ collect_round_locked (GstVdropmon * self, gboolean final, Round * r)
   vdm_now now;
 
   vdm_worker_refresh_clock_locked (self);
+  /* what the streaming threads handed over, then the time it is now */
+  vdm_feeds_drain_locked (self);
   now = vdm_times_locked (self);
   mono = now.mono;
   vdm_stream_monitor_tick (self->monitor, now, final);
@@ -228,6 +233,7 @@ post_stats (GstVdropmon * self, guint64 interval_ns)
 
   vdm_collector_refresh_counters (self);
   g_mutex_lock (&self->lock);
+  vdm_feeds_drain_locked (self);
   vdm_stream_monitor_close_interval (self->monitor, interval_ns);
   post = self->post_messages;
   g_mutex_unlock (&self->lock);
@@ -400,6 +406,7 @@ vdm_worker_post_pending (GstVdropmon * self)
   GstStructure *summary;
 
   g_mutex_lock (&self->lock);
+  vdm_feeds_drain_locked (self);
   vdm_stream_monitor_tick (self->monitor, vdm_times_locked (self), TRUE);
   take_reports_locked (self, reports);
   summary = take_summary_locked (self, TRUE);

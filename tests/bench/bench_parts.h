@@ -12,6 +12,7 @@
 typedef struct
 {
   gdouble element_tight_ns, identity_tight_ns;
+  gdouble element_tight_all_ns, identity_tight_all_ns;      /* process CPU, all threads */
   gdouble element_cold_ns, identity_cold_ns;
   gdouble kfree_unwatched[2], kfree_nosock[2], kfree_watched[2]; /* [0] tight, [1] cold */
   gdouble kfree_unwatched_cookie[2]; /* a socket with a cookie (`ss` gives every socket one) */

@@ -4,6 +4,8 @@
  * VDROPMON_REQUIRE_BPF=1. */
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/sock_diag.h>
 #include <glib.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -12,6 +14,10 @@
 #include <unistd.h>
 
 #include "collector.h"
+
+#ifndef SO_MEMINFO
+#define SO_MEMINFO 55
+#endif
 
 #ifndef VDM_WATCH_SLOT /* lets this test build against older trees, to show what it catches */
 #define VDM_WATCH_SLOT(id) (id)
@@ -341,6 +347,98 @@ test_reused_slot_gets_no_stale_events (void)
   g_mutex_clear (&r.lock);
 }
 
+static uint64_t
+socket_drops (int fd)
+{
+  uint32_t meminfo[SK_MEMINFO_VARS] = { 0 };
+  socklen_t len = sizeof (meminfo);
+
+  g_assert_cmpint (getsockopt (fd, SOL_SOCKET, SO_MEMINFO, meminfo, &len), ==, 0);
+  return meminfo[SK_MEMINFO_DROPS];
+}
+
+#define WIDE_TABLE 300  /* more watches than an 8-bit slot can name */
+
+/* Issue 10: one collector for a host needs more than the 255 watches an
+ * 8-bit slot allowed. With the maps sized for 300, 300 sockets are
+ * watched, the 301st is refused with ENOSPC (no crash), and the drops of
+ * the socket in slot 300 count for it alone, not for slot 300 & 0xff = 44,
+ * which an id scheme narrower than the table would alias. */
+static void
+test_capacity_beyond_255 (void)
+{
+  static const vdm_consumer consumer = { record_id };
+  id_recorder r = { 0 };
+  vdm_source *source;
+  vdm_subscription *sub;
+  vdm_watch_spec specs[WIDE_TABLE + 1];
+  struct sockaddr_in addr, last_addr, tx_addr;
+  vdm_counters *counters = g_new0 (vdm_counters, 1);
+  unsigned in_use = 0, capacity = 0, delivered_last = 0, delivered_other = 0;
+  uint8_t datagram[12] = { 0x80 };
+  int ids[WIDE_TABLE + 1], tx, i, n_sent = 200;
+  uint64_t kernel;
+
+  g_assert_cmpint (vdm_embedded_set_capacity (0), ==, -EINVAL);
+  g_assert_cmpint (vdm_embedded_set_capacity (VDM_WATCH_SLOTS_MAX), ==, -EINVAL);
+  g_assert_cmpint (vdm_embedded_set_capacity (WIDE_TABLE), ==, 0);
+  source = open_or_skip ();
+  if (!source) {
+    vdm_embedded_set_capacity (VDM_DEFAULT_WATCH_SLOTS - 1);
+    g_free (counters);
+    return;
+  }
+  g_assert_cmpint (vdm_embedded_set_capacity (50), ==, -EBUSY);
+  g_mutex_init (&r.lock);
+  r.ids = g_array_new (FALSE, TRUE, sizeof (uint32_t));
+  r.cookies = g_array_new (FALSE, TRUE, sizeof (uint64_t));
+  sub = vdm_source_subscribe (source, &consumer, &r);
+  for (i = 0; i <= WIDE_TABLE; i++) {
+    specs[i].fd = loopback_udp (i == WIDE_TABLE - 1 ? &last_addr : &addr, 1);
+    ids[i] = vdm_source_watch (source, sub, &specs[i]);
+    if (i < WIDE_TABLE)
+      g_assert_cmpint (ids[i], >, 0);
+  }
+  g_assert_cmpint (ids[WIDE_TABLE], ==, -ENOSPC);
+  g_assert_cmpint (vdm_embedded_table (source, &in_use, &capacity), ==, 0);
+  g_assert_cmpuint (in_use, ==, WIDE_TABLE);
+  g_assert_cmpuint (capacity, ==, WIDE_TABLE);
+  g_assert_cmpuint (VDM_WATCH_SLOT (ids[WIDE_TABLE - 1]), ==, WIDE_TABLE);
+
+  tx = loopback_udp (&tx_addr, 0);
+  for (i = 0; i < n_sent; i++)
+    sendto (tx, datagram, sizeof (datagram), 0, (struct sockaddr *) &last_addr, sizeof (last_addr));
+  g_usleep (100 * 1000);
+  kernel = socket_drops (specs[WIDE_TABLE - 1].fd);
+  g_assert_cmpuint (kernel, >, 0);
+  g_assert_cmpint (vdm_source_counters (source, (uint32_t) ids[WIDE_TABLE - 1], counters), ==, 0);
+  g_assert_cmpuint (counters->total, ==, kernel);
+  g_assert_cmpint (vdm_source_counters (source, (uint32_t) ids[(WIDE_TABLE & 0xff) - 1], counters),
+      ==, 0);
+  g_assert_cmpuint (counters->total, ==, 0);
+  vdm_source_unsubscribe (source, sub);
+  vdm_source_unref (source);
+  g_assert_cmpint (vdm_embedded_set_capacity (VDM_DEFAULT_WATCH_SLOTS - 1), ==, 0);
+
+  for (i = 0; i < (int) r.ids->len; i++) {
+    if (g_array_index (r.ids, uint32_t, i) == (uint32_t) ids[WIDE_TABLE - 1])
+      delivered_last++;
+    else
+      delivered_other++;
+  }
+  g_test_message ("%llu drops on the socket in slot %d: counters and %u events for it, %u for "
+      "any other watch", (unsigned long long) kernel, WIDE_TABLE, delivered_last, delivered_other);
+  g_assert_cmpuint (delivered_last, >, 0);
+  g_assert_cmpuint (delivered_other, ==, 0);
+  for (i = 0; i <= WIDE_TABLE; i++)
+    close (specs[i].fd);
+  close (tx);
+  g_free (counters);
+  g_array_unref (r.ids);
+  g_array_unref (r.cookies);
+  g_mutex_clear (&r.lock);
+}
+
 static int
 host_print (enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -375,5 +473,6 @@ main (int argc, char **argv)
   g_test_add_func ("/embedded-source/host-libbpf-print-restored", test_host_libbpf_print_restored);
   g_test_add_func ("/embedded-source/reused-slot-gets-no-stale-events",
       test_reused_slot_gets_no_stale_events);
+  g_test_add_func ("/embedded-source/capacity-beyond-255", test_capacity_beyond_255);
   return g_test_run ();
 }

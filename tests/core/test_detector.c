@@ -397,6 +397,41 @@ test_queue_fill (void)
   vdm_detector_free (d);
 }
 
+/* Issue 12 part 4: a reader falling behind fills its queue bin after bin.
+ * Readings 0.3, 0.55 (one reading over 0.5 is a keyframe in a small
+ * buffer, nothing), 0.6 (twice over 0.5, not lower): a host warning at
+ * that reading, level warning, before the queue is anywhere near full. A
+ * queue that drains again (0.6 then 0.52 then 0.51) says nothing. */
+static void
+filling_signals (vdm_detector *d, uint64_t t, gpointer data)
+{
+  const double *fills = data;
+
+  if (t >= 1000 && t < 1300 && t % 100 == 0)
+    vdm_detector_queue_fill (d, t * MS, fills[(t - 1000) / 100]);
+}
+
+static void
+test_queue_filling (void)
+{
+  const double rising[] = { 0.3, 0.55, 0.6 }, draining[] = { 0.6, 0.52, 0.51 };
+  vdm_detector *d = vdm_detector_new (NULL);
+  GArray *events = new_events ();
+
+  run_ticks (d, 0, 1500, filling_signals, (gpointer) rising, events);
+  g_assert_cmpuint (events->len, ==, 1);
+  assert_warning (event_at (events, 0), 1200, VDM_LEVEL_WARNING, VDM_CAUSE_HOST,
+      VDM_ACTION_LOWER_RESOLUTION);
+  vdm_detector_free (d);
+  g_array_set_size (events, 0);
+
+  d = vdm_detector_new (NULL);
+  run_ticks (d, 0, 1500, filling_signals, (gpointer) draining, events);
+  g_assert_cmpuint (events->len, ==, 0);
+  g_array_free (events, TRUE);
+  vdm_detector_free (d);
+}
+
 static void
 silence_signals (vdm_detector *d, uint64_t t, gpointer data)
 {
@@ -1132,6 +1167,7 @@ main (int argc, char **argv)
   g_test_add_func ("/detector/clear-timing", test_clear_timing);
   g_test_add_func ("/detector/clean-noise", test_clean_noise);
   g_test_add_func ("/detector/keyframe-loss", test_keyframe_loss);
+  g_test_add_func ("/detector/queue-filling", test_queue_filling);
   g_test_add_func ("/detector/queue-fill", test_queue_fill);
   g_test_add_func ("/detector/silence", test_silence);
   g_test_add_func ("/detector/rate-limit", test_rate_limit);

@@ -250,6 +250,49 @@ test_arrival (void)
   vdm_frame_map_free (map);
 }
 
+/* A frame already remembered is found again whatever the timestamp order
+ * (B-frames: decode order is not timestamp order; the 32-bit wrap; two
+ * SSRCs), never remembered twice: with capacity 4, a duplicate would evict
+ * the oldest frame. */
+static void
+test_known_frame_found_in_any_order (void)
+{
+  const guint32 ts[] = { 0xfffff000u, 0x00000400u, 0xfffff800u, 0x00000c00u };
+  vdm_frame_map *map = vdm_frame_map_new (4);
+  vdm_frame_info info;
+
+  for (guint i = 0; i < G_N_ELEMENTS (ts); i++)
+    vdm_frame_map_observe_rtp (map, SSRC, ts[i], (i + 1) * VDM_SECOND, FALSE);
+  /* later packets of each frame, newest timestamp last, one a keyframe's */
+  vdm_frame_map_observe_rtp (map, SSRC, 0xfffff800u, VDM_TIME_NONE, TRUE);
+  vdm_frame_map_observe_rtp (map, SSRC, 0xfffff000u, VDM_TIME_NONE, FALSE);
+  vdm_frame_map_observe_rtp (map, SSRC, 0x00000400u, VDM_TIME_NONE, FALSE);
+  vdm_frame_map_observe_rtp (map, SSRC, 0x00000c00u, VDM_TIME_NONE, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (ts); i++) {
+    info = lookup_ok (map, SSRC, ts[i]);
+    g_assert_true (info.pts_exact);
+    g_assert_cmpuint (info.pts, ==, (i + 1) * VDM_SECOND);
+    g_assert_cmpint (info.keyframe, ==, i == 2);
+  }
+  /* a second SSRC with the same timestamps: its own frames, and the first
+   * SSRC's frames are still found after it (the ring now holds both) */
+  vdm_frame_map_reset (map);
+  vdm_frame_map_observe_rtp (map, SSRC, 6000, VDM_SECOND, FALSE);
+  vdm_frame_map_observe_rtp (map, SSRC + 1, 9000, 2 * VDM_SECOND, FALSE);
+  vdm_frame_map_observe_rtp (map, SSRC, 3000, 3 * VDM_SECOND, FALSE);
+  vdm_frame_map_observe_rtp (map, SSRC, 6000, VDM_TIME_NONE, TRUE);
+  vdm_frame_map_observe_rtp (map, SSRC + 1, 9000, VDM_TIME_NONE, TRUE);
+  g_assert_true (lookup_ok (map, SSRC, 6000).keyframe);
+  g_assert_cmpuint (lookup_ok (map, SSRC, 6000).pts, ==, VDM_SECOND);
+  g_assert_true (lookup_ok (map, SSRC + 1, 9000).keyframe);
+  g_assert_false (lookup_ok (map, SSRC, 3000).keyframe);
+  /* nothing was remembered twice: the ring of 4 has room for one more */
+  vdm_frame_map_observe_rtp (map, SSRC, 12000, 4 * VDM_SECOND, FALSE);
+  info = lookup_ok (map, SSRC, 6000);
+  g_assert_true (info.pts_exact);
+  vdm_frame_map_free (map);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -264,5 +307,7 @@ main (int argc, char **argv)
   g_test_add_func ("/frame_map/pts-limits", test_pts_limits);
   g_test_add_func ("/frame_map/reset", test_reset);
   g_test_add_func ("/frame_map/arrival", test_arrival);
+  g_test_add_func ("/frame_map/known-frame-found-in-any-order",
+      test_known_frame_found_in_any_order);
   return g_test_run ();
 }

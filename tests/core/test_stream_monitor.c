@@ -124,6 +124,87 @@ test_gap_report (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* Frame n as a packet ring record (what a streaming thread hands over). */
+static vdm_packet_record
+frame_record (unsigned n, bool keyframe, unsigned skip_seqs)
+{
+  vdm_packet_record r = {
+    .mono = (uint64_t) n * FRAME_MS * MS,
+    .clock = (uint64_t) n * FRAME_MS * MS,
+    .pts = (uint64_t) n * FRAME_MS * MS,
+    .size = 1200,
+    .rtp_ts = n * FRAME_TICKS,
+    .ssrc = SSRC,
+    .seq = (uint16_t) (100 + n + skip_seqs),
+    .payload_type = 96,
+    .flags = VDM_PACKET_RTP | VDM_PACKET_PASSED | VDM_PACKET_FRAME | VDM_PACKET_ARRIVED
+        | (keyframe ? VDM_PACKET_KEYFRAME : 0),
+  };
+  return r;
+}
+
+/* The same timeline as gap-report, handed over as records: the same
+ * report, counters and keyframe flag (taken from the record, not parsed). */
+static void
+test_packet_records_as_calls (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_packet_record rec;
+  vdm_drop_report r[4];
+  vdm_monitor_stats stats;
+
+  for (unsigned n = 0; n < 3; n++) {
+    rec = frame_record (n, false, 0);
+    g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  }
+  /* the packet after the gap is a keyframe's: so is the damaged frame */
+  rec = frame_record (3, true, 2);
+  g_assert_true (vdm_stream_monitor_packet (mon, &rec));
+  vdm_stream_monitor_tick (mon, at_ms (99), false);
+  vdm_stream_monitor_tick (mon, at_ms (119), false);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 1);
+  g_assert_cmpuint (r[0].batch.count, ==, 2);
+  g_assert_cmpuint (r[0].batch.seq_first, ==, 103);
+  g_assert_cmpuint (r[0].batch.first_time_ns, ==, 99 * MS);
+  g_assert_cmpuint (r[0].pts_first, ==, 99 * MS);
+  g_assert_true (r[0].keyframe);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.rtp_packets, ==, 4);
+  g_assert_cmpuint (stats.buffers, ==, 4);
+  g_assert_cmpuint (stats.bytes, ==, 4800);
+  g_assert_cmpuint (stats.rtp_lost, ==, 2);
+  vdm_stream_monitor_free (mon);
+}
+
+/* Records lost to a full ring are no network loss: the arrival after them
+ * (AFTER_LOSS) starts its source's sequence afresh; a passed-only record
+ * is no arrival at all. */
+static void
+test_packet_after_ring_loss_is_no_gap (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_packet_record rec;
+  vdm_drop_report r[4];
+  vdm_monitor_stats stats;
+
+  for (unsigned n = 0; n < 3; n++) {
+    rec = frame_record (n, false, 0);
+    vdm_stream_monitor_packet (mon, &rec);
+  }
+  rec = frame_record (3, false, 5);
+  rec.flags |= VDM_PACKET_AFTER_LOSS;
+  g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  rec = frame_record (4, false, 20);
+  rec.flags &= ~VDM_PACKET_ARRIVED;
+  g_assert_false (vdm_stream_monitor_packet (mon, &rec));
+  vdm_stream_monitor_tick (mon, at_ms (300), true);
+  g_assert_cmpuint (take_reports (mon, r, 4), ==, 0);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.rtp_lost, ==, 0);
+  g_assert_cmpuint (stats.rtp_packets, ==, 5);
+  vdm_stream_monitor_free (mon);
+}
+
 /* A kernel drop of a keyframe packet (the daemon's case: no arrival input
  * needed) is placed on the frame the map learnt for its RTP timestamp; the
  * report keeps its own copy of the reason name, whatever happens to the
@@ -402,7 +483,58 @@ test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
   g_assert_cmpuint (warned, !=, VDM_TIME_NONE);
   g_assert_cmpuint (eta, !=, VDM_TIME_NONE);
   g_assert_cmpuint (warned, <, ramp_at + 6900 * MS);
+  g_test_message ("warned %.2f s into the ramp, stall-eta %.2f s", (warned - ramp_at) / 1e9, eta / 1e9);
+  /* the delay gradient warns first (~0.9 s in); its stall-eta is the
+   * jitterbuffer's prediction, within 25 % of the freeze ~6.9 s in (its
+   * own fitted trend, still catching up, said 13.8 s) */
+  g_assert_cmpfloat ((double) (warned + eta), >=, (double) ramp_at + 6.9e9 - 0.25 * (6.9e9 - (double) (warned - ramp_at)));
+  g_assert_cmpfloat ((double) (warned + eta), <=, (double) ramp_at + 6.9e9 + 0.25 * (6.9e9 - (double) (warned - ramp_at)));
   vdm_stream_monitor_free (mon);
+}
+
+/* Issue 12 part 4: the reader stops reading (a slow consumer) while its
+ * receive queue fills: the stall it sees is the host's, not the
+ * network's (lower-resolution, not lower-bitrate). The same stall with
+ * the queue empty is the network's. */
+static vdm_alert
+first_stall_warning (double fill)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_monitor_config config;
+  vdm_alert a[4], first = { 0 };
+  bool have = false;
+
+  /* the stall's own cause: not the queue-fill-warning trigger */
+  vdm_stream_monitor_get_config (mon, &config);
+  config.detector.queue_fill_warning = 0;
+  vdm_stream_monitor_set_config (mon, &config);
+  vdm_stream_monitor_set_latency (mon, 200 * MS);
+  for (unsigned f = 0; f < 300; f++) {
+    frame (mon, f, f % 30 == 0, 0);
+    vdm_stream_monitor_tick (mon, at_ms (f * FRAME_MS), false);
+  }
+  for (uint64_t t = 300 * FRAME_MS; t < 300 * FRAME_MS + 500 && !have; t += 10) {
+    vdm_stream_monitor_queue_fill (mon, fill, t * MS);
+    vdm_stream_monitor_tick (mon, at_ms (t), false);
+    for (unsigned i = 0, k = vdm_stream_monitor_take_alerts (mon, a, 4); i < k; i++)
+      if (!have && a[i].event.type == VDM_DETECTOR_WARNING)
+        first = a[i], have = true;
+  }
+  g_assert_true (have);
+  vdm_stream_monitor_free (mon);
+  return first;
+}
+
+static void
+test_reader_stall_with_full_queue_is_host (void)
+{
+  vdm_alert host = first_stall_warning (0.6), network = first_stall_warning (0.0);
+
+  g_assert_true (host.event.causes & VDM_CAUSE_HOST);
+  g_assert_false (host.event.causes & VDM_CAUSE_NETWORK);
+  g_assert_cmpint (host.event.action, ==, VDM_ACTION_LOWER_RESOLUTION);
+  g_assert_true (network.event.causes & VDM_CAUSE_NETWORK);
+  g_assert_cmpint (network.event.action, ==, VDM_ACTION_LOWER_BITRATE);
 }
 
 /* Issue 9 #6: a full ring buffer lost the kernel's events, only its
@@ -515,10 +647,15 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/kernel-drops-alone-warn", test_kernel_drops_alone_warn);
   g_test_add_func ("/stream_monitor/no-silence-while-paused", test_no_silence_while_paused);
   g_test_add_func ("/stream_monitor/timestamp-jumps", test_timestamp_jumps_are_not_lag);
+  g_test_add_func ("/stream_monitor/reader-stall-with-full-queue-is-host",
+      test_reader_stall_with_full_queue_is_host);
   g_test_add_func ("/stream_monitor/rtp-delay-ramp-jitterbuffer",
       test_rtp_delay_ramp_runway_is_the_jitterbuffers);
   g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
       test_unseen_kernel_drops_keep_the_cause);
   g_test_add_func ("/stream_monitor/unseen-drops-expire", test_unseen_drops_expire);
+  g_test_add_func ("/stream_monitor/packet-records-as-calls", test_packet_records_as_calls);
+  g_test_add_func ("/stream_monitor/packet-after-ring-loss-is-no-gap",
+      test_packet_after_ring_loss_is_no_gap);
   return g_test_run ();
 }

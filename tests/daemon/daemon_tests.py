@@ -3,7 +3,8 @@
 """vdropmond with real components (suite "daemon"; root; run under the lock).
 
     daemon_tests.py NAME      NAME: pipeline | isolation | refusals | restart |
-                                    slow-client | malformed | activation
+                                    slow-client | malformed | activation | full-table |
+                                    status-names
 
 The daemon runs as root on a private socket; every client (gst-launch with
 the element, or the small C tools next to this file) runs as `nobody` with
@@ -64,7 +65,8 @@ def send(port, count, extra=()):
 
 
 class Daemon:
-    def __init__(self, workdir, activated=False):
+    def __init__(self, workdir, activated=False, extra=()):
+        self.extra = list(extra)
         self.socket = os.path.join(workdir, "vdropmond.sock")
         self.log = os.path.join(workdir, "daemon.log")
         self.proc = None
@@ -73,7 +75,8 @@ class Daemon:
     def start(self):
         # Socket activation as systemd does it (LISTEN_FDS), by systemd's own tool.
         cmd = ["systemd-socket-activate", "--seqpacket", "-l", self.socket, DAEMON] \
-            if self.activated else [DAEMON, "--socket", self.socket, "--socket-mode", "0666"]
+            if self.activated else [DAEMON, "--socket", self.socket, "--socket-mode", "0666",
+                                    *self.extra]
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(cmd, stderr=log, stdout=log)
         if self.activated:
@@ -377,6 +380,54 @@ def test_malformed(work, daemon):
     check(0 < len(lines) <= 1500, f"{len(lines)} 'disconnected:' log lines, at most one per frame")
 
 
+def test_status_names(work, daemon):
+    """Issue 10: --status names the element and pipeline of each watch (sent in WATCH); a
+    client that sends no names (vdm-daemon-receiver, like an old client) is listed with '-'."""
+    port = PORT + 80
+    pipe = Pipeline(work, daemon, port, 4)
+    check(daemon.wait_watches(1) is not None, "the pipeline registered its socket")
+    unnamed = Receiver(work, daemon, "unnamed", port + 1)
+    listing = subprocess.run([DAEMON, "--status", "--socket", daemon.socket], capture_output=True,
+                             text=True).stdout
+    print(listing, end="")
+    named = [l for l in listing.splitlines() if "gst-launch" in l]
+    check(named and named[0].rstrip().endswith("vdropmon0 in pipeline0"),
+          "--status shows the pipeline's watch as 'vdropmon0 in pipeline0'")
+    bare = [l for l in listing.splitlines() if "vdm-daemon-rec" in l]
+    check(bare and bare[0].rstrip().endswith(" -"), "a watch registered without names shows '-'")
+    unnamed.finish()
+    pipe.finish()
+
+
+def test_full_table(work, daemon):
+    """Issue 10: a full watch table (--max-sockets 4) refuses the next socket with a clear
+    error, logs it once, and keeps serving the watches it has."""
+    port = PORT + 70
+    rx = Receiver(work, daemon, "first", port, sockets=3)
+    r = subprocess.run(UNPRIVILEGED + [RECEIVER, "--socket", daemon.socket, "--port", str(port + 3),
+                                       "--sockets", "2", "--seconds", "2"],
+                       capture_output=True, text=True, timeout=30)
+    print(r.stdout + r.stderr, end="")
+    check(r.returncode != 0 and "No space left on device" in r.stderr,
+          "the fifth socket is refused with ENOSPC")
+    said = [l for l in daemon.log_text().splitlines() if "--max-sockets 4" in l]
+    print("\n".join(said))
+    check(len(said) == 1 and "the daemon watches 4 sockets" in said[0],
+          "the daemon says once why: its 4 sockets are its limit")
+    send(port, 1000)
+    time.sleep(0.3)
+    k = udp_drops(port)
+    s, _ = rx.finish()
+    check(k > 0 and s[port]["counters"] == k and s[port]["events"] == k,
+          f"the watches it has are served: {s[port]['events']} events = kernel {k}")
+    rows = daemon.status_rows() or []
+    check(not [r for r in rows if r["watch"] != "0"], "every watch ended with its clients")
+    r = subprocess.run(UNPRIVILEGED + [RECEIVER, "--socket", daemon.socket, "--port", str(port + 10),
+                                       "--sockets", "4", "--seconds", "0.5"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0, "freed slots are given again: 4 new sockets watched")
+
+
 def test_activation(work, daemon):
     """systemd socket activation: the daemon takes the socket systemd passes."""
     port = PORT + 60
@@ -398,7 +449,11 @@ TESTS = {
     "slow-client": test_slow_client,
     "malformed": test_malformed,
     "activation": test_activation,
+    "full-table": test_full_table,
+    "status-names": test_status_names,
 }
+
+DAEMON_OPTIONS = {"full-table": ["--max-sockets", "4"]}
 
 
 def main():
@@ -411,7 +466,8 @@ def main():
         skip_or_fail("no kernel BTF")
     work = tempfile.mkdtemp(prefix="vdm-daemon-")
     os.chmod(work, 0o777)
-    daemon = Daemon(work, activated=sys.argv[1] == "activation")
+    daemon = Daemon(work, activated=sys.argv[1] == "activation",
+                    extra=DAEMON_OPTIONS.get(sys.argv[1], ()))
     try:
         daemon.start()
         TESTS[sys.argv[1]](work, daemon)

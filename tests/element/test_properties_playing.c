@@ -247,8 +247,9 @@ GST_START_TEST (test_interval)
 
 GST_END_TEST;
 
-/* The queue fill of the watched socket (600 ‰) is below the default
- * threshold (0.9): quiet; at 0.5 it warns, cause host. */
+/* The queue fill of the watched socket (450 ‰) is below the default
+ * threshold (0.9) and the default queue-fill-warning (0.5): quiet; with a
+ * threshold of 0.4 it warns, cause host. */
 GST_START_TEST (test_queue_fill_threshold)
 {
   VdmFakeHarness f;
@@ -257,20 +258,53 @@ GST_START_TEST (test_queue_fill_threshold)
 
   fixture_start (&f, "post-messages=false");
   for (guint i = 0; i < 5; i++, t += 100 * GST_MSECOND) {
+    vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 450);
+    fail_unless (gst_harness_set_time (f.h, t));
+    g_usleep (30 * 1000);
+  }
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
+  g_object_set (f.mon, "queue-fill-threshold", 0.4, NULL);
+  for (guint i = 0; i < 10; i++, t += 100 * GST_MSECOND) {
+    vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 450);
+    fail_unless (gst_harness_set_time (f.h, t));
+    g_usleep (30 * 1000);
+  }
+  s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
+  fail_unless (s != NULL, "no warning at fill 0.45 over a threshold of 0.4");
+  assert_equals_string (gst_structure_get_string (s, "cause"), "host");
+  gst_structure_free (s);
+  vdm_fake_harness_stop (&f);
+}
+
+GST_END_TEST;
+
+/* queue-fill-warning: the queue at 600 ‰ reading after reading is a
+ * reader falling behind once it is over queue-fill-warning: quiet at 0.7,
+ * a host warning (level warning, not critical: the queue is not full)
+ * once lowered to 0.5 while playing. */
+GST_START_TEST (test_queue_fill_warning)
+{
+  VdmFakeHarness f;
+  GstStructure *s;
+  GstClockTime t = 0;
+
+  fixture_start (&f, "post-messages=false queue-fill-warning=0.7");
+  for (guint i = 0; i < 5; i++, t += 100 * GST_MSECOND) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
     fail_unless (gst_harness_set_time (f.h, t));
     g_usleep (30 * 1000);
   }
   fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
-  g_object_set (f.mon, "queue-fill-threshold", 0.5, NULL);
+  g_object_set (f.mon, "queue-fill-warning", 0.5, NULL);
   for (guint i = 0; i < 10; i++, t += 100 * GST_MSECOND) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
     fail_unless (gst_harness_set_time (f.h, t));
     g_usleep (30 * 1000);
   }
   s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
-  fail_unless (s != NULL, "no warning at fill 0.6 over a threshold of 0.5");
+  fail_unless (s != NULL, "no warning at fill 0.6, 0.6 over queue-fill-warning 0.5");
   assert_equals_string (gst_structure_get_string (s, "cause"), "host");
+  assert_equals_string (gst_structure_get_string (s, "level"), "warning");
   gst_structure_free (s);
   vdm_fake_harness_stop (&f);
 }
@@ -322,6 +356,7 @@ properties_suite (void)
   tcase_add_test (tc, test_post_messages);
   tcase_add_test (tc, test_interval);
   tcase_add_test (tc, test_queue_fill_threshold);
+  tcase_add_test (tc, test_queue_fill_warning);
   tcase_add_test (tc, test_auto_discover);
   return s;
 }

@@ -394,6 +394,7 @@ assert_stats_fields (const GstStructure * s, const gchar * name)
     {"lag", G_TYPE_DOUBLE}, {"runway", G_TYPE_DOUBLE},
     {"queue-delay", G_TYPE_DOUBLE}, {"trend", G_TYPE_DOUBLE}, {"path-usage", G_TYPE_STRING},
     {"stall-threshold", G_TYPE_DOUBLE},
+    {"packets-unobserved", G_TYPE_UINT64},
   };
   const GValue *flows = gst_structure_get_value (s, "flows");
   const GstStructure *reasons;
@@ -634,6 +635,46 @@ GST_END_TEST;
 GST_START_TEST (test_gap_without_clock_rate)
 {
   check_single_gap (H264_CAPS_NO_RATE);
+}
+
+GST_END_TEST;
+
+/* The streaming thread hands packets to the worker through a ring, without
+ * the lock (issue 13), and wakes it at a sequence break: a gap is posted one
+ * batch-interval (5 ms here) after the packet that revealed it, not at the
+ * worker's next planned round (here the 500 ms rescan: detector bins of 10 s,
+ * stats every 60 s). Ten gaps, none may take 300 ms; without the wake each
+ * would wait 0-500 ms, and all ten would come in time with a probability of
+ * 0.6^10 (0.6 %). */
+GST_START_TEST (test_gap_posted_without_waiting_for_a_round)
+{
+  GstBus *bus = gst_bus_new ();
+  GstHarness *h = harness_new (bus, "interval", "60000000000", "bin-duration", "10000000000",
+      NULL);
+  guint16 seq = 100;
+  guint i;
+
+  gst_harness_set_src_caps_str (h, H264_CAPS);
+  push_seq (h, SSRC, seq++);
+  for (i = 0; i < 10; i++) {
+    gint64 pushed, latency_us;
+    GstStructure *s;
+
+    g_usleep (30 * G_TIME_SPAN_MILLISECOND);
+    seq++;                      /* one lost */
+    pushed = g_get_monotonic_time ();
+    push_seq (h, SSRC, seq++);
+    s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
+    latency_us = g_get_monotonic_time () - pushed;
+    fail_unless (s != NULL, "gap %u: no vdropmon-drop", i);
+    fail_unless_equals_int (get_int (s, "rtp-seq-first"), seq - 2);
+    gst_structure_free (s);
+    fail_unless (latency_us < 300 * G_TIME_SPAN_MILLISECOND,
+        "gap %u posted %" G_GINT64_FORMAT " ms after the packet that revealed it", i,
+        latency_us / 1000);
+  }
+  gst_harness_teardown (h);
+  bus_free (bus);
 }
 
 GST_END_TEST;
@@ -1724,6 +1765,7 @@ vdropmon_suite (void)
   suite_add_tcase (s, tc_gaps);
   tcase_add_test (tc_gaps, test_gap_with_clock_rate);
   tcase_add_test (tc_gaps, test_gap_without_clock_rate);
+  tcase_add_test (tc_gaps, test_gap_posted_without_waiting_for_a_round);
   tcase_add_test (tc_gaps, test_gap_running_time);
   tcase_add_test (tc_gaps, test_gap_frame_fields);
   tcase_add_test (tc_gaps, test_gap_keyframe_flag);

@@ -6,6 +6,9 @@
 #   names      every PromQL expression of the dashboard and the rule file
 #              names only metrics vdropmond exports (the renderer's list)
 #   alertmanager  amtool check-config fleet/alertmanager.yml
+#   dashboard  the Grafana dashboard's structure, variables, and every query
+#              parsed by promtool (tests/fleet/check_dashboard.py, which
+#              first proves on broken copies that it catches each fault)
 set -euo pipefail
 what=$1 build=$2
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -23,6 +26,9 @@ names)
 	;;
 alertmanager)
 	amtool check-config "$root/fleet/alertmanager.yml"
+	;;
+dashboard)
+	python3 "$root/tests/fleet/check_dashboard.py" --self-test "$root/fleet/grafana/vdropmon-dashboard.json"
 	;;
 *)
 	echo "unknown check $what" >&2

@@ -2,7 +2,7 @@
 /*
  * fuzz_timeline.c — libFuzzer target for the modules that turn a stream's
  * timeline into warnings: detector, runway, arrival statistics, sequence
- * tracker, frame map, stall detector and trendline, fed the way the element feeds them, with arbitrary
+ * tracker, frame map, stall detector, trendline and jitterbuffer model, fed the way the element feeds them, with arbitrary
  * times (also going backwards or jumping by years), clock rates (1 Hz as a
  * server's SDP may say), and sequence/timestamp jumps (±2^31).
  *
@@ -18,6 +18,7 @@
 #include "detector.h"
 #include "frame_map.h"
 #include "fuzz_input.h"
+#include "jb_model.h"
 #include "runway.h"
 #include "seq_tracker.h"
 #include "stall_detector.h"
@@ -33,6 +34,8 @@ typedef struct {
   vdm_runway runway;
   vdm_stall_detector stall;
   vdm_trendline trendline;
+  vdm_jb_model jb;
+  uint64_t jb_latency;
   vdm_arrival_stats arrival;
   vdm_seq_tracker *seqs;
   vdm_frame_map *frames;
@@ -122,6 +125,7 @@ op_media (timeline *t, fuzz_input *in)
   vdm_runway_observe (&t->runway, t->now, t->pts);
   vdm_stall_arrival (&t->stall, t->now);
   vdm_trendline_packet (&t->trendline, t->now, t->pts);
+  vdm_jb_model_observe (&t->jb, t->now, t->pts, t->jb_latency);
   vdm_arrival_stats_packet (&t->arrival, t->now, 0,
       (uint32_t) scale (t->pts, t->clock_rate, VDM_SECOND));
   vdm_frame_map_observe_arrival (t->frames, t->now, t->pts);
@@ -188,6 +192,9 @@ op_tick (timeline *t, fuzz_input *in)
   if (isnan (vdm_trendline_trend (&t->trendline)))
     abort ();
   (void) vdm_trendline_time_to_empty (&t->trendline, fuzz_u32 (in));
+  (void) vdm_jb_model_deficit (&t->jb);
+  (void) vdm_jb_model_time_to_freeze (&t->jb, fuzz_u8 (in) < 32 ? fuzz_u64 (in) : t->jb_latency,
+      fuzz_u8 (in) < 32 ? fuzz_u64 (in) : 2 * VDM_SECOND);
   (void) vdm_frame_map_lookup_rtp (t->frames, t->ssrc, t->rtp_ts - fuzz_u32 (in), &info);
   (void) vdm_frame_map_lookup_arrival (t->frames, t->now - fuzz_u32 (in));
 }
@@ -207,6 +214,8 @@ op_config (timeline *t, fuzz_input *in)
   c->critical_factor = 1.0 + fuzz_u32 (in) / 4294.967295;
   c->burst_drops = 1.0 + fuzz_u32 (in) / 4.294967295;
   c->queue_fill_threshold = fuzz_u16 (in) / 65535.0;
+  c->queue_fill_warning = fuzz_u16 (in) / 65535.0;
+  t->jb_latency = fuzz_u8 (in) < 32 ? fuzz_u64 (in) : fuzz_range (in, 0, 600 * VDM_SECOND);
   vdm_detector_set_config (t->detector, c);
 }
 
@@ -241,6 +250,7 @@ op_reset (timeline *t, fuzz_input *in)
       vdm_arrival_stats_init (&t->arrival, t->clock_rate);
       vdm_stall_init (&t->stall, NULL);
       vdm_trendline_init (&t->trendline, NULL);
+      vdm_jb_model_init (&t->jb);
       break;
   }
 }
@@ -262,6 +272,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   vdm_runway_init (&t.runway);
   vdm_stall_init (&t.stall, NULL);
   vdm_trendline_init (&t.trendline, NULL);
+  vdm_jb_model_init (&t.jb);
+  t.jb_latency = 2 * VDM_SECOND;
   vdm_arrival_stats_init (&t.arrival, t.clock_rate);
 
   for (unsigned ops = 0; ops < MAX_OPS && !fuzz_input_done (&in); ops++) {

@@ -27,6 +27,12 @@ CONFIG keys: transport ("rtsp" | "flv"), url, latency_ms, duration_s,
 udp_buffer_size (bytes, RTSP; 0 = default), vdropmon (dict of extra
 properties, nanosecond values as ints).
 
+A slow consumer (scenario "starved"): on SIGUSR1 the receiver reads the
+per-packet delay (µs, 0 = none) from CONFIG's "reader_delay_file" and from
+then on every packet leaving a udpsrc (the threads that read the
+sockets) waits that long in that thread: a reader slower than the stream,
+as with a slow element in the reading thread or a CPU-starved reader.
+
 Prints "PLAYING <ns>" and "FIRST_FRAME <ns>" on stdout so the orchestrator
 can time its perturbations from the first frame shown, then "DONE".
 Stops after duration_s of stream (bounded), on SIGINT/SIGTERM, on EOS or on
@@ -114,7 +120,9 @@ class Receiver:
         self.jitterbuffers = []
         self.last_jb = None
         self.last_seq = None
+        self.reader_delay_s = 0.0
         self.pipeline = Gst.parse_launch(pipeline_description(cfg))
+        self.pipeline.connect("deep-element-added", self._on_element_added)
         if cfg["transport"] == "flv":
             self.pipeline.set_property("latency", cfg["latency_ms"] * Gst.MSECOND)
         mon = self.pipeline.get_by_name("mon")
@@ -172,6 +180,25 @@ class Receiver:
             depay_sink.add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_rtp_event)
             src = self.pipeline.get_by_name("src")
             src.connect("new-manager", self._on_new_manager)
+
+    def _on_element_added(self, bin_, sub_bin, element):
+        factory = element.get_factory()
+        if factory is not None and factory.get_name() == "udpsrc":
+            element.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._slow_reader)
+
+    def _slow_reader(self, pad, info):
+        if self.reader_delay_s > 0:
+            time.sleep(self.reader_delay_s)
+        return Gst.PadProbeReturn.OK
+
+    def _on_reader_delay(self):
+        path = self.cfg.get("reader_delay_file")
+        try:
+            with open(path) as f:
+                self.reader_delay_s = int(f.read().strip() or 0) / 1e6
+        except (OSError, TypeError, ValueError) as e:
+            self.rec["errors"].append({"t": now(), "warning": f"reader delay: {e}"})
+        return True
 
     def _on_arrived(self, pad, info):
         self.rec["arrived"].append([now(), info.get_buffer().pts])
@@ -262,6 +289,7 @@ class Receiver:
     def run(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
             GLib.unix_signal_add(GLib.PRIORITY_HIGH, sig, self._stop, "signal")
+        GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGUSR1, self._on_reader_delay)
         GLib.timeout_add(JB_POLL_MS, self._poll_jitterbuffers)
         GLib.timeout_add(50, self._check_duration)
         GLib.timeout_add_seconds(FIRST_FRAME_TIMEOUT_S, self._check_first_frame)

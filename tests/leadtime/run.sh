@@ -4,9 +4,10 @@
 # against rtpjitterbuffer's num-lost and the W3C freeze counter.
 #
 # Builds into build/ if needed, then runs every scenario (clean, benign,
-# sudden, gradual, overload) over RTSP/UDP and HTTP-FLV at 200 ms and
-# 2000 ms latency, each on its own throw-away network namespaces, and
-# prints the tables. 28 runs of under a minute each (gradual 3 times).
+# sudden, stall, gradual, congestion, overload; starved on RTSP only) over
+# RTSP/UDP and HTTP-FLV at 200 ms and 2000 ms latency, each on its own
+# throw-away network namespaces, and prints the tables. 34 runs of under a
+# minute each (gradual 3 times).
 # Run it alone on the host: vdropmon's flow keys know no namespace.
 #
 #   tests/leadtime/run.sh                       everything (~25 min)

@@ -205,7 +205,8 @@ def main():
         args.build_dir, "leadtime-smoke" if args.smoke else "leadtime"))
     plan = [(k, t, int(l), r) for k in args.scenarios.split(",") for t in args.transports.split(",")
             for l in args.latencies.split(",")
-            for r in range(args.repeat or DEFAULT_REPEATS.get(k, 1))]
+            for r in range(args.repeat or DEFAULT_REPEATS.get(k, 1))
+            if t in scenarios.ONLY_TRANSPORTS.get(k, (t,))]
     if args.index is not None:
         plan = [p for p in plan if p[3] == args.index] or [
             (k, t, l, args.index) for k, t, l in dict.fromkeys((p[0], p[1], p[2]) for p in plan)]

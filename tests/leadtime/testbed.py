@@ -23,6 +23,7 @@ bounded in time (server --duration-s, receiver duration_s, timeouts here).
 import json
 import os
 import select
+import signal
 import subprocess
 import threading
 import time
@@ -185,12 +186,35 @@ class Testbed:
             if action["on"] != self.blackhole:
                 run(["ip", "-n", f"{self.p}-rtr", "route", verb, "blackhole", f"{RCV_ADDR}/32"])
                 self.blackhole = action["on"]
+        elif op == "slow-reader":
+            return self._set_reader_delay(action["delay_us"])
         elif op == "cpu":
             return self._set_quota(action["quota_pct"], action.get("period_ms", 100),
                                    action.get("threads"))
         else:
             raise TestbedError(f"unknown action {op}")
         return {}
+
+    def _set_reader_delay(self, delay_us):
+        """Every packet a udpsrc reads waits delay_us in the reading thread
+        (receiver.py, SIGUSR1); 0 ends it. The receiver is "ip netns exec"'s
+        child: signal the python process itself."""
+        with open(os.path.join(self.workdir, "reader_delay"), "w") as f:
+            f.write(str(int(delay_us)))
+        for pid in self._receiver_pids():
+            os.kill(pid, signal.SIGUSR1)
+        return {}
+
+    def _receiver_pids(self):
+        """The receiver's python process (ip netns exec execs env, which
+        execs python: the same pid; any child found is signalled too)."""
+        pids = [self.receiver.pid]
+        try:
+            with open(f"/proc/{self.receiver.pid}/task/{self.receiver.pid}/children") as f:
+                pids += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+        return pids
 
     def reader_tids(self):
         """The receiver's threads whose name starts with the transport's
@@ -328,6 +352,7 @@ def run_scenario(scenario, transport, latency_ms, stream, build_dir, workdir, pr
         cfg = {"transport": transport, "url": url, "latency_ms": latency_ms,
                "duration_s": scenario["duration_s"],
                "udp_buffer_size": scenario["udp_buffer_size"] if transport == "rtsp" else 0,
+               "reader_delay_file": os.path.join(workdir, "reader_delay"),
                "vdropmon": {}}
         first_ns, out = bed.start_receiver(cfg)
         bed.start_path_poll()

@@ -152,13 +152,16 @@ def _perturbations(svg, record, x, y, t0, t_end):
     on = {}
     rates = []
     for a in applied:
-        if a["op"] in ("blackhole", "cpu"):
-            active = a["on"] if a["op"] == "blackhole" else a["quota_pct"] is not None
+        if a["op"] in ("blackhole", "cpu", "slow-reader"):
+            active = (a["on"] if a["op"] == "blackhole" else a["quota_pct"] is not None
+                      if a["op"] == "cpu" else a["delay_us"] > 0)
             if active:
                 on[a["op"]] = a
             elif a["op"] in on:
                 start = on.pop(a["op"])
-                label = "outage" if a["op"] == "blackhole" else f"CPU {start['quota_pct']}%"
+                label = ("outage" if a["op"] == "blackhole" else
+                         f"reader +{start['delay_us'] / 1000:.1f} ms/packet"
+                         if a["op"] == "slow-reader" else f"CPU {start['quota_pct']}%")
                 if start.get("threads"):
                     label += " (socket readers)"
                 if "throttled_periods" in a:

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * vdropmon_feed.c — packets from the streaming threads to the monitor
+ * without the element lock (issue 13).
+ *
+ * Every thread that sees packets has a feed of its own (one producer per
+ * ring): the element's streaming thread (transform_ip), each probed udpsrc
+ * source pad, the upstream RTP pad. It parses the RTP header once, stamps
+ * the arrival, and appends a 40-byte record to its ring (core/packet_ring.c);
+ * no lock, no allocation, no system call but the clock read. Whoever holds
+ * the lock and needs the monitor up to date — the worker before each tick,
+ * the collector callback before a kernel drop, stats, EOS, caps, a flush —
+ * drains all feeds first, oldest arrival first. The producer takes the lock
+ * only to wake the worker: at a sequence break (a gap is detected no later
+ * than before), when its ring is half full, or when it overflowed. A full
+ * ring never blocks the streaming thread: the record is counted lost
+ * (`packets-unobserved` in stats) and the sequence starts afresh after it.
+ */
+#include "gstvdropmon_priv.h"
+
+#define GST_CAT_DEFAULT vdropmon_debug
+/* 1,024 records (40 KiB): 250 ms of a 4,000 packets/s stream between two
+ * worker rounds, and the worker is woken at half. */
+#define FEED_CAPACITY 1024
+
+struct _VdmFeed
+{
+  gint refcount;
+  vdm_packet_ring *ring;
+  GstVdropmon *self;            /* a reference, except for the element's own feed */
+  gboolean own;                 /* transform_ip's: its arrivals count only without probes */
+};
+
+/* The element's clock as the streaming threads read it. */
+struct _VdmStreamClock
+{
+  GstClock *clock;              /* a reference */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Feeds.                                                                    */
+
+static VdmFeed *
+feed_new (GstVdropmon * self, gboolean own)
+{
+  VdmFeed *feed = g_new0 (VdmFeed, 1);
+
+  feed->refcount = 1;
+  feed->ring = vdm_packet_ring_new (FEED_CAPACITY);
+  g_assert (feed->ring);
+  feed->own = own;
+  feed->self = own ? self : gst_object_ref (self);
+  return feed;
+}
+
+VdmFeed *
+vdm_feed_ref (VdmFeed * feed)
+{
+  g_atomic_int_inc (&feed->refcount);
+  return feed;
+}
+
+void
+vdm_feed_unref (gpointer data)
+{
+  VdmFeed *feed = data;
+
+  if (!g_atomic_int_dec_and_test (&feed->refcount))
+    return;
+  if (!feed->own)
+    gst_object_unref (feed->self);
+  vdm_packet_ring_free (feed->ring);
+  g_free (feed);
+}
+
+void
+vdm_feeds_init (GstVdropmon * self)
+{
+  self->feeds = g_ptr_array_new_with_free_func (vdm_feed_unref);
+  self->own_feed = feed_new (self, TRUE);
+  self->own_ring = self->own_feed->ring;
+  g_ptr_array_add (self->feeds, vdm_feed_ref (self->own_feed));
+  self->stream_clocks = g_ptr_array_new ();
+  self->clock_is_monotonic = TRUE;
+}
+
+static void
+stream_clock_free (gpointer data)
+{
+  VdmStreamClock *c = data;
+
+  gst_clear_object (&c->clock);
+  g_free (c);
+}
+
+/* Finalize: no thread can push any more (probes hold a reference). */
+void
+vdm_feeds_finalize (GstVdropmon * self)
+{
+  g_ptr_array_unref (self->feeds);
+  vdm_feed_unref (self->own_feed);
+  g_ptr_array_set_free_func (self->stream_clocks, stream_clock_free);
+  g_ptr_array_unref (self->stream_clocks);
+}
+
+/* A feed for another streaming thread (a probe): drained with the others
+ * from now on. The caller gets a reference to give to its probe. */
+VdmFeed *
+vdm_feeds_add_locked (GstVdropmon * self)
+{
+  VdmFeed *feed = feed_new (self, FALSE);
+
+  g_ptr_array_add (self->feeds, vdm_feed_ref (feed));
+  return feed;
+}
+
+/* Its probe is gone: what it left is drained, its losses stay counted. */
+void
+vdm_feeds_remove_locked (GstVdropmon * self, VdmFeed * feed)
+{
+  vdm_feeds_drain_locked (self);
+  self->unobserved_retired += vdm_packet_ring_lost (feed->ring);
+  g_ptr_array_remove (self->feeds, feed);
+}
+
+static guint64
+unobserved_total (GstVdropmon * self)
+{
+  guint64 lost = self->unobserved_retired;
+  guint i;
+
+  for (i = 0; i < self->feeds->len; i++)
+    lost += vdm_packet_ring_lost (((VdmFeed *) g_ptr_array_index (self->feeds, i))->ring);
+  return lost;
+}
+
+guint64
+vdm_feeds_unobserved_locked (GstVdropmon * self)
+{
+  return unobserved_total (self) - self->unobserved_before;
+}
+
+void
+vdm_feeds_restart_locked (GstVdropmon * self)
+{
+  const vdm_packet_record *r;
+  guint i;
+
+  for (i = 0; i < self->feeds->len; i++) {
+    VdmFeed *feed = g_ptr_array_index (self->feeds, i);
+    while ((r = vdm_packet_ring_peek (feed->ring)))
+      vdm_packet_ring_pop (feed->ring);
+  }
+  self->unobserved_before = unobserved_total (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The consumer: whoever holds the lock.                                     */
+
+/* The feed whose oldest record came first (records without arrival time,
+ * mono 0, first of all: their order against arrivals does not matter). */
+static VdmFeed *
+oldest_feed (GstVdropmon * self, const vdm_packet_record ** oldest)
+{
+  VdmFeed *best = NULL;
+  guint i;
+
+  *oldest = NULL;
+  for (i = 0; i < self->feeds->len; i++) {
+    VdmFeed *feed = g_ptr_array_index (self->feeds, i);
+    const vdm_packet_record *r = vdm_packet_ring_peek (feed->ring);
+    if (r && (!*oldest || r->mono < (*oldest)->mono)) {
+      *oldest = r;
+      best = feed;
+    }
+  }
+  return best;
+}
+
+/* Everything the streaming threads handed over, into the monitor, in the
+ * order it arrived. Returns TRUE when it revealed a gap (a tick is due). */
+gboolean
+vdm_feeds_drain_locked (GstVdropmon * self)
+{
+  const vdm_packet_record *r;
+  gboolean gap = FALSE;
+  VdmFeed *feed;
+
+  while ((feed = oldest_feed (self, &r))) {
+    vdm_packet_record record = *r;
+
+    vdm_packet_ring_pop (feed->ring);
+    /* transform_ip is the arrival point only while no udpsrc is probed:
+     * its records from before a probe took over are passed buffers only */
+    if (feed->own && self->arrival_probed && (record.flags & VDM_PACKET_RTP))
+      record.flags &= ~VDM_PACKET_ARRIVED;
+    gap |= vdm_stream_monitor_packet (self->monitor, &record);
+  }
+  return gap;
+}
+
+void
+vdm_feeds_sync_locked (GstVdropmon * self)
+{
+  if (vdm_feeds_drain_locked (self))
+    vdm_wake_worker_locked (self);
+}
+
+/* After every change of the monitor's format. */
+void
+vdm_feeds_publish_format_locked (GstVdropmon * self)
+{
+  g_atomic_int_set (&self->feed_format, VDM_FEED_FORMAT (vdm_stream_monitor_is_rtp
+          (self->monitor), vdm_stream_monitor_codec (self->monitor)));
+}
+
+GstVdropmon *
+vdm_feed_element (VdmFeed * feed)
+{
+  return feed->self;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Time, as the streaming threads read it.                                   */
+
+static gboolean
+clock_is_monotonic (GstClock * clock)
+{
+  GstClockType type = GST_CLOCK_TYPE_REALTIME;
+  GstClockTime internal, external, num, denom;
+  GstClock *master;
+
+  if (G_OBJECT_TYPE (clock) != GST_TYPE_SYSTEM_CLOCK)
+    return FALSE;
+  g_object_get (clock, "clock-type", &type, NULL);
+  master = gst_clock_get_master (clock);
+  gst_clear_object (&master);
+  if (type != GST_CLOCK_TYPE_MONOTONIC || master)
+    return FALSE;
+  gst_clock_get_calibration (clock, &internal, &external, &num, &denom);
+  return internal == external && num == denom;
+}
+
+/* The worker keeps self->clock; the streaming threads read this copy
+ * without the lock. A clock once published stays alive until finalize (a
+ * probe may still be reading it), so only a change publishes a new one.
+ * clock_is_monotonic says whether they need it at all: it is cleared only
+ * after a clock to ask is published, and set before that clock goes, so a
+ * reader that sees it cleared finds a clock (maybe the one just replaced,
+ * still alive: a few nanoseconds stale). */
+void
+vdm_feeds_publish_clock_locked (GstVdropmon * self)
+{
+  VdmStreamClock *now = g_atomic_pointer_get (&self->stream_clock), *next = NULL;
+  gboolean is_monotonic = !self->clock || clock_is_monotonic (self->clock);
+
+  if (is_monotonic)
+    g_atomic_int_set (&self->clock_is_monotonic, TRUE);
+  if (now ? now->clock != self->clock : self->clock != NULL) {
+    if (self->clock) {
+      next = g_new0 (VdmStreamClock, 1);
+      next->clock = gst_object_ref (self->clock);
+      g_ptr_array_add (self->stream_clocks, next);
+    }
+    g_atomic_pointer_set (&self->stream_clock, next);
+  }
+  if (!is_monotonic)
+    g_atomic_int_set (&self->clock_is_monotonic, FALSE);
+}
+
+/* Both times of an arrival, as vdm_times_locked() gives them. */
+static void
+stamp_arrival (GstVdropmon * self, vdm_packet_record * r)
+{
+  r->mono = vdm_monotonic_ns ();
+  if (g_atomic_int_get (&self->clock_is_monotonic)) {
+    r->clock = r->mono;
+  } else {
+    const VdmStreamClock *c = g_atomic_pointer_get (&self->stream_clock);
+    r->clock = c ? gst_clock_get_time (c->clock) : r->mono;
+  }
+  r->flags |= VDM_PACKET_ARRIVED;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Producers: one streaming thread per feed.                                 */
+
+static void
+wake_worker (GstVdropmon * self)
+{
+  g_mutex_lock (&self->lock);
+  vdm_wake_worker_locked (self);
+  g_mutex_unlock (&self->lock);
+}
+
+static void
+push (VdmFeed * feed, const vdm_packet_record * r)
+{
+  if (vdm_packet_ring_push (feed->ring, r) & VDM_RING_WAKE)
+    wake_worker (feed->self);
+}
+
+static void
+push_own (GstVdropmon * self, const vdm_packet_record * r)
+{
+  if (vdm_packet_ring_push (self->own_ring, r) & VDM_RING_WAKE)
+    wake_worker (self);
+}
+
+static void
+fill_rtp (vdm_packet_record * r, const vdm_rtp_header * rtp, vdm_codec codec)
+{
+  r->ssrc = rtp->ssrc;
+  r->seq = rtp->seq;
+  r->rtp_ts = rtp->timestamp;
+  r->payload_type = rtp->payload_type;
+  r->flags |= VDM_PACKET_RTP | (rtp->marker ? VDM_PACKET_MARKER : 0)
+      | (vdm_payload_is_keyframe (codec, rtp->payload, rtp->payload_len) ? VDM_PACKET_KEYFRAME :
+      0);
+}
+
+/* A buffer passed the element (transform_ip). */
+void
+vdm_feed_buffer_passed (GstVdropmon * self, GstBuffer * buf, const vdm_rtp_header * rtp)
+{
+  gint format = g_atomic_int_get (&self->feed_format);
+  vdm_packet_record r = {
+    .size = (guint32) MIN (gst_buffer_get_size (buf), G_MAXUINT32),
+    .pts = GST_BUFFER_PTS (buf),
+    .flags = VDM_PACKET_PASSED,
+  };
+
+  if (VDM_FEED_FORMAT_IS_RTP (format)) {
+    if (rtp) {
+      fill_rtp (&r, rtp, VDM_FEED_FORMAT_CODEC (format));
+      r.flags |= VDM_PACKET_FRAME;
+      if (!g_atomic_int_get (&self->arrival_probed))
+        stamp_arrival (self, &r);       /* we are the arrival point */
+    }
+  } else if (GST_BUFFER_PTS_IS_VALID (buf)) {
+    /* live sources stamp buffers with their arrival running time */
+    r.flags |= VDM_PACKET_FRAME;
+    stamp_arrival (self, &r);
+  }
+  push_own (self, &r);
+}
+
+/* An RTP packet seen at a udpsrc, right after recvmsg. */
+void
+vdm_feed_rtp_arrived (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp)
+{
+  vdm_packet_record r = {
+    .size = (guint32) MIN (gst_buffer_get_size (buf), G_MAXUINT32),
+    .pts = GST_BUFFER_PTS (buf),
+  };
+
+  fill_rtp (&r, rtp, VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&feed->self->feed_format)));
+  stamp_arrival (feed->self, &r);
+  push (feed, &r);
+}
+
+/* An RTP packet on the nearest RTP pad upstream: frames only. */
+void
+vdm_feed_rtp_frame (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp)
+{
+  vdm_packet_record r = {
+    .pts = GST_BUFFER_PTS (buf),
+    .flags = VDM_PACKET_FRAME,
+  };
+
+  fill_rtp (&r, rtp, VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&feed->self->feed_format)));
+  push (feed, &r);
+}
