@@ -10,7 +10,7 @@ vdm_stall_config_init (vdm_stall_config *config)
     .burst_gap_ns = 3 * VDM_MSECOND,
     .percentile = 0.99,
     .factor = 2.0,
-    .floor_ns = 60 * VDM_MSECOND,
+    .floor_ns = 100 * VDM_MSECOND,
     .ceiling_ns = 200 * VDM_MSECOND,
     .min_gaps = 30,
   };
@@ -101,6 +101,7 @@ void
 vdm_stall_init (vdm_stall_detector *stall, const vdm_stall_config *config)
 {
   memset (stall, 0, sizeof (*stall));
+  stall->backlog_ns = VDM_TIME_NONE;
   stall->config = sanitized (config);
   recompute (stall);
 }
@@ -116,6 +117,7 @@ void
 vdm_stall_arrival (vdm_stall_detector *s, uint64_t arrival_ns)
 {
   uint64_t gap;
+  bool reader_late;
 
   if (arrival_ns == VDM_TIME_NONE)
     return;
@@ -127,8 +129,10 @@ vdm_stall_arrival (vdm_stall_detector *s, uint64_t arrival_ns)
   if (arrival_ns <= s->last_arrival_ns)
     return;
   gap = arrival_ns - s->last_arrival_ns;
+  /* data waited in the kernel during this gap: the reader's pause */
+  reader_late = s->backlog_ns != VDM_TIME_NONE && s->backlog_ns > s->last_arrival_ns;
   s->last_arrival_ns = arrival_ns;
-  if (gap <= s->config.burst_gap_ns)
+  if (gap <= s->config.burst_gap_ns || reader_late)
     return;
   s->gaps[s->head] = gap;
   s->head = (s->head + 1) % VDM_STALL_GAPS;
@@ -143,11 +147,31 @@ vdm_stall_threshold (const vdm_stall_detector *stall)
   return stall->threshold_ns;
 }
 
+void
+vdm_stall_backlog (vdm_stall_detector *s, uint64_t now_ns)
+{
+  if (now_ns == VDM_TIME_NONE)
+    return;
+  if (s->backlog_ns == VDM_TIME_NONE || now_ns > s->backlog_ns)
+    s->backlog_ns = now_ns;
+}
+
+/* The last moment the stream is known to have been arriving. */
+static uint64_t
+last_sign_of_life (const vdm_stall_detector *s)
+{
+  if (s->backlog_ns != VDM_TIME_NONE && s->backlog_ns > s->last_arrival_ns)
+    return s->backlog_ns;
+  return s->last_arrival_ns;
+}
+
 bool
 vdm_stall_is_stalled (const vdm_stall_detector *s, uint64_t now_ns)
 {
-  return s->started && now_ns != VDM_TIME_NONE && now_ns > s->last_arrival_ns
-      && now_ns - s->last_arrival_ns >= s->threshold_ns;
+  uint64_t alive = last_sign_of_life (s);
+
+  return s->started && now_ns != VDM_TIME_NONE && now_ns > alive
+      && now_ns - alive >= s->threshold_ns;
 }
 
 uint64_t

@@ -28,7 +28,7 @@ vdm_monitor_config_init (vdm_monitor_config *config)
   config->runway_threshold_ns = 2 * VDM_SECOND;
   config->congestion_sustain_ns = 500 * VDM_MSECOND;
   config->congestion_min_delay_ns = 0;
-  config->stall_floor_ns = 60 * VDM_MSECOND;
+  config->stall_floor_ns = 100 * VDM_MSECOND;   /* see stall_detector.h */
   config->gap_grace_ns = 0;
 }
 
@@ -112,7 +112,7 @@ vdm_stream_monitor_reset (vdm_stream_monitor *mon)
   mon->queue_fill_recent = mon->queue_fill_peak = -1.0;
   mon->next_bin = VDM_TIME_NONE;
   mon->buffers = mon->bytes = mon->rtp_packets = mon->arrival_bytes = 0;
-  mon->drop_reports = mon->warnings = 0;
+  mon->drop_reports = mon->warnings = mon->reader_stalls = 0;
   mon->keyframe_requests_sent = mon->keyframe_requests_seen = 0;
   mon->bitrate = mon->fid_mean_ms = mon->fid_max_ms = 0;
   mon->n_reports = mon->n_alerts = 0;
@@ -489,6 +489,13 @@ vdm_stream_monitor_queue_fill (vdm_stream_monitor *mon, double fill, uint64_t no
 }
 
 void
+vdm_stream_monitor_socket_backlog (vdm_stream_monitor *mon, uint64_t unread_bytes, uint64_t now)
+{
+  if (unread_bytes > 0)
+    vdm_monitor_predict_backlog (mon, now);
+}
+
+void
 vdm_stream_monitor_keyframe_request_sent (vdm_stream_monitor *mon)
 {
   mon->keyframe_requests_sent++;
@@ -617,9 +624,12 @@ vdm_stream_monitor_next_deadline (const vdm_stream_monitor *mon, uint64_t now)
   uint64_t next = mon->next_bin;
   uint64_t gap = vdm_gap_reconciler_oldest (mon->gaps);
   uint64_t batch = vdm_drop_batcher_next_deadline (mon->batcher);
+  uint64_t stall = vdm_monitor_predict_stall_deadline (mon);
 
   if (next == VDM_TIME_NONE)
     next = now;
+  if (stall < next)
+    next = stall;
   if (gap != UINT64_MAX)
     next = next < add_saturating (gap, mon->config.gap_grace_ns) ? next
         : add_saturating (gap, mon->config.gap_grace_ns);

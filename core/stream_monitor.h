@@ -113,6 +113,7 @@ typedef struct {
   double trend;                   /* delay gradient, ms per ms of arrival */
   const char *usage;              /* static: "normal" | "overusing" | "underusing" */
   double stall_threshold_ms;      /* nothing arriving this long is a stall */
+  uint64_t reader_stalls;         /* silences past it that waited in the kernel (not stalls) */
 } vdm_monitor_stats;
 
 typedef struct vdm_stream_monitor vdm_stream_monitor;
@@ -194,6 +195,14 @@ bool vdm_stream_monitor_kernel_drop (vdm_stream_monitor *mon, const vdm_kernel_d
  * come back as network loss. drop->ktime_ns is ignored (unknown: now). */
 void vdm_stream_monitor_kernel_drops_unseen (vdm_stream_monitor *mon,
     const vdm_kernel_drop *drop, uint64_t count, vdm_now now);
+/* The receive queues the arrivals are read from (the udpsrc sockets) held
+ * unread_bytes at monitor time now_clock: asked of the kernel right before
+ * a tick. Data waiting there was delivered by the network, so a reader
+ * late on a loaded host is no network stall (the adaptive stall counts
+ * silence at the kernel), and a silence past `silence-threshold` with data
+ * waiting is the host's (cause host). 0 bytes says nothing. */
+void vdm_stream_monitor_socket_backlog (vdm_stream_monitor *mon, uint64_t unread_bytes,
+    uint64_t now_clock);
 /* Receive-queue fill peak (0..1) since the last call, -1 unknown. */
 void vdm_stream_monitor_queue_fill (vdm_stream_monitor *mon, double fill, uint64_t now_clock);
 void vdm_stream_monitor_keyframe_request_sent (vdm_stream_monitor *mon);
@@ -205,7 +214,8 @@ void vdm_stream_monitor_keyframe_request_seen (vdm_stream_monitor *mon);
  * alerts wait to be drained. */
 void vdm_stream_monitor_tick (vdm_stream_monitor *mon, vdm_now now, bool final);
 /* CLOCK_MONOTONIC at which tick next has something to do (a batch, a
- * gap's grace, a detector bin). */
+ * gap's grace, a detector bin, the stall threshold passing if nothing
+ * arrives). */
 uint64_t vdm_stream_monitor_next_deadline (const vdm_stream_monitor *mon, uint64_t now_mono);
 /* Once per stats interval, before its stats: FID and bitrate over it. */
 void vdm_stream_monitor_close_interval (vdm_stream_monitor *mon, uint64_t interval_ns);

@@ -172,6 +172,22 @@ is_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
       && vdm_monitor_predict_congested (mon, now, buffer, empty_in);
 }
 
+/* Media arriving late — or not at all at the reader — while our own
+ * receive queue is half full waits in this host, not on the network: the
+ * reader is too slow (a slow consumer's first sign is often a silence at
+ * the reader, 0.3 s before its queue overflows, in the lead-time suite's
+ * starved runs). So does a silence while the kernel holds packets not
+ * read yet (FIONREAD: the queue need not be half full). A network stall
+ * leaves the queue empty. */
+static vdm_cause
+deficit_cause (const vdm_stream_monitor *mon)
+{
+  if (mon->queue_fill_recent >= HOST_QUEUE_FILL)
+    return VDM_CAUSE_HOST;
+  return mon->silent && vdm_monitor_predict_reader_late (mon) ? VDM_CAUSE_HOST
+      : VDM_CAUSE_NETWORK;
+}
+
 /* Arrival deficit — silence or a stall, a runway about to end, a queue
  * building up on the path — is a state the detector is told about when it
  * starts and ends. */
@@ -194,21 +210,17 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
     empty_in = congested_in < predicted ? congested_in : predicted;
   }
   starving = starving || congested;
-  /* the stall's adaptive threshold is at most the silence rule's */
+  /* the stall's adaptive threshold is at most the silence rule's; a
+   * reader late with packets waiting is no stall, but one behind by half
+   * the buffer is a starved receiver (cause host) */
   mon->silent = vdm_monitor_predict_stalled (mon, now)
-      || vdm_arrival_stats_is_silent (&mon->arrival, now, mon->config.silence_threshold_ns);
+      || vdm_arrival_stats_is_silent (&mon->arrival, now, mon->config.silence_threshold_ns)
+      || vdm_monitor_predict_reader_behind (mon, now, vdm_monitor_playout_buffer (mon));
   deficit = mon->silent || starving;
   if (deficit == mon->deficit)
     return;
   mon->deficit = deficit;
-  /* Media arriving late — or not at all at the reader — while our own
-   * receive queue is half full waits in this host, not on the network:
-   * the reader is too slow (a slow consumer's first sign is often a
-   * silence at the reader, 0.3 s before its queue overflows, in the
-   * lead-time suite's starved runs). A network stall leaves the queue
-   * empty. */
-  vdm_detector_arrival_deficit (mon->detector, now, deficit,
-      mon->queue_fill_recent >= HOST_QUEUE_FILL ? VDM_CAUSE_HOST : VDM_CAUSE_NETWORK);
+  vdm_detector_arrival_deficit (mon->detector, now, deficit, deficit_cause (mon));
   if (!deficit || mon->episode.first_damage != VDM_TIME_NONE)
     return;
   if (mon->silent) {            /* what did not arrive was due right after the last packet */

@@ -9,7 +9,10 @@
  *
  * Arrival times are the monitor's clock at the earliest point the element
  * sees a packet (the udpsrc probe, right after recvmsg; transform_ip for
- * TCP transports), not the kernel's receive timestamp: a reader thread
+ * TCP transports), not the kernel's receive timestamp. For the stall, the
+ * worker also asks the kernel whether the udpsrc sockets hold unread data
+ * (vdm_stream_monitor_socket_backlog): if so, the network is delivering
+ * and the silence is the reader's (a loaded host), no stall. A reader thread
  * that is late by a constant does not bias the gradient, one that is late
  * by a growing amount does (a starved receiver reads as a growing queue,
  * which is true of its own socket queue).
@@ -25,6 +28,8 @@
  * queues ~50 ms). */
 #define CONGESTION_MIN_DELAY_NS (40 * VDM_MSECOND)
 #define CONGESTION_MAX_DELAY_NS (80 * VDM_MSECOND)
+/* The stall round's least distance from the monitor's last call. */
+#define STALL_ROUND_MIN_NS (5 * VDM_MSECOND)
 
 void
 vdm_monitor_predict_reset (vdm_stream_monitor *mon)
@@ -35,6 +40,7 @@ vdm_monitor_predict_reset (vdm_stream_monitor *mon)
   stall.ceiling_ns = mon->config.silence_threshold_ns;
   stall.floor_ns = mon->config.stall_floor_ns;
   vdm_stall_init (&mon->stall, &stall);
+  mon->reader_stalled = false;
   vdm_trendline_init (&mon->trendline, NULL);
   vdm_jb_model_init (&mon->jb);
 }
@@ -102,11 +108,82 @@ update_ceiling (vdm_stream_monitor *mon)
   }
 }
 
+void
+vdm_monitor_predict_backlog (vdm_stream_monitor *mon, uint64_t now)
+{
+  vdm_stall_backlog (&mon->stall, now);
+}
+
+bool
+vdm_monitor_predict_reader_late (const vdm_stream_monitor *mon)
+{
+  uint64_t backlog = mon->stall.backlog_ns, last = vdm_stall_last_arrival (&mon->stall);
+
+  return backlog != VDM_TIME_NONE && last != VDM_TIME_NONE && backlog > last;
+}
+
+/* A stall is silence at the kernel. Silence at the reader alone, past the
+ * same threshold, is counted (reader-stalls) and said nothing of. */
 bool
 vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now)
 {
+  uint64_t last = vdm_stall_last_arrival (&mon->stall);
+  bool stalled, reader_silent;
+
   update_ceiling (mon);
-  return vdm_stall_is_stalled (&mon->stall, now);
+  stalled = vdm_stall_is_stalled (&mon->stall, now);
+  reader_silent = !stalled && last != VDM_TIME_NONE && now != VDM_TIME_NONE && now > last
+      && now - last >= vdm_stall_threshold (&mon->stall);
+  if (reader_silent && !mon->reader_stalled)
+    mon->reader_stalls++;
+  mon->reader_stalled = reader_silent;
+  return stalled;
+}
+
+/* The reader is behind by half the playout buffer: packets wait in its
+ * socket and nothing was read for that long (not less than the stall
+ * threshold). A freeze is near, and it is this host's doing: a starved
+ * receiver. With a buffer of 400 ms or more the silence rule
+ * (silence-threshold) comes first. */
+bool
+vdm_monitor_predict_reader_behind (const vdm_stream_monitor *mon, uint64_t now, uint64_t buffer)
+{
+  uint64_t last = vdm_stall_last_arrival (&mon->stall), need = buffer / 2;
+
+  if (buffer == VDM_TIME_NONE || buffer == 0 || now == VDM_TIME_NONE
+      || !vdm_monitor_predict_reader_late (mon) || now <= last)
+    return false;
+  if (need < vdm_stall_threshold (&mon->stall))
+    need = vdm_stall_threshold (&mon->stall);
+  return now - last >= need;
+}
+
+/* When, in CLOCK_MONOTONIC, the stall threshold passes if nothing more
+ * arrives: the worker runs a round then instead of at the next bin's end
+ * (up to bin-duration later), so that a stall is declared at its
+ * threshold, not up to 100 ms after it. Through the monitor's last pair
+ * of clock readings (the two clocks run at one rate between rounds).
+ * VDM_TIME_NONE when nothing is due: inactive, no arrival yet, already
+ * silent. */
+uint64_t
+vdm_monitor_predict_stall_deadline (const vdm_stream_monitor *mon)
+{
+  uint64_t last = vdm_stall_last_arrival (&mon->stall), due, ahead;
+
+  if (!mon->active || mon->silent || last == VDM_TIME_NONE || mon->now.clock == VDM_TIME_NONE
+      || mon->now.mono >= VDM_TIME_NONE - VDM_SECOND)
+    return VDM_TIME_NONE;
+  if (mon->stall.backlog_ns != VDM_TIME_NONE && mon->stall.backlog_ns > last)
+    last = mon->stall.backlog_ns;
+  if (vdm_stall_threshold (&mon->stall) > VDM_TIME_NONE - last)
+    return VDM_TIME_NONE;
+  due = last + vdm_stall_threshold (&mon->stall);
+  ahead = due > mon->now.clock ? due - mon->now.clock : 0;
+  /* never sooner than this after the last call: a clock that stands still
+   * (paused, a test clock) must not make the worker spin */
+  if (ahead < STALL_ROUND_MIN_NS)
+    ahead = STALL_ROUND_MIN_NS;
+  return ahead > VDM_TIME_NONE - mon->now.mono ? VDM_TIME_NONE : mon->now.mono + ahead;
 }
 
 /* Where the damage of a stall begins: what was due right after the last
@@ -156,4 +233,5 @@ vdm_monitor_predict_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out
   out->trend = vdm_trendline_trend (&mon->trendline);
   out->usage = vdm_usage_name (vdm_trendline_usage (&mon->trendline));
   out->stall_threshold_ms = vdm_stall_threshold (&mon->stall) / 1e6;
+  out->reader_stalls = mon->reader_stalls;
 }

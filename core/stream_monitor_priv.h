@@ -60,6 +60,8 @@ struct vdm_stream_monitor {
   bool runway_settled;            /* restarted once past the start-up burst */
   vdm_media_clock media;
   vdm_stall_detector stall;       /* adaptive arrival-stall threshold */
+  bool reader_stalled;            /* silent past it at the reader only, data in the kernel */
+  uint64_t reader_stalls;         /* times that began */
   vdm_trendline trendline;        /* queue build-up on the path */
   vdm_jb_model jb;                /* an RTP jitterbuffer's timeline (RTP only) */
 
@@ -104,7 +106,15 @@ uint64_t vdm_monitor_running_time (const vdm_stream_monitor *mon, uint64_t t);
 /* stream_monitor_predict.c */
 void vdm_monitor_predict_reset (vdm_stream_monitor *mon);
 void vdm_monitor_predict_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns);
+void vdm_monitor_predict_backlog (vdm_stream_monitor *mon, uint64_t now);
 bool vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now);
+/* CLOCK_MONOTONIC at which the stall threshold passes, VDM_TIME_NONE. */
+uint64_t vdm_monitor_predict_stall_deadline (const vdm_stream_monitor *mon);
+/* The reader is behind: the kernel held unread data after its last read. */
+bool vdm_monitor_predict_reader_late (const vdm_stream_monitor *mon);
+/* ...by half the playout buffer (at least the stall threshold). */
+bool vdm_monitor_predict_reader_behind (const vdm_stream_monitor *mon, uint64_t now,
+    uint64_t buffer);
 uint64_t vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon);
 bool vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
     uint64_t *empty_in);

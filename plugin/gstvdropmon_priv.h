@@ -63,6 +63,7 @@ typedef struct
   guint32 watch_id;             /* 0 when no collector runs */
   guint64 cookie;               /* the socket's SO_COOKIE; 0 for a flow named by hand */
   GstPad *probed_pad;           /* the udpsrc src pad we observe arrivals on */
+  GSocket *probed_socket;       /* that udpsrc's socket (owned ref): its unread backlog */
   gulong probe_id;
   VdmFeed *feed;                /* its probe's packets */
   gchar flow[VDM_FLOW_STRING_MAX];
@@ -75,6 +76,16 @@ typedef struct
   guint64 unseen_announced[VDM_REASON_SLOTS];
   guint64 events_lost_announced;
 } VdmWatch;
+
+/* A watch that went away (its socket closed, rtspsrc reconnected), kept
+ * while a batch opened before may still be posted: the drops of a socket's
+ * last moments keep its flow. */
+typedef struct
+{
+  guint32 watch_id;             /* with its generation: never the id of a later watch */
+  gchar flow[VDM_FLOW_STRING_MAX];
+  guint64 released_mono;
+} VdmReleasedWatch;
 
 struct _GstVdropmon
 {
@@ -146,6 +157,7 @@ struct _GstVdropmon
 
   /* Watches. */
   GArray *watches;              /* VdmWatch */
+  GArray *released;             /* VdmReleasedWatch, oldest first */
   vdm_counters retired;         /* counters of watches that went away */
 
   /* The event source: set in start(), cleared in stop(). */
@@ -201,8 +213,11 @@ GstVdropmon *vdm_feed_element (VdmFeed * feed);
 /* vdropmon_arrivals.c */
 void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
 /* Arrivals move to this udpsrc's src pad; the watch keeps the probe. */
-void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch);
+void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * socket,
+    VdmWatch * watch);
 void vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch);
+/* Right before a tick: what the probed sockets hold unread → the monitor. */
+void vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock);
 /* When our own caps are not RTP: the nearest upstream RTP pad teaches the
  * frame map and the codec (placement independence). Without self->lock. */
 void vdm_arrivals_find_rtp_pad (GstVdropmon * self);
@@ -233,6 +248,8 @@ void vdm_watch_rescan (GstVdropmon * self);
 gboolean vdm_watch_manual_flows (GstVdropmon * self);
 void vdm_watch_release_all (GstVdropmon * self);
 const VdmWatch *vdm_watch_find_locked (GstVdropmon * self, guint32 watch_id);
+/* The flow of a watch, current or recently released; NULL if unknown. */
+const gchar *vdm_watch_flow_locked (GstVdropmon * self, guint32 watch_id);
 GArray *vdm_watch_copy_ids (GstVdropmon * self);
 void vdm_watch_retire_counters_locked (GstVdropmon * self, const VdmWatch * watch);
 

@@ -173,7 +173,8 @@ on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
  * many packets. From here on transform_ip leaves arrivals to the probes
  * (what it handed over before is drained first, as arrivals). */
 void
-vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * watch)
+vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * socket,
+    VdmWatch * watch)
 {
   GstPad *pad = gst_element_get_static_pad (udpsrc, "src");
 
@@ -192,6 +193,7 @@ vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, VdmWatch * w
       GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_udpsrc_buffer,
       vdm_feed_ref (watch->feed), vdm_feed_unref);
   watch->probed_pad = pad;
+  watch->probed_socket = socket ? g_object_ref (socket) : NULL;
 }
 
 void
@@ -208,6 +210,27 @@ vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
     vdm_feed_unref (watch->feed);
     watch->feed = NULL;
   }
+  g_clear_object (&watch->probed_socket);
+}
+
+/* Packets waiting in a probed socket were delivered by the network: a
+ * silence at the probe is then the reading thread's delay (a loaded host),
+ * not a stall. One FIONREAD per socket and tick (non-blocking; for UDP the
+ * size of the next datagram, which is all that matters: any). */
+void
+vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
+{
+  guint64 unread = 0;
+  guint i;
+
+  for (i = 0; i < self->watches->len; i++) {
+    GSocket *socket = g_array_index (self->watches, VdmWatch, i).probed_socket;
+    gssize n = socket ? g_socket_get_available_bytes (socket) : -1;
+
+    if (n > 0)
+      unread += (guint64) n;
+  }
+  vdm_stream_monitor_socket_backlog (self->monitor, unread, now_clock);
 }
 
 /* ------------------------------------------------------------------------ */

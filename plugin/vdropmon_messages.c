@@ -204,6 +204,7 @@ vdm_stats_to_structure (const VdmStatsSnapshot * stats, const gchar * name)
       "trend", G_TYPE_DOUBLE, m->trend,
       "path-usage", G_TYPE_STRING, m->usage,
       "stall-threshold", G_TYPE_DOUBLE, m->stall_threshold_ms,
+      "reader-stalls", G_TYPE_UINT64, m->reader_stalls,
       "packets-unobserved", G_TYPE_UINT64, stats->packets_unobserved, NULL);
   set_string_list (s, "flows", stats->flows);
   reasons = reasons_structure (stats);

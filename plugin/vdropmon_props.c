@@ -398,9 +398,12 @@ install_prediction_properties (GObjectClass * gobject_class, const vdm_monitor_c
    *
    * Lowest stall threshold (ns). Nothing arriving for twice the 99th
    * percentile of the stream's own pauses is a stall, but never sooner
-   * than this; #GstVdropmon:silence-threshold is the ceiling. Lower it for
-   * streams of many packets per frame at a high frame rate and a small
-   * buffer; raise it on hosts whose reader threads are often late.
+   * than this; #GstVdropmon:silence-threshold is the ceiling. Default
+   * 100 ms: shorter silences are common on a loaded sender or path, and a
+   * stall is declared when its threshold passes (not at the next detector
+   * bin). A late reader thread is no stall whatever the floor (the kernel
+   * is asked whether the udpsrc sockets hold unread packets). Lower it for
+   * a high frame rate and a small buffer if the path is quiet.
    */
   g_object_class_install_property (gobject_class, PROP_STALL_FLOOR,
       g_param_spec_uint64 ("stall-floor", "Stall floor",

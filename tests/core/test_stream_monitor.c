@@ -632,6 +632,193 @@ test_take_from_fresh_monitor (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Reader delay versus network stall: what the kernel's receive queue says. */
+
+/* A 30 fps stream (frame n, one packet, due at n * 33 ms) with a playout
+ * buffer of latency ms, and the worker's rounds every 10 ms; before each tick
+ * the kernel is asked what the socket holds unread (when tell_kernel).
+ * The reader is away during [away_from, away_until): the frames due then
+ * wait in the socket and reach the monitor at away_until in one burst.
+ * The sender stops at stop (nothing due from then on is sent). */
+typedef struct {
+  uint64_t away_from, away_until, stop, end, latency;  /* ms */
+  bool tell_kernel;
+} reader_timeline;
+
+static void
+frame_at (vdm_stream_monitor *mon, unsigned n, uint64_t arrival_ms)
+{
+  packet p;
+
+  make_packet (&p, (uint16_t) (100 + n), n * FRAME_TICKS, n % 30 == 0);
+  vdm_stream_monitor_buffer_passed (mon, 1200);
+  vdm_stream_monitor_rtp_passed (mon, &p.rtp, (uint64_t) n * FRAME_MS * MS);
+  vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 1200, at_ms (arrival_ms));
+}
+
+/* Runs it; returns the warnings (and clears) in a[], their number. */
+static unsigned
+run_reader_timeline (vdm_stream_monitor *mon, const reader_timeline *tl, vdm_alert *a,
+    unsigned max)
+{
+  unsigned next = 0, n_alerts = 0;
+
+  vdm_stream_monitor_set_latency (mon, tl->latency * MS);
+  for (uint64_t t = 0; t <= tl->end; t++) {
+    bool away = t >= tl->away_from && t < tl->away_until;
+
+    /* what the reader gets at t: every frame due by now and sent */
+    while (!away && next * FRAME_MS <= t && next * FRAME_MS < tl->stop)
+      frame_at (mon, next++, t);
+    if (t % 10 == 0) {
+      uint64_t unread = 0;
+
+      for (unsigned k = next; k * FRAME_MS <= t && k * FRAME_MS < tl->stop; k++)
+        unread += 1200;
+      if (tl->tell_kernel)
+        vdm_stream_monitor_socket_backlog (mon, unread, t * MS);
+      vdm_stream_monitor_tick (mon, at_ms (t), false);
+      n_alerts += vdm_stream_monitor_take_alerts (mon, a + n_alerts, max - n_alerts);
+    }
+  }
+  return n_alerts;
+}
+
+/* The receiving thread descheduled for 180 ms (a loaded host; a 1 s
+ * buffer): the stall threshold (100 ms: twice the 33 ms frame gap, raised
+ * to the floor) passes at the reader, but the socket holds the frames that
+ * came meanwhile: no
+ * warning, one reader stall counted. The same timeline with nobody asking
+ * the kernel warned (network), as before this change. */
+static void
+test_reader_delay_does_not_warn (void)
+{
+  reader_timeline tl = { .away_from = 9870, .away_until = 10050, .stop = 20000,
+    .end = 12000, .latency = 1000, .tell_kernel = true };
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_monitor_stats stats;
+  vdm_alert a[8];
+  char cause[32];
+
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), ==, 0);
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.reader_stalls, ==, 1);
+  g_assert_cmpfloat (stats.stall_threshold_ms, ==, 100);
+  vdm_stream_monitor_free (mon);
+
+  tl.tell_kernel = false;
+  mon = new_monitor ();
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "network");
+  vdm_stream_monitor_stats (mon, &stats);
+  g_assert_cmpuint (stats.reader_stalls, ==, 0);
+  vdm_stream_monitor_free (mon);
+}
+
+/* The network stops after frame 299 (9867 ms): the socket stays empty.
+ * Warned (network, lower-bitrate) at the first round one stall threshold
+ * (100 ms) after the last arrival, 9970 ms — exactly when the monitor
+ * warned without asking the kernel: no later. stall-eta: the 200 ms
+ * buffer from the last arrival, 97 ms left at 9970 ms. */
+static void
+test_network_stall_warns_as_early (void)
+{
+  reader_timeline tl = { .away_from = 0, .away_until = 0, .stop = 9880, .end = 11000,
+    .latency = 200, .tell_kernel = true };
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_alert asked[8], not_asked[8];
+  char cause[32];
+
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, asked, 8), >=, 1);
+  vdm_stream_monitor_free (mon);
+  tl.tell_kernel = false;
+  mon = new_monitor ();
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, not_asked, 8), >=, 1);
+  vdm_stream_monitor_free (mon);
+
+  g_assert_cmpint (asked[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (asked[0].event.time_ns, ==, 9970 * MS);
+  g_assert_cmpuint (asked[0].event.time_ns, ==, not_asked[0].event.time_ns);
+  g_assert_cmpint (asked[0].event.action, ==, VDM_ACTION_LOWER_BITRATE);
+  g_assert_cmpstr (vdm_causes_format (asked[0].event.causes, cause, sizeof cause), ==, "network");
+  g_assert_cmpuint (asked[0].stall_eta_ns, ==, 97 * MS);
+}
+
+/* The reader starved (400 ms away) with the frames waiting in its socket:
+ * that freezes a small buffer, and it is this host's doing. With a 200 ms
+ * buffer, warned once the reader is behind by half of it (100 ms, the
+ * stall threshold too): 9970 ms, cause host. With a 1 s buffer, at
+ * silence-threshold (200 ms after the last read): 10070 ms, cause host. */
+static void
+test_starved_reader_warns_host (void)
+{
+  reader_timeline tl = { .away_from = 9870, .away_until = 10270, .stop = 20000,
+    .end = 12000, .latency = 200, .tell_kernel = true };
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_alert a[8];
+  char cause[32];
+
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 9970 * MS);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "host");
+  vdm_stream_monitor_free (mon);
+
+  tl.latency = 1000;
+  mon = new_monitor ();
+  g_assert_cmpuint (run_reader_timeline (mon, &tl, a, 8), >=, 1);
+  g_assert_cmpint (a[0].event.type, ==, VDM_DETECTOR_WARNING);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 10070 * MS);
+  g_assert_cmpstr (vdm_causes_format (a[0].event.causes, cause, sizeof cause), ==, "host");
+  vdm_stream_monitor_free (mon);
+}
+
+/* The worker is due when the stall threshold passes, not at the next bin
+ * (up to 100 ms later): frame 299 arrived at 9867 ms after a round at
+ * 9850 ms; the round of the bin at 9950 ms finds no stall yet (83 ms),
+ * the next bin would be at 10050 ms, but the threshold (100 ms) passes at
+ * 9967 ms: due then, and warned then. Once silent, nothing more is due for
+ * the stall. A monitor whose clock stands still never asks for a round
+ * sooner than 5 ms after its last call. */
+static void
+test_stall_deadline (void)
+{
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_now frozen = { 20000 * MS, 30000 * MS };   /* clock, mono */
+  vdm_alert a[4];
+
+  for (unsigned f = 0; f < 300; f++) {
+    if (f == 299)
+      vdm_stream_monitor_tick (mon, at_ms (9850), false);
+    frame (mon, f, f % 30 == 0, 0);
+    if (f < 298)
+      vdm_stream_monitor_tick (mon, at_ms (f * FRAME_MS), false);
+  }
+  vdm_stream_monitor_tick (mon, at_ms (9950), false);
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 4), ==, 0);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 9950 * MS), ==, 9967 * MS);
+  vdm_stream_monitor_tick (mon, at_ms (9967), false);
+  g_assert_cmpuint (vdm_stream_monitor_take_alerts (mon, a, 4), ==, 1);
+  g_assert_cmpuint (a[0].event.time_ns, ==, 9967 * MS);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, 9967 * MS), ==, 10067 * MS);
+
+  /* the stream is back at 20 s (mono 30 s); a round at 20.099 s, 1 ms
+   * before the threshold, whose clock then stands still */
+  {
+    packet p;
+
+    make_packet (&p, 1000, 0, false);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 1200, frozen);
+  }
+  frozen.clock += 99 * MS;
+  frozen.mono += 99 * MS;
+  vdm_stream_monitor_tick (mon, frozen, false);
+  g_assert_cmpuint (vdm_stream_monitor_next_deadline (mon, frozen.mono), ==, frozen.mono + 5 * MS);
+  vdm_stream_monitor_free (mon);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -654,6 +841,11 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",
       test_unseen_kernel_drops_keep_the_cause);
   g_test_add_func ("/stream_monitor/unseen-drops-expire", test_unseen_drops_expire);
+  g_test_add_func ("/stream_monitor/reader-delay-does-not-warn", test_reader_delay_does_not_warn);
+  g_test_add_func ("/stream_monitor/network-stall-warns-as-early",
+      test_network_stall_warns_as_early);
+  g_test_add_func ("/stream_monitor/starved-reader-warns-host", test_starved_reader_warns_host);
+  g_test_add_func ("/stream_monitor/stall-deadline", test_stall_deadline);
   g_test_add_func ("/stream_monitor/packet-records-as-calls", test_packet_records_as_calls);
   g_test_add_func ("/stream_monitor/packet-after-ring-loss-is-no-gap",
       test_packet_after_ring_loss_is_no_gap);

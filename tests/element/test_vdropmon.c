@@ -393,7 +393,7 @@ assert_stats_fields (const GstStructure * s, const gchar * name)
     {"detector-state", G_TYPE_STRING}, {"ewma", G_TYPE_DOUBLE}, {"baseline", G_TYPE_DOUBLE},
     {"lag", G_TYPE_DOUBLE}, {"runway", G_TYPE_DOUBLE},
     {"queue-delay", G_TYPE_DOUBLE}, {"trend", G_TYPE_DOUBLE}, {"path-usage", G_TYPE_STRING},
-    {"stall-threshold", G_TYPE_DOUBLE},
+    {"stall-threshold", G_TYPE_DOUBLE}, {"reader-stalls", G_TYPE_UINT64},
     {"packets-unobserved", G_TYPE_UINT64},
   };
   const GValue *flows = gst_structure_get_value (s, "flows");

@@ -137,7 +137,7 @@ op_signal (timeline *t, fuzz_input *in)
   uint8_t which = fuzz_u8 (in);
   uint64_t time = fuzz_u8 (in) < 16 ? fuzz_u64 (in) : t->now;
 
-  switch (which % 6) {
+  switch (which % 7) {
     case 0:
       vdm_detector_add_drops (t->detector, time, (vdm_cause) (fuzz_u8 (in) & 0x1f), fuzz_u32 (in));
       break;
@@ -153,6 +153,9 @@ op_signal (timeline *t, fuzz_input *in)
     case 4:
       vdm_detector_arrival_deficit (t->detector, time, fuzz_u8 (in) & 1,
           (vdm_cause) (fuzz_u8 (in) & 0x1f));
+      break;
+    case 5:                    /* the socket held unread data (the reader was late) */
+      vdm_stall_backlog (&t->stall, time);
       break;
     default:
       vdm_detector_device_error (t->detector, time);
