@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -40,6 +42,10 @@
 /* Events are submitted without wakeup; this is the drain period, so it
  * bounds the added drop-to-bus latency. */
 #define DRAIN_PERIOD_MS 5
+/* How long an unwatch waits for the collector thread to deliver what the
+ * ring still holds for that watch; past it the leftovers are dropped as
+ * stale (never a stall: the thread may be slow in a subscriber's callback). */
+#define UNWATCH_DRAIN_WAIT_MS 200
 #define MAX_SUBSCRIBERS_PER_WATCH 8
 
 struct vdm_subscription {
@@ -52,6 +58,7 @@ struct vdm_subscription {
  * every subscription that asked for it (e.g. two elements behind a tee). */
 typedef struct {
   bool used;
+  bool draining;               /* unwatched, its kernel keys gone: delivering what the ring holds */
   uint32_t generation;         /* bumped at each release of the slot */
   uint64_t cookie;             /* 0 for a flow-only watch */
   struct vdm_flow_key flow;    /* as resolved: what find_watch compares */
@@ -84,6 +91,12 @@ typedef struct {
   atomic_uint *live_ids;       /* [n_slots] */
   unsigned long stale_events;  /* collector thread: events for a released watch, dropped */
   vdm_subscription *subscriptions;
+  /* Drain passes of the collector thread, so an unwatch can wait until the
+   * events queued for its watch were delivered (see wait_for_drain). */
+  pthread_mutex_t drain_lock;
+  pthread_cond_t drain_cond;
+  uint64_t drains_started, drains_done;
+  int wake_fd;                 /* eventfd: starts a pass at once */
 } vdm_embedded;
 
 /* The process-wide instance. shared_lock orders opening against the
@@ -280,21 +293,72 @@ survive_ring_error (vdm_embedded *source, int err)
   usleep (DRAIN_PERIOD_MS * 1000);
 }
 
+/* Sleeps until the next drain is due: the drain period, or at once when
+ * the ring asks (forced wakeup) or an unwatch is waiting (wake_fd). */
+static void
+wait_drain_due (vdm_embedded *source)
+{
+  struct pollfd fds[2] = {
+    { .fd = ring_buffer__epoll_fd (source->ring), .events = POLLIN },
+    { .fd = source->wake_fd, .events = POLLIN },
+  };
+  uint64_t count;
+
+  if (poll (fds, 2, DRAIN_PERIOD_MS) > 0 && (fds[1].revents & POLLIN)) {
+    if (read (source->wake_fd, &count, sizeof (count)) < 0) {
+      /* EAGAIN: another pass took it; nothing to reset */
+    }
+  }
+}
+
 static void *
 poll_ring (void *data)
 {
   vdm_embedded *source = data;
+  uint64_t pass;
+  int err;
 
   while (!atomic_load (&source->stopping)) {
-    /* poll() only returns early on a forced wakeup; consume() drains what
-     * was submitted quietly meanwhile. */
-    int err = ring_buffer__poll (source->ring, DRAIN_PERIOD_MS);
-    if (err >= 0 || err == -EINTR)
-      err = ring_buffer__consume (source->ring);
+    wait_drain_due (source);
+    pthread_mutex_lock (&source->drain_lock);
+    pass = ++source->drains_started;
+    pthread_mutex_unlock (&source->drain_lock);
+    err = ring_buffer__consume (source->ring);
+    pthread_mutex_lock (&source->drain_lock);
+    source->drains_done = pass;
+    pthread_cond_broadcast (&source->drain_cond);
+    pthread_mutex_unlock (&source->drain_lock);
     if (err < 0 && err != -EINTR)
       survive_ring_error (source, err);
   }
   return NULL;
+}
+
+/* Returns once a drain pass that began after this call has finished: every
+ * event the BPF program had submitted by then was delivered (or dropped as
+ * stale). Bounded by UNWATCH_DRAIN_WAIT_MS; never on the collector thread
+ * itself (a callback may not unwatch, but must not hang if it does). */
+static void
+wait_for_drain (vdm_embedded *source)
+{
+  struct timespec deadline;
+  uint64_t target, one = 1;
+
+  if (!source->ring || pthread_equal (pthread_self (), source->poll_thread))
+    return;
+  clock_gettime (CLOCK_MONOTONIC, &deadline);
+  deadline.tv_nsec += UNWATCH_DRAIN_WAIT_MS * 1000000L;
+  deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+  deadline.tv_nsec %= 1000000000L;
+  pthread_mutex_lock (&source->drain_lock);
+  target = source->drains_started + 1;
+  if (write (source->wake_fd, &one, sizeof (one)) < 0) {
+    /* the counter is saturated: a pass is due anyway */
+  }
+  while (source->drains_done < target && !atomic_load (&source->stopping))
+    if (pthread_cond_timedwait (&source->drain_cond, &source->drain_lock, &deadline) == ETIMEDOUT)
+      break;
+  pthread_mutex_unlock (&source->drain_lock);
 }
 
 static void
@@ -307,6 +371,10 @@ destroy_source (vdm_embedded *source)
   }
   vdropmon_bpf__destroy (source->skel); /* detaches every link */
   vdm_reason_table_clear (&source->reasons);
+  if (source->wake_fd >= 0)
+    close (source->wake_fd);
+  pthread_cond_destroy (&source->drain_cond);
+  pthread_mutex_destroy (&source->drain_lock);
   pthread_mutex_destroy (&source->lock);
   free (source->watches);
   free (source->live_ids);
@@ -399,6 +467,15 @@ create_source (char **error)
   }
   vdm_source_init (&source->base, &embedded_ops);
   pthread_mutex_init (&source->lock, NULL);
+  pthread_mutex_init (&source->drain_lock, NULL);
+  {
+    pthread_condattr_t attr;
+    pthread_condattr_init (&attr);
+    pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+    pthread_cond_init (&source->drain_cond, &attr);
+    pthread_condattr_destroy (&attr);
+  }
+  source->wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
   source->info.name = "embedded";
   source->n_slots = requested_slots;
   source->watches = calloc (source->n_slots, sizeof (*source->watches));
@@ -406,6 +483,8 @@ create_source (char **error)
   source->n_cpus = libbpf_num_possible_cpus ();
   if (!source->watches || !source->live_ids)
     *error = vdm_source_format_error ("out of memory for %u watch slots", source->n_slots);
+  else if (source->wake_fd < 0)
+    *error = vdm_source_format_error ("eventfd: %s", strerror (errno));
   else
     *error = source->n_cpus > 0 ? load_and_attach_quietly (source)
         : vdm_source_format_error ("cannot count the possible CPUs");
@@ -604,13 +683,17 @@ reset_watch_counters (vdm_embedded *source, uint32_t slot)
   free (zeros);
 }
 
+/* The kernel stops counting and reporting drops for this watch (its
+ * cookie and the flow keys it owns leave the maps); the slot itself stays
+ * until released. Idempotent. */
 static void
-release_kernel_keys (vdm_embedded *source, uint32_t slot)
+stop_matching (vdm_embedded *source, uint32_t slot)
 {
   watch_entry *watch = &source->watches[slot];
-  uint32_t generation = watch->generation + 1;
   unsigned i;
 
+  if (watch->draining)
+    return;
   if (watch->cookie)
     bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_sockets), &watch->cookie);
   for (i = 0; i < watch->n_keys; i++) {
@@ -618,7 +701,18 @@ release_kernel_keys (vdm_embedded *source, uint32_t slot)
       continue;
     bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i]);
     set_port_count (source, watch->keys[i].local_port, -1);
+    watch->owns_key[i] = false;
   }
+  watch->draining = true;
+}
+
+static void
+release_kernel_keys (vdm_embedded *source, uint32_t slot)
+{
+  watch_entry *watch = &source->watches[slot];
+  uint32_t generation = watch->generation + 1;
+
+  stop_matching (source, slot);
   atomic_store (&source->live_ids[slot], 0);
   memset (watch, 0, sizeof (*watch));
   watch->generation = generation;
@@ -683,15 +777,16 @@ find_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *fl
 
   for (slot = 1; slot < source->n_slots; slot++) {
     const watch_entry *watch = &source->watches[slot];
-    if (!watch->used)
-      continue;
+    if (!watch->used || watch->draining)
+      continue;                 /* a draining slot never matches again: a new one instead */
     if (cookie ? watch->cookie == cookie
         : watch->cookie == 0 && memcmp (&watch->flow, flow, sizeof (*flow)) == 0)
       return slot;
   }
   if (!cookie && bpf_map_lookup_elem (bpf_map__fd (source->skel->maps.watched_flows), first_key,
           &owner) == 0 && VDM_WATCH_SLOT (owner) < source->n_slots
-      && source->watches[VDM_WATCH_SLOT (owner)].used)
+      && source->watches[VDM_WATCH_SLOT (owner)].used
+      && !source->watches[VDM_WATCH_SLOT (owner)].draining)
     return VDM_WATCH_SLOT (owner);
   return 0;
 }
@@ -789,17 +884,58 @@ live_slot (vdm_embedded *source, uint32_t watch_id)
       ? slot : 0;
 }
 
-static void
-embedded_unwatch (vdm_source *base, vdm_subscription *sub, uint32_t watch_id)
+static int read_slot_counters (vdm_embedded *source, uint32_t slot, vdm_counters *out);
+
+static bool
+only_subscriber (const watch_entry *watch, const vdm_subscription *sub)
 {
-  vdm_embedded *source = embedded (base);
+  return watch->n_subscribers == 1 && watch->subscribers[0] == sub;
+}
+
+/* Unwatching delivers first what the ring still holds for the watch — the
+ * drops of a socket's last moments (a TCP connection's close: QUEUE_PURGE,
+ * TCP_ABORT_ON_DATA) — so that they reach the subscriber while it still
+ * knows the watch, instead of being dropped as stale: the kernel stops
+ * matching, the collector thread drains, then the slot is released and its
+ * final counters read (out, when asked), which therefore include exactly
+ * the drops that were delivered. */
+static int
+unwatch_draining (vdm_embedded *source, vdm_subscription *sub, uint32_t watch_id,
+    vdm_counters *out)
+{
   uint32_t slot;
+  int err = 0;
 
   pthread_mutex_lock (&source->lock);
   slot = live_slot (source, watch_id);
-  if (slot)
-    remove_subscriber (source, slot, sub);
+  if (slot && only_subscriber (&source->watches[slot], sub))
+    stop_matching (source, slot);
   pthread_mutex_unlock (&source->lock);
+  if (!slot)
+    return -ENOENT;
+  wait_for_drain (source);
+  pthread_mutex_lock (&source->lock);
+  if (live_slot (source, watch_id) == slot) {
+    if (out)
+      err = read_slot_counters (source, slot, out);
+    remove_subscriber (source, slot, sub);
+  } else
+    err = -ENOENT;
+  pthread_mutex_unlock (&source->lock);
+  return err;
+}
+
+static void
+embedded_unwatch (vdm_source *base, vdm_subscription *sub, uint32_t watch_id)
+{
+  unwatch_draining (embedded (base), sub, watch_id, NULL);
+}
+
+static int
+embedded_unwatch_final (vdm_source *base, vdm_subscription *sub, uint32_t watch_id,
+    vdm_counters *out)
+{
+  return unwatch_draining (embedded (base), sub, watch_id, out);
 }
 
 static void
@@ -837,22 +973,16 @@ sum_percpu (int map_fd, uint32_t key, uint64_t *values, int n_cpus)
   return total;
 }
 
-/* The watch's 256 reason slots in one batched read (percpu_read.h), and
+/* The slot's 256 reason slots in one batched read (percpu_read.h), and
  * its lost events: two bpf() calls, not 257. */
 static int
-embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
+read_slot_counters (vdm_embedded *source, uint32_t slot, vdm_counters *out)
 {
-  vdm_embedded *source = embedded (base);
   uint64_t *values;
-  uint32_t slot, reason;
+  uint32_t reason;
   int err;
 
   memset (out, 0, sizeof (*out));
-  if (VDM_WATCH_SLOT (watch_id) == 0)
-    return -EINVAL;
-  slot = live_slot (source, watch_id);
-  if (!slot)
-    return -ENOENT; /* released: its slot may count for someone else now */
   err = vdm_percpu_sum_range (bpf_map__fd (source->skel->maps.drop_counters),
       slot * VDM_REASON_SLOTS, VDM_REASON_SLOTS, source->n_cpus, out->per_reason);
   if (err < 0)
@@ -866,6 +996,21 @@ embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
       source->n_cpus);
   free (values);
   return 0;
+}
+
+static int
+embedded_counters (vdm_source *base, uint32_t watch_id, vdm_counters *out)
+{
+  vdm_embedded *source = embedded (base);
+  uint32_t slot;
+
+  memset (out, 0, sizeof (*out));
+  if (VDM_WATCH_SLOT (watch_id) == 0)
+    return -EINVAL;
+  slot = live_slot (source, watch_id);
+  if (!slot)
+    return -ENOENT; /* released: its slot may count for someone else now */
+  return read_slot_counters (source, slot, out);
 }
 
 /* One per-CPU lookup, not the 256 of embedded_counters(). */
@@ -933,6 +1078,7 @@ static const vdm_source_ops embedded_ops = {
   .unsubscribe = embedded_unsubscribe,
   .watch = embedded_watch,
   .unwatch = embedded_unwatch,
+  .unwatch_final = embedded_unwatch_final,
   .counters = embedded_counters,
   .events_lost = embedded_events_lost,
   .queue_peak = embedded_queue_peak,

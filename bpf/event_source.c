@@ -184,6 +184,24 @@ vdm_source_unwatch (vdm_source *source, vdm_subscription *sub, uint32_t watch_id
 }
 
 int
+vdm_source_unwatch_final (vdm_source *source, vdm_subscription *sub, uint32_t watch_id,
+    vdm_counters *out)
+{
+  int err;
+
+  memset (out, 0, sizeof (*out));
+  if (!sub || !watch_id)
+    return -EINVAL;
+  if (source->ops->unwatch_final)
+    return source->ops->unwatch_final (source, sub, watch_id, out);
+  err = source->ops->counters (source, watch_id, out);
+  source->ops->unwatch (source, sub, watch_id);
+  if (err < 0)
+    memset (out, 0, sizeof (*out));
+  return err;
+}
+
+int
 vdm_source_counters (vdm_source *source, uint32_t watch_id, vdm_counters *out)
 {
   memset (out, 0, sizeof (*out));

@@ -26,7 +26,9 @@
  * Threading: callbacks run on the source's own thread, never on a caller's.
  * They must return quickly (copy, queue, signal) and must not call back into
  * the source except vdm_source_counters()/vdm_source_events_lost()/
- * vdm_source_queue_peak().
+ * vdm_source_queue_peak(). vdm_source_unwatch() and _unwatch_final() may wait
+ * (briefly, bounded) for the source's thread to deliver a watch's queued
+ * events: call them without holding a lock that a callback takes.
  */
 #ifndef VDROPMON_EVENT_SOURCE_H
 #define VDROPMON_EVENT_SOURCE_H
@@ -100,6 +102,10 @@ typedef struct {
   void (*unsubscribe) (vdm_source *source, vdm_subscription *sub);
   int (*watch) (vdm_source *source, vdm_subscription *sub, const vdm_watch_spec *spec);
   void (*unwatch) (vdm_source *source, vdm_subscription *sub, uint32_t watch_id);
+  /* optional: unwatch and read the watch's last counters in one step, so that
+   * no drop counted in between is lost (else counters() then unwatch()) */
+  int (*unwatch_final) (vdm_source *source, vdm_subscription *sub, uint32_t watch_id,
+      vdm_counters *out);
   int (*counters) (vdm_source *source, uint32_t watch_id, vdm_counters *out);
   /* optional: cheaper than counters() when only the lost events are wanted */
   int (*events_lost) (vdm_source *source, uint32_t watch_id, uint64_t *out);
@@ -144,6 +150,15 @@ VDM_SOURCE_API int vdm_source_watch (vdm_source *source, vdm_subscription *sub,
     const vdm_watch_spec *spec);
 VDM_SOURCE_API void vdm_source_unwatch (vdm_source *source, vdm_subscription *sub,
     uint32_t watch_id);
+/* Unwatches and returns the watch's counters as they stand when it stops
+ * counting for this subscription: the drops of a socket's last moments (a
+ * TCP close) are not lost with the watch. The embedded collector first
+ * delivers the events the ring still holds for the watch (before either
+ * function returns), and its final counters then count exactly the drops
+ * matched until the kernel stopped matching. Returns 0, or a negative errno
+ * with *out zeroed (the watch is unwatched all the same). */
+VDM_SOURCE_API int vdm_source_unwatch_final (vdm_source *source, vdm_subscription *sub,
+    uint32_t watch_id, vdm_counters *out);
 
 /* Authoritative per-CPU counters, summed. */
 VDM_SOURCE_API int vdm_source_counters (vdm_source *source, uint32_t watch_id,

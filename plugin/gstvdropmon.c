@@ -271,6 +271,7 @@ gst_vdropmon_start (GstBaseTransform * trans)
   vdm_stream_monitor_set_config (self->monitor, &self->config);
   vdm_feeds_publish_format_locked (self);
   memset (&self->retired, 0, sizeof (self->retired));
+  g_array_set_size (self->released, 0);
   g_atomic_int_set (&self->arrival_probed, FALSE);
   self->playing = self->have_caps = FALSE;
   self->worker_stop = self->wake = FALSE;
@@ -364,6 +365,7 @@ gst_vdropmon_finalize (GObject * object)
   vdm_stream_monitor_free (self->monitor);
   vdm_element_analytics_free (self->analytics);
   g_array_unref (self->watches);
+  g_array_unref (self->released);
   vdm_feeds_finalize (self);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
@@ -417,5 +419,6 @@ gst_vdropmon_init (GstVdropmon * self)
   self->monitor = vdm_stream_monitor_new (&self->config);
   self->analytics = vdm_element_analytics_new ();
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
+  self->released = g_array_new (FALSE, TRUE, sizeof (VdmReleasedWatch));
   vdm_feeds_init (self);
 }

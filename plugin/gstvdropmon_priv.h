@@ -77,6 +77,16 @@ typedef struct
   guint64 events_lost_announced;
 } VdmWatch;
 
+/* A watch that went away (its socket closed, rtspsrc reconnected), kept
+ * while a batch opened before may still be posted: the drops of a socket's
+ * last moments keep its flow. */
+typedef struct
+{
+  guint32 watch_id;             /* with its generation: never the id of a later watch */
+  gchar flow[VDM_FLOW_STRING_MAX];
+  guint64 released_mono;
+} VdmReleasedWatch;
+
 struct _GstVdropmon
 {
   GstBaseTransform parent;
@@ -147,6 +157,7 @@ struct _GstVdropmon
 
   /* Watches. */
   GArray *watches;              /* VdmWatch */
+  GArray *released;             /* VdmReleasedWatch, oldest first */
   vdm_counters retired;         /* counters of watches that went away */
 
   /* The event source: set in start(), cleared in stop(). */
@@ -237,6 +248,8 @@ void vdm_watch_rescan (GstVdropmon * self);
 gboolean vdm_watch_manual_flows (GstVdropmon * self);
 void vdm_watch_release_all (GstVdropmon * self);
 const VdmWatch *vdm_watch_find_locked (GstVdropmon * self, guint32 watch_id);
+/* The flow of a watch, current or recently released; NULL if unknown. */
+const gchar *vdm_watch_flow_locked (GstVdropmon * self, guint32 watch_id);
 GArray *vdm_watch_copy_ids (GstVdropmon * self);
 void vdm_watch_retire_counters_locked (GstVdropmon * self, const VdmWatch * watch);
 

@@ -28,6 +28,12 @@
 #define MAX_MANUAL_FLOWS 32
 #define FD_SCAN_MIN (500 * GST_MSECOND)
 #define FD_SCAN_MAX (8 * GST_SECOND)
+/* A released watch's flow is kept as long as a batch opened before its
+ * release can wait (the longest batch-interval, 10 s, and a margin), for at
+ * most this many watches; a report of one forgotten sooner goes into the
+ * drop summary instead of a vdropmon-drop without flow. */
+#define RELEASED_KEEP (11 * GST_SECOND)
+#define RELEASED_MAX 64
 
 /* ------------------------------------------------------------------------ */
 /* Watches.                                                                  */
@@ -181,6 +187,47 @@ vdm_watch_find_locked (GstVdropmon * self, guint32 watch_id)
   return NULL;
 }
 
+static void
+forget_old_released_locked (GstVdropmon * self, guint64 mono)
+{
+  guint n = 0;
+
+  while (n < self->released->len && (self->released->len - n >= RELEASED_MAX
+          || g_array_index (self->released, VdmReleasedWatch, n).released_mono + RELEASED_KEEP
+          <= mono))
+    n++;
+  if (n)
+    g_array_remove_range (self->released, 0, n);
+}
+
+static void
+remember_released_locked (GstVdropmon * self, const VdmWatch * watch)
+{
+  VdmReleasedWatch r = {.watch_id = watch->watch_id,.released_mono = vdm_monotonic_ns () };
+
+  if (!watch->watch_id)
+    return;
+  forget_old_released_locked (self, r.released_mono);
+  g_strlcpy (r.flow, watch->flow, sizeof (r.flow));
+  g_array_append_val (self->released, r);
+}
+
+const gchar *
+vdm_watch_flow_locked (GstVdropmon * self, guint32 watch_id)
+{
+  const VdmWatch *w = vdm_watch_find_locked (self, watch_id);
+  guint i;
+
+  if (w)
+    return w->flow;
+  for (i = 0; watch_id && i < self->released->len; i++) {
+    const VdmReleasedWatch *r = &g_array_index (self->released, VdmReleasedWatch, i);
+    if (r->watch_id == watch_id)
+      return r->flow;
+  }
+  return NULL;
+}
+
 GArray *
 vdm_watch_copy_ids (GstVdropmon * self)
 {
@@ -233,17 +280,41 @@ take_vanished_locked (GstVdropmon * self, GArray * found)
     }
     GST_INFO_OBJECT (self, "no longer watching %s", w->flow);
     vdm_watch_retire_counters_locked (self, w);
+    remember_released_locked (self, w);
     g_array_append_val (gone, *w);
     g_array_remove_index (self->watches, i);
   }
   return gone;
 }
 
+/* What the watch counted after its counters were last read (and retired):
+ * the drops of its last moments, a TCP connection's close above all. */
+static void
+retire_final_counters (GstVdropmon * self, const VdmWatch * watch, const vdm_counters * final)
+{
+  const vdm_counters *last = &watch->last_counters;
+  guint slot;
+
+  g_mutex_lock (&self->lock);
+  for (slot = 0; slot < VDM_REASON_SLOTS; slot++)
+    if (final->per_reason[slot] > last->per_reason[slot])
+      self->retired.per_reason[slot] += final->per_reason[slot] - last->per_reason[slot];
+  if (final->total > last->total)
+    self->retired.total += final->total - last->total;
+  if (final->ringbuf_lost > last->ringbuf_lost)
+    self->retired.ringbuf_lost += final->ringbuf_lost - last->ringbuf_lost;
+  g_mutex_unlock (&self->lock);
+}
+
+/* The watch's counters were retired as last read; its final ones (read as
+ * the source lets it go, after its queued events were delivered) add the
+ * rest, so kernel-drops misses none of its drops. */
 static void
 release_watch (GstVdropmon * self, VdmWatch * watch)
 {
   vdm_subscription *sub;
   vdm_source *source;
+  vdm_counters final;
 
   vdm_arrivals_unprobe (self, watch);
   g_mutex_lock (&self->lock);
@@ -251,7 +322,8 @@ release_watch (GstVdropmon * self, VdmWatch * watch)
   sub = self->subscription;
   g_mutex_unlock (&self->lock);
   if (source) {
-    vdm_source_unwatch (source, sub, watch->watch_id);
+    if (vdm_source_unwatch_final (source, sub, watch->watch_id, &final) == 0)
+      retire_final_counters (self, watch, &final);
     vdm_source_unref (source);
   }
   if (watch->cookie)
@@ -491,8 +563,10 @@ vdm_watch_release_all (GstVdropmon * self)
   /* Keep what the watches counted: stats must not shrink after a stop. */
   vdm_collector_refresh_counters (self);
   g_mutex_lock (&self->lock);
-  for (i = 0; i < self->watches->len; i++)
+  for (i = 0; i < self->watches->len; i++) {
     vdm_watch_retire_counters_locked (self, &g_array_index (self->watches, VdmWatch, i));
+    remember_released_locked (self, &g_array_index (self->watches, VdmWatch, i));
+  }
   watches = self->watches;
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
   g_atomic_int_set (&self->arrival_probed, FALSE);

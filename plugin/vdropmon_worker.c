@@ -86,18 +86,21 @@ take_reports_locked (GstVdropmon * self, GArray * out)
   while ((n = vdm_stream_monitor_take_reports (self->monitor, reports, G_N_ELEMENTS (reports)))) {
     for (i = 0; i < n; i++) {
       VdmDropReport r = {.report = reports[i] };
-      const VdmWatch *watch;
+      const gchar *flow;
 
       vdm_element_analytics_drop (self->analytics,
           reports[i].batch.source == VDM_DROP_SOURCE_RTP_GAP, reports[i].keyframe,
           reports[i].batch.count);
 
-      if (!vdm_message_budget_take (&self->drop_budget, mono)) {
+      flow = vdm_watch_flow_locked (self, reports[i].batch.watch_id);
+      /* a kernel drop whose watch is long forgotten has no flow to name:
+       * counted in the summary, never posted as nobody's (issue 9) */
+      if ((!flow && reports[i].batch.source != VDM_DROP_SOURCE_RTP_GAP)
+          || !vdm_message_budget_take (&self->drop_budget, mono)) {
         vdm_drop_summary_add (&self->drop_summary, &reports[i].batch);
         continue;
       }
-      watch = vdm_watch_find_locked (self, reports[i].batch.watch_id);
-      g_strlcpy (r.flow, watch ? watch->flow : "", sizeof (r.flow));
+      g_strlcpy (r.flow, flow ? flow : "", sizeof (r.flow));
       g_array_append_val (out, r);
     }
   }

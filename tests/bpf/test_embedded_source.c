@@ -347,6 +347,68 @@ test_reused_slot_gets_no_stale_events (void)
   g_mutex_clear (&r.lock);
 }
 
+/* Issue 9 (rtsp-reconnect): a closing socket's last drops were counted but
+ * their events, still in the ring when the watch went, were dropped as
+ * stale — and the counters, last read before, missed them too. Overflow a
+ * socket and unwatch it at once, before the collector's 5 ms drain: every
+ * drop counted must have been delivered before unwatch_final returns, and
+ * its final counters must count exactly those. */
+static void
+test_unwatch_delivers_queued_events (void)
+{
+  static const vdm_consumer consumer = { record_id };
+  id_recorder r = { 0 };
+  vdm_source *source = open_or_skip ();
+  vdm_subscription *sub;
+  vdm_watch_spec spec = { .fd = -1 };
+  struct sockaddr_in rx_addr, tx_addr;
+  uint8_t datagram[12] = { 0x80 };
+  vdm_counters final;
+  guint delivered, after;
+  int tx, id, i;
+
+  if (!source)
+    return;
+  g_mutex_init (&r.lock);
+  r.ids = g_array_new (FALSE, TRUE, sizeof (uint32_t));
+  r.cookies = g_array_new (FALSE, TRUE, sizeof (uint64_t));
+  spec.fd = loopback_udp (&rx_addr, 1);
+  tx = loopback_udp (&tx_addr, 0);
+  sub = vdm_source_subscribe (source, &consumer, &r);
+  id = vdm_source_watch (source, sub, &spec);
+  g_assert_cmpint (id, >, 0);
+  for (i = 0; i < 400; i++)
+    sendto (tx, datagram, sizeof (datagram), 0, (struct sockaddr *) &rx_addr, sizeof (rx_addr));
+  g_assert_cmpint (vdm_source_unwatch_final (source, sub, (uint32_t) id, &final), ==, 0);
+  g_mutex_lock (&r.lock);
+  delivered = r.ids->len;
+  g_mutex_unlock (&r.lock);
+  /* nothing more comes for it, and the kernel counts no more for it */
+  for (i = 0; i < 50; i++)
+    sendto (tx, datagram, sizeof (datagram), 0, (struct sockaddr *) &rx_addr, sizeof (rx_addr));
+  g_usleep (50 * 1000);
+  g_mutex_lock (&r.lock);
+  after = r.ids->len;
+  g_mutex_unlock (&r.lock);
+  vdm_source_unsubscribe (source, sub);
+  vdm_source_unref (source);
+
+  g_test_message ("final counters %" G_GUINT64_FORMAT " (lost events %" G_GUINT64_FORMAT
+      "), %u drops delivered before unwatch returned, %u after", final.total,
+      final.ringbuf_lost, delivered, after - delivered);
+  g_assert_cmpuint (final.total, >, 0);
+  g_assert_cmpuint (final.ringbuf_lost, ==, 0);
+  g_assert_cmpuint (delivered, ==, final.total);
+  g_assert_cmpuint (after, ==, delivered);
+  for (i = 0; i < (int) r.ids->len; i++)
+    g_assert_cmpuint (g_array_index (r.ids, uint32_t, i), ==, (uint32_t) id);
+  close (spec.fd);
+  close (tx);
+  g_array_unref (r.ids);
+  g_array_unref (r.cookies);
+  g_mutex_clear (&r.lock);
+}
+
 static uint64_t
 socket_drops (int fd)
 {
@@ -473,6 +535,8 @@ main (int argc, char **argv)
   g_test_add_func ("/embedded-source/host-libbpf-print-restored", test_host_libbpf_print_restored);
   g_test_add_func ("/embedded-source/reused-slot-gets-no-stale-events",
       test_reused_slot_gets_no_stale_events);
+  g_test_add_func ("/embedded-source/unwatch-delivers-queued-events",
+      test_unwatch_delivers_queued_events);
   g_test_add_func ("/embedded-source/capacity-beyond-255", test_capacity_beyond_255);
   return g_test_run ();
 }

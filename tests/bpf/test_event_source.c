@@ -13,6 +13,7 @@ typedef struct {
   vdm_source base;
   int destroyed;
   int subscribed, unsubscribed, watched, unwatched, counted, lost_asked, peaked;
+  int counted_after_unwatch;
   uint32_t last_watch_id;
   const vdm_watch_spec *last_spec;
 } probe_source;
@@ -45,6 +46,7 @@ static int
 probe_counters (vdm_source *s, uint32_t id, vdm_counters *out)
 {
   probe_of (s)->counted++;
+  probe_of (s)->counted_after_unwatch += probe_of (s)->unwatched;
   out->total = 7;
   out->ringbuf_lost = id * 10;
   return 0;
@@ -160,6 +162,31 @@ test_open_fake_is_the_default_instance (void)
   vdm_source_unref (b);
   /* Still usable: the process keeps the default instance. */
   g_assert_cmpuint (vdm_fake_source_subscription_count (vdm_fake_source_get_default ()), ==, 0);
+}
+
+/* Without the optional unwatch_final, the counters are read while the
+ * watch still counts, then it is unwatched: in that order, both once. */
+static void
+test_unwatch_final_fallback (void)
+{
+  probe_source p = { 0 };
+  vdm_counters counters = { .total = 123 };
+
+  vdm_source_init (&p.base, &probe_ops);
+  g_assert_cmpint (vdm_source_unwatch_final (&p.base, (vdm_subscription *) 0x1, 5, &counters),
+      ==, 0);
+  g_assert_cmpuint (counters.total, ==, 7);
+  g_assert_cmpuint (counters.ringbuf_lost, ==, 50);
+  g_assert_cmpint (p.counted, ==, 1);
+  g_assert_cmpint (p.unwatched, ==, 1);
+  g_assert_cmpint (p.counted_after_unwatch, ==, 0);
+  g_assert_cmpuint (p.last_watch_id, ==, 5);
+  /* id 0 and no subscription never reach the implementation */
+  g_assert_cmpint (vdm_source_unwatch_final (&p.base, (vdm_subscription *) 0x1, 0, &counters),
+      ==, -EINVAL);
+  g_assert_cmpint (vdm_source_unwatch_final (&p.base, NULL, 5, &counters), ==, -EINVAL);
+  g_assert_cmpuint (counters.total, ==, 0);
+  g_assert_cmpint (p.unwatched, ==, 1);
 }
 
 static void
@@ -298,6 +325,7 @@ main (int argc, char **argv)
   g_test_add_func ("/event-source/open/registered", test_open_registered);
   g_test_add_func ("/event-source/open/fake-default", test_open_fake_is_the_default_instance);
   g_test_add_func ("/event-source/dispatch", test_dispatch);
+  g_test_add_func ("/event-source/unwatch-final-fallback", test_unwatch_final_fallback);
   g_test_add_func ("/event-source/refcount-atomic", test_refcount_atomic);
   g_test_add_func ("/event-source/intern", test_intern);
   return g_test_run ();

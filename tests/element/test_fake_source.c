@@ -13,6 +13,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 #include <gst/rtp/gstrtpbuffer.h>
+#include <gio/gio.h>
 
 #include <string.h>
 
@@ -433,6 +434,78 @@ GST_START_TEST (test_stats_while_restarting)
 
 GST_END_TEST;
 
+/* Issue 9 (rtsp-reconnect): the drops of a socket's last moments came as
+ * vdropmon-drop with flow "" — their batch closed after the watch was
+ * released — and were missing from kernel-drops: the counters were last
+ * read a stats interval before. Here a udpsrc's socket is watched, the
+ * kernel (the fake) drops one of its packets, and the socket closes before
+ * the batch does (batch-interval 2 s, rescans every 500 ms); stats
+ * counters are never refreshed meanwhile (interval 1 h). */
+GST_START_TEST (test_released_watch_keeps_flow_and_count)
+{
+  GstElement *pipeline = gst_parse_launch ("udpsrc name=src address=127.0.0.1 port=0 "
+      "caps=\"" H264_CAPS "\" ! vdropmon name=mon collector=fake batch-interval=2000000000 "
+      "interval=3600000000000 ! fakesink", NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  GstElement *mon = gst_bin_get_by_name (GST_BIN (pipeline), "mon");
+  vdm_fake_source *fake = vdm_fake_source_get_default ();
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GSocketAddress *local;
+  GSocket *socket = NULL;
+  GstStructure *s, *stats;
+  GstMessage *msg;
+  gchar *expected;
+  guint8 wire[32];
+  vdm_fake_drop drop = {.reason = REASON_RCVBUFF,.reason_name = "SOCKET_RCVBUFF",
+    .attributed_by = VDM_ATTR_SOCKET,.payload = wire,.payload_len = sizeof (wire)
+  };
+
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  g_object_get (src, "used-socket", &socket, NULL);
+  fail_unless (socket != NULL);
+  local = g_socket_get_local_address (socket, NULL);
+  expected = g_strdup_printf ("udp 127.0.0.1:%u",
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)));
+  g_object_unref (local);
+  g_object_unref (socket);
+  drop.watch_id = vdm_fake_harness_wait_watch (fake);
+  rtp_wire (7, 0, FALSE, wire, sizeof (wire));
+  fail_unless_equals_int (vdm_fake_source_inject_drop (fake, &drop), 0);
+  vdm_fake_source_flush (fake);
+
+  /* the socket closes: the next rescan releases its watch */
+  gst_element_set_locked_state (src, TRUE);
+  gst_element_set_state (src, GST_STATE_NULL);
+  s = NULL;
+  while (!s && (msg = gst_bus_timed_pop_filtered (bus, MESSAGE_TIMEOUT, GST_MESSAGE_ELEMENT))) {
+    if (gst_structure_has_name (gst_message_get_structure (msg), "vdropmon-drop"))
+      s = gst_structure_copy (gst_message_get_structure (msg));
+    gst_message_unref (msg);
+  }
+  fail_unless (s != NULL, "no vdropmon-drop for the closed socket's drop");
+  {
+    vdm_fake_watch watches[4];
+    fail_unless_equals_int (vdm_fake_source_list_watches (fake, watches, 4), 0);
+  }
+  assert_str (s, "flow", expected);
+  assert_str (s, "source", "kernel-udp");
+  fail_unless_equals_int (g_value_get_uint (gst_structure_get_value (s, "count")), 1);
+  gst_structure_free (s);
+  g_object_get (mon, "stats", &stats, NULL);
+  fail_unless_equals_uint64 (u64 (stats, "kernel-drops"), 1);
+  gst_structure_free (stats);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_element_set_state (src, GST_STATE_NULL);
+  g_free (expected);
+  gst_object_unref (bus);
+  gst_object_unref (src);
+  gst_object_unref (mon);
+  gst_object_unref (pipeline);
+}
+
+GST_END_TEST;
+
 static Suite *
 fake_source_suite (void)
 {
@@ -448,6 +521,7 @@ fake_source_suite (void)
   tcase_add_test (tc, test_lost_events_still_reach_the_detector);
   tcase_add_test (tc, test_rotating_ssrcs_bounded);
   tcase_add_test (tc, test_stats_while_restarting);
+  tcase_add_test (tc, test_released_watch_keeps_flow_and_count);
   return s;
 }
 

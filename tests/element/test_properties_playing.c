@@ -6,7 +6,10 @@
  * part 6). The detector's settings are checked on the timeline of
  * test_fake_source.c (10 SOCKET_RCVBUFF drops per 100 ms bin from 2.0 to
  * 3.0 s of GstTestClock time; with the defaults: a critical host warning at
- * 2.2 s, the clear at 5.0 s), the rest by what the element posts.
+ * 2.2 s, the clear at 5.0 s), the rest by what the element posts. Those
+ * about arrivals — window, warning-interval, silence-threshold,
+ * request-keyframe, playout-buffer, runway-threshold — are in
+ * test_warning.c, on its RTP stream.
  */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>

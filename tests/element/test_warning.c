@@ -559,6 +559,245 @@ GST_START_TEST (test_no_silence_while_paused)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* Properties set while PLAYING (issue 9 part 6: one test per property
+ * documented as changeable in any state; the others are in
+ * test_properties_playing.c). Each is set after the harness reached
+ * PLAYING, in both directions where one direction could pass by default. */
+
+/* Drops a packet of an IDR frame at 1.0 s (a keyframe loss: warning
+ * action request-keyframe) after request-keyframe was set to `live` while
+ * PLAYING (from `initial`); TRUE if a GstForceKeyUnit event went upstream. */
+static gboolean
+keyframe_request_sent (gboolean initial, gboolean live)
+{
+  Stream s;
+  GstStructure *w;
+  GstEvent *event;
+  gboolean force_key_unit = FALSE;
+
+  stream_start (&s, "request-keyframe", initial, NULL);
+  fail_unless_equals_int (GST_STATE (s.h->element), GST_STATE_PLAYING);
+  g_object_set (s.h->element, "request-keyframe", live, NULL);
+  push_until (&s, GST_SECOND, 0);
+  push_packet (&s, 1, TRUE);
+  hold_clock_at (&s, GST_SECOND);
+  w = next_alert (&s);
+  fail_unless (w != NULL, "no warning");
+  assert_string (w, "action", "request-keyframe");
+  gst_structure_free (w);
+  g_usleep (100 * 1000);        /* the worker sends it right after posting */
+  while ((event = gst_harness_try_pull_upstream_event (s.h))) {
+    force_key_unit |= gst_video_event_is_force_key_unit (event);
+    gst_event_unref (event);
+  }
+  stream_stop (&s);
+  return force_key_unit;
+}
+
+GST_START_TEST (test_request_keyframe_set_while_playing)
+{
+  fail_unless (keyframe_request_sent (FALSE, TRUE), "turned on, yet no keyframe request");
+  fail_if (keyframe_request_sent (TRUE, FALSE), "turned off, yet a keyframe request");
+}
+
+GST_END_TEST;
+
+/* Packets every 10 ms until 1 s, then none. With the default (200 ms, and
+ * the stream's own stall threshold of 60 ms) nothing is said 50 ms after
+ * the last packet (test_silence_warns); silence-threshold 10 ms set while
+ * PLAYING leaves three frame intervals, 30 ms: a warning by then. */
+GST_START_TEST (test_silence_threshold_set_while_playing)
+{
+  Stream s;
+  GstStructure *w;
+  GstClockTime last;
+
+  stream_start (&s, NULL);
+  push_until (&s, 500 * GST_MSECOND, 0);
+  g_object_set (s.h->element, "silence-threshold", (guint64) 10 * GST_MSECOND, NULL);
+  push_until (&s, GST_SECOND, 0);
+  last = s.now - TICK;
+  hold_clock_at (&s, last + 50 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w != NULL, "no warning 50 ms into the silence with silence-threshold 10 ms");
+  assert_string (w, "cause", "network");
+  fail_unless (get_u64 (w, "detect-time") <= last + 50 * GST_MSECOND);
+  gst_structure_free (w);
+  stream_stop (&s);
+}
+
+GST_END_TEST;
+
+/* A silence warning (network) by 1.12 s (the stream's stall floor, 100 ms
+ * after the last packet at 0.99 s), then at 1.15 s packets resume
+ * with a keyframe lost: a new cause in the same episode, so a second
+ * warning, no sooner than warning-interval (set while PLAYING) after the
+ * first. Returns the second warning's detect-time (NONE if none by 3.5 s)
+ * and the first's. */
+static GstClockTime
+second_warning_time (guint64 interval, GstClockTime * first)
+{
+  Stream s;
+  GstStructure *w;
+  GstClockTime second = GST_CLOCK_TIME_NONE;
+
+  stream_start (&s, NULL);
+  g_object_set (s.h->element, "warning-interval", interval, NULL);
+  push_until (&s, GST_SECOND, 0);
+  hold_clock_at (&s, 1120 * GST_MSECOND);
+  w = next_alert (&s);
+  fail_unless (w != NULL, "no silence warning");
+  *first = get_u64 (w, "detect-time");
+  gst_structure_free (w);
+  s.now = 1150 * GST_MSECOND;
+  push_packet (&s, 1, TRUE);
+  hold_clock_at (&s, 1150 * GST_MSECOND);
+  w = next_alert (&s);
+  if (!w) {                     /* held back: it comes once the interval is over */
+    push_until (&s, 3500 * GST_MSECOND, 0);
+    hold_clock_at (&s, 3500 * GST_MSECOND);
+    w = next_alert (&s);
+  }
+  if (w && gst_structure_has_name (w, "vdropmon-warning"))
+    second = get_u64 (w, "detect-time");
+  if (w)
+    gst_structure_free (w);
+  stream_stop (&s);
+  return second;
+}
+
+GST_START_TEST (test_warning_interval_set_while_playing)
+{
+  GstClockTime first, second;
+
+  second = second_warning_time (0, &first);
+  fail_unless_equals_uint64 (second, 1150 * GST_MSECOND);
+  second = second_warning_time (2 * GST_SECOND, &first);
+  fail_unless (second != GST_CLOCK_TIME_NONE && second >= first + 2 * GST_SECOND,
+      "second warning at %" GST_TIME_FORMAT ", first at %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (second), GST_TIME_ARGS (first));
+}
+
+GST_END_TEST;
+
+/* The baseline is the mean drops per bin over `window` of the bins outside
+ * surges (surge-factor 1000: none here). One drop per 100 ms bin until 3 s,
+ * then a clean second: over the default 5 s window the mean is 30 / 40
+ * bins; with window set to 500 ms while PLAYING it is the clean bins' 0,
+ * raised to the floor, 0.5. */
+static gdouble
+baseline_at_4s (guint64 window)
+{
+  Stream s;
+  GstStructure *stats;
+  gdouble baseline = -1;
+  guint tick = 0;
+
+  stream_start (&s, "surge-factor", 1000.0, "critical-factor", 1000.0, NULL);
+  if (window)
+    g_object_set (s.h->element, "window", window, NULL);
+  while (s.now < 3 * GST_SECOND)
+    push_packet (&s, tick++ % 10 == 5 ? 1 : 0, FALSE);
+  push_until (&s, 4 * GST_SECOND, 0);
+  hold_clock_at (&s, 4 * GST_SECOND);
+  g_usleep (300 * 1000);        /* a worker round at 4 s closes the bins */
+  g_object_get (s.h->element, "stats", &stats, NULL);
+  fail_unless (gst_structure_get_double (stats, "baseline", &baseline));
+  gst_structure_free (stats);
+  stream_stop (&s);
+  return baseline;
+}
+
+GST_START_TEST (test_window_set_while_playing)
+{
+  gdouble wide = baseline_at_4s (0), narrow = baseline_at_4s (500 * GST_MSECOND);
+
+  GST_INFO ("baseline at 4 s: %f with the 5 s window, %f with 500 ms", wide, narrow);
+  fail_unless (wide > 0.6 && wide < 0.9, "5 s window: baseline %f, not about 30/40", wide);
+  fail_unless (narrow == 0.5, "500 ms window: baseline %f, not the floor", narrow);
+}
+
+GST_END_TEST;
+
+/* A path that delivers 10/11 of the bitrate from 6 s on (as in
+ * test_queue_building_warns): the media lags 1/11 s more every second.
+ * Until 6.8 s the lag stays under 73 ms and the queue delay under 65 ms,
+ * too little for the queue-delay trendline (80 ms), and against the 2 s
+ * pipeline latency the runway is 20 s and more; against a 100 ms playout
+ * buffer it is about a second from 6.5 s on. Whether a warning comes thus
+ * depends on the playout buffer and the runway threshold, set (the
+ * properties named) while PLAYING, before the congestion. */
+static gboolean
+runway_warns (const gchar * first_property, ...)
+{
+  Stream s;
+  GstStructure *w;
+  GstClockTime media, arrival;
+  gboolean warned = FALSE;
+  va_list args;
+
+  stream_start (&s, NULL);
+  fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (2 * GST_SECOND)));
+  push_until (&s, 6 * GST_SECOND, 0);
+  va_start (args, first_property);
+  g_object_set_valist (G_OBJECT (s.h->element), first_property, args);
+  va_end (args);
+  hold_clock_at (&s, s.now);
+  g_usleep (300 * 1000);
+  fail_unless (next_alert (&s) == NULL);
+  media = arrival = s.now;
+  while (arrival < 6800 * GST_MSECOND) {
+    GstBuffer *buf = make_rtp (s.seq++, (guint32) gst_util_uint64_scale (media, 90000,
+            GST_SECOND), FALSE);
+
+    GST_BUFFER_PTS (buf) = media;
+    fail_unless (gst_harness_set_time (s.h, arrival));
+    fail_unless_equals_int (gst_harness_push (s.h, buf), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (s.h));
+    media += 10 * GST_MSECOND;
+    arrival += 11 * GST_MSECOND;
+    if (s.seq % 10 == 0)
+      g_usleep (2000);          /* lets the worker keep up with the clock */
+  }
+  hold_clock_at (&s, arrival);
+  while ((w = next_alert (&s))) {
+    if (gst_structure_has_name (w, "vdropmon-warning")) {
+      GST_INFO ("%" GST_PTR_FORMAT, w);
+      warned = TRUE;
+      assert_string (w, "cause", "network");
+      assert_string (w, "action", "lower-bitrate");
+    }
+    gst_structure_free (w);
+  }
+  stream_stop (&s);
+  return warned;
+}
+
+/* Against the pipeline latency (2 s) the lag is far from eating the
+ * buffer; against a 100 ms playout buffer the runway is under 2 s. */
+GST_START_TEST (test_playout_buffer_set_while_playing)
+{
+  fail_if (runway_warns ("playout-buffer", (guint64) 0, NULL), "a 2 s buffer is far from dry");
+  fail_unless (runway_warns ("playout-buffer", (guint64) 100 * GST_MSECOND, NULL),
+      "a 100 ms buffer running dry within 2 s, and no warning");
+}
+
+GST_END_TEST;
+
+/* A 500 ms playout buffer: by 6.8 s the lag (73 ms) is past the jitter
+ * floor (50 ms) and the buffer runs dry in about ten seconds at its growth:
+ * not within the default 2 s, within a runway-threshold of 60 s. */
+GST_START_TEST (test_runway_threshold_set_while_playing)
+{
+  fail_if (runway_warns ("playout-buffer", (guint64) 500 * GST_MSECOND, "runway-threshold",
+          (guint64) 2 * GST_SECOND, NULL), "runway-threshold 2 s, yet a warning");
+  fail_unless (runway_warns ("playout-buffer", (guint64) 500 * GST_MSECOND, "runway-threshold",
+          (guint64) 60 * GST_SECOND, NULL), "runway-threshold 60 s, and no warning");
+}
+
+GST_END_TEST;
+
 static Suite *
 warning_suite (void)
 {
@@ -573,6 +812,12 @@ warning_suite (void)
   tcase_add_test (tc, test_keyframe_loss);
   tcase_add_test (tc, test_silence_warns);
   tcase_add_test (tc, test_no_silence_while_paused);
+  tcase_add_test (tc, test_request_keyframe_set_while_playing);
+  tcase_add_test (tc, test_silence_threshold_set_while_playing);
+  tcase_add_test (tc, test_warning_interval_set_while_playing);
+  tcase_add_test (tc, test_window_set_while_playing);
+  tcase_add_test (tc, test_playout_buffer_set_while_playing);
+  tcase_add_test (tc, test_runway_threshold_set_while_playing);
   tcase_add_test (tc, test_stall_by_cranking);
   tcase_add_test (tc, test_queue_building_warns);
   tcase_add_test (tc, test_stall_floor_property);

@@ -17,17 +17,15 @@ fleet/vdropmon-rules.yml every second. Checks:
     stream, and resolves after it;
   * drops on a socket nobody watches count in the host-wide counter
     (vdropmon_host_kernel_drops_total, the BPF program's host_drops map);
-  * fleet/plot-episode.py draws the episode from Prometheus's data;
-  * then a real pipeline (gst-launch as nobody: udpsrc ! vdropmon
-    collector=daemon) overflowing its socket: its analytics (detector state,
-    a series only the element's ANALYTICS frames make) reach Prometheus
-    with pipeline="pipeline0", element="mon".
+  * fleet/plot-episode.py draws the episode from Prometheus's data.
+
+A real pipeline's analytics (keyframe, gap, warning counters against its
+bus messages) and the alert through Alertmanager: test_prometheus_pipeline.py.
 
 Without root or eBPF it skips (77), or fails with VDROPMON_REQUIRE_BPF=1.
 Usage: test_prometheus_daemon.py BUILD_DIR   (TAP on stdout)
 """
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -35,89 +33,22 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+from daemon_harness import (check, free_udp_port, kernel_drops, require_daemon,  # noqa: E402
+                            results, start_daemon, wait_file)
 from prometheus_harness import ROOT, Prometheus, http_get  # noqa: E402
 
 RATE, SURGE_S = 50, 50
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}" + (f" # {detail}" if detail else ""))
-    sys.stdout.flush()
-
-
-def skip_or_fail(why):
-    if os.environ.get("VDROPMON_REQUIRE_BPF") == "1":
-        print(f"1..1\nnot ok 1 - {why} (VDROPMON_REQUIRE_BPF=1)")
-        sys.exit(1)
-    print(f"1..0 # SKIP {why}")
-    sys.exit(77)
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def kernel_drops(port):
-    """The kernel's drop counter of the UDP socket bound to 127.0.0.1:port."""
-    local = f"0100007F:{port:04X}"
-    with open("/proc/net/udp", encoding="ascii") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if fields[1] == local:
-                return int(fields[-1])
-    return None
-
-
-def wait_file(path, proc, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if os.path.exists(path):
-            return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.1)
-    return False
 
 
 def main():
     build = sys.argv[1]
-    if os.geteuid() != 0:
-        skip_or_fail("needs root (the daemon loads the BPF program)")
-    daemon = os.path.join(build, "daemon", "vdropmond")
-    if not os.path.exists(daemon):
-        skip_or_fail("vdropmond not built (no eBPF in this build)")
+    daemon = require_daemon(build)
     print("TAP version 13")
     with tempfile.TemporaryDirectory(prefix="vdm-fleet-daemon-") as tmp:
         os.chmod(tmp, 0o755)
         run(build, daemon, tmp)
     print(f"1..{len(results)}")
     return 0 if all(results) else 1
-
-
-def start_daemon(daemon, tmp):
-    log_path = os.path.join(tmp, "vdropmond.log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen([daemon, "--socket", os.path.join(tmp, "d.sock"), "--socket-mode",
-                             "0666", "--metrics-listen", "127.0.0.1:0"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        text = open(log_path).read()
-        port = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", text)
-        if port and "serving on" in text:
-            return proc, int(port.group(1))
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    print("# " + open(log_path).read().replace("\n", "\n# "))
-    if "BPF" in open(log_path).read():
-        proc.kill()
-        skip_or_fail("the daemon could not load its BPF program")
-    raise RuntimeError("vdropmond did not start")
 
 
 def run(build, daemon_path, tmp):
@@ -146,7 +77,6 @@ def run(build, daemon_path, tmp):
             open(stop, "w").close()
             out = receiver.communicate(timeout=30)[0]
             print("# receiver: " + out.strip().replace("\n", "\n# receiver: "))
-            element_analytics(build, prom, tmp, client_dir)
     finally:
         if receiver and receiver.poll() is None:
             receiver.kill()
@@ -202,52 +132,6 @@ def episode(build, prom, target, receiver, udp_port):
     except AssertionError as e:
         check("VdropmonStreamDropSurge resolves after the surge", False, str(e))
     plot(prom, receiver.pid, start_wall)
-
-
-CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
-
-
-def element_analytics(build, prom, tmp, client_dir):
-    """The vdropmon element (gst-launch as nobody, collector=daemon) sends
-    its analytics every interval: series only ANALYTICS frames make, with
-    the element's and pipeline's names as labels, reach Prometheus."""
-    port = free_udp_port()
-    env = {"VDROPMON_DAEMON_SOCKET": os.path.join(tmp, "d.sock"),
-           "GST_REGISTRY": os.path.join(client_dir, "registry.bin"),
-           "GST_PLUGIN_PATH": os.environ.get("GST_PLUGIN_PATH", os.path.join(build, "plugin"))}
-    log_path = os.path.join(client_dir, "gst.out")
-    with open(log_path, "w") as log:
-        pipe = subprocess.Popen(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "env",
-             *[f"{k}={v}" for k, v in env.items()], "timeout", "--preserve-status", "-s", "INT", "40",
-             "gst-launch-1.0", "-e", "udpsrc", "address=127.0.0.1", f"port={port}", "buffer-size=16384",
-             f"caps={CAPS}", "!", "vdropmon", "name=mon", "collector=daemon", "interval=1000000000",
-             "!", "fakesink"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        time.sleep(3)  # the pipeline plays and watches its socket
-        subprocess.run([os.path.join(build, "tests", "tools", "vdm-rtp-sender"), "--dest",
-                        f"127.0.0.1:{port}", "--count", "3000", "--duration-ms", "3000"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
-        kernel = kernel_drops(port)
-        state = 'vdropmon_stream_detector_state{element="mon",pipeline="pipeline0"}'
-        found = []
-        try:
-            prom.wait_for("the element's detector state", lambda: found.extend(prom.query(state)) or found, 20)
-        except AssertionError:
-            pass
-        check("the element's analytics reach Prometheus: detector state with its element and pipeline",
-              len(found) >= 1 and found[0]["metric"].get("command", "").startswith("gst-launch"),
-              f"{found[:1]}, kernel dropped {kernel}; gst: {open(log_path).read()[-300:]!r}")
-        lost = prom.query('sum(vdropmon_stream_keyframe_packets_dropped_total{element="mon"})'
-                          ' + sum(vdropmon_stream_warnings_total{element="mon"})'
-                          ' + sum(vdropmon_stream_rtp_gap_packets_total{element="mon"})')
-        print(f"# element analytics: keyframe+warnings+rtp-gap totals {lost}")
-    finally:
-        pipe.send_signal(2) if pipe.poll() is None else None
-        try:
-            pipe.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pipe.kill()
 
 
 def host_drops(prom):
