@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback_udp.h"
+
 #include "event_source.h"
 
 #ifndef SO_COOKIE
@@ -49,24 +51,6 @@ has_queue_fill (vdm_source *source)
 
   vdm_source_get_info (source, &info);
   return info.has_queue_fill;
-}
-
-/* A loopback UDP socket; rcvbuf 0 keeps the default, 1 the kernel's minimum. */
-static int
-loopback_udp (struct sockaddr_in *addr, int rcvbuf)
-{
-  socklen_t len = sizeof (*addr);
-  int fd = socket (AF_INET, SOCK_DGRAM, 0);
-
-  memset (addr, 0, sizeof (*addr));
-  addr->sin_family = AF_INET;
-  addr->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (fd, >=, 0);
-  if (rcvbuf)
-    g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf)), ==, 0);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) addr, sizeof (*addr)), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) addr, &len), ==, 0);
-  return fd;
 }
 
 /* What `ss` does to every socket it lists, and the programs look at first:
@@ -150,8 +134,8 @@ test_queue_peak_is_the_socket_fill (void)
 
   if (!source)
     return;
-  spec.fd = loopback_udp (&rx_addr, 256 * 1024);
-  tx = loopback_udp (&tx_addr, 0);
+  spec.fd = vdm_test_loopback_udp (&rx_addr, 256 * 1024);
+  tx = vdm_test_loopback_udp (&tx_addr, 0);
   sub = vdm_source_subscribe (source, &tally_consumer, NULL);
   id = vdm_source_watch (source, sub, &spec);
   g_assert_cmpint (id, >, 0);
@@ -190,12 +174,12 @@ test_unwatched_socket_with_cookie_is_nobodys (void)
   if (!source)
     return;
   g_mutex_init (&t.lock);
-  spec.fd = loopback_udp (&watched_addr, 256 * 1024);
-  full = loopback_udp (&full_addr, 1);
-  queued = loopback_udp (&queued_addr, 256 * 1024);
+  spec.fd = vdm_test_loopback_udp (&watched_addr, 256 * 1024);
+  full = vdm_test_loopback_udp (&full_addr, 1);
+  queued = vdm_test_loopback_udp (&queued_addr, 256 * 1024);
   give_cookie (full);
   give_cookie (queued);
-  tx = loopback_udp (&tx_addr, 0);
+  tx = vdm_test_loopback_udp (&tx_addr, 0);
   sub = vdm_source_subscribe (source, &tally_consumer, &t);
   id = vdm_source_watch (source, sub, &spec);
   g_assert_cmpint (id, >, 0);
@@ -235,9 +219,9 @@ test_released_socket_feeds_nobody (void)
   if (!source)
     return;
   g_mutex_init (&t.lock);
-  old_spec.fd = loopback_udp (&old_addr, 1);
-  new_spec.fd = loopback_udp (&new_addr, 256 * 1024);
-  tx = loopback_udp (&tx_addr, 0);
+  old_spec.fd = vdm_test_loopback_udp (&old_addr, 1);
+  new_spec.fd = vdm_test_loopback_udp (&new_addr, 256 * 1024);
+  tx = vdm_test_loopback_udp (&tx_addr, 0);
   sub = vdm_source_subscribe (source, &tally_consumer, &t);
   old_id = vdm_source_watch (source, sub, &old_spec);
   g_assert_cmpint (old_id, >, 0);
