@@ -231,8 +231,11 @@ is_current_event (vdm_embedded *source, uint32_t slot, const struct vdm_kernel_e
       && ev->sock_cookie != watch->cookie);
 }
 
+/* flow: the one the drop was matched on, or NULL for a drop its socket
+ * named: then the watched socket's own flow (the kernel sends none). */
 static void
-dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev)
+dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev,
+    const struct vdm_flow_key *flow)
 {
   const char *name = vdm_reason_table_lookup (&source->reasons, ev->reason);
   vdm_drop drop = {
@@ -243,7 +246,6 @@ dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev)
     .sock_cookie = ev->sock_cookie,
     .attributed_by = (enum vdm_attribution) ev->attributed_by,
     .skb_len = ev->skb_len,
-    .flow = ev->flow,
     .payload = ev->payload,
     .payload_len = ev->payload_len <= VDM_PAYLOAD_BYTES ? ev->payload_len : VDM_PAYLOAD_BYTES,
   };
@@ -260,6 +262,7 @@ dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev)
     pthread_mutex_unlock (&source->lock);
     return;
   }
+  drop.flow = flow ? *flow : watch->flow;
   for (i = 0; i < watch->n_subscribers; i++) {
     vdm_subscription *sub = watch->subscribers[i];
     sub->consumer.on_drop (sub->user_data, &drop);
@@ -270,11 +273,14 @@ dispatch_drop (vdm_embedded *source, const struct vdm_kernel_event *ev)
 static int
 on_ring_sample (void *ctx, void *data, size_t size)
 {
-  if (size >= sizeof (struct vdm_kernel_event)) {
-    const struct vdm_kernel_event *ev = data;
-    if (ev->kind == VDM_EVENT_DROP)
-      dispatch_drop (ctx, ev);
-  }
+  const struct vdm_kernel_event *ev = data;
+
+  if (size < sizeof (*ev))
+    return 0;
+  if (ev->kind == VDM_EVENT_DROP)
+    dispatch_drop (ctx, ev, NULL);
+  else if (ev->kind == VDM_EVENT_DROP_FLOW && size >= sizeof (struct vdm_kernel_flow_event))
+    dispatch_drop (ctx, ev, &((const struct vdm_kernel_flow_event *) data)->flow);
   return 0;
 }
 
@@ -390,7 +396,7 @@ size_watch_maps (vdm_embedded *source)
   uint32_t n = source->n_slots;
   int err = 0;
 
-  err = err ? err : bpf_map__set_max_entries (skel->maps.watched_sockets, n);
+  err = err ? err : bpf_map__set_max_entries (skel->maps.live_watches, n);
   err = err ? err : bpf_map__set_max_entries (skel->maps.watched_flows, n * VDM_FLOW_KEYS_PER_SLOT);
   err = err ? err : bpf_map__set_max_entries (skel->maps.drop_counters, n * VDM_REASON_SLOTS);
   err = err ? err : bpf_map__set_max_entries (skel->maps.events_lost, n);
@@ -692,10 +698,13 @@ stop_matching (vdm_embedded *source, uint32_t slot)
   watch_entry *watch = &source->watches[slot];
   unsigned i;
 
+  uint32_t no_id = 0;
+
   if (watch->draining)
     return;
-  if (watch->cookie)
-    bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_sockets), &watch->cookie);
+  /* The socket keeps its storage (we may hold no fd of it any more): the
+   * program counts only ids that are live here. */
+  bpf_map_update_elem (bpf_map__fd (source->skel->maps.live_watches), &slot, &no_id, BPF_ANY);
   for (i = 0; i < watch->n_keys; i++) {
     if (!watch->owns_key[i])
       continue;
@@ -719,8 +728,21 @@ release_kernel_keys (vdm_embedded *source, uint32_t slot)
   source->n_used--;
 }
 
+/* Marks the socket itself as watched (socket-local storage, through its
+ * fd): what kfree_skb and sk_data_ready read to find its watch. */
 static int
-install_kernel_keys (vdm_embedded *source, uint32_t slot)
+mark_socket (vdm_embedded *source, int fd, uint32_t id)
+{
+  struct vdm_socket_watch value = { .watch_id = id };
+
+  if (bpf_map_update_elem (bpf_map__fd (source->skel->maps.socket_watches), &fd, &value,
+          BPF_ANY) < 0)
+    return -errno;
+  return 0;
+}
+
+static int
+install_kernel_keys (vdm_embedded *source, uint32_t slot, int fd)
 {
   watch_entry *watch = &source->watches[slot];
   uint32_t id = public_id (slot, watch);
@@ -728,12 +750,11 @@ install_kernel_keys (vdm_embedded *source, uint32_t slot)
   int err;
 
   reset_watch_counters (source, slot);
-  if (watch->cookie) {
-    err = bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_sockets), &watch->cookie,
-        &id, BPF_NOEXIST);
-    if (err)
-      return -errno;
-  }
+  err = bpf_map_update_elem (bpf_map__fd (source->skel->maps.live_watches), &slot, &id, BPF_ANY);
+  if (err)
+    return -errno;
+  if (watch->cookie && (err = mark_socket (source, fd, id)))
+    return err;
   /* A key already installed by another watch (two sockets sharing a port
    * with SO_REUSEPORT) keeps its first owner: socket-named drops still go
    * by cookie. A flow named by hand joins that owner instead (find_watch). */
@@ -806,7 +827,7 @@ add_subscriber (watch_entry *watch, vdm_subscription *sub)
 }
 
 static int
-create_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *flow,
+create_watch (vdm_embedded *source, int fd, uint64_t cookie, const struct vdm_flow_key *flow,
     const struct vdm_flow_key *keys, unsigned n_keys)
 {
   uint32_t slot;
@@ -824,7 +845,7 @@ create_watch (vdm_embedded *source, uint64_t cookie, const struct vdm_flow_key *
   watch->flow = *flow;
   memcpy (watch->keys, keys, n_keys * sizeof (*keys));
   watch->n_keys = n_keys;
-  err = install_kernel_keys (source, slot);
+  err = install_kernel_keys (source, slot, fd);
   if (err) {
     release_kernel_keys (source, slot);
     return err;
@@ -847,7 +868,7 @@ embedded_watch (vdm_source *base, vdm_subscription *sub, const vdm_watch_spec *s
   pthread_mutex_lock (&source->lock);
   slot = (int) find_watch (source, cookie, &flow, &keys[0]);
   if (!slot)
-    slot = create_watch (source, cookie, &flow, keys, (unsigned) n_keys);
+    slot = create_watch (source, spec->fd, cookie, &flow, keys, (unsigned) n_keys);
   if (slot > 0) {
     err = add_subscriber (&source->watches[slot], sub);
     if (err && source->watches[slot].n_subscribers == 0)

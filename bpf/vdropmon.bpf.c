@@ -28,13 +28,27 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* socket cookie -> watch id */
+/* Watched socket -> its watch id, stored on the socket itself (socket-local
+ * storage, set by the collector through the socket's fd). A socket nobody
+ * watches has no storage: its lookup ends at one NULL pointer, where a hash
+ * of its cookie cost every packet of every socket with a cookie a hash. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, VDM_DEFAULT_WATCH_SLOTS);
-  __type(key, __u64);
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct vdm_socket_watch);
+} socket_watches SEC(".maps");
+
+/* Slot -> the public id now using it (0: free). A socket keeps its storage
+ * after its watch is released (userspace may no longer hold its fd): only an
+ * id that is still live counts, so a reused slot is never fed by the old
+ * socket. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, VDM_DEFAULT_WATCH_SLOTS); /* sized at load: n_slots */
+  __type(key, __u32);
   __type(value, __u32);
-} watched_sockets SEC(".maps");
+} live_watches SEC(".maps");
 
 /* flow (wildcards as zeros; netns always set, except transit keys: 0) -> watch id */
 struct {
@@ -122,12 +136,14 @@ const volatile __u32 reason_proto_mem = 0xffffffff;
 struct udp_pair {
   __u64 fail_skb;        /* udp_fail seen first (6.10+ order): for this skb */
   __u64 fail_cookie;
+  __u32 fail_watch_id;   /* what the socket's storage said (0: not ours) */
+  __u32 fail_pad;
   __u64 drop_time;       /* kfree_skb seen first (6.1 order): ev stashed */
   __u32 fail_pending;
   __u32 drop_pending;
   __u32 drop_flow_watch; /* what the 5-tuple said, for a stash nobody claims */
   __u32 ev_valid;        /* ev filled (its port is watched) */
-  struct vdm_kernel_event ev;
+  struct vdm_kernel_flow_event ev;
 };
 
 struct {
@@ -153,15 +169,30 @@ static __always_inline __u64 socket_cookie (const struct sock *sk)
   return sk->__sk_common.skc_cookie.counter;
 }
 
+/* The live watch id the socket's storage names, else 0. */
+static __always_inline __u32 watch_of_storage (const struct sock *sk)
+{
+  struct vdm_socket_watch *stored = bpf_sk_storage_get (&socket_watches, (void *) sk, NULL, 0);
+  __u32 id, slot, *live;
+
+  if (!stored)
+    return 0;
+  id = stored->watch_id;
+  slot = VDM_WATCH_SLOT (id);
+  live = bpf_map_lookup_elem (&live_watches, &slot);
+  return live && *live == id ? id : 0;
+}
+
 static __always_inline __u32 watch_of_socket (const struct sock *sk, __u64 *cookie)
 {
   if (!sk)
     return 0;
+  /* The cookie first: one load of a line the stack just touched. A watched
+   * socket always has one (the collector asked for it); most others not. */
   *cookie = socket_cookie (sk);
   if (!*cookie)
     return 0;
-  __u32 *id = bpf_map_lookup_elem (&watched_sockets, cookie);
-  return id ? *id : 0;
+  return watch_of_storage (sk);
 }
 
 /* Where the L4 payload is and how long the packet says it is. */
@@ -317,7 +348,8 @@ static __always_inline bool port_is_watched (__u16 port)
 }
 
 /* The first payload bytes, never past the packet: bounded by the length the
- * headers give and by the linear data (skb->tail); the rest stays zero. */
+ * headers give and by the linear data (skb->tail); the rest zero (eight
+ * stores to lines the copy writes anyway). */
 static __always_inline void copy_payload (struct sk_buff *skb, struct l4_payload payload,
     struct vdm_kernel_event *ev)
 {
@@ -347,61 +379,93 @@ static __always_inline void copy_payload (struct sk_buff *skb, struct l4_payload
 }
 
 static __always_inline void fill_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
-    __u64 cookie, __u8 attributed_by, const struct vdm_flow_key *flow, struct l4_payload payload,
+    __u64 cookie, __u8 attributed_by, __u8 kind, struct l4_payload payload,
     struct vdm_kernel_event *ev)
 {
   ev->ktime_ns = bpf_ktime_get_ns ();
   ev->sock_cookie = cookie;
-  ev->kind = VDM_EVENT_DROP;
   ev->reason = reason;
   ev->watch_id = watch_id;
   ev->skb_len = skb->len;
+  ev->kind = kind;
   ev->attributed_by = attributed_by;
   ev->pad = 0;
-  ev->cpu = bpf_get_smp_processor_id ();
-  ev->flow = *flow;
   copy_payload (skb, payload, ev);
 }
 
-static __always_inline void emit_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
-    __u64 cookie, __u8 attributed_by, const struct vdm_flow_key *flow, struct l4_payload payload)
+static __always_inline void count_lost_event (__u32 watch_id)
 {
-  struct vdm_kernel_event *ev;
+  bump (&events_lost, VDM_WATCH_SLOT (watch_id));
+  bump (&health, VDM_HEALTH_RINGBUF_LOST);
+}
 
-  ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
+/* No wakeup on submit: the collector drains the ring every few ms on its
+ * own. A wakeup per event (irq_work + epoll) costs microseconds per drop,
+ * in softirq, exactly when the host is already overloaded. */
+
+/* A drop its socket named: the short event, no flow. */
+static __always_inline void emit_socket_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
+    __u64 cookie, struct l4_payload payload)
+{
+  struct vdm_kernel_event *ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
+
   if (!ev) {
-    bump (&events_lost, VDM_WATCH_SLOT (watch_id));
-    bump (&health, VDM_HEALTH_RINGBUF_LOST);
+    count_lost_event (watch_id);
     return;
   }
-  fill_event (skb, reason, watch_id, cookie, attributed_by, flow, payload, ev);
-  /* No wakeup: the collector drains the ring every few ms on its own. A
-   * wakeup per event (irq_work + epoll) costs microseconds per drop, in
-   * softirq, exactly when the host is already overloaded. */
+  fill_event (skb, reason, watch_id, cookie, VDM_ATTR_SOCKET, VDM_EVENT_DROP, payload, ev);
   bpf_ringbuf_submit (ev, BPF_RB_NO_WAKEUP);
 }
 
-/* Counts and sends a stashed event, now that its watch is known. */
-static __always_inline void emit_stashed (const struct vdm_kernel_event *stashed, __u32 watch_id,
-    __u64 cookie, __u8 attributed_by)
+/* A drop its 5-tuple matched: the event and that flow. */
+static __always_inline void emit_flow_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
+    const struct vdm_flow_key *flow, struct l4_payload payload)
 {
-  struct vdm_kernel_event *ev;
+  struct vdm_kernel_flow_event *ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
 
-  if (VDM_WATCH_SLOT (watch_id) == 0)
-    return;
-  bump (&drop_counters, vdm_counter_index (watch_id, stashed->reason));
-  bump (&health, VDM_HEALTH_MATCHED);
-  ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
   if (!ev) {
-    bump (&events_lost, VDM_WATCH_SLOT (watch_id));
-    bump (&health, VDM_HEALTH_RINGBUF_LOST);
+    count_lost_event (watch_id);
     return;
   }
-  __builtin_memcpy (ev, stashed, sizeof (*ev));
-  ev->watch_id = watch_id;
-  ev->sock_cookie = cookie;
-  ev->attributed_by = attributed_by;
+  fill_event (skb, reason, watch_id, 0, VDM_ATTR_FLOW, VDM_EVENT_DROP_FLOW, payload, &ev->drop);
+  ev->flow = *flow;
   bpf_ringbuf_submit (ev, BPF_RB_NO_WAKEUP);
+}
+
+/* Counts and sends a stashed event (6.1 order), now that its watch is
+ * known: by its socket (the short event), or by its flow (stale stash). */
+static __always_inline void emit_stashed (const struct vdm_kernel_flow_event *stashed,
+    __u32 watch_id, __u64 cookie, __u8 attributed_by)
+{
+  if (VDM_WATCH_SLOT (watch_id) == 0)
+    return;
+  bump (&drop_counters, vdm_counter_index (watch_id, stashed->drop.reason));
+  bump (&health, VDM_HEALTH_MATCHED);
+  if (attributed_by == VDM_ATTR_SOCKET) {
+    struct vdm_kernel_event *ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
+    if (!ev) {
+      count_lost_event (watch_id);
+      return;
+    }
+    __builtin_memcpy (ev, &stashed->drop, sizeof (*ev));
+    ev->kind = VDM_EVENT_DROP;
+    ev->watch_id = watch_id;
+    ev->sock_cookie = cookie;
+    ev->attributed_by = VDM_ATTR_SOCKET;
+    bpf_ringbuf_submit (ev, BPF_RB_NO_WAKEUP);
+    return;
+  }
+  struct vdm_kernel_flow_event *fev = bpf_ringbuf_reserve (&events, sizeof (*fev), 0);
+  if (!fev) {
+    count_lost_event (watch_id);
+    return;
+  }
+  __builtin_memcpy (fev, stashed, sizeof (*fev));
+  fev->drop.kind = VDM_EVENT_DROP_FLOW;
+  fev->drop.watch_id = watch_id;
+  fev->drop.sock_cookie = 0;
+  fev->drop.attributed_by = VDM_ATTR_FLOW;
+  bpf_ringbuf_submit (fev, BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline struct udp_pair *udp_pair_slot (void)
@@ -428,14 +492,15 @@ static __always_inline bool is_udp_fail_reason (__u32 reason)
 /* 6.10+ order: udp_fail came just before this drop of the same skb and
  * named its socket. Matching the skb, not a time window, keeps a delay
  * between the two (a stolen vCPU) from unpairing them.
- * Returns true with *cookie set (0: a socket without cookie, not ours). */
+ * Returns true with *cookie and *watch_id set (0: not ours). */
 static __always_inline bool take_fail_of (struct udp_pair *pair, const struct sk_buff *skb,
-    __u64 *cookie)
+    __u64 *cookie, __u32 *watch_id)
 {
   bool same_skb = pair->fail_pending && pair->fail_skb == (__u64) skb;
 
   pair->fail_pending = 0;
   *cookie = pair->fail_cookie;
+  *watch_id = pair->fail_watch_id;
   return same_skb;
 }
 
@@ -465,11 +530,9 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   if (!rx_sk && is_udp_fail_reason (reason)) {
     pair = udp_pair_slot ();
     if (pair && udp_fail_names_skb) {
-      if (take_fail_of (pair, skb, &cookie)) {
+      if (take_fail_of (pair, skb, &cookie, &watch_id)) {
         /* udp_fail named the socket: it alone decides, as rx_sk would. */
         socket_known = true;
-        __u32 *id = cookie ? bpf_map_lookup_elem (&watched_sockets, &cookie) : NULL;
-        watch_id = id ? *id : 0;
         if (!watch_id)
           return 0;
       }
@@ -501,8 +564,9 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
       if (port_is_watched (flow.local_port)) {
         flow.netns = drop_netns (skb);
         pair->drop_flow_watch = lookup_flow (&flow);
-        fill_event (skb, reason, pair->drop_flow_watch, 0, VDM_ATTR_FLOW, &flow, payload,
-            &pair->ev);
+        fill_event (skb, reason, pair->drop_flow_watch, 0, VDM_ATTR_FLOW, VDM_EVENT_DROP_FLOW,
+            payload, &pair->ev.drop);
+        pair->ev.flow = flow;
         pair->ev_valid = 1;
       }
       return 0;
@@ -531,7 +595,10 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
 
   bump (&drop_counters, vdm_counter_index (watch_id, reason));
   bump (&health, VDM_HEALTH_MATCHED);
-  emit_event (skb, reason, watch_id, cookie, attributed_by, &flow, payload);
+  if (attributed_by == VDM_ATTR_FLOW)
+    emit_flow_event (skb, reason, watch_id, &flow, payload);
+  else
+    emit_socket_event (skb, reason, watch_id, cookie, payload);
   return 0;
 }
 
@@ -585,9 +652,11 @@ int BPF_PROG (udp_fail_skb, int rc, struct sock *sk, struct sk_buff *skb)
 
   if (!pair)
     return 0;
+  __u64 cookie = 0;
+  pair->fail_watch_id = watch_of_socket (sk, &cookie);
   pair->fail_pending = 1;
   pair->fail_skb = (__u64) skb;
-  pair->fail_cookie = sk ? socket_cookie (sk) : 0;
+  pair->fail_cookie = cookie;
   return 0;
 }
 

@@ -37,8 +37,16 @@
 #define VDM_PAYLOAD_BYTES 64
 #define VDM_RINGBUF_BYTES (1 << 20)
 
+/* The value of the socket-local storage map socket_watches: set by the
+ * collector on each watched socket (key: the socket's fd). */
+struct vdm_socket_watch {
+  __u32 watch_id;
+  __u32 pad;
+};
+
 enum vdm_event_kind {
-  VDM_EVENT_DROP = 1,
+  VDM_EVENT_DROP = 2,      /* struct vdm_kernel_event: matched by its socket */
+  VDM_EVENT_DROP_FLOW = 3, /* struct vdm_kernel_flow_event: matched by 5-tuple */
 };
 
 /* A flow as the kernel saw it. Addresses in network order; IPv4 uses the
@@ -57,20 +65,28 @@ struct vdm_flow_key {
   __u64 netns;
 };
 
-/* One dropped packet of a watched socket or flow, as it leaves the kernel. */
+/* One dropped packet of a watched socket or flow, as it leaves the kernel
+ * (96 bytes: every byte is written in the softirq that drops the packet,
+ * so only what userspace needs). A drop matched by its socket carries no
+ * flow: the loader knows the socket's. A drop matched by 5-tuple comes as
+ * struct vdm_kernel_flow_event, with the flow it was matched on. The
+ * kind, first, tells which; both start with this struct. */
 struct vdm_kernel_event {
   __u64 ktime_ns;      /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
   __u64 sock_cookie;   /* 0 when the drop named no socket */
-  __u32 kind;          /* enum vdm_event_kind */
   __u32 reason;        /* kernel enum skb_drop_reason, as this kernel numbers it */
   __u32 watch_id;
   __u32 skb_len;
-  __u16 payload_len;   /* valid bytes in payload[] (L4 payload start) */
+  __u8 kind;           /* enum vdm_event_kind */
   __u8 attributed_by;  /* enum vdm_attribution */
+  __u8 payload_len;    /* valid bytes in payload[] (L4 payload start); the rest zero */
   __u8 pad;
-  __u32 cpu;
-  struct vdm_flow_key flow; /* local = destination side of the packet */
   __u8 payload[VDM_PAYLOAD_BYTES];
+};
+
+struct vdm_kernel_flow_event {
+  struct vdm_kernel_event drop; /* kind VDM_EVENT_DROP_FLOW */
+  struct vdm_flow_key flow;     /* local = destination side of the packet */
 };
 
 enum vdm_attribution {

@@ -22,23 +22,6 @@
 
 #ifndef VDM_DAEMON_CLIENT_API
 #define VDM_DAEMON_CLIENT_API __attribute__ ((visibility ("default")))
-/* Issue 11 (docs/fleet.md): the element and pipeline names the daemon
- * labels this subscription's watches with (set before watching; also used
- * when watches are registered again after a reconnection). -EINVAL when
- * source is not a daemon source. */
-VDM_DAEMON_CLIENT_API int vdm_daemon_client_set_names (vdm_source *source,
-    vdm_subscription *sub, const char *element, const char *pipeline);
-
-/* Sends one ANALYTICS frame (no reply): the element's per-stream numbers,
- * key/value pairs of docs/fleet.md. Never waits: returns 0, -ENOTCONN while
- * the daemon is away, -EAGAIN when its socket buffer is full (the frame is
- * dropped; the next interval sends again), -EINVAL for a source that is not
- * a daemon source or more than VDM_PROTO_MAX_ANALYTICS pairs, or the send's
- * error. Keys must match [a-z0-9_-]{1,32} and values be finite (the frame
- * is refused otherwise). */
-VDM_DAEMON_CLIENT_API int vdm_daemon_client_send_analytics (vdm_source *source,
-    const char *element, const char *const *keys, const double *values, size_t n);
-
 #endif
 
 /* Makes "daemon" known to vdm_source_open(). Idempotent, thread-safe. */

@@ -5,7 +5,10 @@
  *    at exit): kfree_skb for a drop on a socket nobody watches, for a drop
  *    with no socket (a closed port: the flow path), and for a drop on a
  *    watched socket (an event emitted); sk_data_ready for a packet queued on
- *    a watched and on an unwatched socket.
+ *    a watched and on an unwatched socket. An unwatched socket comes twice:
+ *    without a cookie, and with one (the kernel gives a socket its cookie
+ *    the first time anyone asks: SO_COOKIE, or `ss`/sock_diag listing it),
+ *    since the programs look at a socket's cookie first.
  *
  *  - tight: 100,000 packets back to back into one never-read socket (tiny
  *    SO_RCVBUF), or bursts of 64 into one read socket.
@@ -90,6 +93,21 @@ targets_open (Targets * t, int rcvbuf, gboolean closed)
     } else {
       t->fd[i] = bench_udp_receiver (&t->addr[i], rcvbuf);
     }
+  }
+}
+
+/* What `ss` does to every socket it lists: the kernel assigns a cookie. */
+static void
+targets_give_cookies (Targets * t)
+{
+  guint64 cookie;
+  socklen_t len;
+  guint i;
+
+  for (i = 0; i < N_SOCKETS; i++) {
+    len = sizeof (cookie);
+    if (t->fd[i] >= 0)
+      getsockopt (t->fd[i], SOL_SOCKET, SO_COOKIE, &cookie, &len);
   }
 }
 
@@ -195,7 +213,8 @@ print_case (const gchar * label, gboolean ready, const CaseResult * r)
 static void
 run_cases (vdm_source * source, vdm_subscription * sub, BenchSummary * summary)
 {
-  Targets unwatched, nosock, watched, queued, queued_unwatched;
+  Targets unwatched, unwatched_cookie, nosock, watched, queued, queued_unwatched,
+      queued_unwatched_cookie;
   Sender s = { 0 };
   CaseResult r;
   int mode;
@@ -203,6 +222,10 @@ run_cases (vdm_source * source, vdm_subscription * sub, BenchSummary * summary)
   s.sender = socket (AF_INET, SOCK_DGRAM, 0);
   bench_write_rtp (s.packet, sizeof (s.packet), 0, 0);
   targets_open (&unwatched, 1, FALSE);
+  targets_open (&unwatched_cookie, 1, FALSE);
+  targets_give_cookies (&unwatched_cookie);
+  targets_open (&queued_unwatched_cookie, 4 << 20, FALSE);
+  targets_give_cookies (&queued_unwatched_cookie);
   targets_open (&nosock, 1, TRUE);
   targets_open (&watched, 1, FALSE);
   targets_open (&queued, 4 << 20, FALSE);
@@ -218,6 +241,9 @@ run_cases (vdm_source * source, vdm_subscription * sub, BenchSummary * summary)
         : "tight (back to back into one socket)");
     run (&s, &unwatched, source, &r);
     summary->kfree_unwatched[mode] = print_case ("kfree_skb: drop, unwatched socket", FALSE, &r);
+    run (&s, &unwatched_cookie, source, &r);
+    summary->kfree_unwatched_cookie[mode] = print_case ("kfree_skb: drop, unwatched, with cookie",
+        FALSE, &r);
     run (&s, &nosock, source, &r);
     summary->kfree_nosock[mode] = print_case ("kfree_skb: drop, no socket (closed port)", FALSE,
         &r);
@@ -229,11 +255,16 @@ run_cases (vdm_source * source, vdm_subscription * sub, BenchSummary * summary)
     run (&s, &queued_unwatched, source, &r);
     summary->ready_unwatched[mode] = print_case ("sk_data_ready: queued, unwatched socket", TRUE,
         &r);
+    run (&s, &queued_unwatched_cookie, source, &r);
+    summary->ready_unwatched_cookie[mode] = print_case ("sk_data_ready: queued, unwatched, cookie",
+        TRUE, &r);
   }
   printf ("   runs: program invocations (kfree_skb: every drop on the host meanwhile); matched: "
       "drops attributed\n   to a watch; events: drops that reached the consumer.\n");
 out:
   targets_close (&unwatched);
+  targets_close (&unwatched_cookie);
+  targets_close (&queued_unwatched_cookie);
   targets_close (&nosock);
   targets_close (&watched);
   targets_close (&queued);

@@ -5,8 +5,8 @@
  *    small RTP packets) for FLOOD_SECONDS. Most packets overflow the
  *    sockets: the drops/s reached, and whether every drop is accounted for:
  *    per socket, the sum of the `count` of the element's kernel
- *    vdropmon-drop messages plus its `events-lost` must equal the kernel's
- *    own per-socket counter (/proc/net/udp `drops`), and each pipeline must
+ *    vdropmon-drop messages (those of lost events included, count-only)
+ *    must equal the kernel's own per-socket counter (/proc/net/udp `drops`), and each pipeline must
  *    keep passing buffers every second of it.
  */
 #include "bench_parts.h"
@@ -73,13 +73,16 @@ report (BenchPipe * pipes, const guint64 * drops_before, const guint64 * passed,
     guint64 lost = bench_pipe_stat (&pipes[p], "events-lost");
     guint64 counted = bench_pipe_stat (&pipes[p], "kernel-drops");
     guint64 in_messages = (guint64) g_atomic_pointer_get (&pipes[p].kernel_drop_count);
-    gboolean ok = in_messages + lost == kernel;
+    /* Since the events-lost path (issue 9 #6) the drops of lost events come
+     * as count-only vdropmon-drop messages too: every drop is in a message,
+     * events-lost of them without details. */
+    gboolean ok = in_messages == kernel && lost <= in_messages;
 
     printf ("   %-6u %10" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT " %10" G_GUINT64_FORMAT
         " %10" G_GUINT64_FORMAT " %9" G_GINT64_FORMAT " %9" G_GUINT64_FORMAT " %s\n",
         ntohs (pipes[p].addr.sin_port), kernel, in_messages, lost, counted,
         (gint64) g_atomic_pointer_get (&pipes[p].drop_messages), passed[p],
-        ok ? "ok" : "MISMATCH: messages + events-lost != kernel");
+        ok ? "ok" : "MISMATCH: messages != kernel");
     all_ok = all_ok && ok;
     total += kernel;
   }

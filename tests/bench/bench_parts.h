@@ -15,7 +15,8 @@ typedef struct
   gdouble element_tight_all_ns, identity_tight_all_ns;      /* process CPU, all threads */
   gdouble element_cold_ns, identity_cold_ns;
   gdouble kfree_unwatched[2], kfree_nosock[2], kfree_watched[2]; /* [0] tight, [1] cold */
-  gdouble ready_watched[2], ready_unwatched[2];
+  gdouble kfree_unwatched_cookie[2]; /* a socket with a cookie (`ss` gives every socket one) */
+  gdouble ready_watched[2], ready_unwatched[2], ready_unwatched_cookie[2];
   gdouble meminfo_ns[2];        /* getsockopt(SO_MEMINFO), the timer alternative */
   gdouble flood_drops_per_s;
   gint flood_accounted;         /* 1 every drop accounted for, 0 not, -1 not run */

@@ -27,7 +27,8 @@ bench_summary_init (BenchSummary * s)
   s->element_tight_ns = s->element_cold_ns = s->element_tight_all_ns = -1;
   for (i = 0; i < 2; i++)
     s->kfree_unwatched[i] = s->kfree_nosock[i] = s->kfree_watched[i] = s->ready_watched[i] =
-        s->ready_unwatched[i] = s->meminfo_ns[i] = -1;
+        s->ready_unwatched[i] = s->meminfo_ns[i] = s->kfree_unwatched_cookie[i] =
+        s->ready_unwatched_cookie[i] = -1;
   s->flood_drops_per_s = -1;
   s->flood_accounted = s->flood_kept_passing = -1;
   s->host_extra_ns_per_packet = -1;
@@ -68,11 +69,15 @@ bench_print_summary (const BenchSummary * s)
       && s->identity_tight_all_ns > 0 ? s->element_tight_all_ns / s->identity_tight_all_ns : -1,
       "", s->element_tight_all_ns, s->identity_tight_all_ns);
   ns_row ("BPF kfree_skb, unwatched socket", s->kfree_unwatched, 60);
+  ns_row ("BPF kfree_skb, unwatched, with cookie", s->kfree_unwatched_cookie, 60);
   ns_row ("BPF kfree_skb, no socket", s->kfree_nosock, 80);
   ns_row ("BPF kfree_skb, watched (event)", s->kfree_watched, 250);
   ns_row ("BPF sk_data_ready, watched, per packet", s->ready_watched, 60);
   printf ("   %-40s %10.0f %10.0f   (every socket of the host pays it)\n",
       "BPF sk_data_ready, unwatched, per packet", s->ready_unwatched[0], s->ready_unwatched[1]);
+  printf ("   %-40s %10.0f %10.0f   (a socket `ss` has listed)\n",
+      "BPF sk_data_ready, unwatched, cookie", s->ready_unwatched_cookie[0],
+      s->ready_unwatched_cookie[1]);
   printf ("   %-40s %10.0f %10.0f   (per read, by the worker on a timer)\n",
       "getsockopt(SO_MEMINFO), per read", s->meminfo_ns[0], s->meminfo_ns[1]);
   printf ("   %-40s %10.0f %10s   >= 1000000 %s; accounted: %s; kept passing: %s\n",

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loopback_udp.h"
+
 #include "collector.h"
 
 #ifndef SO_MEMINFO
@@ -197,23 +199,6 @@ record_payload (void *user_data, const vdm_drop *drop)
   g_mutex_unlock (&r->lock);
 }
 
-static int
-loopback_udp (struct sockaddr_in *addr, int rcvbuf)
-{
-  socklen_t len = sizeof (*addr);
-  int fd = socket (AF_INET, SOCK_DGRAM, 0);
-
-  memset (addr, 0, sizeof (*addr));
-  addr->sin_family = AF_INET;
-  addr->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (fd, >=, 0);
-  if (rcvbuf)
-    g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof (rcvbuf)), ==, 0);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) addr, sizeof (*addr)), ==, 0);
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) addr, &len), ==, 0);
-  return fd;
-}
-
 /* Issue 9, #12: the BPF program copied VDM_PAYLOAD_BYTES from the payload
  * start whatever the packet's length, so kernel memory past a short
  * packet's end reached userspace. Tiny datagrams to a socket that is never
@@ -237,8 +222,8 @@ test_payload_stops_at_packet_end (void)
   g_mutex_init (&r.lock);
   r.payloads = g_array_new (FALSE, TRUE, 1);
   r.lengths = g_array_new (FALSE, TRUE, sizeof (size_t));
-  spec.fd = loopback_udp (&rx_addr, 1);
-  tx = loopback_udp (&tx_addr, 0);
+  spec.fd = vdm_test_loopback_udp (&rx_addr, 1);
+  tx = vdm_test_loopback_udp (&tx_addr, 0);
   sub = vdm_source_subscribe (source, &consumer, &r);
   id = vdm_source_watch (source, sub, &spec);
   g_assert_cmpint (id, >, 0);
@@ -314,9 +299,9 @@ test_reused_slot_gets_no_stale_events (void)
   g_mutex_init (&r.lock);
   r.ids = g_array_new (FALSE, TRUE, sizeof (uint32_t));
   r.cookies = g_array_new (FALSE, TRUE, sizeof (uint64_t));
-  first.fd = loopback_udp (&first_addr, 1);
-  second.fd = loopback_udp (&second_addr, 0);
-  tx = loopback_udp (&tx_addr, 0);
+  first.fd = vdm_test_loopback_udp (&first_addr, 1);
+  second.fd = vdm_test_loopback_udp (&second_addr, 0);
+  tx = vdm_test_loopback_udp (&tx_addr, 0);
   sub = vdm_source_subscribe (source, &consumer, &r);
   id1 = vdm_source_watch (source, sub, &first);
   g_assert_cmpint (id1, >, 0);
@@ -373,8 +358,8 @@ test_unwatch_delivers_queued_events (void)
   g_mutex_init (&r.lock);
   r.ids = g_array_new (FALSE, TRUE, sizeof (uint32_t));
   r.cookies = g_array_new (FALSE, TRUE, sizeof (uint64_t));
-  spec.fd = loopback_udp (&rx_addr, 1);
-  tx = loopback_udp (&tx_addr, 0);
+  spec.fd = vdm_test_loopback_udp (&rx_addr, 1);
+  tx = vdm_test_loopback_udp (&tx_addr, 0);
   sub = vdm_source_subscribe (source, &consumer, &r);
   id = vdm_source_watch (source, sub, &spec);
   g_assert_cmpint (id, >, 0);
@@ -457,7 +442,7 @@ test_capacity_beyond_255 (void)
   r.cookies = g_array_new (FALSE, TRUE, sizeof (uint64_t));
   sub = vdm_source_subscribe (source, &consumer, &r);
   for (i = 0; i <= WIDE_TABLE; i++) {
-    specs[i].fd = loopback_udp (i == WIDE_TABLE - 1 ? &last_addr : &addr, 1);
+    specs[i].fd = vdm_test_loopback_udp (i == WIDE_TABLE - 1 ? &last_addr : &addr, 1);
     ids[i] = vdm_source_watch (source, sub, &specs[i]);
     if (i < WIDE_TABLE)
       g_assert_cmpint (ids[i], >, 0);
@@ -468,7 +453,7 @@ test_capacity_beyond_255 (void)
   g_assert_cmpuint (capacity, ==, WIDE_TABLE);
   g_assert_cmpuint (VDM_WATCH_SLOT (ids[WIDE_TABLE - 1]), ==, WIDE_TABLE);
 
-  tx = loopback_udp (&tx_addr, 0);
+  tx = vdm_test_loopback_udp (&tx_addr, 0);
   for (i = 0; i < n_sent; i++)
     sendto (tx, datagram, sizeof (datagram), 0, (struct sockaddr *) &last_addr, sizeof (last_addr));
   g_usleep (100 * 1000);

@@ -244,8 +244,12 @@ def test_pipeline(work, daemon):
     check(stats and stats[-1]["collector"] == "daemon", "collector=daemon in vdropmon-stats")
     listed = [s for f in drops for s in f["rtp-seqs"]]
     check(listed and all(s in sent for s in listed), f"{len(listed)} listed seqs, all were sent")
+    # Which packets overflow the socket is the scheduler's choice: a run may
+    # drop no keyframe packet at all (then there is nothing to check here).
     hit = [f for f in drops if any(s in keyframes for s in f["rtp-seqs"])]
-    check(hit and all(f["keyframe"] == "true" for f in hit),
+    if not hit:
+        print("note: no keyframe packet was dropped in this run")
+    check(all(f["keyframe"] == "true" for f in hit),
           f"{len(hit)} drop messages listing keyframe packets all say keyframe=true")
     check(all(f["attribution"] == "socket" for f in drops), "attribution=socket (6.11+ rx_sk)")
 

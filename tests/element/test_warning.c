@@ -287,6 +287,50 @@ GST_START_TEST (test_silence_warns)
 
 GST_END_TEST;
 
+/* Packets every tick until 6 s, latency 2 s: the stream before the
+ * congestion. */
+static void
+run_until_congestion (Stream * s)
+{
+  fail_unless (gst_harness_push_upstream_event (s->h, gst_event_new_latency (2 * GST_SECOND)));
+  push_until (s, 6 * GST_SECOND, 0);
+}
+
+/* After a worker round without alerts (the runway and trendline settle),
+ * each 10 ms packet arrives 11 ms after the one before until `until`;
+ * `pace` lets the worker keep up with the clock. The clock stays there. */
+static void
+congest_until (Stream * s, GstClockTime until, gboolean pace)
+{
+  GstClockTime media, arrival;
+
+  hold_clock_at (s, s->now);
+  g_usleep (300 * 1000);
+  fail_unless (next_alert (s) == NULL);
+  media = arrival = s->now;
+  while (arrival < until) {
+    GstBuffer *buf = make_rtp (s->seq++, (guint32) gst_util_uint64_scale (media, 90000,
+            GST_SECOND), FALSE);
+
+    GST_BUFFER_PTS (buf) = media;
+    fail_unless (gst_harness_set_time (s->h, arrival));
+    fail_unless_equals_int (gst_harness_push (s->h, buf), GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (s->h));
+    media += 10 * GST_MSECOND;
+    arrival += 11 * GST_MSECOND;
+    if (pace && s->seq % 10 == 0)
+      g_usleep (2000);
+  }
+  hold_clock_at (s, arrival);
+}
+
+static void
+congestion_for (Stream * s, GstClockTime until)
+{
+  run_until_congestion (s);
+  congest_until (s, until, FALSE);
+}
+
 /* A path that delivers 10/11 of the bitrate: from 6 s on, each 10 ms
  * packet arrives 11 ms after the one before, so the delay grows by 1 ms per
  * packet and the media lags 1/11 s more every second (a bottleneck queue
@@ -299,31 +343,11 @@ GST_START_TEST (test_queue_building_warns)
 {
   Stream s;
   GstStructure *w;
-  GstClockTime media, arrival;
   const gdouble truth_s = (2.0 - 2.5 / 11) * 11;
   gdouble eta_s;
 
   stream_start (&s, NULL);
-  fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (2 * GST_SECOND)));
-  push_until (&s, 6 * GST_SECOND, 0);
-  /* a worker round now: the runway (and the trendline with it) settles,
-   * two buffers into the stream, before the congestion starts */
-  hold_clock_at (&s, s.now);
-  g_usleep (300 * 1000);
-  fail_unless (next_alert (&s) == NULL);
-  media = arrival = s.now;
-  while (arrival < 8500 * GST_MSECOND) {
-    GstBuffer *buf = make_rtp (s.seq++, (guint32) gst_util_uint64_scale (media, 90000,
-            GST_SECOND), FALSE);
-
-    GST_BUFFER_PTS (buf) = media;
-    fail_unless (gst_harness_set_time (s.h, arrival));
-    fail_unless_equals_int (gst_harness_push (s.h, buf), GST_FLOW_OK);
-    gst_buffer_unref (gst_harness_pull (s.h));
-    media += 10 * GST_MSECOND;
-    arrival += 11 * GST_MSECOND;
-  }
-  hold_clock_at (&s, arrival);
+  congestion_for (&s, 8500 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w != NULL, "no warning");
   assert_string (w, "cause", "network");
@@ -436,31 +460,6 @@ GST_END_TEST;
  * 6 s, latency 2 s), 2.5 s of it: with congestion-sustain 5 s, or with
  * congestion-min-delay 1 s (the queue delay is ~230 ms), the delay
  * gradient does not warn (nor does anything else: the runway is 19 s). */
-static void
-congestion_for (Stream * s, GstClockTime until)
-{
-  GstClockTime media, arrival;
-
-  fail_unless (gst_harness_push_upstream_event (s->h, gst_event_new_latency (2 * GST_SECOND)));
-  push_until (s, 6 * GST_SECOND, 0);
-  hold_clock_at (s, s->now);
-  g_usleep (300 * 1000);
-  fail_unless (next_alert (s) == NULL);
-  media = arrival = s->now;
-  while (arrival < until) {
-    GstBuffer *buf = make_rtp (s->seq++, (guint32) gst_util_uint64_scale (media, 90000,
-            GST_SECOND), FALSE);
-
-    GST_BUFFER_PTS (buf) = media;
-    fail_unless (gst_harness_set_time (s->h, arrival));
-    fail_unless_equals_int (gst_harness_push (s->h, buf), GST_FLOW_OK);
-    gst_buffer_unref (gst_harness_pull (s->h));
-    media += 10 * GST_MSECOND;
-    arrival += 11 * GST_MSECOND;
-  }
-  hold_clock_at (s, arrival);
-}
-
 GST_START_TEST (test_congestion_sustain_property)
 {
   Stream s;
@@ -733,34 +732,15 @@ runway_warns (const gchar * first_property, ...)
 {
   Stream s;
   GstStructure *w;
-  GstClockTime media, arrival;
   gboolean warned = FALSE;
   va_list args;
 
   stream_start (&s, NULL);
-  fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (2 * GST_SECOND)));
-  push_until (&s, 6 * GST_SECOND, 0);
+  run_until_congestion (&s);
   va_start (args, first_property);
   g_object_set_valist (G_OBJECT (s.h->element), first_property, args);
   va_end (args);
-  hold_clock_at (&s, s.now);
-  g_usleep (300 * 1000);
-  fail_unless (next_alert (&s) == NULL);
-  media = arrival = s.now;
-  while (arrival < 6800 * GST_MSECOND) {
-    GstBuffer *buf = make_rtp (s.seq++, (guint32) gst_util_uint64_scale (media, 90000,
-            GST_SECOND), FALSE);
-
-    GST_BUFFER_PTS (buf) = media;
-    fail_unless (gst_harness_set_time (s.h, arrival));
-    fail_unless_equals_int (gst_harness_push (s.h, buf), GST_FLOW_OK);
-    gst_buffer_unref (gst_harness_pull (s.h));
-    media += 10 * GST_MSECOND;
-    arrival += 11 * GST_MSECOND;
-    if (s.seq % 10 == 0)
-      g_usleep (2000);          /* lets the worker keep up with the clock */
-  }
-  hold_clock_at (&s, arrival);
+  congest_until (&s, 6800 * GST_MSECOND, TRUE);
   while ((w = next_alert (&s))) {
     if (gst_structure_has_name (w, "vdropmon-warning")) {
       GST_INFO ("%" GST_PTR_FORMAT, w);

@@ -28,6 +28,8 @@ import tempfile
 import time
 import urllib.request
 
+from daemon_harness import metrics_port_once_serving, spawn_daemon
+
 UNPRIV = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
 
 
@@ -72,20 +74,10 @@ def start_daemon(build, tmp, batched):
     if not batched:
         env["VDROPMON_BPF_NO_BATCH"] = "1"
     log_path = os.path.join(tmp, "vdropmond.log")
-    log = open(log_path, "w")
-    proc = subprocess.Popen([os.path.join(build, "daemon", "vdropmond"), "--socket",
-                             os.path.join(tmp, "d.sock"), "--socket-mode", "0666",
-                             "--metrics-listen", "127.0.0.1:0"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        text = open(log_path).read()
-        port = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", text)
-        if port and "serving on" in text:
-            return proc, int(port.group(1))
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
+    proc = spawn_daemon(os.path.join(build, "daemon", "vdropmond"), tmp, log_path, env)
+    port = metrics_port_once_serving(proc, log_path, 30)
+    if port is not None:
+        return proc, port
     proc.kill()
     raise RuntimeError("vdropmond did not start: " + open(log_path).read()[-500:])
 

@@ -63,23 +63,38 @@ def wait_file(path, proc, seconds):
     return False
 
 
-def start_daemon(daemon, tmp):
-    """vdropmond on tmp/d.sock (mode 0666) with /metrics on a free loopback
-    port: (process, metrics port). Skips when it cannot load BPF."""
-    log_path = os.path.join(tmp, "vdropmond.log")
+def spawn_daemon(daemon, tmp, log_path, env=None):
+    """vdropmond on tmp/d.sock (mode 0666), /metrics on a free loopback port,
+    its output in log_path."""
     log = open(log_path, "w")
-    proc = subprocess.Popen([daemon, "--socket", os.path.join(tmp, "d.sock"), "--socket-mode",
+    return subprocess.Popen([daemon, "--socket", os.path.join(tmp, "d.sock"), "--socket-mode",
                              "0666", "--metrics-listen", "127.0.0.1:0"],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+
+
+def metrics_port_once_serving(proc, log_path, timeout_s):
+    """The /metrics port once the daemon says it serves; None if it exits
+    or timeout_s passes first."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         text = open(log_path).read()
         port = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", text)
         if port and "serving on" in text:
-            return proc, int(port.group(1))
+            return int(port.group(1))
         if proc.poll() is not None:
-            break
+            return None
         time.sleep(0.1)
+    return None
+
+
+def start_daemon(daemon, tmp):
+    """vdropmond on tmp/d.sock (mode 0666) with /metrics on a free loopback
+    port: (process, metrics port). Skips when it cannot load BPF."""
+    log_path = os.path.join(tmp, "vdropmond.log")
+    proc = spawn_daemon(daemon, tmp, log_path)
+    port = metrics_port_once_serving(proc, log_path, 20)
+    if port is not None:
+        return proc, port
     print("# " + open(log_path).read().replace("\n", "\n# "))
     if "BPF" in open(log_path).read():
         proc.kill()
