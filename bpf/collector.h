@@ -40,9 +40,12 @@ VDM_SOURCE_API int vdm_embedded_table (vdm_source *source, unsigned *in_use, uns
  * bits, VDM_WATCH_SLOT), peaks[slot] = the peak receive-queue fill in
  * per-mille since the last sample (the peaks read are reset; all 0 without
  * sk_data_ready samples) and lost[slot] = the events lost to a full ring
- * buffer so far. Two batched map reads whatever n is, plus one update per
- * slot that peaked. Returns the number of slots filled (n, or fewer when
- * the table is smaller), or a negative errno. */
+ * buffer so far. One read of the program's health counters; the peaks (one
+ * batched read, plus one reset per slot that peaked) only when a peak rose
+ * since, the lost events (one batched read) only when an event was lost
+ * since. Call it from one thread (the one that watches and unwatches).
+ * Returns the number of slots filled (n, or fewer when the table is
+ * smaller), or a negative errno. */
 VDM_SOURCE_API int vdm_embedded_sample (vdm_source *source, unsigned n, uint64_t *peaks,
     uint64_t *lost);
 
