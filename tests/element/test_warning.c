@@ -221,7 +221,8 @@ GST_START_TEST (test_clean_stream_is_quiet)
 
   stream_start (&s, NULL);
   push_until (&s, 10 * GST_SECOND, 0);
-  alert = next_alert (&s);
+  round_at (&s, 10 * GST_SECOND);
+  alert = alert_now (&s);
   fail_unless (alert == NULL, "unexpected %" GST_PTR_FORMAT, alert);
   stream_stop (&s);
 }
@@ -241,7 +242,8 @@ GST_START_TEST (test_threshold_changed_while_playing)
   g_object_set (s.h->element, "surge-factor", 100.0, "critical-factor", 200.0, NULL);
   push_until (&s, 2 * GST_SECOND, 0);
   push_until (&s, 3 * GST_SECOND, 1);
-  alert = next_alert (&s);
+  round_at (&s, 3 * GST_SECOND);        /* every bin of the step closed */
+  alert = alert_now (&s);
   fail_unless (alert == NULL, "unexpected %" GST_PTR_FORMAT, alert);
   stream_stop (&s);
 }
@@ -327,11 +329,11 @@ run_until_congestion (Stream * s)
 
 /* After a worker round without alerts at s->now, a bin's end (the runway
  * and trendline settle), each 10 ms packet arrives 11 ms after the one
- * before until `until`; with `pace`, the worker has a round at every bin
- * end on the way, after the packets before it, the last one before
- * `until`. The clock stays at the next arrival. */
+ * before until `until`; the worker has a round at every bin end on the
+ * way, after the packets before it, the last one at the last bin end
+ * before `until`. The clock stays at the next arrival. */
 static void
-congest_until (Stream * s, GstClockTime until, gboolean pace)
+congest_until (Stream * s, GstClockTime until)
 {
   GstClockTime media, arrival, bin_end;
 
@@ -343,7 +345,7 @@ congest_until (Stream * s, GstClockTime until, gboolean pace)
     GstBuffer *buf = make_rtp (s->seq++, (guint32) gst_util_uint64_scale (media, 90000,
             GST_SECOND), FALSE);
 
-    if (pace && arrival >= bin_end) {
+    if (arrival >= bin_end) {
       round_at (s, bin_end);
       bin_end += BIN;
     }
@@ -354,16 +356,17 @@ congest_until (Stream * s, GstClockTime until, gboolean pace)
     media += 10 * GST_MSECOND;
     arrival += 11 * GST_MSECOND;
   }
-  if (pace)
-    round_at (s, bin_end);
+  round_at (s, bin_end);
   hold_clock_at (s, arrival);
 }
 
+/* The congestion until `until` (a bin's end), a worker round at every bin
+ * end: what it has to say by then is on the bus. */
 static void
 congestion_for (Stream * s, GstClockTime until)
 {
   run_until_congestion (s);
-  congest_until (s, until, FALSE);
+  congest_until (s, until);
 }
 
 /* A path that delivers 10/11 of the bitrate: from 6 s on, each 10 ms
@@ -486,7 +489,7 @@ GST_START_TEST (test_congestion_sustain_property)
 
   stream_start (&s, "congestion-sustain", (guint64) (5 * GST_SECOND), NULL);
   congestion_for (&s, 8500 * GST_MSECOND);
-  w = next_alert (&s);
+  w = alert_now (&s);
   fail_unless (w == NULL, "warned before 5 s of build-up: %" GST_PTR_FORMAT, w);
   stream_stop (&s);
 }
@@ -500,7 +503,7 @@ GST_START_TEST (test_congestion_min_delay_property)
 
   stream_start (&s, "congestion-min-delay", (guint64) GST_SECOND, NULL);
   congestion_for (&s, 8500 * GST_MSECOND);
-  w = next_alert (&s);
+  w = alert_now (&s);
   fail_unless (w == NULL, "warned under 1 s of queue delay: %" GST_PTR_FORMAT, w);
   stream_stop (&s);
 }
@@ -759,7 +762,7 @@ runway_warns (const gchar * first_property, ...)
   va_start (args, first_property);
   g_object_set_valist (G_OBJECT (s.h->element), first_property, args);
   va_end (args);
-  congest_until (&s, 6800 * GST_MSECOND, TRUE);
+  congest_until (&s, 6800 * GST_MSECOND);
   while ((w = alert_now (&s))) {
     if (gst_structure_has_name (w, "vdropmon-warning")) {
       GST_INFO ("%" GST_PTR_FORMAT, w);
