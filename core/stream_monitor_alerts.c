@@ -202,14 +202,15 @@ damage_of_empty (const vdm_stream_monitor *mon, uint64_t now, uint64_t empty_in)
 }
 
 /* The freeze the episode's last warning predicted has come: the modelled
- * jitterbuffer restarted its timeline since (the screen holds its last
- * frame from then on, or soon), or, without one, the predicted time
- * passed. */
+ * jitterbuffer restarted its timeline since and the freeze that restart
+ * makes is over (a warning during it would read as one about it), or,
+ * without a jitterbuffer modelled, the predicted time passed. */
 static bool
 warned_freeze_came (const vdm_stream_monitor *mon, uint64_t now)
 {
   if (vdm_monitor_predict_jb_modelled (mon))
-    return vdm_monitor_predict_jb_restarts (mon) > mon->warned_restarts;
+    return vdm_monitor_predict_jb_restarts (mon) > mon->warned_restarts
+        && vdm_monitor_predict_jb_freeze_over (mon, now);
   return mon->warned_due != VDM_TIME_NONE && now >= mon->warned_due;
 }
 

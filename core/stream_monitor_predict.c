@@ -95,6 +95,19 @@ vdm_monitor_predict_jb_modelled (const vdm_stream_monitor *mon)
   return mon->is_rtp && jitterbuffer_latency (mon) != VDM_TIME_NONE;
 }
 
+bool
+vdm_monitor_predict_jb_freeze_over (const vdm_stream_monitor *mon, uint64_t now)
+{
+  uint64_t buffer = vdm_monitor_playout_buffer (mon);
+  uint64_t restart_at = vdm_jb_model_restart_deficit (jitterbuffer_latency (mon));
+
+  if (mon->jb.restarts == 0 || buffer == VDM_TIME_NONE || now == VDM_TIME_NONE)
+    return false;
+  if (buffer < restart_at)
+    buffer = restart_at;
+  return now >= mon->jb.last_restart_ns && now - mon->jb.last_restart_ns >= buffer;
+}
+
 /* The queue delay that eats the buffer: above the one at the jitterbuffer's
  * last restart (which the queue may since have drained below). */
 static double

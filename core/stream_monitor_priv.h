@@ -135,5 +135,9 @@ bool vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buff
 uint64_t vdm_monitor_predict_jb_restarts (const vdm_stream_monitor *mon);
 /* Over RTP with a known jitterbuffer latency: its timeline is modelled. */
 bool vdm_monitor_predict_jb_modelled (const vdm_stream_monitor *mon);
+/* The freeze of the modelled jitterbuffer's last restart is over at now:
+ * the frames it had stamped played (playout buffer - restart deficit),
+ * then the screen held the last one for the restart deficit. */
+bool vdm_monitor_predict_jb_freeze_over (const vdm_stream_monitor *mon, uint64_t now);
 
 #endif

@@ -498,19 +498,21 @@ test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
 /* Issue 12 part 5: one long congestion, several freezes. Over RTP with a
  * 2 s jitterbuffer the delay grows by 0.2 s per s from 15 s on and never
  * stops growing. The jitterbuffer restarts its timeline at 1 s of deficit
- * (20.917 s), the screen freezes 1 s later, and the deficit starts over on
- * the new timeline: the next restart at 26.792 s, the next at 32.667 s.
- * The arrival deficit never ends (the queue keeps building), so the old
- * rule (a deficit that starts again) never repeated the warning: one
- * warning (15.916 s) for three freezes, the second 12 s after it. Now
- * warned again (network, lower-bitrate) at the first round after each
- * restart, 20.958 s, 26.874 s and 32.791 s, each with a stall-eta
- * within 25 % of the next freeze. The restarts are where jb_model.c, run
- * on the same arrivals, puts them. */
+ * (20.917 s): the frames it had stamped play for 1 s more, then the screen
+ * holds the last one for 1 s (the restart's jump), until 22.917 s; the
+ * deficit starts over on the new timeline: the next restart at 26.792 s,
+ * the next at 32.667 s. The arrival deficit never ends (the queue keeps
+ * building), so the old rule (a deficit that starts again) never repeated
+ * the warning: one warning (15.916 s) for three freezes, the second 12 s
+ * after it. Now warned again (network, lower-bitrate) at the first round
+ * after each freeze is over (restart + 2 s): 22.999 s, 28.916 s and
+ * 34.833 s, each with a stall-eta within 25 % of the next freeze
+ * (restart + 1 s). The restarts are where jb_model.c, run on the same
+ * arrivals, puts them. */
 static void
 test_long_congestion_warns_each_freeze (void)
 {
-  static const uint64_t expected_ms[] = { 15916, 20958, 26874, 32791 };
+  static const uint64_t expected_ms[] = { 15916, 22999, 28916, 34833 };
   vdm_stream_monitor *mon = new_monitor ();
   const uint64_t frame_ns = 33333333, ramp_at = 15 * VDM_SECOND;
   uint64_t warned[8], eta[8], restart[8];
@@ -553,10 +555,11 @@ test_long_congestion_warns_each_freeze (void)
   for (unsigned i = 0; i < n_warned; i++) {
     g_assert_cmpuint (warned[i] / VDM_MSECOND, ==, expected_ms[i]);
     g_assert_cmpuint (eta[i], !=, VDM_TIME_NONE);
-    /* each renewal after the restart (the freeze came), within renew-after */
+    /* each renewal once the restart's freeze is over, within a few frames (this model and the
+     * monitor's see the media clock a little apart) */
     if (i > 0) {
-      g_assert_cmpuint (warned[i], >=, restart[i - 1]);
-      g_assert_cmpuint (warned[i], <, restart[i - 1] + 500 * MS);
+      g_assert_cmpuint (warned[i], >=, restart[i - 1] + 2 * VDM_SECOND);
+      g_assert_cmpuint (warned[i], <, restart[i - 1] + 2 * VDM_SECOND + 200 * MS);
     }
     /* ...predicting the next freeze (restart + 1 s) within 25 % */
     if (i < n_restarts) {
