@@ -298,15 +298,16 @@ GST_START_TEST (test_silence_warns)
   GstStructure *w;
   GstClockTime last;
 
-  stream_start (&s, NULL);
+  /* 10 ms bins: a worker round can be had at 90 ms and at 110 ms */
+  stream_start (&s, "bin-duration", (guint64) (10 * GST_MSECOND), NULL);
   fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (200 * GST_MSECOND)));
   push_until (&s, GST_SECOND, 0);
   last = s.now - TICK;
-  hold_clock_at (&s, last + 90 * GST_MSECOND);
-  w = next_alert (&s);
+  vdm_worker_round_at (s.h, last + 90 * GST_MSECOND);
+  w = alert_now (&s);
   fail_unless (w == NULL, "too early: %" GST_PTR_FORMAT, w);
-  hold_clock_at (&s, last + 110 * GST_MSECOND);
-  w = next_alert (&s);
+  vdm_worker_round_at (s.h, last + 110 * GST_MSECOND);
+  w = alert_now (&s);
   fail_unless (w != NULL, "no warning");
   assert_string (w, "cause", "network");
   assert_string (w, "action", "lower-bitrate");
@@ -458,17 +459,19 @@ GST_START_TEST (test_stall_floor_property)
   GstClockTime last;
   guint64 floor = 0;
 
-  stream_start (&s, "stall-floor", (guint64) (150 * GST_MSECOND), NULL);
+  /* 10 ms bins: a worker round can be had at 140 ms and at 160 ms */
+  stream_start (&s, "stall-floor", (guint64) (150 * GST_MSECOND), "bin-duration",
+      (guint64) (10 * GST_MSECOND), NULL);
   g_object_get (s.h->element, "stall-floor", &floor, NULL);
   fail_unless_equals_uint64 (floor, 150 * GST_MSECOND);
   fail_unless (gst_harness_push_upstream_event (s.h, gst_event_new_latency (200 * GST_MSECOND)));
   push_until (&s, GST_SECOND, 0);
   last = s.now - TICK;
-  hold_clock_at (&s, last + 140 * GST_MSECOND);
-  w = next_alert (&s);
+  vdm_worker_round_at (s.h, last + 140 * GST_MSECOND);
+  w = alert_now (&s);
   fail_unless (w == NULL, "warned under the floor: %" GST_PTR_FORMAT, w);
-  hold_clock_at (&s, last + 160 * GST_MSECOND);
-  w = next_alert (&s);
+  vdm_worker_round_at (s.h, last + 160 * GST_MSECOND);
+  w = alert_now (&s);
   fail_unless (w != NULL, "no warning");
   assert_string (w, "cause", "network");
   fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 160 * GST_MSECOND);
@@ -567,13 +570,14 @@ GST_START_TEST (test_no_silence_while_paused)
   push_until (&s, GST_SECOND, 0);
   fail_unless_equals_int (gst_element_set_state (s.h->element, GST_STATE_PAUSED),
       GST_STATE_CHANGE_SUCCESS);
-  hold_clock_at (&s, 3 * GST_SECOND);
-  w = next_alert (&s);
+  round_at (&s, 3 * GST_SECOND);
+  w = alert_now (&s);
   fail_unless (w == NULL, "warned while paused: %" GST_PTR_FORMAT, w);
   fail_unless_equals_int (gst_element_set_state (s.h->element, GST_STATE_PLAYING),
       GST_STATE_CHANGE_SUCCESS);
   push_until (&s, 4 * GST_SECOND, 0);
-  w = next_alert (&s);
+  round_at (&s, 4 * GST_SECOND);
+  w = alert_now (&s);
   fail_unless (w == NULL, "warned after the resume: %" GST_PTR_FORMAT, w);
   stream_stop (&s);
 }
