@@ -540,9 +540,9 @@ second_stall_warns (guint64 renew_after)
     push_until (&s, until, 0);
     round_at (&s, until);
   }
-  last = s.now - TICK;
-  hold_clock_at (&s, last + 100 * GST_MSECOND);
-  w = next_alert (&s);
+  /* the second stall: 110 ms without a packet by the round at 2.1 s */
+  round_at (&s, 2100 * GST_MSECOND);
+  w = alert_now (&s);
   warned = w != NULL && gst_structure_has_name (w, "vdropmon-warning");
   if (w)
     gst_structure_free (w);
@@ -678,12 +678,13 @@ second_warning_time (guint64 interval, GstClockTime * first)
   gst_structure_free (w);
   s.now = 1150 * GST_MSECOND;
   push_packet (&s, 1, TRUE);
+  /* the round must come at 1.15 s, not a bin end: the decision's time */
   hold_clock_at (&s, 1150 * GST_MSECOND);
   w = next_alert (&s);
   if (!w) {                     /* held back: it comes once the interval is over */
     push_until (&s, 3500 * GST_MSECOND, 0);
-    hold_clock_at (&s, 3500 * GST_MSECOND);
-    w = next_alert (&s);
+    round_at (&s, 3500 * GST_MSECOND);
+    w = alert_now (&s);
   }
   if (w && gst_structure_has_name (w, "vdropmon-warning"))
     second = get_u64 (w, "detect-time");
