@@ -71,6 +71,9 @@ daemon=$!; pids+=("$daemon")
 until "$build"/daemon/vdropmond --status --socket "$sock" >/dev/null 2>&1; do sleep 0.1; done
 rss0=$(rss_kib "$daemon")
 maps=$(map_kib "$daemon")
+# The floor: the daemon with its program loaded and no client (its
+# collector thread drains the ring every few ms whatever it serves).
+t0=$(ticks "$daemon"); sleep 10; floor_ticks=$(($(ticks "$daemon") - t0))
 slots=$(sed -n 's/.* \([0-9]*\) sockets in all.*/\1/p' "$work"/daemon.log | head -1)
 
 for ((c = 0; c < clients; c++)); do
@@ -142,6 +145,7 @@ printf "  %-52s %s\n" "BPF maps (memlock), sized for ${slots:-?} sockets" \
 printf "  %-52s %s\n" "all-in per watch (RSS growth + all map memory)" \
   "$(per $((rss1 - rss0 + maps1)) "$watches") KiB (target <= 64 KiB)"
 echo "daemon CPU"
+printf "  %-52s %s\n" "no client, program loaded (10 s)" "$(percent "$floor_ticks" 10) %"
 printf "  %-52s %s\n" "idle, $watches watches polled like elements (10 s)" "$(percent "$idle_ticks" 10) %"
 printf "  %-52s %s\n" "flood, $offered packets/s offered to ${#flood_ports[@]} sockets ($((flood_ms / 1000)) s)" \
   "$(percent "$flood_ticks" "$(echo "scale=2; $flood_ms / 1000" | bc)") %"
