@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fake_harness.h"
+#include "worker_round.h"
 
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 /* with parameter sets, so that rtph264depay can set its caps at once */
@@ -159,7 +160,9 @@ GST_END_TEST;
  * clock, and an event is stamped with the end of the bin that decided it,
  * whenever the worker's round comes. The clock moves a bin at a time; the
  * drops come 95 ms into their bin, so that however late the fake source
- * delivers them (their age is taken off the clock) they stay in it. */
+ * delivers them (their age is taken off the clock) they stay in it, and
+ * the worker has a round at every bin end: by 6 s both messages are on the
+ * bus. */
 GST_START_TEST (test_kernel_drops_warn_and_clear)
 {
   VdmFakeHarness f;
@@ -172,14 +175,15 @@ GST_START_TEST (test_kernel_drops_warn_and_clear)
     fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
     if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
       inject (&f, NULL, 0, 10);
+    vdm_worker_round_at (f.h, t + 100 * GST_MSECOND);
   }
-  w = next_message (&f, "vdropmon-warning");
+  w = vdm_fake_harness_next_message (&f, "vdropmon-warning", 0);
   fail_unless (w != NULL, "no warning");
   fail_unless_equals_uint64 (u64 (w, "detect-time"), 2200 * GST_MSECOND);
   assert_str (w, "level", "critical");
   assert_str (w, "cause", "host");
   assert_str (w, "reasons", "SOCKET_RCVBUFF");
-  c = next_message (&f, "vdropmon-clear");
+  c = vdm_fake_harness_next_message (&f, "vdropmon-clear", 0);
   fail_unless (c != NULL, "no clear");
   fail_unless_equals_uint64 (u64 (c, "detect-time"), 5 * GST_SECOND);
   fail_unless_equals_uint64 (u64 (c, "drops"), 100);
