@@ -373,8 +373,10 @@ bench_element (BenchSummary * summary)
       "16 pipelines,\n   caches thrashed before each push, each push timed alone (wall); "
       "median of 3,000 pushes", configs, 1, summary);
   printf ("   own: minus the baseline; x ident: own cost over identity silent=true's.\n\n");
-  if (configs[3].buffers)
-    summary->element_unobserved_fraction = (gdouble) configs[3].unobserved / configs[3].buffers;
+  /* `buffers` counts those the monitor saw: the others are the unobserved */
+  if (configs[3].buffers + configs[3].unobserved)
+    summary->element_unobserved_fraction = (gdouble) configs[3].unobserved
+        / (configs[3].buffers + configs[3].unobserved);
   for (c = 0; c < N_CONFIGS; c++)
     g_free (configs[c].note);
 }

@@ -70,8 +70,8 @@ bench_print_summary (const BenchSummary * s)
       "element / identity, tight, all threads", s->element_tight_all_ns >= 0
       && s->identity_tight_all_ns > 0 ? s->element_tight_all_ns / s->identity_tight_all_ns : -1,
       "", s->element_tight_all_ns, s->identity_tight_all_ns);
-  printf ("   %-40s %9.1f%% %10s   (packets-unobserved / buffers, all its pipelines: counted, "
-      "not silent)\n", "element: records its worker did not take",
+  printf ("   %-40s %9.1f%% %10s   (packets-unobserved of all pushed, collector=auto, all its "
+      "pipelines: counted, not silent)\n", "element: records its worker did not take",
       s->element_unobserved_fraction < 0 ? -1 : 100 * s->element_unobserved_fraction, "");
   ns_row ("BPF kfree_skb, unwatched socket", s->kfree_unwatched, 60);
   ns_row ("BPF kfree_skb, unwatched, with cookie", s->kfree_unwatched_cookie, 60);
