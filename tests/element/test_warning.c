@@ -11,6 +11,7 @@
 #include <gst/video/video.h>
 
 #include "worker_round.h"
+#include "structure_fields.h"
 
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 #define SSRC 0x11223344u
@@ -162,21 +163,6 @@ next_alert (Stream * s)
   return NULL;
 }
 
-static guint64
-get_u64 (const GstStructure * st, const gchar * field)
-{
-  guint64 v = 0;
-  fail_unless (gst_structure_get_uint64 (st, field, &v), "no %s in %" GST_PTR_FORMAT, field, st);
-  return v;
-}
-
-static void
-assert_string (const GstStructure * st, const gchar * field, const gchar * expected)
-{
-  const gchar *v = gst_structure_get_string (st, field);
-  fail_unless (v != NULL, "no %s in %" GST_PTR_FORMAT, field, st);
-  assert_equals_string (v, expected);
-}
 
 /* 10 drops per 100 ms bin from 2.0 s: the EWMA passes 1.8 x the floor
  * (0.9) in bins [2.0, 2.1) and [2.1, 2.2): a critical network warning at
@@ -194,18 +180,18 @@ GST_START_TEST (test_step_warns_then_clears)
   w = next_alert (&s);
   fail_unless (w != NULL, "no warning");
   fail_unless (gst_structure_has_name (w, "vdropmon-warning"));
-  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), 2200 * GST_MSECOND);
-  assert_string (w, "level", "critical");
-  assert_string (w, "cause", "network");
-  assert_string (w, "action", "lower-bitrate");
-  assert_string (w, "reasons", "RTP_SEQ_GAP");
+  fail_unless_equals_uint64 (vdm_get_u64 (w, "detect-time"), 2200 * GST_MSECOND);
+  vdm_assert_str (w, "level", "critical");
+  vdm_assert_str (w, "cause", "network");
+  vdm_assert_str (w, "action", "lower-bitrate");
+  vdm_assert_str (w, "reasons", "RTP_SEQ_GAP");
   push_until (&s, 6 * GST_SECOND, 0);
   c = next_alert (&s);
   fail_unless (c != NULL, "no clear");
   fail_unless (gst_structure_has_name (c, "vdropmon-clear"), "%" GST_PTR_FORMAT, c);
-  fail_unless_equals_uint64 (get_u64 (c, "detect-time"), 5 * GST_SECOND);
-  fail_unless_equals_uint64 (get_u64 (c, "drops"), 100);
-  fail_unless_equals_uint64 (get_u64 (c, "duration"), 2800 * GST_MSECOND);
+  fail_unless_equals_uint64 (vdm_get_u64 (c, "detect-time"), 5 * GST_SECOND);
+  fail_unless_equals_uint64 (vdm_get_u64 (c, "drops"), 100);
+  fail_unless_equals_uint64 (vdm_get_u64 (c, "duration"), 2800 * GST_MSECOND);
   gst_structure_free (w);
   gst_structure_free (c);
   stream_stop (&s);
@@ -268,11 +254,11 @@ GST_START_TEST (test_keyframe_loss)
   hold_clock_at (&s, GST_SECOND);
   w = next_alert (&s);
   fail_unless (w != NULL, "no warning");
-  assert_string (w, "level", "critical");
-  assert_string (w, "action", "request-keyframe");
+  vdm_assert_str (w, "level", "critical");
+  vdm_assert_str (w, "action", "request-keyframe");
   fail_unless (strstr (gst_structure_get_string (w, "cause"), "keyframe") != NULL);
-  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), GST_SECOND);
-  fail_unless_equals_uint64 (get_u64 (w, "stall-eta"), 2 * GST_SECOND);
+  fail_unless_equals_uint64 (vdm_get_u64 (w, "detect-time"), GST_SECOND);
+  fail_unless_equals_uint64 (vdm_get_u64 (w, "stall-eta"), 2 * GST_SECOND);
   /* the harness's upstream queue also holds our latency event: skip it
    * (gst_harness_pull_upstream_event blocks until one comes) */
   while (!force_key_unit && (event = gst_harness_pull_upstream_event (s.h))) {
@@ -309,10 +295,10 @@ GST_START_TEST (test_silence_warns)
   vdm_worker_round_at (s.h, last + 110 * GST_MSECOND);
   w = alert_now (&s);
   fail_unless (w != NULL, "no warning");
-  assert_string (w, "cause", "network");
-  assert_string (w, "action", "lower-bitrate");
-  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 110 * GST_MSECOND);
-  fail_unless_equals_uint64 (get_u64 (w, "stall-eta"), 90 * GST_MSECOND);
+  vdm_assert_str (w, "cause", "network");
+  vdm_assert_str (w, "action", "lower-bitrate");
+  fail_unless_equals_uint64 (vdm_get_u64 (w, "detect-time"), last + 110 * GST_MSECOND);
+  fail_unless_equals_uint64 (vdm_get_u64 (w, "stall-eta"), 90 * GST_MSECOND);
   gst_structure_free (w);
   stream_stop (&s);
 }
@@ -389,9 +375,9 @@ GST_START_TEST (test_queue_building_warns)
   congestion_for (&s, 8500 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w != NULL, "no warning");
-  assert_string (w, "cause", "network");
-  assert_string (w, "action", "lower-bitrate");
-  eta_s = get_u64 (w, "stall-eta") / 1e9;
+  vdm_assert_str (w, "cause", "network");
+  vdm_assert_str (w, "action", "lower-bitrate");
+  eta_s = vdm_get_u64 (w, "stall-eta") / 1e9;
   fail_unless (eta_s > 0.75 * truth_s && eta_s < 1.25 * truth_s,
       "stall-eta %.2f s, truth %.2f s: %s", eta_s, truth_s, gst_structure_to_string (w));
   gst_structure_free (w);
@@ -441,8 +427,8 @@ GST_START_TEST (test_stall_by_cranking)
   fail_unless (w != NULL, "no warning by 2 s");
   fail_unless (t > GST_SECOND && t % (100 * GST_MSECOND) == 0, "round at %" GST_TIME_FORMAT,
       GST_TIME_ARGS (t));
-  assert_string (w, "cause", "network");
-  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), t);
+  vdm_assert_str (w, "cause", "network");
+  fail_unless_equals_uint64 (vdm_get_u64 (w, "detect-time"), t);
   gst_structure_free (w);
   stream_stop (&s);
 }
@@ -473,8 +459,8 @@ GST_START_TEST (test_stall_floor_property)
   vdm_worker_round_at (s.h, last + 160 * GST_MSECOND);
   w = alert_now (&s);
   fail_unless (w != NULL, "no warning");
-  assert_string (w, "cause", "network");
-  fail_unless_equals_uint64 (get_u64 (w, "detect-time"), last + 160 * GST_MSECOND);
+  vdm_assert_str (w, "cause", "network");
+  fail_unless_equals_uint64 (vdm_get_u64 (w, "detect-time"), last + 160 * GST_MSECOND);
   gst_structure_free (w);
   stream_stop (&s);
 }
@@ -611,7 +597,7 @@ keyframe_request_sent (gboolean initial, gboolean live)
   round_at (&s, GST_SECOND + BIN);
   w = alert_now (&s);
   fail_unless (w != NULL, "no warning");
-  assert_string (w, "action", "request-keyframe");
+  vdm_assert_str (w, "action", "request-keyframe");
   gst_structure_free (w);
   while ((event = gst_harness_try_pull_upstream_event (s.h))) {
     force_key_unit |= gst_video_event_is_force_key_unit (event);
@@ -647,8 +633,8 @@ GST_START_TEST (test_silence_threshold_set_while_playing)
   hold_clock_at (&s, last + 50 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w != NULL, "no warning 50 ms into the silence with silence-threshold 10 ms");
-  assert_string (w, "cause", "network");
-  fail_unless (get_u64 (w, "detect-time") <= last + 50 * GST_MSECOND);
+  vdm_assert_str (w, "cause", "network");
+  fail_unless (vdm_get_u64 (w, "detect-time") <= last + 50 * GST_MSECOND);
   gst_structure_free (w);
   stream_stop (&s);
 }
@@ -674,7 +660,7 @@ second_warning_time (guint64 interval, GstClockTime * first)
   hold_clock_at (&s, 1120 * GST_MSECOND);
   w = next_alert (&s);
   fail_unless (w != NULL, "no silence warning");
-  *first = get_u64 (w, "detect-time");
+  *first = vdm_get_u64 (w, "detect-time");
   gst_structure_free (w);
   s.now = 1150 * GST_MSECOND;
   push_packet (&s, 1, TRUE);
@@ -687,7 +673,7 @@ second_warning_time (guint64 interval, GstClockTime * first)
     w = alert_now (&s);
   }
   if (w && gst_structure_has_name (w, "vdropmon-warning"))
-    second = get_u64 (w, "detect-time");
+    second = vdm_get_u64 (w, "detect-time");
   if (w)
     gst_structure_free (w);
   stream_stop (&s);
@@ -772,8 +758,8 @@ runway_warns (const gchar * first_property, ...)
     if (gst_structure_has_name (w, "vdropmon-warning")) {
       GST_INFO ("%" GST_PTR_FORMAT, w);
       warned = TRUE;
-      assert_string (w, "cause", "network");
-      assert_string (w, "action", "lower-bitrate");
+      vdm_assert_str (w, "cause", "network");
+      vdm_assert_str (w, "action", "lower-bitrate");
     }
     gst_structure_free (w);
   }
