@@ -39,6 +39,7 @@
 #include "gstvdropmon.h"
 #include "rtp_parse.h"
 #include "stream_monitor.h"
+#include "tcp_unread.h"
 #include "vdropmon_messages.h"
 #include "vdropmon_analytics.h"
 
@@ -64,6 +65,10 @@ typedef struct
   guint64 cookie;               /* the socket's SO_COOKIE; 0 for a flow named by hand */
   GstPad *probed_pad;           /* the udpsrc src pad we observe arrivals on */
   GSocket *probed_socket;       /* that udpsrc's socket (owned ref): its unread backlog */
+  /* A TCP connection found upstream: who it is, so that the kernel can be
+   * asked for its unread bytes without an fd of ours keeping it open. */
+  vdm_tcp_identity tcp;
+  gboolean tcp_known;
   gulong probe_id;
   VdmFeed *feed;                /* its probe's packets */
   gchar flow[VDM_FLOW_STRING_MAX];
@@ -216,7 +221,8 @@ void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
 void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * socket,
     VdmWatch * watch);
 void vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch);
-/* Right before a tick: what the probed sockets hold unread → the monitor. */
+/* Right before a tick: what the probed sockets (udpsrc; else the watched
+ * TCP connections) hold unread → the monitor. */
 void vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock);
 /* When our own caps are not RTP: the nearest upstream RTP pad teaches the
  * frame map and the codec (placement independence). Without self->lock. */

@@ -217,8 +217,8 @@ vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
  * silence at the probe is then the reading thread's delay (a loaded host),
  * not a stall. One FIONREAD per socket and tick (non-blocking; for UDP the
  * size of the next datagram, which is all that matters: any). */
-void
-vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
+static guint64
+udp_unread_locked (GstVdropmon * self, gboolean * any_probed)
 {
   guint64 unread = 0;
   guint i;
@@ -227,9 +227,45 @@ vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
     GSocket *socket = g_array_index (self->watches, VdmWatch, i).probed_socket;
     gssize n = socket ? g_socket_get_available_bytes (socket) : -1;
 
+    *any_probed |= socket != NULL;
     if (n > 0)
       unread += (guint64) n;
   }
+  return unread;
+}
+
+/* The same for a stream fetched over TCP (HTTP-FLV through souphttpsrc,
+ * RTSP interleaved, tcpclientsrc): bytes waiting in the connection's
+ * receive queue, asked by the socket's identity (tcp_unread.h: one
+ * sock_diag round trip per connection and tick, answered at once). Only
+ * when no udpsrc is probed: then the TCP connection carries the stream;
+ * beside a udpsrc it is RTSP's control connection and says nothing of the
+ * media. A connection gone meanwhile says nothing (the next rescan
+ * releases its watch). */
+static guint64
+tcp_unread_locked (GstVdropmon * self)
+{
+  guint64 unread = 0;
+  guint i;
+
+  for (i = 0; i < self->watches->len; i++) {
+    const VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
+    guint64 n = 0;
+
+    if (w->tcp_known && vdm_tcp_unread_bytes (&w->tcp, &n) == 0)
+      unread += n;
+  }
+  return unread;
+}
+
+void
+vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
+{
+  gboolean any_probed = FALSE;
+  guint64 unread = udp_unread_locked (self, &any_probed);
+
+  if (!any_probed)
+    unread += tcp_unread_locked (self);
   vdm_stream_monitor_socket_backlog (self->monitor, unread, now_clock);
 }
 

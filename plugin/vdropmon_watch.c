@@ -166,6 +166,10 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
     watch.protocol = socket_flow.protocol;
   } else
     g_strlcpy (watch.flow, "unbound", sizeof (watch.flow));
+  /* a TCP connection (our pinned duplicate, closed after this scan): kept
+   * by identity, for its unread bytes (vdropmon_arrivals.c) */
+  if (found && found->owns_fd)
+    watch.tcp_known = vdm_tcp_identity_of (found->fd, &watch.tcp) == 0;
   if (found && found->udpsrc)
     vdm_arrivals_probe_udpsrc (self, found->udpsrc, found->socket, &watch);
   GST_INFO_OBJECT (self, "watching %s (watch id %u)", watch.flow, watch.watch_id);
