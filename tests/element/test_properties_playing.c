@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fake_harness.h"
+#include "worker_round.h"
 
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 #define WATCH "udp:127.0.0.1:5004"
@@ -260,17 +261,15 @@ GST_START_TEST (test_queue_fill_threshold)
   GstClockTime t = 0;
 
   fixture_start (&f, "post-messages=false");
-  for (guint i = 0; i < 5; i++, t += 100 * GST_MSECOND) {
+  for (guint i = 0; i < 5; i++) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 450);
-    fail_unless (gst_harness_set_time (f.h, t));
-    g_usleep (30 * 1000);
+    vdm_worker_round_at (f.h, t += 100 * GST_MSECOND);
   }
-  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 0)) != NULL);
   g_object_set (f.mon, "queue-fill-threshold", 0.4, NULL);
-  for (guint i = 0; i < 10; i++, t += 100 * GST_MSECOND) {
+  for (guint i = 0; i < 10; i++) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 450);
-    fail_unless (gst_harness_set_time (f.h, t));
-    g_usleep (30 * 1000);
+    vdm_worker_round_at (f.h, t += 100 * GST_MSECOND);
   }
   s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
   fail_unless (s != NULL, "no warning at fill 0.45 over a threshold of 0.4");
@@ -292,17 +291,15 @@ GST_START_TEST (test_queue_fill_warning)
   GstClockTime t = 0;
 
   fixture_start (&f, "post-messages=false queue-fill-warning=0.7");
-  for (guint i = 0; i < 5; i++, t += 100 * GST_MSECOND) {
+  for (guint i = 0; i < 5; i++) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
-    fail_unless (gst_harness_set_time (f.h, t));
-    g_usleep (30 * 1000);
+    vdm_worker_round_at (f.h, t += 100 * GST_MSECOND);
   }
-  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 0)) != NULL);
   g_object_set (f.mon, "queue-fill-warning", 0.5, NULL);
-  for (guint i = 0; i < 10; i++, t += 100 * GST_MSECOND) {
+  for (guint i = 0; i < 10; i++) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
-    fail_unless (gst_harness_set_time (f.h, t));
-    g_usleep (30 * 1000);
+    vdm_worker_round_at (f.h, t += 100 * GST_MSECOND);
   }
   s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
   fail_unless (s != NULL, "no warning at fill 0.6, 0.6 over queue-fill-warning 0.5");

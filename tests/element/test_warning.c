@@ -10,9 +10,12 @@
 #include <gst/rtp/gstrtpbuffer.h>
 #include <gst/video/video.h>
 
+#include "worker_round.h"
+
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 #define SSRC 0x11223344u
 #define TICK (10 * GST_MSECOND)  /* one packet every 10 ms of pipeline time */
+#define BIN (100 * GST_MSECOND)  /* the default bin-duration */
 #define REAL_WAIT (2 * G_USEC_PER_SEC)
 
 typedef struct
@@ -107,6 +110,32 @@ hold_clock_at (Stream * s, GstClockTime at)
 {
   fail_unless (gst_harness_set_time (s->h, at));
   s->now = at;
+}
+
+/* Moves the clock on to `at`, a bin's end, and returns once the worker's
+ * round there, after every packet sent so far, has posted: no sleep. */
+static void
+round_at (Stream * s, GstClockTime at)
+{
+  vdm_worker_round_at (s->h, at);
+  s->now = at;
+}
+
+/* The bus right now, no waiting: a warning or clear, or NULL. */
+static GstStructure *
+alert_now (Stream * s)
+{
+  GstMessage *msg;
+  GstStructure *found = NULL;
+
+  while (!found && (msg = gst_bus_pop_filtered (s->bus, GST_MESSAGE_ELEMENT))) {
+    const GstStructure *st = gst_message_get_structure (msg);
+    if (gst_structure_has_name (st, "vdropmon-warning")
+        || gst_structure_has_name (st, "vdropmon-clear"))
+      found = gst_structure_copy (st);
+    gst_message_unref (msg);
+  }
+  return found;
 }
 
 /* The next warning or clear message, waiting up to REAL_WAIT. */
@@ -296,31 +325,37 @@ run_until_congestion (Stream * s)
   push_until (s, 6 * GST_SECOND, 0);
 }
 
-/* After a worker round without alerts (the runway and trendline settle),
- * each 10 ms packet arrives 11 ms after the one before until `until`;
- * `pace` lets the worker keep up with the clock. The clock stays there. */
+/* After a worker round without alerts at s->now, a bin's end (the runway
+ * and trendline settle), each 10 ms packet arrives 11 ms after the one
+ * before until `until`; with `pace`, the worker has a round at every bin
+ * end on the way, after the packets before it, the last one before
+ * `until`. The clock stays at the next arrival. */
 static void
 congest_until (Stream * s, GstClockTime until, gboolean pace)
 {
-  GstClockTime media, arrival;
+  GstClockTime media, arrival, bin_end;
 
-  hold_clock_at (s, s->now);
-  g_usleep (300 * 1000);
-  fail_unless (next_alert (s) == NULL);
+  round_at (s, s->now);
+  fail_unless (alert_now (s) == NULL);
   media = arrival = s->now;
+  bin_end = s->now + BIN;
   while (arrival < until) {
     GstBuffer *buf = make_rtp (s->seq++, (guint32) gst_util_uint64_scale (media, 90000,
             GST_SECOND), FALSE);
 
+    if (pace && arrival >= bin_end) {
+      round_at (s, bin_end);
+      bin_end += BIN;
+    }
     GST_BUFFER_PTS (buf) = media;
     fail_unless (gst_harness_set_time (s->h, arrival));
     fail_unless_equals_int (gst_harness_push (s->h, buf), GST_FLOW_OK);
     gst_buffer_unref (gst_harness_pull (s->h));
     media += 10 * GST_MSECOND;
     arrival += 11 * GST_MSECOND;
-    if (pace && s->seq % 10 == 0)
-      g_usleep (2000);
   }
+  if (pace)
+    round_at (s, bin_end);
   hold_clock_at (s, arrival);
 }
 
@@ -380,22 +415,6 @@ crank_worker (Stream * s)
   return now;
 }
 
-/* The bus right now, no waiting: a warning or clear, or NULL. */
-static GstStructure *
-alert_now (Stream * s)
-{
-  GstMessage *msg;
-  GstStructure *found = NULL;
-
-  while (!found && (msg = gst_bus_pop_filtered (s->bus, GST_MESSAGE_ELEMENT))) {
-    const GstStructure *st = gst_message_get_structure (msg);
-    if (gst_structure_has_name (st, "vdropmon-warning")
-        || gst_structure_has_name (st, "vdropmon-clear"))
-      found = gst_structure_copy (st);
-    gst_message_unref (msg);
-  }
-  return found;
-}
 
 /* Time driven by cranking the clock, not by waiting: the worker waits on
  * the element's clock for each bin's end, so every crank is one round at
@@ -509,11 +528,11 @@ second_stall_warns (guint64 renew_after)
   fail_unless (w != NULL && gst_structure_has_name (w, "vdropmon-warning"), "no first warning");
   gst_structure_free (w);
   s.now = 1200 * GST_MSECOND;
-  /* 100 ms at a time, letting the worker's rounds see the stream back */
+  /* 100 ms at a time, a worker round at each bin end seeing the stream back */
   for (GstClockTime until = 1300 * GST_MSECOND; until <= 2000 * GST_MSECOND;
       until += 100 * GST_MSECOND) {
     push_until (&s, until, 0);
-    g_usleep (30 * 1000);
+    round_at (&s, until);
   }
   last = s.now - TICK;
   hold_clock_at (&s, last + 100 * GST_MSECOND);
@@ -580,12 +599,13 @@ keyframe_request_sent (gboolean initial, gboolean live)
   g_object_set (s.h->element, "request-keyframe", live, NULL);
   push_until (&s, GST_SECOND, 0);
   push_packet (&s, 1, TRUE);
-  hold_clock_at (&s, GST_SECOND);
-  w = next_alert (&s);
+  push_until (&s, GST_SECOND + BIN - TICK, 0);
+  /* the round that posts the warning sends the request before it ends */
+  round_at (&s, GST_SECOND + BIN);
+  w = alert_now (&s);
   fail_unless (w != NULL, "no warning");
   assert_string (w, "action", "request-keyframe");
   gst_structure_free (w);
-  g_usleep (100 * 1000);        /* the worker sends it right after posting */
   while ((event = gst_harness_try_pull_upstream_event (s.h))) {
     force_key_unit |= gst_video_event_is_force_key_unit (event);
     gst_event_unref (event);
@@ -699,8 +719,7 @@ baseline_at_4s (guint64 window)
   while (s.now < 3 * GST_SECOND)
     push_packet (&s, tick++ % 10 == 5 ? 1 : 0, FALSE);
   push_until (&s, 4 * GST_SECOND, 0);
-  hold_clock_at (&s, 4 * GST_SECOND);
-  g_usleep (300 * 1000);        /* a worker round at 4 s closes the bins */
+  round_at (&s, 4 * GST_SECOND);        /* a worker round at 4 s closes the bins */
   g_object_get (s.h->element, "stats", &stats, NULL);
   fail_unless (gst_structure_get_double (stats, "baseline", &baseline));
   gst_structure_free (stats);
@@ -741,7 +760,7 @@ runway_warns (const gchar * first_property, ...)
   g_object_set_valist (G_OBJECT (s.h->element), first_property, args);
   va_end (args);
   congest_until (&s, 6800 * GST_MSECOND, TRUE);
-  while ((w = next_alert (&s))) {
+  while ((w = alert_now (&s))) {
     if (gst_structure_has_name (w, "vdropmon-warning")) {
       GST_INFO ("%" GST_PTR_FORMAT, w);
       warned = TRUE;
