@@ -46,6 +46,7 @@ vdm_worker_refresh_clock_locked (GstVdropmon * self)
      * arrival statistics learned on the old time base does not compare */
     GST_DEBUG_OBJECT (self, "monitor time is now %" GST_PTR_FORMAT, clock);
     vdm_stream_monitor_time_base_changed (self->monitor);
+    self->round_clock_time = GST_CLOCK_TIME_NONE;       /* a time of the old clock */
   }
   gst_clear_object (&self->clock);
   if (clock) {
