@@ -629,8 +629,8 @@ GST_START_TEST (test_forgotten_watch_goes_to_summary)
   fail_unless_equals_int (vdm_fake_source_list_watches (fake, watches, G_N_ELEMENTS (watches)),
       0);
   g_object_get (mon, "stats", &stats, NULL);
-  fail_unless_equals_uint64 (u64 (stats, "kernel-drops"), 1);
-  fail_unless_equals_uint64 (u64 (stats, "drop-messages"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "kernel-drops"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "drop-messages"), 1);
   gst_structure_free (stats);
 
   gst_element_set_state (pipeline, GST_STATE_NULL);
