@@ -107,6 +107,10 @@ struct _GstVdropmon
   /* udpsrc probes see arrivals; transform_ip need not. Written under lock
    * with g_atomic_int_set, read by transform_ip without it. */
   gint arrival_probed;
+  /* The worker writes the lock and the condition below all the time: on
+   * the line of the fields above they would take that line away from the
+   * streaming thread at every turn (issue 13). A line apart. */
+  guint8 hot_line_end[64];
 
   GMutex lock;
   GCond cond;
@@ -210,10 +214,12 @@ void vdm_feeds_sync_locked (GstVdropmon * self);
 guint64 vdm_feeds_unobserved_locked (GstVdropmon * self);
 void vdm_feeds_publish_clock_locked (GstVdropmon * self);
 void vdm_feeds_publish_format_locked (GstVdropmon * self);
-/* Producers, each from its feed's one thread; rtp: parsed, or NULL. */
-void vdm_feed_buffer_passed (GstVdropmon * self, GstBuffer * buf, const vdm_rtp_header * rtp);
-void vdm_feed_rtp_arrived (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp);
-void vdm_feed_rtp_frame (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp);
+/* Producers, each from its feed's one thread: the arrival's times into r
+ * (ARRIVED), and r into the feed's ring (the element's own for push_own). */
+void vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r);
+void vdm_feed_push (VdmFeed * feed, const vdm_packet_record * r);
+void vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r);
+vdm_codec vdm_feed_codec (VdmFeed * feed);
 GstVdropmon *vdm_feed_element (VdmFeed * feed);
 
 /* vdropmon_arrivals.c */

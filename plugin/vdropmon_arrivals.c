@@ -61,15 +61,45 @@ peek_release (VdmPeek * peek)
     gst_memory_unmap (peek->memory, &peek->map);
 }
 
-static gboolean
-parse_rtp (GstBuffer * buf, VdmPeek * peek, vdm_rtp_header * rtp)
+static guint32
+buffer_size (GstBuffer * buf)
 {
-  if (!peek_buffer (buf, peek))
+  return (guint32) MIN (gst_buffer_get_size (buf), G_MAXUINT32);
+}
+
+static void
+fill_rtp (vdm_packet_record * r, const vdm_rtp_header * rtp, vdm_codec codec)
+{
+  r->ssrc = rtp->ssrc;
+  r->seq = rtp->seq;
+  r->rtp_ts = rtp->timestamp;
+  r->payload_type = rtp->payload_type;
+  r->flags |= VDM_PACKET_RTP | (rtp->marker ? VDM_PACKET_MARKER : 0)
+      | (vdm_payload_is_keyframe (codec, rtp->payload, rtp->payload_len) ? VDM_PACKET_KEYFRAME :
+      0);
+}
+
+/* The RTP facts of a buffer and its size into r; the buffer's memory is
+ * unmapped again before the caller stamps or writes the record (the
+ * unmap's atomic then does not wait for the ring's line). FALSE: not RTP. */
+static gboolean
+read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
+{
+  VdmPeek peek;
+  vdm_rtp_header rtp;
+  gboolean is_rtp;
+
+  if (!peek_buffer (buf, &peek)) {
+    r->size = buffer_size (buf);
     return FALSE;
-  if (vdm_rtp_parse (peek->data, peek->size, peek->complete, rtp))
-    return TRUE;
-  peek_release (peek);
-  return FALSE;
+  }
+  is_rtp = vdm_rtp_parse (peek.data, peek.size, peek.complete, &rtp);
+  if (is_rtp)
+    fill_rtp (r, &rtp, codec);
+  /* one memory: its size is the buffer's (no second walk of the memories) */
+  r->size = peek.complete ? (guint32) MIN (peek.size, G_MAXUINT32) : buffer_size (buf);
+  peek_release (&peek);
+  return is_rtp;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -80,16 +110,30 @@ parse_rtp (GstBuffer * buf, VdmPeek * peek, vdm_rtp_header * rtp)
 void
 vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
 {
-  VdmPeek peek;
-  vdm_rtp_header rtp;
+  gint format = g_atomic_int_get (&self->feed_format);
+  vdm_packet_record r = {
+    .pts = GST_BUFFER_PTS (buf),
+    .flags = VDM_PACKET_PASSED,
+  };
 
-  if (VDM_FEED_FORMAT_IS_RTP (g_atomic_int_get (&self->feed_format))
-      && parse_rtp (buf, &peek, &rtp)) {
-    vdm_feed_buffer_passed (self, buf, &rtp);
-    peek_release (&peek);
+  if (VDM_FEED_FORMAT_IS_RTP (format)) {
+    /* a stream among thousands finds the ring's next slot cold: ask for
+     * it now, while the header is read and the clock asked */
+    vdm_packet_ring_prefetch (self->own_ring);
+    if (read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r)) {
+      r.flags |= VDM_PACKET_FRAME;
+      if (!g_atomic_int_get (&self->arrival_probed))
+        vdm_feed_stamp_arrival (self, &r);      /* we are the arrival point */
+    }
   } else {
-    vdm_feed_buffer_passed (self, buf, NULL);
+    r.size = buffer_size (buf);
+    if (GST_BUFFER_PTS_IS_VALID (buf)) {
+      /* live sources stamp buffers with their arrival running time */
+      r.flags |= VDM_PACKET_FRAME;
+      vdm_feed_stamp_arrival (self, &r);
+    }
   }
+  vdm_feed_push_own (self, &r);
 }
 
 /* "a-framesize=H264 1920-1080" (SDP) or "x-dimensions=1920,1080": the
@@ -137,13 +181,12 @@ vdm_arrivals_set_caps_locked (GstVdropmon * self, const GstStructure * s)
 static void
 observe_arrival (VdmFeed * feed, GstBuffer * buf)
 {
-  VdmPeek peek;
-  vdm_rtp_header rtp;
+  vdm_packet_record r = {.pts = GST_BUFFER_PTS (buf) };
 
-  if (!parse_rtp (buf, &peek, &rtp))
+  if (!read_rtp (buf, vdm_feed_codec (feed), &r))
     return;
-  vdm_feed_rtp_arrived (feed, buf, &rtp);
-  peek_release (&peek);
+  vdm_feed_stamp_arrival (vdm_feed_element (feed), &r);
+  vdm_feed_push (feed, &r);
 }
 
 static gboolean
@@ -277,13 +320,13 @@ vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
 static void
 observe_rtp_upstream (VdmFeed * feed, GstBuffer * buf)
 {
-  VdmPeek peek;
-  vdm_rtp_header rtp;
+  vdm_packet_record r = {
+    .pts = GST_BUFFER_PTS (buf),
+    .flags = VDM_PACKET_FRAME,
+  };
 
-  if (!parse_rtp (buf, &peek, &rtp))
-    return;
-  vdm_feed_rtp_frame (feed, buf, &rtp);
-  peek_release (&peek);
+  if (read_rtp (buf, vdm_feed_codec (feed), &r))
+    vdm_feed_push (feed, &r);
 }
 
 static gboolean
