@@ -107,6 +107,11 @@ struct _GstVdropmon
   /* udpsrc probes see arrivals; transform_ip need not. Written under lock
    * with g_atomic_int_set, read by transform_ip without it. */
   gint arrival_probed;
+  /* The buffer the probe on the pad linked straight to our sink pad has
+   * just recorded as passed (its record carries PASSED and FRAME):
+   * transform_ip, on the same thread right after, takes it back and has
+   * nothing left to do (the header is read once). Atomic pointer. */
+  gpointer passed_at_probe;
   /* The worker writes the lock and the condition below all the time: on
    * the line of the fields above they would take that line away from the
    * streaming thread at every turn (issue 13). A line apart. */
@@ -221,6 +226,9 @@ void vdm_feed_push (VdmFeed * feed, const vdm_packet_record * r);
 void vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r);
 vdm_codec vdm_feed_codec (VdmFeed * feed);
 GstVdropmon *vdm_feed_element (VdmFeed * feed);
+/* The feed's probe sits on the pad linked straight to our sink pad. */
+void vdm_feed_set_direct (VdmFeed * feed, gboolean direct);
+gboolean vdm_feed_is_direct (VdmFeed * feed);
 
 /* vdropmon_arrivals.c */
 void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
@@ -228,6 +236,8 @@ void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
 void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * socket,
     VdmWatch * watch);
 void vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch);
+/* At a rescan: which probe, if any, is linked straight to our sink pad. */
+void vdm_arrivals_recheck_direct (GstVdropmon * self);
 /* Right before a tick: what the probed sockets (udpsrc; else the watched
  * TCP connections) hold unread → the monitor. */
 void vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock);

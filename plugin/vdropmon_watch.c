@@ -539,6 +539,7 @@ vdm_watch_rescan (GstVdropmon * self)
   g_array_unref (fresh);
   g_array_unref (found);
   vdm_upstream_clear (&upstream);
+  vdm_arrivals_recheck_direct (self);
 }
 
 gboolean

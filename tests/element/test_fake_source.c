@@ -649,6 +649,72 @@ GST_START_TEST (test_forgotten_watch_goes_to_summary)
 
 GST_END_TEST;
 
+/* Issue 13: in `udpsrc ! vdropmon` the probe on udpsrc's pad records each
+ * packet's arrival and, the pad being linked straight to the element, that
+ * it passed (one header read instead of two); transform_ip then takes the
+ * buffer back and records nothing. Every packet must be counted once:
+ * neither twice (the probe and transform_ip both) nor not at all. */
+static guint64
+stat_u64 (GstElement * mon, const gchar * field)
+{
+  GstStructure *stats = NULL;
+  guint64 value;
+
+  g_object_get (mon, "stats", &stats, NULL);
+  value = vdm_get_u64 (stats, field);
+  gst_structure_free (stats);
+  return value;
+}
+
+#define DIRECT_PACKETS 60
+
+GST_START_TEST (test_udpsrc_packets_counted_once)
+{
+  GstElement *pipeline = gst_parse_launch ("udpsrc name=src address=127.0.0.1 port=0 "
+      "caps=\"" H264_CAPS "\" ! vdropmon name=mon collector=fake ! fakesink", NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  GstElement *mon = gst_bin_get_by_name (GST_BIN (pipeline), "mon");
+  GSocket *socket = NULL, *sender;
+  GSocketAddress *dest;
+  gint64 deadline;
+  guint8 wire[32];
+  guint i;
+
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  g_object_get (src, "used-socket", &socket, NULL);
+  fail_unless (socket != NULL);
+  dest = g_socket_get_local_address (socket, NULL);
+  /* the watch, and with it the probe on udpsrc's pad */
+  vdm_fake_harness_wait_watch (vdm_fake_source_get_default ());
+  sender = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP,
+      NULL);
+  fail_unless (sender != NULL);
+  for (i = 0; i < DIRECT_PACKETS; i++) {
+    rtp_wire ((guint16) i, i / 4 * 3000, i == 0, wire, sizeof (wire));
+    fail_unless_equals_int (g_socket_send_to (sender, dest, (const gchar *) wire, sizeof (wire),
+            NULL, NULL), sizeof (wire));
+    g_usleep (1000);            /* one at a time: no socket overflow on a busy host */
+  }
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (stat_u64 (mon, "rtp-packets") < DIRECT_PACKETS && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  g_usleep (200 * 1000);        /* a late second count would show by now */
+  fail_unless_equals_uint64 (stat_u64 (mon, "rtp-packets"), DIRECT_PACKETS);
+  fail_unless_equals_uint64 (stat_u64 (mon, "buffers"), DIRECT_PACKETS);
+  fail_unless_equals_uint64 (stat_u64 (mon, "rtp-lost"), 0);
+  fail_unless_equals_uint64 (stat_u64 (mon, "packets-unobserved"), 0);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_object_unref (sender);
+  g_object_unref (dest);
+  g_object_unref (socket);
+  gst_object_unref (src);
+  gst_object_unref (mon);
+  gst_object_unref (pipeline);
+}
+
+GST_END_TEST;
+
 static Suite *
 fake_source_suite (void)
 {
@@ -666,6 +732,7 @@ fake_source_suite (void)
   tcase_add_test (tc, test_stats_while_restarting);
   tcase_add_test (tc, test_released_watch_keeps_flow_and_count);
   tcase_add_test (tc, test_forgotten_watch_goes_to_summary);
+  tcase_add_test (tc, test_udpsrc_packets_counted_once);
   return s;
 }
 
