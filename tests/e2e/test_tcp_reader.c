@@ -28,7 +28,8 @@
  * cause=network (lower-bitrate, stall-eta 0) 200 ms into it, and neither
  * hold counted in reader-stalls. Not covered, printed only: when the hold
  * fills the connection's receive window (HTTP-FLV here, ~140 KB unread),
- * the server's zero-window probes are dropped as TCP_OLD_DATA, and those
+ * what the server sends into the full window comes again as duplicates
+ * (its probes and retransmissions), dropped as TCP_OLD_DATA, and those
  * kernel drops still warn as network (docs/benchmarks.md).
  */
 #include <dirent.h>
@@ -219,8 +220,8 @@ run_case (const gchar * name, const gchar * env_server, const gchar * launch_fmt
   vdm_kt_expect (stall == 0, "%s: no network stall warning for the late reader (%u)", name,
       stall);
   if (dropped)
-    printf ("  %s: %u network warning(s) raised by kernel drops of the connection (zero-window "
-        "probes of the full receive window are TCP_OLD_DATA: not the stall path; see "
+    printf ("  %s: %u network warning(s) raised by kernel drops of the connection (duplicates "
+        "sent into the full receive window, TCP_OLD_DATA: not the stall path; see "
         "docs/benchmarks.md)\n", name, dropped);
   vdm_kt_expect (stalls_after > stalls_before, "%s: reader-stalls counted the hold", name);
 

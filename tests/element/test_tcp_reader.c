@@ -41,20 +41,29 @@ typedef struct
   guint64 sent;
 } Server;
 
-/* One RFC 4571 frame: length, then an RTP packet (H.264 single NAL). */
+static void
+put_be (guint8 * p, guint64 v, guint bytes)
+{
+  while (bytes--) {
+    p[bytes] = (guint8) v;
+    v >>= 8;
+  }
+}
+
+/* One RFC 4571 frame: length, then an RTP packet (H.264 single NAL).
+ * Byte by byte: the fields are not aligned (UBSan). */
 static gsize
 frame (guint8 * out, guint16 seq)
 {
   guint8 *rtp = out + 2;
-  guint32 ts = (guint32) seq * 900;
 
-  GST_WRITE_UINT16_BE (out, 12 + PAYLOAD);
+  put_be (out, 12 + PAYLOAD, 2);
   memset (rtp, 0, 12 + PAYLOAD);
   rtp[0] = 0x80;
   rtp[1] = 0x80 | 96;           /* marker: each packet is a frame */
-  GST_WRITE_UINT16_BE (rtp + 2, seq);
-  GST_WRITE_UINT32_BE (rtp + 4, ts);
-  GST_WRITE_UINT32_BE (rtp + 8, 0x5eed1234);
+  put_be (rtp + 2, seq, 2);
+  put_be (rtp + 4, (guint32) seq * 900, 4);
+  put_be (rtp + 8, 0x5eed1234, 4);
   rtp[12] = seq % 100 == 0 ? 0x65 : 0x41;
   return 2 + 12 + PAYLOAD;
 }
