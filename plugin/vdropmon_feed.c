@@ -31,6 +31,9 @@ struct _VdmFeed
   vdm_packet_ring *ring;
   GstVdropmon *self;            /* a reference, except for the element's own feed */
   gboolean own;                 /* transform_ip's: its arrivals count only without probes */
+  /* Atomic: a probe on the pad linked straight to the element's sink pad:
+   * its records say that the buffer passed too (vdropmon_arrivals.c). */
+  gint direct;
 };
 
 /* The element's clock as the streaming threads read it. */
@@ -220,6 +223,18 @@ GstVdropmon *
 vdm_feed_element (VdmFeed * feed)
 {
   return feed->self;
+}
+
+void
+vdm_feed_set_direct (VdmFeed * feed, gboolean direct)
+{
+  g_atomic_int_set (&feed->direct, direct);
+}
+
+gboolean
+vdm_feed_is_direct (VdmFeed * feed)
+{
+  return g_atomic_int_get (&feed->direct);
 }
 
 /* ------------------------------------------------------------------------ */
