@@ -17,6 +17,7 @@ unless VDROPMON_REQUIRE_BPF=1 (then 1).
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -193,6 +194,11 @@ class Pipeline:
     def finish(self):
         self.proc.wait(30)
         return parse_messages(open(self.out).read())
+
+    def stop(self):
+        """Ends the pipeline now: timeout passes the SIGINT on, gst-launch -e sends EOS."""
+        self.proc.send_signal(signal.SIGINT)
+        return self.finish()
 
 
 def parse_messages(text):
@@ -393,8 +399,10 @@ def test_status_names(work, daemon):
     """Issue 10: --status names the element and pipeline of each watch (sent in WATCH); a
     client that sends no names (vdm-daemon-receiver, like an old client) is listed with '-'."""
     port = PORT + 80
-    pipe = Pipeline(work, daemon, port, 4)
-    check(daemon.wait_watches(1) is not None, "the pipeline registered its socket")
+    # Long enough for gst-launch's first registry scan on a loaded host (a 4 s pipeline
+    # once ended before it reached PLAYING); stopped as soon as the listing is taken.
+    pipe = Pipeline(work, daemon, port, 30)
+    check(daemon.wait_watches(1, timeout=25) is not None, "the pipeline registered its socket")
     unnamed = Receiver(work, daemon, "unnamed", port + 1)
     listing = subprocess.run([DAEMON, "--status", "--socket", daemon.socket], capture_output=True,
                              text=True).stdout
@@ -405,7 +413,7 @@ def test_status_names(work, daemon):
     bare = [l for l in listing.splitlines() if "vdm-daemon-rec" in l]
     check(bare and bare[0].rstrip().endswith(" -"), "a watch registered without names shows '-'")
     unnamed.finish()
-    pipe.finish()
+    pipe.stop()
 
 
 def test_full_table(work, daemon):
