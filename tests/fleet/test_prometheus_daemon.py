@@ -130,8 +130,8 @@ def episode(build, prom, target, receiver, udp_port):
           f"prometheus {value}, kernel {kernel}")
     check("... with the right labels",
           labels.get("reason") == "SOCKET_RCVBUFF" and labels.get("flow") == flow
-          and labels.get("command", "").startswith("vdm-daemon-rec") and labels.get("pid", "").isdigit()
-          and labels.get("job") == "vdropmon", str(labels))
+          and labels.get("command", "").startswith("vdm-daemon-rec") and labels.get("pid") == str(receiver.pid)
+          and labels.get("job") == "vdropmon" and labels.get("instance") == target, str(labels))
     try:
         prom.wait_for("the drop surge alert to resolve",
                       lambda: not prom.firing("VdropmonStreamDropSurge"), 100)

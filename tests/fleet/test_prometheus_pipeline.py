@@ -30,6 +30,9 @@ checks:
   * `promtool check metrics` accepts the daemon's scrape with this
     stream's analytics series in it (keyframe, gap, warnings, detector
     state, jitter, loss);
+  * fleet/plot-episode.py draws the episode from Prometheus's data: drops
+    by reason, the detector's warning (Prometheus stored it in
+    vdropmon_stream_detector_state) and the critical-warning alert;
   * every query of the Grafana dashboard, with its variables set to this
     stream, parses and runs in Prometheus over the episode, and the
     per-stream ones return this stream's series (stall ETA excepted: it
@@ -212,6 +215,7 @@ def run(build, tmp, prom, am, webhook, target):
         compare(prom, said, port, log_path)
         lint_scrape(target)
         alerts(prom, am, webhook, said)
+        plot(prom, start_wall)
         dashboard(prom, target, start_wall)
     finally:
         if pipe.poll() is None:
@@ -312,6 +316,22 @@ def alerts(prom, am, webhook, said):
         pass
     check(f"Alertmanager delivers {ALERT} to video-team-chat's webhook",
           delivered() == "/vdropmon/ticket", str([p for p, _ in webhook.received()]))
+
+
+def plot(prom, start_wall):
+    out = os.path.join(sys.argv[1], "tests", "fleet", "episode-pipeline.svg")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "fleet", "plot-episode.py"), "--prometheus", prom.url,
+         "--match", STREAM, "--start", str(start_wall), "--end", str(time.time() + 2),
+         "--title", "gst-launch-1.0 … ! vdropmon: two bursts overflow its socket, as Prometheus stored it",
+         "--out", out], capture_output=True, text=True)
+    line = result.stdout.strip()
+    print(f"# {line}")
+    m = re.search(r"detector (\d+) s warning, (\d+) s critical; alerts (\S+)", line)
+    svg = open(out, encoding="utf-8").read() if result.returncode == 0 else ""
+    check("plot-episode.py draws the pipeline's drops by reason, its warning and the alert",
+          "kernel drops, SOCKET_RCVBUFF" in svg and m and int(m.group(1)) + int(m.group(2)) > 0
+          and ALERT in m.group(3), (line or result.stderr)[-300:])
 
 
 def dashboard_queries(target):
