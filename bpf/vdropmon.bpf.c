@@ -504,6 +504,16 @@ static __always_inline bool take_fail_of (struct udp_pair *pair, const struct sk
   return same_skb;
 }
 
+/* The kernel named a socket no watch has by cookie. It may still be a TCP
+ * connection named by hand (the watch property: no socket handed over, so
+ * no cookie): its flow key is the full 5-tuple, which names one connection
+ * in a namespace, so an exact match cannot take another socket for it.
+ * Two loads and one array lookup decide for every other drop. */
+static __always_inline bool may_be_named_connection (const struct sock *sk)
+{
+  return sk->sk_protocol == IPPROTO_TCP && port_is_watched (sk->__sk_common.skc_num);
+}
+
 static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const struct sock *rx_sk)
 {
   struct vdm_flow_key flow = {};
@@ -513,6 +523,7 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   struct l4_payload payload;
   struct udp_pair *pair = NULL;
   bool socket_known = false;
+  bool exact_only = false;      /* a named socket we do not watch: full 5-tuple keys only */
 
   bump (&host_drops, reason < VDM_REASON_SLOTS - 1 ? reason : VDM_REASON_SLOTS - 1);
 
@@ -533,8 +544,11 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
     watch_id = watch_of_socket (rx_sk, &cookie);
     if (!watch_id && !rx_sk)
       watch_id = watch_of_socket (skb->sk, &cookie);
-    if (!watch_id && rx_sk)
-      return 0;
+    if (!watch_id && rx_sk) {
+      if (!may_be_named_connection (rx_sk))
+        return 0;
+      exact_only = true;
+    }
   }
 
   payload = parse_flow (skb, &flow);
@@ -565,7 +579,13 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
     if (!port_is_watched (flow.local_port))
       return 0;
     flow.netns = drop_netns (skb); /* after the prefilter: a few reads saved per unrelated drop */
-    watch_id = lookup_flow (&flow);
+    if (exact_only) {
+      __u32 *id = flow.protocol == IPPROTO_TCP && flow.remote_port
+          ? bpf_map_lookup_elem (&watched_flows, &flow) : NULL;
+      watch_id = id ? *id : 0;
+    } else {
+      watch_id = lookup_flow (&flow);
+    }
     if (!watch_id)
       return 0;
     attributed_by = VDM_ATTR_FLOW;

@@ -61,6 +61,13 @@
  *   (KEYFRAME > DEVICE > BURST > HOST > NETWORK), among all its causes when
  *   only the level rose. Its level is never below the level the episode
  *   already reached, so a later warning never reads as a downgrade.
+ * - A renewal makes the deficit's cause fresh again, so its action is
+ *   repeated: a deficit that starts again >= renew_after after the last one
+ *   ended (and after the episode's last warning), or
+ *   vdm_detector_deficit_renewed >= renew_after after the episode's last
+ *   warning while the deficit goes on (the caller saw the predicted freeze
+ *   come and predicts another). A renewal call that comes too early is
+ *   forgotten, not latched: the caller says it again at its next round.
  * - Level: CRITICAL for keyframe, queue fill and device triggers or when
  *   trend > critical_factor x baseline; else WARNING.
  * - A quiet bin (for clear): trend <= threshold, no trigger signal in it
@@ -790,6 +797,19 @@ vdm_detector_arrival_deficit (vdm_detector *d, uint64_t time_ns, bool deficit, v
       d->deficit_over_ns = d->latest_ns;
   }
   d->silent = deficit;
+}
+
+void
+vdm_detector_deficit_renewed (vdm_detector *d, uint64_t time_ns, vdm_cause cause)
+{
+  observe_time (d, time_ns);
+  if (!d->in_episode || !d->silent || d->config.renew_after_ns == 0
+      || d->latest_ns < d->last_warning_ns
+      || d->latest_ns - d->last_warning_ns < d->config.renew_after_ns)
+    return;
+  d->trigger_renewed = true;
+  latch_trigger (d, time_ns, cause == VDM_CAUSE_HOST ? VDM_CAUSE_HOST : VDM_CAUSE_NETWORK,
+      VDM_LEVEL_WARNING);
 }
 
 void

@@ -14,8 +14,10 @@
  * arrival silence. Once warning, the detector clears after clear_bins quiet
  * bins (EWMA back under the threshold and no trigger). Warnings while warning
  * are repeated only when something new happens (a new cause, a rise to
- * critical, or an arrival deficit that comes back after renew_after: a new
- * freeze predicted) and at most once per min_warning_interval (100 ms).
+ * critical, an arrival deficit that comes back after renew_after, or one
+ * that goes on while its caller predicts a new freeze after the one already
+ * warned of: a new freeze predicted) and at most once per
+ * min_warning_interval (100 ms).
  */
 #ifndef VDM_DETECTOR_H
 #define VDM_DETECTOR_H
@@ -68,7 +70,9 @@ typedef struct {
   /* 500 ms: an arrival deficit that starts again after having been over
    * this long is a new freeze on its way (another stall, the queue growing
    * again after the application lowered its bitrate): warned again within
-   * the episode although its cause was already reported. 0: never. */
+   * the episode although its cause was already reported. Also the least
+   * time from the episode's last warning to a renewal of a deficit that
+   * never ended (vdm_detector_deficit_renewed). 0: never. */
   uint64_t renew_after_ns;
 } vdm_detector_config;
 
@@ -113,6 +117,14 @@ void vdm_detector_silence (vdm_detector *detector, uint64_t time_ns, bool silent
 void vdm_detector_arrival_deficit (vdm_detector *detector, uint64_t time_ns, bool deficit,
     vdm_cause cause);
 void vdm_detector_device_error (vdm_detector *detector, uint64_t time_ns);
+/* The arrival deficit goes on, but the freeze the episode's last warning
+ * predicted has come and the caller predicts another one (a long
+ * congestion whose jitterbuffer restarted its timeline: the next restart
+ * is on its way). Warned again like a deficit that starts again, if it
+ * comes at least renew_after after the episode's last warning; ignored
+ * outside an episode, outside a deficit, or with renew_after 0. cause as
+ * in vdm_detector_arrival_deficit. */
+void vdm_detector_deficit_renewed (vdm_detector *detector, uint64_t time_ns, vdm_cause cause);
 
 /* Advances time to now_ns, closing every bin that ended; writes at most max
  * events and returns how many. Call at least once per bin. */

@@ -32,9 +32,10 @@ restart_timeline (vdm_jb_model *m, uint64_t arrival_ns, uint64_t media_ns)
   m->pos = m->size = 0;
   m->window_min = m->skew = 0;
   m->deficit_ns = 0;
-  m->slope = 0;
+  m->slope = m->delay_slope = 0;
   m->last_sample_ns = arrival_ns;
   m->last_sample_deficit = 0;
+  m->delta_ns = m->last_sample_delta = 0;
 }
 
 static void
@@ -84,18 +85,30 @@ sample_slope (vdm_jb_model *m, uint64_t arrival_ns)
 {
   double dt = (double) (arrival_ns - m->last_sample_ns);
   double instant = ((double) m->deficit_ns - (double) m->last_sample_deficit) / dt;
+  double delay = ((double) m->delta_ns - (double) m->last_sample_delta) / dt;
 
   m->slope = (1 - SLOPE_WEIGHT) * m->slope + SLOPE_WEIGHT * instant;
+  m->delay_slope = (1 - SLOPE_WEIGHT) * m->delay_slope + SLOPE_WEIGHT * delay;
   m->last_sample_ns = arrival_ns;
   m->last_sample_deficit = m->deficit_ns;
+  m->last_sample_delta = m->delta_ns;
 }
 
+/* The jitterbuffer gave up on its timeline (the delay jumped, or a frame
+ * missed its deadline). The path's delay keeps growing as it did, and on a
+ * new timeline the skew stays at its first delay while the window fills
+ * (2 s): the deficit grows as fast as the delay. So the deficit's growth
+ * starts at the delay's, and the next restart is predicted from the first
+ * frames of the new timeline on, not only once it is learnt again. */
 static void
 note_restart (vdm_jb_model *m, uint64_t arrival_ns, uint64_t media_ns)
 {
+  double delay_slope = m->delay_slope;
+
   m->restarts++;
   m->last_restart_ns = arrival_ns;
   restart_timeline (m, arrival_ns, media_ns);
+  m->slope = m->delay_slope = delay_slope;
 }
 
 void
@@ -142,6 +155,7 @@ vdm_jb_model_observe (vdm_jb_model *m, uint64_t arrival_ns, uint64_t media_ns,
     return;
   }
   m->deficit_ns = (int64_t) (arrival_ns - out_time);
+  m->delta_ns = delta;
   if (arrival_ns - m->last_sample_ns >= SAMPLE_PERIOD_NS)
     sample_slope (m, arrival_ns);
 }

@@ -37,8 +37,10 @@ typedef struct {
   int64_t window_min, skew;
   int64_t deficit_ns;            /* arrival - the jitterbuffer's timeline, last frame */
   double slope;                  /* deficit growth (ns per ns), smoothed */
+  double delay_slope;            /* the path delay's growth (delta's), smoothed */
   uint64_t last_sample_ns;
   int64_t last_sample_deficit;
+  int64_t delta_ns, last_sample_delta;
   uint64_t restarts;             /* timeline restarts modelled (freezes) */
   uint64_t last_restart_ns;
 } vdm_jb_model;

@@ -89,6 +89,22 @@ vdm_runway_observe (vdm_runway *r, uint64_t arrival_ns, uint64_t media_ns)
     update_slope (r, arrival_ns);
 }
 
+void
+vdm_runway_rebase (vdm_runway *r)
+{
+  int64_t last;
+
+  if (!r->started)
+    return;
+  last = best_offset (r);
+  last = __builtin_add_overflow (last, r->lag_ns, &last) ? INT64_MAX : last;
+  r->n_periods = 0;
+  r->head = 0;
+  r->current_min = last;
+  r->lag_ns = 0;
+  r->last_sample_lag = 0;
+}
+
 int64_t
 vdm_runway_lag (const vdm_runway *r)
 {

@@ -38,6 +38,11 @@ void vdm_runway_init (vdm_runway *runway);
 /* A unit of media (frame, packet) arrived at arrival_ns with media time
  * media_ns (PTS, or the RTP timestamp in ns). Both on any monotonic base. */
 void vdm_runway_observe (vdm_runway *runway, uint64_t arrival_ns, uint64_t media_ns);
+/* The player started its timeline over at the last arrival (an RTP
+ * jitterbuffer restarting it): the lag counts from there, 0 now; its
+ * growth is kept (the path did not change). Start time, sample period and
+ * clock stay: not a new stream. */
+void vdm_runway_rebase (vdm_runway *runway);
 int64_t vdm_runway_lag (const vdm_runway *runway);
 /* Time until the lag reaches buffer_ns at the current growth: 0 if already
  * there, VDM_TIME_NONE if the lag is not growing. */

@@ -25,6 +25,8 @@ vdm_monitor_reset_episode (vdm_stream_monitor *mon)
 {
   memset (&mon->episode, 0, sizeof (mon->episode));
   mon->episode.first_damage = VDM_TIME_NONE;
+  mon->warned_due = VDM_TIME_NONE;
+  mon->warned_restarts = vdm_monitor_predict_jb_restarts (mon);
 }
 
 void
@@ -68,6 +70,7 @@ vdm_monitor_restart_runway (vdm_stream_monitor *mon)
   vdm_runway_init (&mon->runway);
   vdm_trendline_init (&mon->trendline, NULL);  /* its floor must not be a start-up burst either */
   vdm_jb_model_init (&mon->jb);
+  mon->queue_delay_base_ms = 0;
   mon->runway_settled = false;
   mon->media.valid = false;
 }
@@ -188,13 +191,54 @@ deficit_cause (const vdm_stream_monitor *mon)
       : VDM_CAUSE_NETWORK;
 }
 
+/* Where the damage of a buffer that runs dry in empty_in begins: what
+ * arrives then plays at damage + buffer. */
+static uint64_t
+damage_of_empty (const vdm_stream_monitor *mon, uint64_t now, uint64_t empty_in)
+{
+  uint64_t buffer = vdm_monitor_playout_buffer (mon), due = now + empty_in;
+
+  return due - (due < buffer ? due : buffer);
+}
+
+/* The freeze the episode's last warning predicted has come: the modelled
+ * jitterbuffer restarted its timeline since and the freeze that restart
+ * makes is over (a warning during it would read as one about it), or,
+ * without a jitterbuffer modelled, the predicted time passed. */
+static bool
+warned_freeze_came (const vdm_stream_monitor *mon, uint64_t now)
+{
+  if (vdm_monitor_predict_jb_modelled (mon))
+    return vdm_monitor_predict_jb_restarts (mon) > mon->warned_restarts
+        && vdm_monitor_predict_jb_freeze_over (mon, now);
+  return mon->warned_due != VDM_TIME_NONE && now >= mon->warned_due;
+}
+
+/* A deficit that never ended (a long congestion) while the freeze its
+ * last warning predicted has come, and another freeze is predicted at
+ * least renew-after ahead (not the one going on): a new freeze, warned
+ * again (issue 12 part 5). The detector keeps renew-after between
+ * warnings. */
+static void
+check_renewal (vdm_stream_monitor *mon, uint64_t now, uint64_t empty_in)
+{
+  uint64_t renew_after = mon->config.detector.renew_after_ns;
+
+  if (!mon->deficit || mon->silent || empty_in == VDM_TIME_NONE || renew_after == 0
+      || empty_in < renew_after || !warned_freeze_came (mon, now))
+    return;
+  if (mon->episode.first_damage == VDM_TIME_NONE)
+    mon->episode.first_damage = damage_of_empty (mon, now, empty_in);
+  vdm_detector_deficit_renewed (mon->detector, now, deficit_cause (mon));
+}
+
 /* Arrival deficit — silence or a stall, a runway about to end, a queue
  * building up on the path — is a state the detector is told about when it
  * starts and ends. */
 static void
 check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
 {
-  uint64_t predicted = VDM_TIME_NONE, congested_in = VDM_TIME_NONE, empty_in, buffer;
+  uint64_t predicted = VDM_TIME_NONE, congested_in = VDM_TIME_NONE, empty_in;
   bool starving = is_starving (mon, now, &predicted);
   bool congested = is_congested (mon, now, &congested_in);
   bool deficit;
@@ -217,19 +261,18 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
       || vdm_arrival_stats_is_silent (&mon->arrival, now, mon->config.silence_threshold_ns)
       || vdm_monitor_predict_reader_behind (mon, now, vdm_monitor_playout_buffer (mon));
   deficit = mon->silent || starving;
-  if (deficit == mon->deficit)
+  if (deficit == mon->deficit) {
+    check_renewal (mon, now, empty_in);
     return;
+  }
   mon->deficit = deficit;
   vdm_detector_arrival_deficit (mon->detector, now, deficit, deficit_cause (mon));
   if (!deficit || mon->episode.first_damage != VDM_TIME_NONE)
     return;
-  if (mon->silent) {            /* what did not arrive was due right after the last packet */
+  if (mon->silent)              /* what did not arrive was due right after the last packet */
     mon->episode.first_damage = vdm_monitor_predict_stall_damage (mon);
-  } else {                      /* the buffer is empty in empty_in: damage due then */
-    buffer = vdm_monitor_playout_buffer (mon);
-    mon->episode.first_damage = now + empty_in - (now + empty_in < buffer ? now + empty_in
-        : buffer);
-  }
+  else                          /* the buffer is empty in empty_in: damage due then */
+    mon->episode.first_damage = damage_of_empty (mon, now, empty_in);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -300,6 +343,16 @@ warning_alert (vdm_stream_monitor *mon, const vdm_detector_event *ev, vdm_alert 
         : 2147483647;
 }
 
+/* What a renewal must wait for: the freeze this warning predicted (a
+ * warning without a stall-eta keeps the last one's time). */
+static void
+note_warned_due (vdm_stream_monitor *mon, const vdm_alert *alert)
+{
+  mon->warned_restarts = vdm_monitor_predict_jb_restarts (mon);
+  if (alert->stall_eta_ns != VDM_TIME_NONE)
+    mon->warned_due = alert->event.time_ns + alert->stall_eta_ns;
+}
+
 /* Runs the detector to now; its events wait as alerts. */
 void
 vdm_monitor_run_detector (vdm_stream_monitor *mon, uint64_t now)
@@ -320,6 +373,7 @@ vdm_monitor_run_detector (vdm_stream_monitor *mon, uint64_t now)
       warning_alert (mon, &events[i], &alert);
       mon->warnings++;
       mon->episode.first_damage = VDM_TIME_NONE;
+      note_warned_due (mon, &alert);
     } else {
       alert.stall_eta_ns = VDM_TIME_NONE;
       alert.suggested_height = alert.suggested_bitrate = -1;

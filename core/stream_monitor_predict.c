@@ -43,6 +43,7 @@ vdm_monitor_predict_reset (vdm_stream_monitor *mon)
   mon->reader_stalled = false;
   vdm_trendline_init (&mon->trendline, NULL);
   vdm_jb_model_init (&mon->jb);
+  mon->queue_delay_base_ms = 0;
 }
 
 void
@@ -68,7 +69,55 @@ jitterbuffer_latency (const vdm_stream_monitor *mon)
 void
 vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns)
 {
+  uint64_t restarts = mon->jb.restarts;
+
   vdm_jb_model_observe (&mon->jb, now, media_ns, jitterbuffer_latency (mon));
+  if (mon->jb.restarts == restarts || jitterbuffer_latency (mon) == VDM_TIME_NONE)
+    return;
+  /* The jitterbuffer starts its timeline over at this arrival: what it
+   * plays from now on is stamped against it, so the lag and the queue
+   * delay that ate the buffer so far count no more (the freeze paid for
+   * them). Without this, a long congestion's next freeze was predicted
+   * as if the buffer were still short by the first one's lag. */
+  vdm_runway_rebase (&mon->runway);
+  mon->queue_delay_base_ms = vdm_trendline_queue_delay_ms (&mon->trendline);
+}
+
+uint64_t
+vdm_monitor_predict_jb_restarts (const vdm_stream_monitor *mon)
+{
+  return mon->jb.restarts;
+}
+
+bool
+vdm_monitor_predict_jb_modelled (const vdm_stream_monitor *mon)
+{
+  return mon->is_rtp && jitterbuffer_latency (mon) != VDM_TIME_NONE;
+}
+
+bool
+vdm_monitor_predict_jb_freeze_over (const vdm_stream_monitor *mon, uint64_t now)
+{
+  uint64_t buffer = vdm_monitor_playout_buffer (mon);
+  uint64_t restart_at = vdm_jb_model_restart_deficit (jitterbuffer_latency (mon));
+
+  if (mon->jb.restarts == 0 || buffer == VDM_TIME_NONE || now == VDM_TIME_NONE)
+    return false;
+  if (buffer < restart_at)
+    buffer = restart_at;
+  return now >= mon->jb.last_restart_ns && now - mon->jb.last_restart_ns >= buffer;
+}
+
+/* The queue delay that eats the buffer: above the one at the jitterbuffer's
+ * last restart (which the queue may since have drained below). */
+static double
+queue_delay_since_restart_ms (vdm_stream_monitor *mon)
+{
+  double q = vdm_trendline_queue_delay_ms (&mon->trendline);
+
+  if (q < mon->queue_delay_base_ms)
+    mon->queue_delay_base_ms = q;
+  return q - mon->queue_delay_base_ms;
 }
 
 /* An RTP jitterbuffer that restarts its timeline freezes the screen before
@@ -190,10 +239,10 @@ vdm_monitor_predict_stall_deadline (const vdm_stream_monitor *mon)
  * arrival, earlier by the queue delay the stream already had (that much of
  * the buffer was gone). */
 uint64_t
-vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon)
+vdm_monitor_predict_stall_damage (vdm_stream_monitor *mon)
 {
   uint64_t last = vdm_stall_last_arrival (&mon->stall);
-  double q_ns = vdm_trendline_queue_delay_ms (&mon->trendline) * 1e6;
+  double q_ns = queue_delay_since_restart_ms (mon) * 1e6;
 
   if (last == VDM_TIME_NONE)
     return VDM_TIME_NONE;
@@ -219,7 +268,10 @@ vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t b
   if (vdm_trendline_building_for (&mon->trendline, now) < mon->config.congestion_sustain_ns
       || vdm_trendline_queue_delay_ms (&mon->trendline) * 1e6 < (double) min_delay)
     return false;
-  eta = vdm_trendline_time_to_empty (&mon->trendline, buffer);
+  /* the buffer less the queue delay since the jitterbuffer's last restart */
+  (void) queue_delay_since_restart_ms (mon);
+  eta = vdm_trendline_time_to_empty (&mon->trendline,
+      buffer + (uint64_t) (mon->queue_delay_base_ms * 1e6));
   if (eta == VDM_TIME_NONE)
     return false;
   *empty_in = eta;

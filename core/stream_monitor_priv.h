@@ -64,11 +64,20 @@ struct vdm_stream_monitor {
   uint64_t reader_stalls;         /* times that began */
   vdm_trendline trendline;        /* queue build-up on the path */
   vdm_jb_model jb;                /* an RTP jitterbuffer's timeline (RTP only) */
+  /* queue-delay (ms) when the jitterbuffer last restarted its timeline:
+   * the buffer was whole again there, only what queued since eats it */
+  double queue_delay_base_ms;
 
   /* trouble */
   vdm_episode episode;
   bool silent;
   bool deficit;                   /* silent, or arriving too slowly to play (runway) */
+  /* When the freeze the episode's last warning predicted was due (its
+   * time + stall-eta), and the jitterbuffer restarts modelled by then:
+   * past it, a deficit that goes on and predicts another freeze warns
+   * again (a renewal). VDM_TIME_NONE: no warning, or no stall-eta. */
+  uint64_t warned_due;
+  uint64_t warned_restarts;
   double queue_fill_recent;       /* last known, -1 unknown */
   double queue_fill_peak;         /* since the last interval, -1 unknown */
   uint64_t next_bin;              /* CLOCK_MONOTONIC */
@@ -115,12 +124,20 @@ bool vdm_monitor_predict_reader_late (const vdm_stream_monitor *mon);
 /* ...by half the playout buffer (at least the stall threshold). */
 bool vdm_monitor_predict_reader_behind (const vdm_stream_monitor *mon, uint64_t now,
     uint64_t buffer);
-uint64_t vdm_monitor_predict_stall_damage (const vdm_stream_monitor *mon);
+uint64_t vdm_monitor_predict_stall_damage (vdm_stream_monitor *mon);
 bool vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
     uint64_t *empty_in);
 void vdm_monitor_predict_stats (const vdm_stream_monitor *mon, vdm_monitor_stats *out);
 void vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t media_ns);
 bool vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buffer,
     int64_t min_deficit, uint64_t *freeze_in);
+/* Timeline restarts of the modelled jitterbuffer so far (freezes). */
+uint64_t vdm_monitor_predict_jb_restarts (const vdm_stream_monitor *mon);
+/* Over RTP with a known jitterbuffer latency: its timeline is modelled. */
+bool vdm_monitor_predict_jb_modelled (const vdm_stream_monitor *mon);
+/* The freeze of the modelled jitterbuffer's last restart is over at now:
+ * the frames it had stamped played (playout buffer - restart deficit),
+ * then the screen held the last one for the restart deficit. */
+bool vdm_monitor_predict_jb_freeze_over (const vdm_stream_monitor *mon, uint64_t now);
 
 #endif

@@ -20,8 +20,9 @@
  * It finds the udpsrc elements upstream of it by itself (also those rtspsrc
  * creates later); #GstVdropmon:watch names more flows by hand.
  *
- * It posts four element messages (GST_MESSAGE_ELEMENT); docs/messages.md
- * is the long form, with examples and the batching rules.
+ * It posts four element messages (GST_MESSAGE_ELEMENT), and a fifth,
+ * `vdropmon-drop-summary`, only past its drop-message budget;
+ * docs/messages.md is the long form, with examples and the batching rules.
  *
  * `vdropmon-drop`: a batch of drops of one reason and stream, posted within
  * #GstVdropmon:batch-interval of the first drop in it. Its structure
@@ -50,9 +51,25 @@
  * * #gboolean `keyframe`: a packet of a keyframe (or parameter set) was lost.
  * * #gchararray `flow`: the watched flow, `udp 127.0.0.1:5004`, empty for gaps.
  * * #gchararray `attribution`: how the drop was tied to this stream:
- *   `socket`, `flow` or `userspace`.
+ *   `socket` (the kernel named the receiving socket), `flow` (its 5-tuple
+ *   matched a watched flow), `catch-up` (#GstVdropmon:collector `daemon`
+ *   only: drops the socket's own counter saw that no event reported, one
+ *   message per occasion, no RTP fields) or `userspace` (`rtp-gap`).
  * * #guint64 `events-lost`: drops of this watch whose details the ring
  *   buffer lost since the previous message (counted, not listed).
+ *
+ * `vdropmon-drop-summary`: the `vdropmon-drop` messages held back by the
+ * element's budget (400 at once, 200 per second: a flood of rotating
+ * SSRCs), folded into one, at most once per second and at EOS or stop.
+ * Fields:
+ *
+ * * #guint64 `messages`: drop messages it stands for (not posted).
+ * * #guint64 `count`: drops those messages would have counted; #guint64
+ *   `kernel-count`, `rtp-gap-count`: of which the kernel's, and RTP gaps.
+ * * #guint `ssrcs`: distinct SSRCs among them, counted up to 64;
+ *   #gboolean `ssrcs-truncated`: there were more.
+ * * #guint64 `kernel-time`, `kernel-time-last`: CLOCK_MONOTONIC of the
+ *   earliest and the latest drop summarised.
  *
  * `vdropmon-warning`: a freeze is coming. Fields:
  *
@@ -61,7 +78,8 @@
  *   `device`, `burst`.
  * * #gchararray `reasons`: the kernel reasons (and `RTP_SEQ_GAP`) of the episode.
  * * #gchararray `action`: what to do first: `lower-resolution`,
- *   `lower-bitrate`, `request-keyframe`, `reinit-device`, `circuit-break`.
+ *   `lower-bitrate`, `request-keyframe`, `reinit-device`, `circuit-break`
+ *   or `none`.
  * * #gdouble `drop-rate`: drops per second in the last closed bin;
  *   #gdouble `ewma`, `baseline`: drops per bin.
  * * #guint64 `stall-eta`: ns until the damage reaches the sink, 0 if already
@@ -82,7 +100,8 @@
  *
  * * #gchararray `collector`: the event source that serves the element:
  *   `embedded`, `daemon`, `fake` or `none`; #gchararray `collector-status`:
- *   `running`, `disabled` or `unavailable: <why>`; #gchararray
+ *   `running`, `reconnecting` (the daemon went away), `disabled` or
+ *   `unavailable: <why>`; #gchararray
  *   `collector-skipped`: why the sources tried before it were not used.
  * * #GstValueArray of #gchararray `flows`: the flows watched now.
  * * #guint64 `kernel-drops`: authoritative kernel drops of the watched flows
@@ -102,6 +121,17 @@
  * * #gdouble `lag`: ms the media arrives behind its timestamps beyond its
  *   best; #gdouble `runway`: ms until the playout buffer runs dry at the
  *   lag's growth, -1 if it is not emptying.
+ * * #gdouble `queue-delay`: ms the media waits on the path beyond its
+ *   empty-queue delay (GCC's trendline), 0 until measured; #gdouble
+ *   `trend`: that delay's slope, ms per ms of arrival; #gchararray
+ *   `path-usage`: `overusing`, `normal` or `underusing`.
+ * * #gdouble `stall-threshold`: ms without an arrival after which the
+ *   stream counts as stalled (adaptive, #GstVdropmon:stall-floor to
+ *   #GstVdropmon:silence-threshold); #guint64 `reader-stalls`: silences
+ *   that long while the kernel held unread packets of the stream (a late
+ *   reader, not the network; no warning).
+ * * #guint64 `packets-unobserved`: buffers that passed untouched but
+ *   uncounted, a streaming thread's packet ring being full.
  *
  * The surge detector cuts time into bins (#GstVdropmon:bin-duration), keeps
  * an EWMA of drops per bin (#GstVdropmon:ewma-alpha) against a baseline over

@@ -144,6 +144,7 @@ struct _GstVdropmon
   guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
   GstClockID bin_wait;          /* worker thread only: on the element's clock */
   GstClockTime bin_wait_time;
+  GstClockTime round_clock_time;  /* clock time at the last round's start, NONE without a clock */
   guint64 next_fd_scan_mono;    /* /proc/self/fd is read again from then on */
   guint64 fd_scan_backoff;
 

@@ -44,7 +44,8 @@ G_BEGIN_DECLS
   "collector-status, collector-skipped, flows, kernel-drops, reasons, events-lost, buffers, rtp-packets, " \
   "rtp-lost, rtp-reordered, rtp-duplicates, queue-fill-peak, drop-messages, loss-fraction, " \
   "jitter, fid, fid-max, bitrate, warnings, keyframe-requests-sent, keyframe-requests-seen, " \
-  "detector-state, ewma, baseline, lag, runway, packets-unobserved"
+  "detector-state, ewma, baseline, lag, runway, queue-delay, trend, path-usage, " \
+  "stall-threshold, reader-stalls, packets-unobserved"
 #define VDM_STATS_STRUCTURE "application/x-vdropmon-stats"
 
 /* A monitor's drop report and what only the element knows of it. */

@@ -416,12 +416,17 @@ install_prediction_properties (GObjectClass * gobject_class, const vdm_monitor_c
    * An arrival deficit (stall, runway, queue build-up) that starts again
    * this long (ns) after the last one ended warns again inside the open
    * episode, although its cause was already reported: a new freeze on its
-   * way. 0: never warn twice in one episode.
+   * way. So does a deficit that never ended (a long congestion) once the
+   * freeze its last warning predicted has come (the modelled jitterbuffer
+   * restarted, or the predicted time passed) and another is predicted at
+   * least this far ahead, at least this long after the last warning.
+   * 0: never for a freeze predicted again.
    */
   g_object_class_install_property (gobject_class, PROP_RENEW_AFTER,
       g_param_spec_uint64 ("renew-after", "Renew after",
-          "An arrival deficit starting again this long (ns) after the last one warns again "
-          "within the episode; 0: never", 0, 600 * GST_SECOND, m->detector.renew_after_ns,
+          "An arrival deficit starting again this long (ns) after the last one, or a new freeze "
+          "predicted this far ahead after the last one came, warns again within the episode; "
+          "0: never", 0, 600 * GST_SECOND, m->detector.renew_after_ns,
           RW_PLAYING));
 }
 

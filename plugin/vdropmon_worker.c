@@ -46,6 +46,7 @@ vdm_worker_refresh_clock_locked (GstVdropmon * self)
      * arrival statistics learned on the old time base does not compare */
     GST_DEBUG_OBJECT (self, "monitor time is now %" GST_PTR_FORMAT, clock);
     vdm_stream_monitor_time_base_changed (self->monitor);
+    self->round_clock_time = GST_CLOCK_TIME_NONE;       /* a time of the old clock */
   }
   gst_clear_object (&self->clock);
   if (clock) {
@@ -148,6 +149,9 @@ collect_round_locked (GstVdropmon * self, gboolean final, Round * r)
   vdm_now now;
 
   vdm_worker_refresh_clock_locked (self);
+  /* read before the drain: a round that starts at clock time T has seen
+   * every packet pushed before the clock reached T (schedule_bin_wait_locked) */
+  self->round_clock_time = self->clock ? gst_clock_get_time (self->clock) : GST_CLOCK_TIME_NONE;
   /* what the kernel holds unread first: a packet read after this look is
    * in a feed by the drain below (or was still in the kernel then) */
   vdm_arrivals_feed_backlog_locked (self, vdm_now_locked (self));
@@ -314,8 +318,13 @@ on_bin_due (GstClock * clock, GstClockTime time, GstClockID id, gpointer user_da
 /* Besides its CLOCK_MONOTONIC deadlines, the worker waits on the element's
  * clock for the next detector bin's end, so that a clock which does not
  * follow real time (a GstTestClock: crank it, and the round runs at the
- * bin's end) drives it too. Entered and left with the lock held; the clock
- * is called without it. */
+ * bin's end) drives it too. The end is the one after the round's start,
+ * not after the clock's time now: a bin that ended while the round ran is
+ * not skipped (the wait fires at once), and a wait past time T is
+ * registered only by a round that started at T or later, after it posted —
+ * what a test that moves a GstTestClock waits for (tests/common/
+ * worker_round.h). Entered and left with the lock held; the clock is
+ * called without it. */
 static void
 schedule_bin_wait_locked (GstVdropmon * self)
 {
@@ -325,8 +334,9 @@ schedule_bin_wait_locked (GstVdropmon * self)
   GstClockID old, id = NULL;
 
   if (clock && bin) {
-    GstClockTime now = gst_clock_get_time (clock);
-    target = vdm_time_add (now - now % bin, bin);
+    GstClockTime start = GST_CLOCK_TIME_IS_VALID (self->round_clock_time)
+        ? self->round_clock_time : gst_clock_get_time (clock);
+    target = vdm_time_add (start - start % bin, bin);
   }
   if (target == self->bin_wait_time && (!self->bin_wait
           || gst_clock_id_uses_clock (self->bin_wait, clock))) {
@@ -385,6 +395,7 @@ void
 vdm_worker_start (GstVdropmon * self)
 {
   self->bin_wait_time = GST_CLOCK_TIME_NONE;
+  self->round_clock_time = GST_CLOCK_TIME_NONE;
   self->worker = g_thread_new ("vdropmon", worker_main, self);
 }
 

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/sock_diag.h>
 #include <glib.h>
 #include <netinet/in.h>
@@ -486,6 +487,93 @@ test_capacity_beyond_255 (void)
   g_mutex_clear (&r.lock);
 }
 
+/* A loopback TCP connection: *server is the accepted end. */
+static void
+loopback_tcp_pair (int *client, int *server, struct sockaddr_in *client_addr,
+    struct sockaddr_in *server_addr)
+{
+  socklen_t len = sizeof (*server_addr);
+  int listener = socket (AF_INET, SOCK_STREAM, 0);
+
+  memset (server_addr, 0, sizeof (*server_addr));
+  server_addr->sin_family = AF_INET;
+  server_addr->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (listener, (struct sockaddr *) server_addr, len), ==, 0);
+  g_assert_cmpint (getsockname (listener, (struct sockaddr *) server_addr, &len), ==, 0);
+  g_assert_cmpint (listen (listener, 1), ==, 0);
+  *client = socket (AF_INET, SOCK_STREAM, 0);
+  g_assert_cmpint (connect (*client, (struct sockaddr *) server_addr, len), ==, 0);
+  *server = accept (listener, NULL, NULL);
+  g_assert_cmpint (*server, >=, 0);
+  len = sizeof (*client_addr);
+  g_assert_cmpint (getsockname (*client, (struct sockaddr *) client_addr, &len), ==, 0);
+  close (listener);
+}
+
+/* Issue 10: a TCP connection named by hand (the watch property: a flow, no
+ * socket, no cookie). Since 6.11 the kernel names the receiving socket of
+ * TCP's own drops, and a named socket nobody watched by cookie was never
+ * ours, so these drops went unreported. A socket filter that refuses every
+ * packet on the accepted end makes SOCKET_FILTER drops naming it; the
+ * flow, named by its full 5-tuple, must count them. */
+static void
+test_named_tcp_connection_counts_socket_drops (void)
+{
+  static const vdm_consumer consumer = { record_id };
+  struct sock_filter drop_all[] = { BPF_STMT (BPF_RET | BPF_K, 0) };
+  struct sock_fprog prog = { .len = 1, .filter = drop_all };
+  id_recorder r = { 0 };
+  vdm_source *source = open_or_skip ();
+  vdm_subscription *sub;
+  vdm_watch_spec spec = { .fd = -1 };
+  struct sockaddr_in client_addr, server_addr;
+  vdm_counters *counters = g_new0 (vdm_counters, 1);
+  int client, server, id, i;
+  uint64_t kernel = 0;
+
+  if (!source) {
+    g_free (counters);
+    return;
+  }
+  g_mutex_init (&r.lock);
+  r.ids = g_array_new (FALSE, TRUE, sizeof (uint32_t));
+  r.cookies = g_array_new (FALSE, TRUE, sizeof (uint64_t));
+  loopback_tcp_pair (&client, &server, &client_addr, &server_addr);
+  /* Packets go to the server end: local = server, remote = client. */
+  spec.flow.family = AF_INET;
+  spec.flow.protocol = IPPROTO_TCP;
+  spec.flow.local_port = ntohs (server_addr.sin_port);
+  spec.flow.remote_port = ntohs (client_addr.sin_port);
+  memcpy (spec.flow.local_addr, &server_addr.sin_addr, 4);
+  memcpy (spec.flow.remote_addr, &client_addr.sin_addr, 4);
+  sub = vdm_source_subscribe (source, &consumer, &r);
+  id = vdm_source_watch (source, sub, &spec);
+  g_assert_cmpint (id, >, 0);
+  g_assert_cmpint (setsockopt (server, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof (prog)), ==, 0);
+  for (i = 0; i < 3; i++)
+    g_assert_cmpint (send (client, "0123456789", 10, MSG_DONTWAIT), ==, 10);
+  for (i = 0; i < 50 && kernel == 0; i++) {
+    g_usleep (20 * 1000);
+    kernel = socket_drops (server);
+  }
+  g_usleep (50 * 1000);
+  g_assert_cmpint (vdm_source_counters (source, (uint32_t) id, counters), ==, 0);
+  kernel = socket_drops (server);
+  g_test_message ("the server end dropped %llu packets (socket counter); the named flow counted "
+      "%llu, %u events", (unsigned long long) kernel, (unsigned long long) counters->total,
+      r.ids->len);
+  g_assert_cmpuint (kernel, >, 0);
+  g_assert_cmpuint (counters->total, >, 0);
+  vdm_source_unsubscribe (source, sub);
+  vdm_source_unref (source);
+  close (client);
+  close (server);
+  g_free (counters);
+  g_array_unref (r.ids);
+  g_array_unref (r.cookies);
+  g_mutex_clear (&r.lock);
+}
+
 static int
 host_print (enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -523,5 +611,7 @@ main (int argc, char **argv)
   g_test_add_func ("/embedded-source/unwatch-delivers-queued-events",
       test_unwatch_delivers_queued_events);
   g_test_add_func ("/embedded-source/capacity-beyond-255", test_capacity_beyond_255);
+  g_test_add_func ("/embedded-source/named-tcp-connection-counts-socket-drops",
+      test_named_tcp_connection_counts_socket_drops);
   return g_test_run ();
 }

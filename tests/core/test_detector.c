@@ -535,6 +535,56 @@ test_episode_flapping_not_renewed (void)
 }
 
 static void
+long_deficit_signals (vdm_detector *d, uint64_t t, gpointer data)
+{
+  (void) data;
+  if (t == 400)                 /* no episode yet: nothing to renew */
+    vdm_detector_deficit_renewed (d, t * MS, VDM_CAUSE_NETWORK);
+  if (t == 1000)
+    vdm_detector_arrival_deficit (d, t * MS, true, VDM_CAUSE_NETWORK);
+  if (t == 1300 || t == 1600 || t == 1700 || t == 2000 || t == 3000)
+    vdm_detector_deficit_renewed (d, t * MS, VDM_CAUSE_NETWORK);
+  if (t == 2500)
+    vdm_detector_arrival_deficit (d, t * MS, false, VDM_CAUSE_NETWORK);
+}
+
+/* A deficit that never ends (a long congestion) with a new freeze
+ * predicted inside it: the deficit starts at 1.0 s (warned at 1.0 s). A
+ * renewal at 1.3 s is 300 ms after that warning (< renew_after 500 ms):
+ * forgotten. At 1.6 s: warned again, network, lower-bitrate. 1.7 s and
+ * 2.0 s are under 500 ms after that one: nothing. The deficit ends at
+ * 2.5 s, so 3.0 s renews nothing (a deficit that starts again goes through
+ * vdm_detector_arrival_deficit); quiet from bin 25 on, clear at 3.5 s.
+ * The call at 0.4 s, outside any episode, starts none. */
+static void
+test_episode_renewed_long_deficit (void)
+{
+  vdm_detector_config config;
+  vdm_detector *d = vdm_detector_new (NULL);
+  GArray *events = new_events ();
+
+  run_ticks (d, 0, 5000, long_deficit_signals, NULL, events);
+  g_assert_cmpuint (events->len, ==, 3);
+  assert_warning (event_at (events, 0), 1000, VDM_LEVEL_WARNING, VDM_CAUSE_NETWORK,
+      VDM_ACTION_LOWER_BITRATE);
+  assert_warning (event_at (events, 1), 1600, VDM_LEVEL_WARNING, VDM_CAUSE_NETWORK,
+      VDM_ACTION_LOWER_BITRATE);
+  assert_clear (event_at (events, 2), 3500, VDM_CAUSE_NETWORK, 1000, 0);
+  vdm_detector_free (d);
+
+  /* renew_after 0: never twice */
+  g_array_set_size (events, 0);
+  vdm_detector_config_init (&config);
+  config.renew_after_ns = 0;
+  d = vdm_detector_new (&config);
+  run_ticks (d, 0, 5000, long_deficit_signals, NULL, events);
+  g_assert_cmpuint (events->len, ==, 2);
+  g_assert_cmpint (event_at (events, 1)->type, ==, VDM_DETECTOR_CLEAR);
+  g_array_free (events, TRUE);
+  vdm_detector_free (d);
+}
+
+static void
 host_then_network_signals (vdm_detector *d, uint64_t t, gpointer data)
 {
   (void) data;
@@ -1186,6 +1236,7 @@ main (int argc, char **argv)
   g_test_add_func ("/detector/names", test_names);
   g_test_add_func ("/detector/episode-renewed-deficit", test_episode_renewed_deficit);
   g_test_add_func ("/detector/episode-flapping-not-renewed", test_episode_flapping_not_renewed);
+  g_test_add_func ("/detector/episode-renewed-long-deficit", test_episode_renewed_long_deficit);
   g_test_add_func ("/detector/episode-new-cause", test_episode_new_cause);
   g_test_add_func ("/detector/cause-of-reason", test_cause_of_reason);
   return g_test_run ();

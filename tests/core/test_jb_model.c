@@ -159,6 +159,47 @@ test_discontinuities (void)
   g_assert_cmpuint (vdm_jb_model_time_to_freeze (&m, VDM_TIME_NONE, VDM_TIME_NONE), ==, VDM_TIME_NONE);
 }
 
+/* After a restart the next one is predicted at once: 10 s steady, then
+ * the delay grows by 0.2 s per s of wall time (0.25 per s of media). Right
+ * after the first restart the deficit is 0 and its growth starts at the
+ * delay's (the skew of a new timeline stays at its first delay while the
+ * window fills): the next freeze is (1 s / 0.2) + 1 s = ~6 s away; the
+ * model itself restarts again and the prediction is within 25 % of that
+ * restart + 1 s. Before, the growth was learnt again from 0 (no
+ * prediction at the restart). */
+static void
+test_restart_keeps_the_growth (void)
+{
+  vdm_jb_model m;
+  uint64_t first = VDM_TIME_NONE, second = VDM_TIME_NONE, predicted = VDM_TIME_NONE;
+
+  vdm_jb_model_init (&m);
+  for (guint i = 0; i < 30 * 40 && second == VDM_TIME_NONE; i++) {
+    uint64_t media = i * FRAME_NS;
+    uint64_t extra = media > 10 * VDM_SECOND ? (media - 10 * VDM_SECOND) / 4 : 0;
+    uint64_t t = T0 + media + extra;
+
+    vdm_jb_model_observe (&m, t, media, 2 * VDM_SECOND);
+    if (m.restarts == 1 && first == VDM_TIME_NONE) {
+      first = t;
+      g_assert_cmpint (vdm_jb_model_deficit (&m), ==, 0);
+      predicted = vdm_jb_model_time_to_freeze (&m, 2 * VDM_SECOND, 2 * VDM_SECOND);
+      g_assert_cmpuint (predicted, !=, VDM_TIME_NONE);
+    }
+    if (m.restarts == 2)
+      second = t;
+  }
+  g_assert_cmpuint (second, !=, VDM_TIME_NONE);
+  {
+    double to_freeze = (double) (second + VDM_SECOND - first);
+
+    g_test_message ("predicted %.2f s, the next freeze came %.2f s after the restart",
+        predicted / 1e9, to_freeze / 1e9);
+    g_assert_cmpfloat (predicted, >=, 0.75 * to_freeze);
+    g_assert_cmpfloat (predicted, <=, 1.25 * to_freeze);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -169,5 +210,6 @@ main (int argc, char **argv)
   g_test_add_func ("/jb_model/ramp-2000ms", test_ramp_restarts_at_one_second);
   g_test_add_func ("/jb_model/ramp-200ms", test_ramp_small_buffer);
   g_test_add_func ("/jb_model/discontinuities", test_discontinuities);
+  g_test_add_func ("/jb_model/restart-keeps-the-growth", test_restart_keeps_the_growth);
   return g_test_run ();
 }

@@ -47,6 +47,37 @@ test_slow_path_eats_the_buffer (void)
   g_assert_cmpuint (vdm_runway_time_to_empty (&r, 500 * MS), ==, 0);
 }
 
+/* The slow path of test_slow_path_eats_the_buffer, 1 s of lag, and the
+ * player starts its timeline over there (vdm_runway_rebase): the lag is 0,
+ * its growth (0.2) stays, so the 2 s buffer empties in ~10 s, not 5 s;
+ * 2.5 s later (50 frames of 50 ms) the lag is back at ~0.5 s. Without the
+ * rebase it would be ~1.5 s. */
+static void
+test_rebase_keeps_growth (void)
+{
+  vdm_runway r;
+  guint i;
+  guint64 t, eta;
+
+  vdm_runway_init (&r);
+  vdm_runway_rebase (&r);               /* not started: nothing to do */
+  g_assert_false (r.started);
+  for (i = 0; i < 100; i++)
+    vdm_runway_observe (&r, 50 * VDM_SECOND + i * FRAME, i * FRAME);
+  t = 50 * VDM_SECOND + 100 * FRAME;
+  for (i = 100; i < 200; i++, t += 50 * MS)
+    vdm_runway_observe (&r, t, i * FRAME);
+  vdm_runway_rebase (&r);
+  g_assert_cmpint (vdm_runway_lag (&r), ==, 0);
+  eta = vdm_runway_time_to_empty (&r, 2 * VDM_SECOND);
+  g_assert_cmpuint (eta, >=, 8 * VDM_SECOND);
+  g_assert_cmpuint (eta, <=, 12 * VDM_SECOND);
+  for (i = 200; i < 250; i++, t += 50 * MS)
+    vdm_runway_observe (&r, t, i * FRAME);
+  g_assert_cmpint (vdm_runway_lag (&r), >=, (gint64) (450 * MS));
+  g_assert_cmpint (vdm_runway_lag (&r), <=, (gint64) (550 * MS));
+}
+
 /* Arriving early (a burst after a stall) is not lag; nor is a big
  * discontinuity (a new stream): it restarts. */
 static void
@@ -141,6 +172,7 @@ main (int argc, char **argv)
   g_test_add_func ("/runway/steady-stream", test_steady_stream);
   g_test_add_func ("/runway/slow-path-eats-the-buffer", test_slow_path_eats_the_buffer);
   g_test_add_func ("/runway/early-and-discontinuity", test_early_and_discontinuity);
+  g_test_add_func ("/runway/rebase-keeps-growth", test_rebase_keeps_growth);
   g_test_add_func ("/runway/one-off-delay-stops-growing", test_one_off_delay_stops_growing);
   g_test_add_func ("/runway/clock-rate-1-timestamp-jumps", test_clock_rate_1_timestamp_jumps);
   g_test_add_func ("/runway/extreme-offsets", test_extreme_offsets);

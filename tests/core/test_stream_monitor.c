@@ -8,7 +8,10 @@
  * a 30 fps H.264 stream at 90 kHz with one packet per frame every 33 ms.
  */
 #include <glib.h>
+#include <math.h>
 #include <string.h>
+
+#include "jb_model.h"
 
 #include "stream_monitor.h"
 
@@ -492,6 +495,83 @@ test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* Issue 12 part 5: one long congestion, several freezes. Over RTP with a
+ * 2 s jitterbuffer the delay grows by 0.2 s per s from 15 s on and never
+ * stops growing. The jitterbuffer restarts its timeline at 1 s of deficit
+ * (20.917 s): the frames it had stamped play for 1 s more, then the screen
+ * holds the last one for 1 s (the restart's jump), until 22.917 s; the
+ * deficit starts over on the new timeline: the next restart at 26.792 s,
+ * the next at 32.667 s. The arrival deficit never ends (the queue keeps
+ * building), so the old rule (a deficit that starts again) never repeated
+ * the warning: one warning (15.916 s) for three freezes, the second 12 s
+ * after it. Now warned again (network, lower-bitrate) at the first round
+ * after each freeze is over (restart + 2 s): 22.999 s, 28.916 s and
+ * 34.833 s, each with a stall-eta within 25 % of the next freeze
+ * (restart + 1 s). The restarts are where jb_model.c, run on the same
+ * arrivals, puts them. */
+static void
+test_long_congestion_warns_each_freeze (void)
+{
+  static const uint64_t expected_ms[] = { 15916, 22999, 28916, 34833 };
+  vdm_stream_monitor *mon = new_monitor ();
+  const uint64_t frame_ns = 33333333, ramp_at = 15 * VDM_SECOND;
+  uint64_t warned[8], eta[8], restart[8];
+  unsigned n_warned = 0, n_restarts = 0;
+  vdm_jb_model jb;
+  vdm_alert a[4];
+  char cause[32];
+
+  vdm_jb_model_init (&jb);
+  vdm_stream_monitor_set_latency (mon, 2 * VDM_SECOND);
+  vdm_stream_monitor_set_buffer_latency (mon, 2 * VDM_SECOND);
+  for (unsigned n = 0; n < 30 * 31; n++) {
+    uint64_t media = n * frame_ns;
+    uint64_t t = media + (media > ramp_at ? (media - ramp_at) / 4 : 0);
+    vdm_now now = { t, t };
+    packet p;
+
+    vdm_jb_model_observe (&jb, t, media + VDM_SECOND, 2 * VDM_SECOND);
+    if (jb.restarts > n_restarts && n_restarts < 8)
+      restart[n_restarts++] = t;
+    make_packet (&p, (uint16_t) n, n * FRAME_TICKS, n % 30 == 0);
+    vdm_stream_monitor_rtp_arrived (mon, &p.rtp, 1200, now);
+    vdm_stream_monitor_tick (mon, now, false);
+    for (unsigned i = 0, k = vdm_stream_monitor_take_alerts (mon, a, 4); i < k; i++) {
+      if (a[i].event.type != VDM_DETECTOR_WARNING || n_warned == 8)
+        continue;
+      g_assert_cmpint (a[i].event.action, ==, VDM_ACTION_LOWER_BITRATE);
+      g_assert_cmpstr (vdm_causes_format (a[i].event.causes, cause, sizeof cause), ==,
+          "network");
+      warned[n_warned] = a[i].event.time_ns;
+      eta[n_warned++] = a[i].stall_eta_ns;
+    }
+  }
+  for (unsigned i = 0; i < n_warned; i++)
+    g_test_message ("warning %u at %.3f s, stall-eta %.3f s", i, warned[i] / 1e9, eta[i] / 1e9);
+  for (unsigned i = 0; i < n_restarts; i++)
+    g_test_message ("restart %u at %.3f s", i, restart[i] / 1e9);
+  g_assert_cmpuint (n_restarts, ==, 3);
+  g_assert_cmpuint (n_warned, ==, G_N_ELEMENTS (expected_ms));
+  for (unsigned i = 0; i < n_warned; i++) {
+    g_assert_cmpuint (warned[i] / VDM_MSECOND, ==, expected_ms[i]);
+    g_assert_cmpuint (eta[i], !=, VDM_TIME_NONE);
+    /* each renewal once the restart's freeze is over, within a few frames (this model and the
+     * monitor's see the media clock a little apart) */
+    if (i > 0) {
+      g_assert_cmpuint (warned[i], >=, restart[i - 1] + 2 * VDM_SECOND);
+      g_assert_cmpuint (warned[i], <, restart[i - 1] + 2 * VDM_SECOND + 200 * MS);
+    }
+    /* ...predicting the next freeze (restart + 1 s) within 25 % */
+    if (i < n_restarts) {
+      double to_freeze = (double) (restart[i] + VDM_SECOND - warned[i]);
+
+      g_assert_cmpfloat (to_freeze, >, 0);
+      g_assert_cmpfloat (fabs ((double) eta[i] - to_freeze), <=, 0.25 * to_freeze);
+    }
+  }
+  vdm_stream_monitor_free (mon);
+}
+
 /* Issue 12 part 4: the reader stops reading (a slow consumer) while its
  * receive queue fills: the stall it sees is the host's, not the
  * network's (lower-resolution, not lower-bitrate). The same stall with
@@ -836,6 +916,8 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/timestamp-jumps", test_timestamp_jumps_are_not_lag);
   g_test_add_func ("/stream_monitor/reader-stall-with-full-queue-is-host",
       test_reader_stall_with_full_queue_is_host);
+  g_test_add_func ("/stream_monitor/long-congestion-warns-each-freeze",
+      test_long_congestion_warns_each_freeze);
   g_test_add_func ("/stream_monitor/rtp-delay-ramp-jitterbuffer",
       test_rtp_delay_ramp_runway_is_the_jitterbuffers);
   g_test_add_func ("/stream_monitor/unseen-kernel-drops-keep-the-cause",

@@ -4,7 +4,7 @@
 
     daemon_tests.py NAME      NAME: pipeline | isolation | refusals | restart |
                                     slow-client | malformed | activation | full-table |
-                                    status-names
+                                    status-names | auto
 
 The daemon runs as root on a private socket; every client (gst-launch with
 the element, or the small C tools next to this file) runs as `nobody` with
@@ -175,15 +175,16 @@ class Receiver:
 
 
 class Pipeline:
-    """gst-launch-1.0 -m with vdropmon collector=daemon, as nobody; stopped with EOS."""
+    """gst-launch-1.0 -m with vdropmon collector=daemon (or `collector`), as nobody,
+    talking to the daemon's socket (or `socket`); stopped with EOS."""
 
-    def __init__(self, workdir, daemon, port, seconds):
+    def __init__(self, workdir, daemon, port, seconds, collector="daemon", socket=None):
         self.out = os.path.join(workdir, f"gst-{port}.out")
-        env = dict(ENV, VDROPMON_DAEMON_SOCKET=daemon.socket,
+        env = dict(ENV, VDROPMON_DAEMON_SOCKET=socket or daemon.socket,
                    GST_REGISTRY=os.path.join(workdir, "registry.bin"))
         cmd = ["timeout", "--preserve-status", "-s", "INT", str(seconds), "gst-launch-1.0", "-e", "-m",
                "udpsrc", "address=127.0.0.1", f"port={port}", "buffer-size=16384", f"caps={CAPS}",
-               "!", "vdropmon", "collector=daemon", "interval=200000000", "!", "fakesink"]
+               "!", "vdropmon", f"collector={collector}", "interval=200000000", "!", "fakesink"]
         with open(self.out, "w") as out:
             self.proc = subprocess.Popen(UNPRIVILEGED + ["env", *[f"{k}={v}" for k, v in env.items()
                                                                     if k.startswith(("GST_", "VDROPMON_"))]]
@@ -203,7 +204,7 @@ def parse_messages(text):
         fields = {}
         for k, v in re.findall(r"([a-z-]+)=\((?:string|uint|int|guint64|boolean|double)\)"
                                r"(\"(?:[^\"\\]|\\.)*\"|[^,;<]+)", m.group(2)):
-            fields[k] = v.strip('"')
+            fields[k] = re.sub(r"\\(.)", r"\1", v.strip('"'))   # gst's escapes
         seqs = re.search(r"rtp-seqs=\(uint\)< ([^>]*) >", m.group(2))
         fields["rtp-seqs"] = [int(s) for s in seqs.group(1).split(",")] if seqs else []
         msgs.append((m.group(1), fields))
@@ -445,6 +446,38 @@ def test_activation(work, daemon):
     check("the socket systemd passed" in daemon.log_text(), "the daemon says it was activated")
 
 
+def test_auto(work, daemon):
+    """collector=auto tries the daemon, then the embedded collector, and says which it got
+    and why the others were not used: with the daemon running, an unprivileged pipeline
+    gets the daemon (nothing skipped) and the kernel's drops; with no daemon at the
+    socket, it tried both in that order and says why each failed."""
+    port = PORT + 90
+    pipe = Pipeline(work, daemon, port, 6, collector="auto")
+    check(daemon.wait_watches(1) is not None, "the auto pipeline registered with the daemon")
+    send(port, 3000)
+    time.sleep(0.5)
+    kernel = udp_drops(port)
+    stats = stats_fields(pipe.finish())
+    last = stats[-1] if stats else {}
+    print(f"kernel {kernel}, last stats {last}")
+    check(last.get("collector") == "daemon", f"auto got the daemon: {last.get('collector')}")
+    check(last.get("collector-status") == "running", "collector-status=running")
+    check(last.get("collector-skipped") == "", f"nothing skipped: {last.get('collector-skipped')!r}")
+    check(kernel and last.get("kernel-drops") == str(kernel), "kernel-drops = kernel")
+
+    nowhere = os.path.join(work, "no-daemon.sock")
+    stats = stats_fields(Pipeline(work, daemon, port + 1, 3, collector="auto",
+                                  socket=nowhere).finish())
+    last = stats[-1] if stats else {}
+    print(f"without a daemon: {last}")
+    status, skipped = last.get("collector-status", ""), last.get("collector-skipped", "")
+    check(last.get("collector") == "none", f"no source for nobody: {last.get('collector')}")
+    check(status.startswith("unavailable: daemon: ") and "; embedded: " in status,
+          f"the status names both, daemon first: {status!r}")
+    check(skipped.startswith("daemon: ") and "; embedded: " in skipped,
+          f"collector-skipped says why each was not used, in order: {skipped!r}")
+
+
 TESTS = {
     "pipeline": test_pipeline,
     "isolation": test_isolation,
@@ -455,6 +488,7 @@ TESTS = {
     "activation": test_activation,
     "full-table": test_full_table,
     "status-names": test_status_names,
+    "auto": test_auto,
 }
 
 DAEMON_OPTIONS = {"full-table": ["--max-sockets", "4"]}

@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "fake_harness.h"
+#include "structure_fields.h"
+#include "worker_round.h"
 
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 /* with parameter sets, so that rtph264depay can set its caps at once */
@@ -78,21 +80,6 @@ next_message (VdmFakeHarness * f, const gchar * name)
   return vdm_fake_harness_next_message (f, name, MESSAGE_TIMEOUT);
 }
 
-static guint64
-u64 (const GstStructure * s, const gchar * field)
-{
-  guint64 v = 0;
-  fail_unless (gst_structure_get_uint64 (s, field, &v), "no %s in %" GST_PTR_FORMAT, field, s);
-  return v;
-}
-
-static void
-assert_str (const GstStructure * s, const gchar * field, const gchar * expected)
-{
-  const gchar *v = gst_structure_get_string (s, field);
-  fail_unless (v != NULL, "no %s in %" GST_PTR_FORMAT, field, s);
-  assert_equals_string (v, expected);
-}
 
 /* Frames 0..4 pass (frame 2 a keyframe, pts n * 40 ms); the kernel drops
  * the keyframe's second packet: one vdropmon-drop for it, placed on frame
@@ -110,13 +97,13 @@ check_kernel_drop_placed (VdmFakeHarness * f)
   inject (f, wire, sizeof (wire), 1);
   s = next_message (f, "vdropmon-drop");
   fail_unless (s != NULL, "no vdropmon-drop for the injected drop");
-  assert_str (s, "source", "kernel-udp");
-  assert_str (s, "reason", "SOCKET_RCVBUFF");
-  assert_str (s, "attribution", "socket");
-  assert_str (s, "flow", WATCH_FLOW);
+  vdm_assert_str (s, "source", "kernel-udp");
+  vdm_assert_str (s, "reason", "SOCKET_RCVBUFF");
+  vdm_assert_str (s, "attribution", "socket");
+  vdm_assert_str (s, "flow", WATCH_FLOW);
   fail_unless_equals_int (g_value_get_uint (gst_structure_get_value (s, "count")), 1);
   fail_unless_equals_int (g_value_get_int (gst_structure_get_value (s, "rtp-seq-first")), 150);
-  fail_unless_equals_uint64 (u64 (s, "pts"), 80 * GST_MSECOND);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts"), 80 * GST_MSECOND);
   fail_unless (g_value_get_boolean (gst_structure_get_value (s, "keyframe")));
   gst_structure_free (s);
 }
@@ -159,7 +146,9 @@ GST_END_TEST;
  * clock, and an event is stamped with the end of the bin that decided it,
  * whenever the worker's round comes. The clock moves a bin at a time; the
  * drops come 95 ms into their bin, so that however late the fake source
- * delivers them (their age is taken off the clock) they stay in it. */
+ * delivers them (their age is taken off the clock) they stay in it, and
+ * the worker has a round at every bin end: by 6 s both messages are on the
+ * bus. */
 GST_START_TEST (test_kernel_drops_warn_and_clear)
 {
   VdmFakeHarness f;
@@ -172,17 +161,18 @@ GST_START_TEST (test_kernel_drops_warn_and_clear)
     fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
     if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
       inject (&f, NULL, 0, 10);
+    vdm_worker_round_at (f.h, t + 100 * GST_MSECOND);
   }
-  w = next_message (&f, "vdropmon-warning");
+  w = vdm_fake_harness_next_message (&f, "vdropmon-warning", 0);
   fail_unless (w != NULL, "no warning");
-  fail_unless_equals_uint64 (u64 (w, "detect-time"), 2200 * GST_MSECOND);
-  assert_str (w, "level", "critical");
-  assert_str (w, "cause", "host");
-  assert_str (w, "reasons", "SOCKET_RCVBUFF");
-  c = next_message (&f, "vdropmon-clear");
+  fail_unless_equals_uint64 (vdm_get_u64 (w, "detect-time"), 2200 * GST_MSECOND);
+  vdm_assert_str (w, "level", "critical");
+  vdm_assert_str (w, "cause", "host");
+  vdm_assert_str (w, "reasons", "SOCKET_RCVBUFF");
+  c = vdm_fake_harness_next_message (&f, "vdropmon-clear", 0);
   fail_unless (c != NULL, "no clear");
-  fail_unless_equals_uint64 (u64 (c, "detect-time"), 5 * GST_SECOND);
-  fail_unless_equals_uint64 (u64 (c, "drops"), 100);
+  fail_unless_equals_uint64 (vdm_get_u64 (c, "detect-time"), 5 * GST_SECOND);
+  fail_unless_equals_uint64 (vdm_get_u64 (c, "drops"), 100);
   gst_structure_free (w);
   gst_structure_free (c);
   vdm_fake_harness_stop (&f);
@@ -204,11 +194,11 @@ GST_START_TEST (test_stats_from_fake_source)
   vdm_fake_source_set_reason_name (f.fake, REASON_RCVBUFF, "SOCKET_RCVBUFF");
   fail_unless_equals_int (vdm_fake_source_set_counters (f.fake, f.watch_id, &counters), 0);
   g_object_get (f.mon, "stats", &stats, NULL);
-  assert_str (stats, "collector", "fake");
-  assert_str (stats, "collector-status", "running");
-  fail_unless_equals_uint64 (u64 (stats, "kernel-drops"), 7);
+  vdm_assert_str (stats, "collector", "fake");
+  vdm_assert_str (stats, "collector-status", "running");
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "kernel-drops"), 7);
   fail_unless (gst_structure_get (stats, "reasons", GST_TYPE_STRUCTURE, &reasons, NULL));
-  fail_unless_equals_uint64 (u64 (reasons, "SOCKET_RCVBUFF"), 7);
+  fail_unless_equals_uint64 (vdm_get_u64 (reasons, "SOCKET_RCVBUFF"), 7);
   gst_structure_free (reasons);
   gst_structure_free (stats);
   vdm_fake_harness_stop (&f);
@@ -273,9 +263,9 @@ GST_START_TEST (test_lost_events_still_reach_the_detector)
     gst_message_unref (msg);
   }
   fail_unless (w != NULL, "no warning");
-  assert_str (w, "cause", "host");
-  assert_str (w, "action", "lower-resolution");
-  assert_str (w, "reasons", "SOCKET_RCVBUFF");
+  vdm_assert_str (w, "cause", "host");
+  vdm_assert_str (w, "action", "lower-resolution");
+  vdm_assert_str (w, "reasons", "SOCKET_RCVBUFF");
   gst_structure_free (w);
   fail_unless_equals_uint64 (gap_drops, 0);
   fail_unless_equals_uint64 (kernel_drops, 100);
@@ -487,12 +477,12 @@ GST_START_TEST (test_released_watch_keeps_flow_and_count)
     vdm_fake_watch watches[4];
     fail_unless_equals_int (vdm_fake_source_list_watches (fake, watches, 4), 0);
   }
-  assert_str (s, "flow", expected);
-  assert_str (s, "source", "kernel-udp");
+  vdm_assert_str (s, "flow", expected);
+  vdm_assert_str (s, "source", "kernel-udp");
   fail_unless_equals_int (g_value_get_uint (gst_structure_get_value (s, "count")), 1);
   gst_structure_free (s);
   g_object_get (mon, "stats", &stats, NULL);
-  fail_unless_equals_uint64 (u64 (stats, "kernel-drops"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "kernel-drops"), 1);
   gst_structure_free (stats);
 
   gst_element_set_state (pipeline, GST_STATE_NULL);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "fake_harness.h"
+#include "worker_round.h"
 
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 #define WATCH "udp:127.0.0.1:5004"
@@ -50,6 +51,22 @@ typedef struct
   gchar level[16], action[32];
 } Outcome;
 
+/* The timeline of test_fake_source.c: 10 drops 95 ms into each 100 ms
+ * bin from 2.0 s to 3.0 s, then quiet until 8 s, with a worker round at
+ * every bin end: by the end, everything it has to say is on the bus. */
+static void
+run_timeline (VdmFakeHarness * f)
+{
+  GstClockTime t;
+
+  for (t = 0; t < 8 * GST_SECOND; t += 100 * GST_MSECOND) {
+    fail_unless (gst_harness_set_time (f->h, t + 95 * GST_MSECOND));
+    if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
+      inject (f, 10);
+    vdm_worker_round_at (f->h, t + 100 * GST_MSECOND);
+  }
+}
+
 /* Starts PLAYING with the defaults, then sets name=value, then runs the
  * timeline and reports the first warning and clear. */
 static Outcome
@@ -58,7 +75,6 @@ timeline_with (const gchar * name, const gchar * value)
   VdmFakeHarness f;
   Outcome out = { 0 };
   GstStructure *s;
-  GstClockTime t;
   GValue v = G_VALUE_INIT;
   GParamSpec *spec;
 
@@ -69,12 +85,8 @@ timeline_with (const gchar * name, const gchar * value)
   fail_unless (gst_value_deserialize (&v, value));
   g_object_set_property (G_OBJECT (f.mon), name, &v);
   g_value_unset (&v);
-  for (t = 0; t < 8 * GST_SECOND; t += 100 * GST_MSECOND) {
-    fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
-    if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
-      inject (&f, 10);
-  }
-  s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
+  run_timeline (&f);
+  s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 0);
   vdm_fake_harness_stop (&f);
   if (s) {
     out.warned = TRUE;
@@ -94,16 +106,11 @@ timeline_clear_with (const gchar * name, const gchar * value)
   VdmFakeHarness f;
   Outcome out = { 0 };
   GstStructure *s;
-  GstClockTime t;
 
   fixture_start (&f, "post-messages=false");
   g_object_set (f.mon, name, (guint) atoi (value), NULL);
-  for (t = 0; t < 8 * GST_SECOND; t += 100 * GST_MSECOND) {
-    fail_unless (gst_harness_set_time (f.h, t + 95 * GST_MSECOND));
-    if (t >= 2 * GST_SECOND && t < 3 * GST_SECOND)
-      inject (&f, 10);
-  }
-  s = vdm_fake_harness_next_message (&f, "vdropmon-clear", 5 * GST_SECOND);
+  run_timeline (&f);
+  s = vdm_fake_harness_next_message (&f, "vdropmon-clear", 0);
   if (s) {
     out.cleared = TRUE;
     gst_structure_get_uint64 (s, "detect-time", &out.clear_time);
@@ -260,17 +267,15 @@ GST_START_TEST (test_queue_fill_threshold)
   GstClockTime t = 0;
 
   fixture_start (&f, "post-messages=false");
-  for (guint i = 0; i < 5; i++, t += 100 * GST_MSECOND) {
+  for (guint i = 0; i < 5; i++) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 450);
-    fail_unless (gst_harness_set_time (f.h, t));
-    g_usleep (30 * 1000);
+    vdm_worker_round_at (f.h, t += 100 * GST_MSECOND);
   }
-  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 0)) != NULL);
   g_object_set (f.mon, "queue-fill-threshold", 0.4, NULL);
-  for (guint i = 0; i < 10; i++, t += 100 * GST_MSECOND) {
+  for (guint i = 0; i < 10; i++) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 450);
-    fail_unless (gst_harness_set_time (f.h, t));
-    g_usleep (30 * 1000);
+    vdm_worker_round_at (f.h, t += 100 * GST_MSECOND);
   }
   s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
   fail_unless (s != NULL, "no warning at fill 0.45 over a threshold of 0.4");
@@ -292,17 +297,15 @@ GST_START_TEST (test_queue_fill_warning)
   GstClockTime t = 0;
 
   fixture_start (&f, "post-messages=false queue-fill-warning=0.7");
-  for (guint i = 0; i < 5; i++, t += 100 * GST_MSECOND) {
+  for (guint i = 0; i < 5; i++) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
-    fail_unless (gst_harness_set_time (f.h, t));
-    g_usleep (30 * 1000);
+    vdm_worker_round_at (f.h, t += 100 * GST_MSECOND);
   }
-  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 300 * GST_MSECOND)) != NULL);
+  fail_if ((s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 0)) != NULL);
   g_object_set (f.mon, "queue-fill-warning", 0.5, NULL);
-  for (guint i = 0; i < 10; i++, t += 100 * GST_MSECOND) {
+  for (guint i = 0; i < 10; i++) {
     vdm_fake_source_set_queue_peak (f.fake, f.watch_id, 600);
-    fail_unless (gst_harness_set_time (f.h, t));
-    g_usleep (30 * 1000);
+    vdm_worker_round_at (f.h, t += 100 * GST_MSECOND);
   }
   s = vdm_fake_harness_next_message (&f, "vdropmon-warning", 2 * GST_SECOND);
   fail_unless (s != NULL, "no warning at fill 0.6, 0.6 over queue-fill-warning 0.5");

@@ -33,6 +33,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "structure_fields.h"
+
 #define H264_CAPS "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 #define H264_CAPS_NO_RATE "application/x-rtp,media=video,encoding-name=H264,payload=96"
 #define SSRC 0x11223344u
@@ -283,56 +285,6 @@ get_stats (GstHarness * h)
   return s;
 }
 
-static guint64
-get_u64 (const GstStructure * s, const gchar * field)
-{
-  guint64 v = 0;
-
-  fail_unless (gst_structure_get_uint64 (s, field, &v), "no guint64 %s in %s",
-      field, gst_structure_to_string (s));
-  return v;
-}
-
-static guint
-get_uint (const GstStructure * s, const gchar * field)
-{
-  guint v = 0;
-
-  fail_unless (gst_structure_get_uint (s, field, &v), "no guint %s in %s", field,
-      gst_structure_to_string (s));
-  return v;
-}
-
-static gint
-get_int (const GstStructure * s, const gchar * field)
-{
-  gint v = 0;
-
-  fail_unless (gst_structure_get_int (s, field, &v), "no gint %s in %s", field,
-      gst_structure_to_string (s));
-  return v;
-}
-
-static gboolean
-get_bool (const GstStructure * s, const gchar * field)
-{
-  gboolean v = FALSE;
-
-  fail_unless (gst_structure_get_boolean (s, field, &v), "no boolean %s in %s",
-      field, gst_structure_to_string (s));
-  return v;
-}
-
-static const gchar *
-get_str (const GstStructure * s, const gchar * field)
-{
-  const gchar *v = gst_structure_get_string (s, field);
-
-  fail_unless (v != NULL, "no string %s in %s", field,
-      gst_structure_to_string (s));
-  return v;
-}
-
 typedef struct
 {
   const gchar *name;
@@ -414,7 +366,7 @@ assert_stats_fields (const GstStructure * s, const gchar * name)
   fail_unless (gst_structure_get_double (s, "queue-fill-peak", &peak));
   fail_unless (peak == -1.0 || (peak >= 0.0 && peak <= 1.1), "queue-fill-peak %f", peak);
   fail_unless (g_strv_contains ((const gchar *[]) {"normal", "warning", "critical", NULL},
-          get_str (s, "detector-state")));
+          vdm_get_str (s, "detector-state")));
 }
 
 static guint
@@ -442,7 +394,7 @@ collect_drops (GstBus * bus, guint64 expected, GstClockTime timeout)
   while (total < expected
       && (s = wait_element_message (bus, "vdropmon-drop", time_left (deadline)))) {
     assert_drop_fields (s);
-    total += get_uint (s, "count");
+    total += vdm_get_uint (s, "count");
     g_ptr_array_add (drops, s);
   }
   while ((s = wait_element_message (bus, "vdropmon-drop", QUIET_PERIOD)))
@@ -457,7 +409,7 @@ sum_counts (GPtrArray * drops)
   guint i;
 
   for (i = 0; i < drops->len; i++)
-    total += get_uint (g_ptr_array_index (drops, i), "count");
+    total += vdm_get_uint (g_ptr_array_index (drops, i), "count");
   return total;
 }
 
@@ -468,7 +420,7 @@ assert_drop_messages_stat (GstHarness * h, guint64 expected)
 {
   GstStructure *stats = get_stats (h);
 
-  fail_unless_equals_uint64 (get_u64 (stats, "drop-messages"), expected);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "drop-messages"), expected);
   gst_structure_free (stats);
 }
 
@@ -523,9 +475,9 @@ GST_START_TEST (test_passthrough_any_caps)
     assert_untouched_passthrough (h, rtp_packet (SSRC, 10 + 5 * i, 0, GST_CLOCK_TIME_NONE));
 
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "buffers"), 10);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-packets"), 0);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), 0);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "buffers"), 10);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-packets"), 0);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), 0);
   gst_structure_free (stats);
   expect_no_element_message (bus, "vdropmon-drop", QUIET_PERIOD, "unexpected message");
 
@@ -551,9 +503,9 @@ GST_START_TEST (test_passthrough_rtp)
   }
 
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "buffers"), 100);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-packets"), 100);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), 0);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "buffers"), 100);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-packets"), 100);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), 0);
   gst_structure_free (stats);
   expect_no_element_message (bus, "vdropmon-drop", QUIET_PERIOD, "unexpected message");
 
@@ -585,40 +537,40 @@ check_single_gap (const gchar * caps)
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL, "no vdropmon-drop for an RTP sequence gap");
   assert_drop_fields (s);
-  assert_equals_string (get_str (s, "source"), "rtp-gap");
-  assert_equals_string (get_str (s, "reason"), "RTP_SEQ_GAP");
-  fail_unless_equals_int (get_uint (s, "reason-code"), 0);
-  fail_unless_equals_int (get_uint (s, "count"), 2);
-  fail_unless_equals_int (get_int (s, "rtp-seq-first"), 103);
-  fail_unless_equals_int (get_int (s, "rtp-seq-last"), 104);
+  assert_equals_string (vdm_get_str (s, "source"), "rtp-gap");
+  assert_equals_string (vdm_get_str (s, "reason"), "RTP_SEQ_GAP");
+  fail_unless_equals_int (vdm_get_uint (s, "reason-code"), 0);
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 2);
+  fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), 103);
+  fail_unless_equals_int (vdm_get_int (s, "rtp-seq-last"), 104);
   fail_unless_equals_int (n_seqs (s), 2);
   fail_unless_equals_int (seq_at (s, 0), 103);
   fail_unless_equals_int (seq_at (s, 1), 104);
-  fail_unless (!get_bool (s, "rtp-seqs-truncated"));
-  fail_unless_equals_int (get_uint (s, "ssrc"), SSRC);
-  fail_unless_equals_int (get_int (s, "payload-type"), PT);
-  fail_unless (!get_bool (s, "keyframe"), "no keyframe was hit");
-  assert_equals_string (get_str (s, "attribution"), "userspace");
-  assert_equals_string (get_str (s, "flow"), "");
-  fail_unless_equals_uint64 (get_u64 (s, "events-lost"), 0);
+  fail_unless (!vdm_get_bool (s, "rtp-seqs-truncated"));
+  fail_unless_equals_int (vdm_get_uint (s, "ssrc"), SSRC);
+  fail_unless_equals_int (vdm_get_int (s, "payload-type"), PT);
+  fail_unless (!vdm_get_bool (s, "keyframe"), "no keyframe was hit");
+  assert_equals_string (vdm_get_str (s, "attribution"), "userspace");
+  assert_equals_string (vdm_get_str (s, "flow"), "");
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "events-lost"), 0);
   /* The gap is seen when 105 arrives: the frame of 105 is the damaged one. */
-  fail_unless_equals_int (get_uint (s, "frames"), 1);
-  fail_unless_equals_uint64 (get_u64 (s, "pts"), 105 * 33 * GST_MSECOND);
-  fail_unless_equals_uint64 (get_u64 (s, "pts-last"), 105 * 33 * GST_MSECOND);
+  fail_unless_equals_int (vdm_get_uint (s, "frames"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts"), 105 * 33 * GST_MSECOND);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts-last"), 105 * 33 * GST_MSECOND);
   /* CLOCK_MONOTONIC of the arrival that revealed the gap. */
-  fail_unless (get_u64 (s, "kernel-time") >= before && get_u64 (s, "kernel-time") <= after,
+  fail_unless (vdm_get_u64 (s, "kernel-time") >= before && vdm_get_u64 (s, "kernel-time") <= after,
       "kernel-time %" G_GUINT64_FORMAT " not in [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT "]",
-      get_u64 (s, "kernel-time"), before, after);
-  fail_unless (get_u64 (s, "kernel-time-last") >= get_u64 (s, "kernel-time"));
+      vdm_get_u64 (s, "kernel-time"), before, after);
+  fail_unless (vdm_get_u64 (s, "kernel-time-last") >= vdm_get_u64 (s, "kernel-time"));
   /* No pipeline clock in a bare harness: no running time. */
-  fail_unless_equals_uint64 (get_u64 (s, "running-time"), GST_CLOCK_TIME_NONE);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "running-time"), GST_CLOCK_TIME_NONE);
   gst_structure_free (s);
   expect_no_element_message (bus, "vdropmon-drop", QUIET_PERIOD, "unexpected message");
 
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-packets"), 4);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), 2);
-  fail_unless_equals_uint64 (get_u64 (stats, "drop-messages"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-packets"), 4);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), 2);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "drop-messages"), 1);
   gst_structure_free (stats);
 
   gst_harness_teardown (h);
@@ -667,7 +619,7 @@ GST_START_TEST (test_gap_posted_without_waiting_for_a_round)
     s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
     latency_us = g_get_monotonic_time () - pushed;
     fail_unless (s != NULL, "gap %u: no vdropmon-drop", i);
-    fail_unless_equals_int (get_int (s, "rtp-seq-first"), seq - 2);
+    fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), seq - 2);
     gst_structure_free (s);
     fail_unless (latency_us < 300 * G_TIME_SPAN_MILLISECOND,
         "gap %u posted %" G_GINT64_FORMAT " ms after the packet that revealed it", i,
@@ -700,12 +652,12 @@ GST_START_TEST (test_gap_running_time)
 
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
-  expected = (gint64) (get_u64 (s, "kernel-time") - base_time);
-  diff = (gint64) get_u64 (s, "running-time") - expected;
+  expected = (gint64) (vdm_get_u64 (s, "kernel-time") - base_time);
+  diff = (gint64) vdm_get_u64 (s, "running-time") - expected;
   /* Loose: the element samples both clocks from a thread that may be
    * preempted on a loaded machine. */
   fail_unless (ABS (diff) < 20 * GST_MSECOND, "running-time %" G_GUINT64_FORMAT
-      " but kernel-time - base-time %" G_GINT64_FORMAT, get_u64 (s, "running-time"), expected);
+      " but kernel-time - base-time %" G_GINT64_FORMAT, vdm_get_u64 (s, "running-time"), expected);
   gst_structure_free (s);
 
   gst_object_unref (clock);
@@ -731,11 +683,11 @@ GST_START_TEST (test_gap_frame_fields)
   push_through (h, rtp_packet_full (SSRC, 13, 123456789, pts, FALSE, FRAG_END, 1188));
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
-  fail_unless_equals_int (get_uint (s, "count"), 2);
-  fail_unless_equals_int (get_int (s, "payload-type"), PT);
-  fail_unless_equals_int (get_uint (s, "frames"), 1);
-  fail_unless_equals_uint64 (get_u64 (s, "pts"), pts);
-  fail_unless_equals_uint64 (get_u64 (s, "pts-last"), pts);
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 2);
+  fail_unless_equals_int (vdm_get_int (s, "payload-type"), PT);
+  fail_unless_equals_int (vdm_get_uint (s, "frames"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts"), pts);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts-last"), pts);
   gst_structure_free (s);
 
   gst_harness_teardown (h);
@@ -761,9 +713,9 @@ GST_START_TEST (test_gap_keyframe_flag)
   push_through (h, rtp_packet_full (SSRC, 14, 90000, pts_idr, TRUE, FRAG_END, 1188));
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
-  fail_unless_equals_int (get_uint (s, "count"), 2);
-  fail_unless (get_bool (s, "keyframe"), "a gap inside an IDR frame must say keyframe");
-  fail_unless_equals_uint64 (get_u64 (s, "pts"), pts_idr);
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 2);
+  fail_unless (vdm_get_bool (s, "keyframe"), "a gap inside an IDR frame must say keyframe");
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts"), pts_idr);
   gst_structure_free (s);
 
   push_through (h, rtp_packet_full (SSRC, 15, 93000, pts_p, FALSE, FRAG_START, 1188));
@@ -771,10 +723,10 @@ GST_START_TEST (test_gap_keyframe_flag)
   push_through (h, rtp_packet_full (SSRC, 17, 93000, pts_p, FALSE, FRAG_END, 1188));
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
-  fail_unless_equals_int (get_uint (s, "count"), 1);
-  fail_unless_equals_int (get_int (s, "rtp-seq-first"), 16);
-  fail_unless (!get_bool (s, "keyframe"), "a gap in a P frame is not a keyframe loss");
-  fail_unless_equals_uint64 (get_u64 (s, "pts"), pts_p);
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 1);
+  fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), 16);
+  fail_unless (!vdm_get_bool (s, "keyframe"), "a gap in a P frame is not a keyframe loss");
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts"), pts_p);
   gst_structure_free (s);
 
   gst_harness_teardown (h);
@@ -807,19 +759,19 @@ GST_START_TEST (test_gap_batching)
   fail_unless (drops->len <= 3, "%u messages for gaps within one batch interval", drops->len);
   first_drop = g_ptr_array_index (drops, 0);
   last_drop = g_ptr_array_index (drops, drops->len - 1);
-  fail_unless_equals_int (get_int (first_drop, "rtp-seq-first"), 1001);
-  fail_unless_equals_int (get_int (last_drop, "rtp-seq-last"), seq - 1);
-  if (get_uint (first_drop, "count") > 64) {
-    fail_unless (get_bool (first_drop, "rtp-seqs-truncated"));
+  fail_unless_equals_int (vdm_get_int (first_drop, "rtp-seq-first"), 1001);
+  fail_unless_equals_int (vdm_get_int (last_drop, "rtp-seq-last"), seq - 1);
+  if (vdm_get_uint (first_drop, "count") > 64) {
+    fail_unless (vdm_get_bool (first_drop, "rtp-seqs-truncated"));
     fail_unless_equals_int (n_seqs (first_drop), 64);
   }
   for (i = 0; i < n_seqs (first_drop); i++)
     fail_unless_equals_int (seq_at (first_drop, i), 1001 + 2 * i);
-  fail_unless (get_uint (first_drop, "frames") >= 1 && get_uint (first_drop, "frames") <= 16);
+  fail_unless (vdm_get_uint (first_drop, "frames") >= 1 && vdm_get_uint (first_drop, "frames") <= 16);
 
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), n_gaps);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-packets"), n_gaps + 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), n_gaps);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-packets"), n_gaps + 1);
   gst_structure_free (stats);
   assert_drop_messages_stat (h, drops->len);
 
@@ -851,15 +803,15 @@ GST_START_TEST (test_gap_two_ssrcs)
   fail_unless_equals_int (drops->len, 2);
   for (i = 0; i < drops->len; i++) {
     const GstStructure *s = g_ptr_array_index (drops, i);
-    if (get_uint (s, "ssrc") == SSRC) {
-      fail_unless_equals_int (get_uint (s, "count"), 2);
-      fail_unless_equals_int (get_int (s, "rtp-seq-first"), 2);
+    if (vdm_get_uint (s, "ssrc") == SSRC) {
+      fail_unless_equals_int (vdm_get_uint (s, "count"), 2);
+      fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), 2);
       seen |= 1;
     } else {
-      fail_unless_equals_int (get_uint (s, "ssrc"), other);
-      fail_unless_equals_int (get_uint (s, "count"), 3);
-      fail_unless_equals_int (get_int (s, "rtp-seq-first"), 502);
-      fail_unless_equals_int (get_int (s, "rtp-seq-last"), 504);
+      fail_unless_equals_int (vdm_get_uint (s, "ssrc"), other);
+      fail_unless_equals_int (vdm_get_uint (s, "count"), 3);
+      fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), 502);
+      fail_unless_equals_int (vdm_get_int (s, "rtp-seq-last"), 504);
       seen |= 2;
     }
   }
@@ -885,16 +837,16 @@ GST_START_TEST (test_seq_wrap_is_not_a_gap)
   expect_no_element_message (bus, "vdropmon-drop", QUIET_PERIOD,
         "65535 -> 0 is the next packet, not a gap");
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), 0);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-packets"), 12);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), 0);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-packets"), 12);
   gst_structure_free (stats);
 
   /* Still counting right after the wrap. */
   push_seq (h, SSRC, 8);
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
-  fail_unless_equals_int (get_int (s, "rtp-seq-first"), 6);
-  fail_unless_equals_int (get_uint (s, "count"), 2);
+  fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), 6);
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 2);
   gst_structure_free (s);
 
   gst_harness_teardown (h);
@@ -914,9 +866,9 @@ GST_START_TEST (test_seq_gap_across_wrap)
   push_seq (h, SSRC, 2);        /* 65535, 0, 1 lost */
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
-  fail_unless_equals_int (get_uint (s, "count"), 3);
-  fail_unless_equals_int (get_int (s, "rtp-seq-first"), 65535);
-  fail_unless_equals_int (get_int (s, "rtp-seq-last"), 1);
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 3);
+  fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), 65535);
+  fail_unless_equals_int (vdm_get_int (s, "rtp-seq-last"), 1);
   fail_unless_equals_int (n_seqs (s), 3);
   fail_unless_equals_int (seq_at (s, 0), 65535);
   fail_unless_equals_int (seq_at (s, 1), 0);
@@ -954,8 +906,8 @@ GST_START_TEST (test_flush)
         "a seq jump across a flush is not a loss");
 
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "buffers"), 4);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), 0);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "buffers"), 4);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), 0);
   gst_structure_free (stats);
 
   /* Gaps after the flush are still found. */
@@ -986,7 +938,7 @@ GST_START_TEST (test_eos_flushes_batches)
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL, "EOS did not flush the open batch");
-  fail_unless_equals_int (get_uint (s, "count"), 1);
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 1);
   gst_structure_free (s);
 
   while ((event = gst_harness_try_pull_event (h))) {
@@ -1053,8 +1005,8 @@ GST_START_TEST (test_state_changes_with_data)
     push_seq (h, SSRC, 7 * i + 3);
   }
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "buffers"), 3);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "buffers"), 3);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), 1);
   gst_structure_free (stats);
   set_state_checked (h->element, GST_STATE_NULL);
 
@@ -1062,8 +1014,8 @@ GST_START_TEST (test_state_changes_with_data)
   fail_unless_equals_int (drops->len, cycles);
   for (i = 0; i < drops->len; i++) {
     const GstStructure *s = g_ptr_array_index (drops, i);
-    fail_unless_equals_int (get_uint (s, "count"), 1);
-    fail_unless_equals_int (get_int (s, "rtp-seq-first"), 7 * i + 1);
+    fail_unless_equals_int (vdm_get_uint (s, "count"), 1);
+    fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), 7 * i + 1);
   }
   g_ptr_array_unref (drops);
 
@@ -1088,8 +1040,8 @@ GST_START_TEST (test_buffers_without_pts)
   push_through (h, rtp_packet (SSRC, 3, 6000, GST_CLOCK_TIME_NONE));
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL, "a gap must be reported even without PTS");
-  fail_unless_equals_uint64 (get_u64 (s, "pts"), GST_CLOCK_TIME_NONE);
-  fail_unless_equals_uint64 (get_u64 (s, "pts-last"), GST_CLOCK_TIME_NONE);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts"), GST_CLOCK_TIME_NONE);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts-last"), GST_CLOCK_TIME_NONE);
   gst_structure_free (s);
 
   gst_harness_set_src_caps_str (h, "application/octet-stream");
@@ -1099,7 +1051,7 @@ GST_START_TEST (test_buffers_without_pts)
     push_through (h, buf);
   }
   s = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (s, "buffers"), 12);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "buffers"), 12);
   gst_structure_free (s);
 
   gst_harness_teardown (h);
@@ -1122,8 +1074,8 @@ GST_START_TEST (test_pts_going_backwards)
   push_through (h, rtp_packet (SSRC, 22, 0x80000000u, 0));
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
-  fail_unless_equals_int (get_uint (s, "count"), 2);
-  fail_unless_equals_uint64 (get_u64 (s, "pts"), 0);
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 2);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "pts"), 0);
   gst_structure_free (s);
 
   gst_harness_set_src_caps_str (h, "video/x-raw,format=GRAY8,width=4,height=4,framerate=0/1");
@@ -1133,7 +1085,7 @@ GST_START_TEST (test_pts_going_backwards)
     push_through (h, buf);
   }
   s = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (s, "buffers"), 41);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "buffers"), 41);
   gst_structure_free (s);
 
   gst_harness_teardown (h);
@@ -1174,9 +1126,9 @@ GST_START_TEST (test_garbage_under_rtp_caps)
   push_seq (h, SSRC, 2);
 
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "buffers"), 1 + 7 + 200 + 1);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-packets"), 2);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), 0);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "buffers"), 1 + 7 + 200 + 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-packets"), 2);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), 0);
   gst_structure_free (stats);
   expect_no_element_message (bus, "vdropmon-drop", QUIET_PERIOD, "unexpected message");
 
@@ -1217,28 +1169,28 @@ GST_START_TEST (test_stats_property)
 
   s = get_stats (h);
   assert_stats_fields (s, "application/x-vdropmon-stats");
-  assert_equals_string (get_str (s, "collector"), "none");
-  assert_equals_string (get_str (s, "collector-status"), "disabled");
+  assert_equals_string (vdm_get_str (s, "collector"), "none");
+  assert_equals_string (vdm_get_str (s, "collector-status"), "disabled");
   fail_unless_equals_int (gst_value_array_get_size (gst_structure_get_value (s, "flows")), 0);
   fail_unless_equals_int (gst_structure_n_fields (gst_value_get_structure
           (gst_structure_get_value (s, "reasons"))), 0);
-  fail_unless_equals_uint64 (get_u64 (s, "kernel-drops"), 0);
-  fail_unless_equals_uint64 (get_u64 (s, "events-lost"), 0);
-  fail_unless_equals_uint64 (get_u64 (s, "buffers"), 29);
-  fail_unless_equals_uint64 (get_u64 (s, "rtp-packets"), 28);
-  fail_unless_equals_uint64 (get_u64 (s, "rtp-lost"), 2);
-  fail_unless_equals_uint64 (get_u64 (s, "rtp-duplicates"), 1);
-  fail_unless_equals_uint64 (get_u64 (s, "rtp-reordered"), 0);
-  fail_unless (get_u64 (s, "drop-messages") == 0 || get_u64 (s, "drop-messages") == 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "kernel-drops"), 0);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "events-lost"), 0);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "buffers"), 29);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-packets"), 28);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-lost"), 2);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-duplicates"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-reordered"), 0);
+  fail_unless (vdm_get_u64 (s, "drop-messages") == 0 || vdm_get_u64 (s, "drop-messages") == 1);
   gst_structure_free (s);
 
   /* A late packet fills its gap: reordered, not lost. */
   push_seq (h, SSRC, 19);
   s = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (s, "rtp-lost"), 1);
-  fail_unless_equals_uint64 (get_u64 (s, "rtp-reordered"), 1);
-  fail_unless_equals_uint64 (get_u64 (s, "buffers"), 30);
-  fail_unless_equals_uint64 (get_u64 (s, "rtp-packets"), 29);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-lost"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-reordered"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "buffers"), 30);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-packets"), 29);
   gst_structure_free (s);
 
   drops = collect_drops (bus, 2, MESSAGE_TIMEOUT);
@@ -1279,8 +1231,8 @@ GST_START_TEST (test_stats_messages_periodic)
 
   /* The counters are those of the stats property. */
   s = stats_message_fields (bus);
-  fail_unless_equals_uint64 (get_u64 (s, "buffers"), 1);
-  fail_unless_equals_uint64 (get_u64 (s, "rtp-packets"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "buffers"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-packets"), 1);
   gst_structure_free (s);
 
   gst_harness_teardown (h);
@@ -1473,10 +1425,10 @@ run_collector_auto (gchar ** collector, gchar ** status, gchar ** skipped)
     push_seq (h, SSRC, seq);
 
   s = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (s, "buffers"), 20);
-  *collector = g_strdup (get_str (s, "collector"));
-  *status = g_strdup (get_str (s, "collector-status"));
-  *skipped = g_strdup (get_str (s, "collector-skipped"));
+  fail_unless_equals_uint64 (vdm_get_u64 (s, "buffers"), 20);
+  *collector = g_strdup (vdm_get_str (s, "collector"));
+  *status = g_strdup (vdm_get_str (s, "collector-status"));
+  *skipped = g_strdup (vdm_get_str (s, "collector-skipped"));
   gst_structure_free (s);
 
   while ((msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING | GST_MESSAGE_ERROR))) {
@@ -1594,8 +1546,8 @@ GST_START_TEST (test_collector_auto_fallback_reports_gaps)
   push_seq (h, SSRC, 5);
   s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
   fail_unless (s != NULL);
-  assert_equals_string (get_str (s, "source"), "rtp-gap");
-  fail_unless_equals_int (get_uint (s, "count"), 3);
+  assert_equals_string (vdm_get_str (s, "source"), "rtp-gap");
+  fail_unless_equals_int (vdm_get_uint (s, "count"), 3);
   gst_structure_free (s);
 
   gst_harness_teardown (h);
@@ -1645,8 +1597,8 @@ GST_START_TEST (test_flush_keeps_counters)
   push_seq (h, SSRC, 900);
 
   stats = get_stats (h);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-lost"), 2);
-  fail_unless_equals_uint64 (get_u64 (stats, "rtp-packets"), 3);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-lost"), 2);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "rtp-packets"), 3);
   gst_structure_free (stats);
 
   gst_harness_teardown (h);

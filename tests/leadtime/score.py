@@ -5,7 +5,8 @@ Every detector is a list of *alert states* [start, end) on CLOCK_MONOTONIC,
 what an application following it would consider "warned":
 
   vdropmon   from a vdropmon-warning (stamped when posted, in the bus sync
-             handler) to the vdropmon-clear that ends its episode.
+             handler) to the vdropmon-clear that ends its episode; each
+             warning, also one repeated inside an open episode, starts one.
   jb-lost    rtpjitterbuffer's num-lost increasing (polled every 20 ms).
              An increase has no "all clear": it counts for HOLD_S (the
              matching window) after the last increase of a cluster. RTP only.
@@ -31,7 +32,8 @@ began before the previous episode ended (it was about that one).
 Recall = episodes warned in time / episodes.
 
 stall-eta error: for every vdropmon-warning with a known stall-eta that
-came before a freeze's onset within the state that warned of it, the
+came before a freeze's onset (and after the previous freeze episode) within
+the state that warned of it, the
 absolute error of stall-eta against the measured time from the warning to
 the picture stopping (the last frame shown before the freeze + one mean
 frame duration: when the next frame was due), relative to that time; also
@@ -85,17 +87,20 @@ def lead_stats(leads):
 
 
 def vdropmon_states(record):
-    """[start, end) from each episode's first warning to its clear."""
-    states = []
-    start = None
+    """[start, end) from each warning to the clear of its episode. A warning
+    repeated inside an open episode (a new freeze predicted, a higher level,
+    a new cause) starts a state of its own: the application was told again,
+    so a later freeze of a long episode is matched to the warning that came
+    after the previous freeze, not to the episode's first one (which the
+    matching window excludes)."""
+    states, open_starts = [], []
     for m in sorted(record["msg"], key=lambda m: m["t"]):
-        if m["name"] == "vdropmon-warning" and start is None:
-            start = m["t"]
-        elif m["name"] == "vdropmon-clear" and start is not None:
-            states.append((start, m["t"]))
-            start = None
-    if start is not None:
-        states.append((start, math.inf))
+        if m["name"] == "vdropmon-warning":
+            open_starts.append(m["t"])
+        elif m["name"] == "vdropmon-clear" and open_starts:
+            states += [(s, m["t"]) for s in open_starts]
+            open_starts = []
+    states += [(s, math.inf) for s in open_starts]
     return states
 
 
@@ -148,11 +153,15 @@ def stall_eta_errors(record, truth_, states):
                 and m.get("stall-eta") is not None and m["stall-eta"] != CLOCK_TIME_NONE]
     first_freeze = {f["onset"]: f for f in truth_["freezes"]}
     out = []
+    prev_end = -math.inf
     for ep in truth_["freeze_episodes"]:
-        state = [(s, e) for s, e in states if s <= ep["onset"] < e]
+        # warnings that came after the previous freeze: those before it
+        # were about that one
+        state = [(s, e) for s, e in states if prev_end < s <= ep["onset"] < e]
+        prev_end = max(prev_end, ep["end"])
         if not state or ep["onset"] not in first_freeze:
             continue
-        s0 = state[0][0]
+        s0 = min(s for s, _ in state)
         fr = first_freeze[ep["onset"]]
         avg = min(fr["threshold"] / 3, fr["threshold"] - 150e6)
         stop = fr["last"] + avg
