@@ -83,6 +83,12 @@ typedef struct {
   vdm_reason_table reasons;
   vdm_source_info info;
   int n_cpus;
+  /* vdm_embedded_sample (vdropmond's loop thread only): the health counters
+   * at the last sample, and each slot's lost events then (zeroed with the
+   * slot's counters when a watch takes it) */
+  bool sampled_once;
+  uint64_t sampled_peaks_raised, sampled_ringbuf_lost;
+  uint64_t *sampled_lost;
   uint32_t n_slots;             /* the maps' size in watch slots, slot 0 unused */
   uint32_t n_used;             /* slots in use */
   watch_entry *watches;        /* [n_slots], index = slot */
@@ -384,6 +390,7 @@ destroy_source (vdm_embedded *source)
   pthread_mutex_destroy (&source->lock);
   free (source->watches);
   free (source->live_ids);
+  free (source->sampled_lost);
   free (source);
 }
 
@@ -611,6 +618,75 @@ vdm_embedded_table (vdm_source *base, unsigned *in_use, unsigned *capacity)
   return 0;
 }
 
+/* Resets the queue peaks that were read (the others are 0 already). A
+ * sample landing between the read and the reset is lost to this period
+ * only (the next packet sets the peak again), as in queue_peak(). */
+static int
+reset_peaks (vdm_embedded *source, unsigned n, const uint64_t *peaks)
+{
+  int fd = bpf_map__fd (source->skel->maps.queue_peak);
+  uint64_t *zeros = calloc ((size_t) source->n_cpus, sizeof (*zeros));
+  uint32_t slot;
+
+  if (!zeros)
+    return -ENOMEM;
+  for (slot = 1; slot < n; slot++)
+    if (peaks[slot])
+      bpf_map_update_elem (fd, &slot, zeros, BPF_ANY);
+  free (zeros);
+  return 0;
+}
+
+/* The whole table in batched reads, and only what moved: the program's
+ * health counters say whether any peak rose or any event was lost since
+ * the last sample, so a quiet table costs one system call, however many
+ * watches it holds. */
+int
+vdm_embedded_sample (vdm_source *base, unsigned n, uint64_t *peaks, uint64_t *lost)
+{
+  uint64_t health[VDM_HEALTH_SLOTS];
+  vdm_embedded *source;
+  bool peaks_rose, events_lost;
+  int err;
+
+  if (!base || base->ops != &embedded_ops)
+    return -ENOTSUP;
+  source = embedded (base);
+  if (n > source->n_slots)
+    n = source->n_slots;
+  if (!source->sampled_lost
+      && !(source->sampled_lost = calloc (source->n_slots, sizeof (*source->sampled_lost))))
+    return -ENOMEM;
+  /* first: a rise or loss after this read shows at the next sample */
+  err = vdm_percpu_sum_range (bpf_map__fd (source->skel->maps.health), 0, VDM_HEALTH_SLOTS,
+      source->n_cpus, health);
+  if (err < 0)
+    return err;
+  events_lost = !source->sampled_once
+      || health[VDM_HEALTH_RINGBUF_LOST] != source->sampled_ringbuf_lost;
+  peaks_rose = source->info.has_queue_fill && (!source->sampled_once
+      || health[VDM_HEALTH_QUEUE_PEAKS] != source->sampled_peaks_raised);
+  if (events_lost) {
+    err = vdm_percpu_sum_range (bpf_map__fd (source->skel->maps.events_lost), 0, n,
+        source->n_cpus, source->sampled_lost);
+    if (err < 0)
+      return err;
+  }
+  memcpy (lost, source->sampled_lost, n * sizeof (*lost));
+  memset (peaks, 0, n * sizeof (*peaks));
+  if (peaks_rose) {
+    err = vdm_percpu_max_range (bpf_map__fd (source->skel->maps.queue_peak), 0, n,
+        source->n_cpus, peaks);
+    err = err < 0 ? err : reset_peaks (source, n, peaks);
+    if (err < 0)
+      return err;
+  }
+  source->sampled_ringbuf_lost = health[VDM_HEALTH_RINGBUF_LOST];
+  source->sampled_peaks_raised = health[VDM_HEALTH_QUEUE_PEAKS];
+  source->sampled_once = true;
+  return (int) n;
+}
+
 unsigned long
 vdm_embedded_load_attempts (void)
 {
@@ -683,6 +759,8 @@ reset_watch_counters (vdm_embedded *source, uint32_t slot)
   if (!zeros)
     return;
   bpf_map_update_elem (bpf_map__fd (source->skel->maps.events_lost), &key, zeros, BPF_ANY);
+  if (source->sampled_lost)
+    source->sampled_lost[slot] = 0;
   bpf_map_update_elem (bpf_map__fd (source->skel->maps.queue_peak), &key, zeros, BPF_ANY);
   free (zeros);
 }

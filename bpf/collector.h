@@ -35,6 +35,20 @@ VDM_SOURCE_API int vdm_embedded_set_capacity (unsigned max_watches);
 /* Watches in use and the capacity of a loaded embedded collector. */
 VDM_SOURCE_API int vdm_embedded_table (vdm_source *source, unsigned *in_use, unsigned *capacity);
 
+/* For vdropmond, which samples every watch each period instead of
+ * answering one question per watch: for slots 0..n-1 (a watch id's low 16
+ * bits, VDM_WATCH_SLOT), peaks[slot] = the peak receive-queue fill in
+ * per-mille since the last sample (the peaks read are reset; all 0 without
+ * sk_data_ready samples) and lost[slot] = the events lost to a full ring
+ * buffer so far. One read of the program's health counters; the peaks (one
+ * batched read, plus one reset per slot that peaked) only when a peak rose
+ * since, the lost events (one batched read) only when an event was lost
+ * since. Call it from one thread (the one that watches and unwatches).
+ * Returns the number of slots filled (n, or fewer when the table is
+ * smaller), or a negative errno. */
+VDM_SOURCE_API int vdm_embedded_sample (vdm_source *source, unsigned n, uint64_t *peaks,
+    uint64_t *lost);
+
 /* How many times this process tried to load the program. A failed load is
  * remembered (10 s, or until euid or effective capabilities change) instead
  * of tried again at every open: for tests. */

@@ -47,3 +47,9 @@ vdm_embedded_table (vdm_source *source, unsigned *in_use, unsigned *capacity)
 {
   return -ENOTSUP;
 }
+
+int
+vdm_embedded_sample (vdm_source *source, unsigned n, uint64_t *peaks, uint64_t *lost)
+{
+  return -ENOTSUP;
+}

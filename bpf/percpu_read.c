@@ -36,6 +36,8 @@ is_refusal (int err)
       || err == -EPERM;
 }
 
+typedef uint64_t (*combine_fn) (const uint64_t *values, int n_cpus);
+
 static uint64_t
 sum_cpus (const uint64_t *values, int n_cpus)
 {
@@ -45,9 +47,19 @@ sum_cpus (const uint64_t *values, int n_cpus)
   return total;
 }
 
+static uint64_t
+max_cpus (const uint64_t *values, int n_cpus)
+{
+  uint64_t peak = 0;
+  for (int cpu = 0; cpu < n_cpus; cpu++)
+    peak = values[cpu] > peak ? values[cpu] : peak;
+  return peak;
+}
+
 /* One key at a time: what every kernel can do. */
 static int
-sum_per_key (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, uint64_t *sums)
+read_per_key (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, combine_fn combine,
+    uint64_t *sums)
 {
   uint64_t *values = calloc ((size_t) n_cpus, sizeof *values);
   int last_error = 0;
@@ -59,7 +71,7 @@ sum_per_key (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, uint64
     uint32_t key = first_key + i;
     int err = bpf_map_lookup_elem (map_fd, &key, values);
     if (err == 0) {
-      sums[i] = sum_cpus (values, n_cpus);
+      sums[i] = combine (values, n_cpus);
       read++;
     } else if (err != -ENOENT) {
       last_error = err;
@@ -73,7 +85,8 @@ sum_per_key (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, uint64
  * starts at the key after in_batch (NULL: key 0) and stops at count keys
  * or at the map's end (-ENOENT with the keys it did read). */
 static int
-sum_batched (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, uint64_t *sums)
+read_batched (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, combine_fn combine,
+    uint64_t *sums)
 {
   uint32_t chunk = MAX_VALUE_BYTES / (sizeof (uint64_t) * (uint32_t) n_cpus);
   if (chunk == 0)
@@ -98,7 +111,7 @@ sum_batched (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, uint64
       break;
     for (uint32_t j = 0; j < count; j++)
       if (keys[j] >= first_key && keys[j] - first_key < n_keys)
-        sums[keys[j] - first_key] = sum_cpus (&values[(size_t) j * (size_t) n_cpus], n_cpus);
+        sums[keys[j] - first_key] = combine (&values[(size_t) j * (size_t) n_cpus], n_cpus);
     done += count;
     if (err == -ENOENT || count == 0)
       break;  /* the end of the map: the rest sums to 0 */
@@ -108,8 +121,8 @@ sum_batched (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, uint64
   return rc;
 }
 
-int
-vdm_percpu_sum_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus,
+static int
+read_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, combine_fn combine,
     uint64_t *sums)
 {
   if (n_keys == 0)
@@ -118,7 +131,7 @@ vdm_percpu_sum_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpu
   if (map_fd < 0 || n_cpus <= 0)
     return -EINVAL;
   if (vdm_percpu_batch_enabled ()) {
-    int err = sum_batched (map_fd, first_key, n_keys, n_cpus, sums);
+    int err = read_batched (map_fd, first_key, n_keys, n_cpus, combine, sums);
     if (err == 0)
       return 0;
     if (is_refusal (err) && !atomic_exchange (&batch_refused, true))
@@ -126,7 +139,21 @@ vdm_percpu_sum_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpu
           "one key at a time\n", strerror (-err));
     memset (sums, 0, (size_t) n_keys * sizeof *sums);
   }
-  return sum_per_key (map_fd, first_key, n_keys, n_cpus, sums);
+  return read_per_key (map_fd, first_key, n_keys, n_cpus, combine, sums);
+}
+
+int
+vdm_percpu_sum_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus,
+    uint64_t *sums)
+{
+  return read_range (map_fd, first_key, n_keys, n_cpus, sum_cpus, sums);
+}
+
+int
+vdm_percpu_max_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus,
+    uint64_t *maxima)
+{
+  return read_range (map_fd, first_key, n_keys, n_cpus, max_cpus, maxima);
 }
 
 /* One key at a time: what every kernel can do. */

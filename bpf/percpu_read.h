@@ -39,6 +39,11 @@ VDM_SOURCE_API int vdm_percpu_sum_range (int map_fd, uint32_t first_key, uint32_
 VDM_SOURCE_API int vdm_percpu_zero_range (int map_fd, uint32_t first_key, uint32_t n_keys,
     int n_cpus);
 
+/* The same read, maxima[i] = the largest value over the CPUs of key
+ * first_key + i (a peak kept per CPU, e.g. the receive queue fill). */
+VDM_SOURCE_API int vdm_percpu_max_range (int map_fd, uint32_t first_key, uint32_t n_keys,
+    int n_cpus, uint64_t *maxima);
+
 /* Whether the next read will try the batched call: false once the kernel
  * refused it, or with VDROPMON_BPF_NO_BATCH=1 (for the benchmark and the
  * fallback's tests). */

@@ -676,7 +676,9 @@ int BPF_PROG (sk_data_ready, const struct sock *sk)
     return 0;
   __u64 *peak = bpf_map_lookup_elem (&queue_peak, &slot);
   /* Divide only for a new peak: rmem / rcvbuf > peak / 1000, multiplied out. */
-  if (peak && (__u64) rmem * 1000 > *peak * (__u32) rcvbuf)
+  if (peak && (__u64) rmem * 1000 > *peak * (__u32) rcvbuf) {
     *peak = (__u64) rmem * 1000 / (__u32) rcvbuf;
+    bump (&health, VDM_HEALTH_QUEUE_PEAKS);  /* only on a new peak, not per packet */
+  }
   return 0;
 }

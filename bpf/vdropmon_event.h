@@ -110,6 +110,8 @@ enum vdm_health {
   VDM_HEALTH_SEEN = 2,         /* unused: a per-invocation count cost every drop on the host a
                                 * lookup; the kernel counts runs (bpf_prog_info.run_cnt) */
   VDM_HEALTH_PARSE_FAIL = 3,   /* header reads that failed */
+  VDM_HEALTH_QUEUE_PEAKS = 4,  /* a watched socket's queue peak rose: vdropmond's sampler reads
+                                * the peaks of all watches only when this moved */
   VDM_HEALTH_SLOTS = 8,
 };
 

@@ -12,9 +12,34 @@
  */
 #include "packet_ring.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define CACHE_LINE 64
+/* In a slot's flags: the next slot holds this record's clock. */
+#define SLOT_CLOCK_NEXT (1u << 7)
+/* Slots the producer asks for ahead of its writes (two lines). */
+#define PREFETCH_SLOTS 4
+
+/* A record in the ring: two to a cache line, aligned so that none spans
+ * two (a stream at a real rate finds each of its lines cold: one miss per
+ * record at most, one per two on average). */
+typedef struct {
+  _Alignas (32) uint64_t mono;  /* or, in a clock slot, the clock */
+  uint64_t pts;
+  uint32_t size;
+  uint32_t rtp_ts;
+  uint32_t ssrc;
+  uint16_t seq;
+  uint8_t payload_type;
+  uint8_t flags;                /* VDM_PACKET_* | SLOT_CLOCK_NEXT */
+} ring_slot;
+
+_Static_assert (sizeof (ring_slot) == 32, "a slot is half a cache line");
+_Static_assert ((VDM_PACKET_RTP | VDM_PACKET_PASSED | VDM_PACKET_FRAME | VDM_PACKET_ARRIVED
+        | VDM_PACKET_MARKER | VDM_PACKET_KEYFRAME | VDM_PACKET_AFTER_LOSS) < SLOT_CLOCK_NEXT,
+    "the record flags leave the ring its bit");
 
 /* Each side's line holds its own copy of mask and slots, so that a push
  * touches one line of the ring besides the slot it writes. */
@@ -22,18 +47,21 @@ struct vdm_packet_ring {
   /* producer's cache line */
   _Alignas (CACHE_LINE) _Atomic uint64_t head;
   uint64_t tail_seen;             /* the producer's copy of tail */
-  vdm_packet_record *slots;
+  ring_slot *slots;
   uint32_t mask;
   bool after_loss;                /* the next record written follows lost ones */
   bool have_last;
-  uint32_t last_ssrc;
   uint16_t last_seq;
+  uint32_t last_ssrc;
   _Atomic uint64_t lost;
   /* consumer's cache line */
   _Alignas (CACHE_LINE) _Atomic uint64_t tail;
   uint64_t head_seen;             /* the consumer's copy of head */
-  const vdm_packet_record *slots_read;
+  const ring_slot *slots_read;
   uint32_t mask_read;
+  uint32_t out_width;             /* slots of the record in out, 0: none */
+  uint64_t out_tail;              /* where out was read */
+  vdm_packet_record out;          /* the record peeked, unpacked */
 };
 
 vdm_packet_ring *
@@ -51,11 +79,12 @@ vdm_packet_ring_new (uint32_t capacity)
   atomic_init (&ring->head, 0);
   atomic_init (&ring->tail, 0);
   atomic_init (&ring->lost, 0);
-  ring->slots = calloc (n, sizeof (vdm_packet_record));
+  ring->slots = aligned_alloc (CACHE_LINE, (size_t) n * sizeof (ring_slot));
   if (!ring->slots) {
     free (ring);
     return NULL;
   }
+  memset (ring->slots, 0, (size_t) n * sizeof (ring_slot));
   ring->slots_read = ring->slots;
   ring->mask_read = ring->mask;
   return ring;
@@ -94,34 +123,69 @@ sequence_breaks (vdm_packet_ring *ring, const vdm_packet_record *r)
   return breaks;
 }
 
+/* Ask for a slot line to write before it is needed: at a real stream's
+ * rate its line is cold (or the consumer's core has it), and the miss
+ * would otherwise stall the next atomic on this thread. A hint only. */
+static inline void
+prefetch_for_write (const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __asm__ volatile ("prefetchw %0"::"m" (*(const char *) p));
+#else
+  __builtin_prefetch (p, 1, 3);
+#endif
+}
+
+void
+vdm_packet_ring_prefetch (vdm_packet_ring *ring)
+{
+  uint64_t head = atomic_load_explicit (&ring->head, memory_order_relaxed);
+
+  prefetch_for_write (&ring->slots[head & ring->mask]);
+}
+
 unsigned
 vdm_packet_ring_push (vdm_packet_ring *ring, const vdm_packet_record *record)
 {
   uint64_t head = atomic_load_explicit (&ring->head, memory_order_relaxed);
   uint64_t capacity = (uint64_t) ring->mask + 1;
   unsigned result = sequence_breaks (ring, record) ? VDM_RING_WAKE : 0;
-  vdm_packet_record *slot;
+  uint64_t width = record->clock != record->mono ? 2 : 1;
+  ring_slot *slot;
 
-  if (head - ring->tail_seen >= capacity) {
+  if (head + width - ring->tail_seen > capacity) {
     ring->tail_seen = atomic_load_explicit (&ring->tail, memory_order_acquire);
-    if (head - ring->tail_seen >= capacity) {
+    if (head + width - ring->tail_seen > capacity) {
+      /* The consumer is late: wake it at the first loss, not at every
+       * one (a wake takes the consumer's lock, which it holds while it
+       * drains: the producer would wait for it at every packet). */
+      unsigned wake = ring->after_loss ? 0 : VDM_RING_WAKE;
       atomic_fetch_add_explicit (&ring->lost, 1, memory_order_relaxed);
       ring->after_loss = true;
-      return VDM_RING_WAKE;     /* the consumer is late: it must drain */
+      return wake;
     }
   }
   slot = &ring->slots[head & ring->mask];
-  *slot = *record;
-  if (ring->after_loss) {
-    slot->flags |= VDM_PACKET_AFTER_LOSS;
-    ring->after_loss = false;
-  }
-  atomic_store_explicit (&ring->head, head + 1, memory_order_release);
+  slot->mono = record->mono;
+  slot->pts = record->pts;
+  slot->size = record->size;
+  slot->rtp_ts = record->rtp_ts;
+  slot->ssrc = record->ssrc;
+  slot->seq = record->seq;
+  slot->payload_type = record->payload_type;
+  slot->flags = (uint8_t) ((record->flags & ~SLOT_CLOCK_NEXT)
+      | (ring->after_loss ? VDM_PACKET_AFTER_LOSS : 0) | (width == 2 ? SLOT_CLOCK_NEXT : 0));
+  ring->after_loss = false;
+  if (width == 2)
+    ring->slots[(head + 1) & ring->mask].mono = record->clock;
+  atomic_store_explicit (&ring->head, head + width, memory_order_release);
+  prefetch_for_write (&ring->slots[(head + width + PREFETCH_SLOTS) & ring->mask]);
   /* Half full by the producer's old copy of tail: look at the real one
    * (once per half ring, not per push) and wake the consumer if so. */
-  if (head + 1 - ring->tail_seen == capacity / 2) {
+  if (head + width - ring->tail_seen >= capacity / 2
+      && head - ring->tail_seen < capacity / 2) {
     ring->tail_seen = atomic_load_explicit (&ring->tail, memory_order_acquire);
-    if (head + 1 - ring->tail_seen >= capacity / 2)
+    if (head + width - ring->tail_seen >= capacity / 2)
       result |= VDM_RING_WAKE;
   }
   return result | VDM_RING_PUSHED;
@@ -131,13 +195,35 @@ const vdm_packet_record *
 vdm_packet_ring_peek (vdm_packet_ring *ring)
 {
   uint64_t tail = atomic_load_explicit (&ring->tail, memory_order_relaxed);
+  const ring_slot *slot;
 
+  if (ring->out_width && ring->out_tail == tail)
+    return &ring->out;
   if (tail == ring->head_seen) {
     ring->head_seen = atomic_load_explicit (&ring->head, memory_order_acquire);
     if (tail == ring->head_seen)
       return NULL;
   }
-  return &ring->slots_read[tail & ring->mask_read];
+  slot = &ring->slots_read[tail & ring->mask_read];
+  ring->out = (vdm_packet_record) {
+    .mono = slot->mono,
+    .clock = slot->mono,
+    .pts = slot->pts,
+    .size = slot->size,
+    .rtp_ts = slot->rtp_ts,
+    .ssrc = slot->ssrc,
+    .seq = slot->seq,
+    .payload_type = slot->payload_type,
+    .flags = slot->flags & ~SLOT_CLOCK_NEXT,
+  };
+  ring->out_width = 1;
+  if (slot->flags & SLOT_CLOCK_NEXT) {
+    /* published with its record, by the same store of head */
+    ring->out.clock = ring->slots_read[(tail + 1) & ring->mask_read].mono;
+    ring->out_width = 2;
+  }
+  ring->out_tail = tail;
+  return &ring->out;
 }
 
 void
@@ -145,7 +231,10 @@ vdm_packet_ring_pop (vdm_packet_ring *ring)
 {
   uint64_t tail = atomic_load_explicit (&ring->tail, memory_order_relaxed);
 
-  atomic_store_explicit (&ring->tail, tail + 1, memory_order_release);
+  if (!ring->out_width && !vdm_packet_ring_peek (ring))
+    return;                     /* nothing to pop */
+  atomic_store_explicit (&ring->tail, tail + ring->out_width, memory_order_release);
+  ring->out_width = 0;
 }
 
 uint64_t

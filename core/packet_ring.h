@@ -10,8 +10,14 @@
  * that fits carries VDM_PACKET_AFTER_LOSS so that the consumer knows where
  * the hole is. The producer is told when the consumer should be woken now
  * rather than at its next planned round: the ring just became half full,
- * or an RTP sequence number did not follow the previous one of its source
- * (a gap, maybe: its detection must not wait for the next round).
+ * it just overflowed (the first loss of a run, not every one), or an RTP
+ * sequence number did not follow the previous one of its source (a gap,
+ * maybe: its detection must not wait for the next round).
+ *
+ * A record is stored in one 32-byte slot (two to a cache line, never
+ * across two): its `clock` is not stored when it equals `mono`, which is
+ * always so with the system clock as pipeline clock; a record whose clock
+ * differs takes a second slot for it. So capacity counts slots.
  *
  * Plain C11 atomics; no GStreamer, no clock of its own.
  */
@@ -31,9 +37,11 @@ enum {
   VDM_PACKET_MARKER = 1 << 4,
   VDM_PACKET_KEYFRAME = 1 << 5,   /* its payload starts a keyframe NAL (producer's codec) */
   VDM_PACKET_AFTER_LOSS = 1 << 6, /* records before this one were lost to a full ring */
+  /* 1 << 7 is the ring's own (the clock in the next slot) */
 };
 
-/* The facts of one packet, as the producer saw them: 40 bytes. */
+/* The facts of one packet, as the producer saw them (32 bytes in the ring,
+ * 64 when clock != mono). */
 typedef struct {
   uint64_t mono;                  /* CLOCK_MONOTONIC when seen (ARRIVED) */
   uint64_t clock;                 /* the monitor's time base when seen (ARRIVED) */
@@ -54,16 +62,21 @@ typedef enum {
 
 typedef struct vdm_packet_ring vdm_packet_ring;
 
-/* capacity: rounded up to a power of two, at least 2. NULL on no memory. */
+/* capacity (slots): rounded up to a power of two, at least 2. NULL on no
+ * memory. */
 vdm_packet_ring *vdm_packet_ring_new (uint32_t capacity);
 void vdm_packet_ring_free (vdm_packet_ring *ring);
 uint32_t vdm_packet_ring_capacity (const vdm_packet_ring *ring);
 
-/* Producer only. Never blocks. */
+/* Producer only. Asks for the line of the next slot ahead of the push (a
+ * hint: its miss then overlaps with the producer's other work). */
+void vdm_packet_ring_prefetch (vdm_packet_ring *ring);
+/* Producer only. Never blocks. The record is copied. */
 unsigned vdm_packet_ring_push (vdm_packet_ring *ring, const vdm_packet_record *record);
 
 /* Consumer only (one at a time). The oldest record not consumed yet, or
- * NULL when empty; valid until vdm_packet_ring_pop(). */
+ * NULL when empty; valid until vdm_packet_ring_pop() (a copy the ring
+ * keeps: peeking again without a pop costs nothing). */
 const vdm_packet_record *vdm_packet_ring_peek (vdm_packet_ring *ring);
 void vdm_packet_ring_pop (vdm_packet_ring *ring);
 

@@ -70,7 +70,8 @@ struct local_watch {
   vdm_counters polled;          /* this session: the daemon's last counters */
   uint64_t polled_queue_lost;
   uint64_t received[VDM_REASON_SLOTS];   /* this session: events that arrived */
-  int peak_pending;             /* queue peak seen by a counters reply, not yet read */
+  int peak_pending;             /* queue peak seen by a counters reply or FILL, not yet read */
+  int fill_last;                /* version 2: the last FILL's peak, which holds until the next */
   bool refused;                 /* the daemon refused it in this session */
 };
 
@@ -87,6 +88,7 @@ struct daemon_source {
 
   int sock;                     /* -1 while reconnecting */
   unsigned session;             /* +1 at each disconnection */
+  uint16_t version;             /* the protocol version of this session (HELLO) */
   vdm_source_info info;
   pthread_t thread;
   int wake[2];
@@ -156,13 +158,28 @@ receive_msg (int sock, vdm_msg *msg, int timeout_ms)
   return vdm_proto_decode (frame, (size_t) len, msg, &why) < 0 ? -EPROTO : 0;
 }
 
+/* The highest protocol version offered: VDM_PROTO_VERSION_MAX, or lower
+ * with VDROPMON_DAEMON_PROTOCOL_MAX (to compare versions, or to talk like
+ * an older client). */
+static uint16_t
+offered_version (void)
+{
+  const char *env = getenv ("VDROPMON_DAEMON_PROTOCOL_MAX");
+  long v = env && *env ? strtol (env, NULL, 10) : VDM_PROTO_VERSION_MAX;
+
+  return (uint16_t) (v < VDM_PROTO_VERSION_MIN || v > VDM_PROTO_VERSION_MAX
+      ? VDM_PROTO_VERSION_MAX : v);
+}
+
 static int
 say_hello (int sock, vdm_msg_hello_reply *reply, char **error)
 {
   vdm_msg m = { .type = VDM_MSG_HELLO, .request_id = 1 };
+  uint16_t offered = offered_version ();
   int err;
 
-  m.u.hello.version_min = m.u.hello.version_max = VDM_PROTO_VERSION;
+  m.u.hello.version_min = VDM_PROTO_VERSION_MIN;
+  m.u.hello.version_max = offered;
   m.u.hello.pid = (uint32_t) getpid ();
   snprintf (m.u.hello.client_name, sizeof (m.u.hello.client_name), "%s",
       program_invocation_short_name);
@@ -178,6 +195,11 @@ say_hello (int sock, vdm_msg_hello_reply *reply, char **error)
   if (err) {
     *error = vdm_source_format_error ("no hello from the daemon: %s", strerror (-err));
     return err;
+  }
+  if (m.u.hello_reply.version < VDM_PROTO_VERSION_MIN || m.u.hello_reply.version > offered) {
+    *error = vdm_source_format_error ("the daemon answered protocol version %u, this client "
+        "speaks %d to %u", m.u.hello_reply.version, VDM_PROTO_VERSION_MIN, offered);
+    return -EPROTONOSUPPORT;
   }
   *reply = m.u.hello_reply;
   return 0;
@@ -293,6 +315,7 @@ open_session (local_watch *w, const vdm_msg_watch_reply *r)
   w->remote_id = r->watch_id;
   w->cookie = r->sock_cookie;
   w->session_sk_start = r->sk_drops_at_start;
+  w->fill_last = 0;
   if (r->sk_drops_at_start > w->sk_accounted) {
     uint64_t gap = r->sk_drops_at_start - w->sk_accounted;
     w->carried.per_reason[REASON_NOT_SPECIFIED] += gap;
@@ -432,12 +455,54 @@ deliver_catch_ups (daemon_source *ds)
   pthread_mutex_unlock (&ds->dispatch_lock);
 }
 
+/* Version 2: a watch's peak holds until the daemon says it changed. */
+static void
+apply_fills (daemon_source *ds, const vdm_msg_fill *f)
+{
+  local_watch *w;
+  unsigned i;
+
+  pthread_mutex_lock (&ds->lock);
+  for (i = 0; i < f->n_fills; i++) {
+    for (w = ds->watches; w; w = w->next) {
+      if (w->remote_id != f->fills[i].watch_id)
+        continue;
+      w->fill_last = f->fills[i].peak;
+      if (w->fill_last > w->peak_pending)
+        w->peak_pending = w->fill_last;
+    }
+  }
+  pthread_mutex_unlock (&ds->lock);
+}
+
+/* Version 2: counters the daemon pushed because they moved. */
+static void
+apply_pushed_counters (daemon_source *ds, const vdm_msg_counters_reply *r)
+{
+  local_watch *w;
+
+  pthread_mutex_lock (&ds->lock);
+  for (w = ds->watches; w; w = w->next)
+    if (w->remote_id == r->watch_id)
+      apply_counters (w, r);
+  pthread_mutex_unlock (&ds->lock);
+}
+
 static void
 handle_pushed_or_reply (daemon_source *ds, const vdm_msg *m)
 {
   unsigned i;
 
   switch (m->type) {
+    case VDM_MSG_FILL:
+      apply_fills (ds, &m->u.fill);
+      return;
+    case VDM_MSG_COUNTERS_REPLY:
+      if (m->request_id == 0) {
+        apply_pushed_counters (ds, &m->u.counters_reply);
+        return;
+      }
+      break;
     case VDM_MSG_DROPS:
       pthread_mutex_lock (&ds->dispatch_lock);
       for (i = 0; i < m->u.drops.n_drops; i++)
@@ -447,14 +512,15 @@ handle_pushed_or_reply (daemon_source *ds, const vdm_msg *m)
     case VDM_MSG_CATCH_UP:
       return;                   /* computed here from WATCH_REPLY, for reconnections too */
     default:
-      pthread_mutex_lock (&ds->lock);
-      if (ds->call_id && m->request_id == ds->call_id && !ds->call_done) {
-        ds->call_reply = *m;
-        ds->call_done = true;
-        pthread_cond_broadcast (&ds->cond);
-      }
-      pthread_mutex_unlock (&ds->lock);
+      break;
   }
+  pthread_mutex_lock (&ds->lock);
+  if (ds->call_id && m->request_id == ds->call_id && !ds->call_done) {
+    ds->call_reply = *m;
+    ds->call_done = true;
+    pthread_cond_broadcast (&ds->cond);
+  }
+  pthread_mutex_unlock (&ds->lock);
 }
 
 /* ---- the I/O thread -------------------------------------------------- */
@@ -583,6 +649,7 @@ reconnect (daemon_source *ds, int *backoff_ms)
   *backoff_ms = BACKOFF_MIN_MS;
   pthread_mutex_lock (&ds->lock);
   ds->sock = sock;
+  ds->version = hello.version;
   ds->info.status = NULL;
   pthread_mutex_unlock (&ds->lock);
   fprintf (stderr, "vdropmon: reconnected to vdropmond (%s)\n", ds->path);
@@ -650,6 +717,8 @@ io_thread (void *data)
 }
 
 /* ---- the ops --------------------------------------------------------- */
+
+static void refresh_counters (daemon_source *ds, uint32_t watch_id, bool even_if_pushed);
 
 static void
 ds_get_info (vdm_source *source, vdm_source_info *info)
@@ -814,6 +883,8 @@ ds_watch (vdm_source *source, vdm_subscription *sub, const vdm_watch_spec *spec)
   ds->watches = w;
   id = (int) w->local_id;
   pthread_mutex_unlock (&ds->lock);
+  if (!err && reply.type == VDM_MSG_WATCH_REPLY)
+    refresh_counters (ds, (uint32_t) id, true);
   wake_io_thread (ds);          /* a catch-up to deliver, or a watch to register */
   return id;
 }
@@ -831,14 +902,17 @@ ds_unwatch (vdm_source *source, vdm_subscription *sub, uint32_t watch_id)
   pthread_mutex_unlock (&ds->lock);
 }
 
-/* Asks the daemon for a watch's counters and folds them in. */
+/* Asks the daemon for a watch's counters and folds them in. A version 2
+ * daemon pushes them when they move, so then only a new watch asks (once:
+ * a push that overtook its WATCH_REPLY found no watch to update). */
 static void
-refresh_counters (daemon_source *ds, uint32_t watch_id)
+refresh_counters (daemon_source *ds, uint32_t watch_id, bool even_if_pushed)
 {
   vdm_msg req = { .type = VDM_MSG_COUNTERS_REQUEST }, reply;
   local_watch *w;
   uint32_t remote_id;
   unsigned session;
+  bool pushed;
 
   if (on_io_thread (ds))
     return;                     /* a consumer callback: answer from what is known */
@@ -846,8 +920,9 @@ refresh_counters (daemon_source *ds, uint32_t watch_id)
   w = find_local (ds, watch_id);
   remote_id = w ? w->remote_id : 0;
   session = ds->session;
+  pushed = ds->version >= 2;
   pthread_mutex_unlock (&ds->lock);
-  if (!remote_id)
+  if (!remote_id || (pushed && !even_if_pushed))
     return;
   req.u.watch_ref.watch_id = remote_id;
   if (call (ds, &req, -1, &reply) < 0 || reply.type != VDM_MSG_COUNTERS_REPLY)
@@ -866,7 +941,7 @@ ds_counters (vdm_source *source, uint32_t watch_id, vdm_counters *out)
   local_watch *w;
 
   memset (out, 0, sizeof (*out));
-  refresh_counters (ds, watch_id);
+  refresh_counters (ds, watch_id, false);
   pthread_mutex_lock (&ds->lock);
   w = find_local (ds, watch_id);
   if (w)
@@ -898,10 +973,14 @@ ds_queue_peak (vdm_source *source, uint32_t watch_id)
 
   if (!ds->info.has_queue_fill)
     return -1;
-  refresh_counters (ds, watch_id);
+  refresh_counters (ds, watch_id, false);
   pthread_mutex_lock (&ds->lock);
   w = find_local (ds, watch_id);
-  if (w) {
+  if (w && ds->version >= 2 && w->remote_id) {
+    /* the peak of the periods since the last read: at least the last one */
+    peak = w->peak_pending > w->fill_last ? w->peak_pending : w->fill_last;
+    w->peak_pending = -1;
+  } else if (w) {
     peak = w->peak_pending;
     w->peak_pending = -1;
   }
@@ -1015,6 +1094,7 @@ create (const char *path, char **error)
   ds->info.name = "daemon";
   ds->info.has_rx_sk = (hello.flags & VDM_HELLO_HAS_RX_SK) != 0;
   ds->info.has_queue_fill = (hello.flags & VDM_HELLO_HAS_QUEUE_FILL) != 0;
+  ds->version = hello.version;
   if (pthread_create (&ds->thread, NULL, io_thread, ds) != 0) {
     *error = vdm_source_format_error ("cannot start the daemon client thread");
     close (ds->sock);
@@ -1075,6 +1155,21 @@ int
 vdm_daemon_client_register (void)
 {
   return vdm_source_register_opener ("daemon", open_daemon);
+}
+
+unsigned
+vdm_daemon_client_protocol (vdm_source *source)
+{
+  daemon_source *ds;
+  unsigned version;
+
+  if (!source || source->ops != &daemon_ops)
+    return 0;
+  ds = as_daemon (source);
+  pthread_mutex_lock (&ds->lock);
+  version = ds->sock >= 0 ? ds->version : 0;
+  pthread_mutex_unlock (&ds->lock);
+  return version;
 }
 
 /* ---- issue 11: names and analytics for the daemon's metrics ---------- */

@@ -48,4 +48,10 @@ VDM_DAEMON_CLIENT_API int vdm_daemon_client_set_names (vdm_source *source,
 VDM_DAEMON_CLIENT_API int vdm_daemon_client_send_analytics (vdm_source *source,
     const char *element, const char *const *keys, const double *values, size_t n);
 
+/* The protocol version of the current session with the daemon (1 or 2,
+ * docs/daemon.md), 0 while reconnecting or for a source that is not a
+ * daemon source. Version 2 pushes queue fill and counters, so that
+ * vdm_source_queue_peak() and vdm_source_counters() ask nothing. */
+VDM_DAEMON_CLIENT_API unsigned vdm_daemon_client_protocol (vdm_source *source);
+
 #endif

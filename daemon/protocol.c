@@ -384,6 +384,17 @@ encode_body (writer *w, const vdm_msg *m)
     }
     case VDM_MSG_STATUS_REQUEST:
       return true;
+    case VDM_MSG_FILL:
+      if (m->u.fill.n_fills == 0 || m->u.fill.n_fills > VDM_PROTO_MAX_FILLS)
+        return false;
+      put_u16 (w, m->u.fill.n_fills);
+      for (i = 0; i < m->u.fill.n_fills; i++) {
+        if (!m->u.fill.fills[i].watch_id || m->u.fill.fills[i].peak > 1000)
+          return false;
+        put_u32 (w, m->u.fill.fills[i].watch_id);
+        put_u16 (w, m->u.fill.fills[i].peak);
+      }
+      return true;
     case VDM_MSG_STATUS_ENTRY: {
       const vdm_msg_status_entry *s = &m->u.status_entry;
       if (!str_ok (s->command, VDM_PROTO_NAME_MAX) || !str_ok (s->element, VDM_PROTO_NAME_MAX)
@@ -472,6 +483,24 @@ decode_status_entry (reader *r, vdm_msg_status_entry *s)
 }
 
 static void
+decode_fill (reader *r, vdm_msg_fill *f)
+{
+  unsigned i;
+
+  f->n_fills = get_u16 (r, "fill count");
+  if (!r->error && (f->n_fills == 0 || f->n_fills > VDM_PROTO_MAX_FILLS))
+    fail (r, "fill count not 1..1024");
+  for (i = 0; !r->error && i < f->n_fills; i++) {
+    f->fills[i].watch_id = get_u32 (r, "fill watch id");
+    f->fills[i].peak = get_u16 (r, "fill peak");
+    if (!r->error && !f->fills[i].watch_id)
+      fail (r, "fill watch id 0");
+    if (!r->error && f->fills[i].peak > 1000)
+      fail (r, "fill peak above 1000");
+  }
+}
+
+static void
 decode_body (reader *r, vdm_msg *m)
 {
   unsigned i;
@@ -544,6 +573,9 @@ decode_body (reader *r, vdm_msg *m)
     case VDM_MSG_STATUS_ENTRY:
       decode_status_entry (r, &m->u.status_entry);
       return;
+    case VDM_MSG_FILL:
+      decode_fill (r, &m->u.fill);
+      return;
   }
   fail (r, "unknown message type");
 }
@@ -559,7 +591,7 @@ vdm_proto_encode (const vdm_msg *msg, uint8_t *buf, size_t cap)
   if (cap < VDM_PROTO_HEADER_BYTES)
     return -EMSGSIZE;
   put_u16 (&w, VDM_PROTO_MAGIC);
-  put_u8 (&w, VDM_PROTO_VERSION);
+  put_u8 (&w, VDM_PROTO_FRAME_VERSION);
   put_u8 (&w, msg->type);
   put_u32 (&w, 0);              /* length, patched below */
   put_u32 (&w, msg->request_id);
@@ -591,8 +623,8 @@ vdm_proto_frame_length (const uint8_t *buf, size_t len, const char **why)
   version = get_u8 (&r, "version");
   type = get_u8 (&r, "type");
   payload_len = get_u32 (&r, "length");
-  if (version != VDM_PROTO_VERSION) {
-    *why = "unsupported protocol version";
+  if (version != VDM_PROTO_FRAME_VERSION) {
+    *why = "unsupported frame format version";
     return -EBADMSG;
   }
   if (type == 0 || type > VDM_MSG_TYPE_MAX) {
@@ -647,7 +679,7 @@ vdm_proto_type_name (uint8_t type)
     [VDM_MSG_COUNTERS_REPLY] = "counters-reply", [VDM_MSG_DROPS] = "drops",
     [VDM_MSG_CATCH_UP] = "catch-up", [VDM_MSG_RESULT] = "result",
     [VDM_MSG_ANALYTICS] = "analytics", [VDM_MSG_STATUS_REQUEST] = "status-request",
-    [VDM_MSG_STATUS_ENTRY] = "status-entry",
+    [VDM_MSG_STATUS_ENTRY] = "status-entry", [VDM_MSG_FILL] = "fill",
   };
   return type && type <= VDM_MSG_TYPE_MAX ? names[type] : "unknown";
 }

@@ -22,7 +22,13 @@
 #include <stdint.h>
 
 #define VDM_PROTO_MAGIC 0x4d56            /* "VM" on the wire */
-#define VDM_PROTO_VERSION 1
+/* The header's version byte is the frame format: 1 in every protocol
+ * version so far, so that any daemon can read any client's HELLO. The
+ * protocol version (which messages a session may carry) is what HELLO
+ * negotiates: the highest both sides speak. */
+#define VDM_PROTO_FRAME_VERSION 1
+#define VDM_PROTO_VERSION_MIN 1
+#define VDM_PROTO_VERSION_MAX 2           /* 2: FILL and pushed COUNTERS_REPLY */
 #define VDM_PROTO_HEADER_BYTES 12
 #define VDM_PROTO_MAX_PAYLOAD 8192
 #define VDM_PROTO_MAX_FRAME (VDM_PROTO_HEADER_BYTES + VDM_PROTO_MAX_PAYLOAD)
@@ -36,6 +42,7 @@
 #define VDM_PROTO_MAX_REASONS 64          /* non-zero reason slots per COUNTERS_REPLY */
 #define VDM_PROTO_MAX_ANALYTICS 32        /* key/value pairs per ANALYTICS frame */
 #define VDM_PROTO_REASON_SLOTS 256        /* = VDM_REASON_SLOTS */
+#define VDM_PROTO_MAX_FILLS 1024          /* watches per FILL frame */
 
 typedef enum {
   VDM_MSG_HELLO = 1,            /* client → daemon, first frame */
@@ -51,9 +58,10 @@ typedef enum {
   VDM_MSG_ANALYTICS = 11,       /* client → daemon, no reply (issue 11 metrics) */
   VDM_MSG_STATUS_REQUEST = 12,  /* any client → daemon */
   VDM_MSG_STATUS_ENTRY = 13,    /* daemon → client, one per watch, then RESULT 0 */
+  VDM_MSG_FILL = 14,            /* daemon → client, pushed (version 2): queue fill that changed */
 } vdm_msg_type;
 
-#define VDM_MSG_TYPE_MAX VDM_MSG_STATUS_ENTRY
+#define VDM_MSG_TYPE_MAX VDM_MSG_FILL
 
 /* Same numbering as enum vdm_attribution, plus the daemon's own. */
 typedef enum {
@@ -151,6 +159,18 @@ typedef struct {
   uint64_t sk_drops_now;        /* the socket's counter when this was measured */
 } vdm_msg_catch_up;
 
+/* Version 2: the receive-queue peak of one watch over the daemon's last
+ * sampling period, sent only when it differs from the last one sent. */
+typedef struct {
+  uint32_t watch_id;
+  uint16_t peak;                /* per mille, 0..1000 */
+} vdm_proto_fill;
+
+typedef struct {
+  uint16_t n_fills;             /* 1..VDM_PROTO_MAX_FILLS */
+  vdm_proto_fill fills[VDM_PROTO_MAX_FILLS];
+} vdm_msg_fill;
+
 typedef struct {
   uint32_t status;              /* 0 = success, else a positive errno */
   char text[VDM_PROTO_TEXT_MAX + 1];
@@ -195,6 +215,7 @@ typedef struct {
     vdm_msg_result result;
     vdm_msg_analytics analytics;
     vdm_msg_status_entry status_entry;
+    vdm_msg_fill fill;
   } u;
 } vdm_msg;
 

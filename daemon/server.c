@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +42,12 @@ typedef struct {
   _Atomic uint64_t queue_lost;  /* events this client's queues could not hold */
   vdm_counters *counters;       /* the last read, reused for COUNTERS_FRESH_NS */
   uint64_t counters_at_ns;
+  /* the sampler (sample_watches), every VDM_SERVER_SAMPLE_MS */
+  _Atomic bool counters_dirty;  /* a drop or a loss since its counters were last pushed */
+  uint64_t lost_sampled;        /* the ring's lost events of the watch at the last sample */
+  uint16_t fill_now;            /* queue peak of the last period, per mille */
+  uint16_t fill_sent;           /* the last one pushed in a FILL (version 2) */
+  uint16_t fill_since_request;  /* peak of the periods since the last COUNTERS_REQUEST */
 } client_watch;
 
 /* Reading a watch's counters costs one bpf syscall per reason slot (256);
@@ -55,6 +62,7 @@ struct client {
   uint32_t client_id;
   vdm_peer peer;
   bool said_hello;
+  uint16_t version;             /* the protocol version HELLO settled on */
   vdm_subscription *sub;
   uint32_t epoll_events;
   bool dead;                    /* ended; freed once the current epoll batch is done */
@@ -80,7 +88,10 @@ struct vdm_server {
   vdm_server_config config;
   vdm_source *source;
   vdm_source_info info;
-  int listen_fd, epoll_fd, wake_fd, signal_fd;
+  int listen_fd, epoll_fd, wake_fd, signal_fd, sample_fd;
+  bool sampling;                /* sample_fd armed: some client has a watch */
+  unsigned sample_slots;        /* the collector's table, slot 0 included */
+  uint64_t *sample_peaks, *sample_lost;
   client *clients;
   unsigned n_clients;
   uint32_t next_client_id;
@@ -89,7 +100,7 @@ struct vdm_server {
 };
 
 /* epoll tags for the fds that are not clients */
-static char tag_listen, tag_wake, tag_signal;
+static char tag_listen, tag_wake, tag_signal, tag_sample;
 
 static uint64_t
 monotonic_ns (void)
@@ -195,6 +206,8 @@ on_drop (void *user_data, const vdm_drop *drop)
 
   pthread_mutex_lock (&c->handoff_lock);
   w = find_watch (c, drop->watch_id);
+  if (w)
+    atomic_store (&w->counters_dirty, true);
   if (w && c->n_handoff == VDM_SERVER_HANDOFF_EVENTS)
     atomic_fetch_add (&w->queue_lost, 1);
   else if (w) {
@@ -285,14 +298,20 @@ static int
 handle_hello (client *c, const vdm_msg *in)
 {
   vdm_msg m = { .type = VDM_MSG_HELLO_REPLY, .request_id = in->request_id };
+  const vdm_msg_hello *h = &in->u.hello;
 
-  if (in->u.hello.version_min > VDM_PROTO_VERSION || in->u.hello.version_max < VDM_PROTO_VERSION) {
-    send_result (c, in->request_id, EPROTONOSUPPORT, "this daemon speaks protocol version %d only",
-        VDM_PROTO_VERSION);
+  if (h->version_min > VDM_PROTO_VERSION_MAX || h->version_max < VDM_PROTO_VERSION_MIN) {
+    send_result (c, in->request_id, EPROTONOSUPPORT, "this daemon speaks protocol versions %d "
+        "to %d, the client %u to %u: upgrade the older side", VDM_PROTO_VERSION_MIN,
+        VDM_PROTO_VERSION_MAX, h->version_min, h->version_max);
+    log_client (c, "refused: it speaks protocol versions %u to %u, this daemon %d to %d",
+        h->version_min, h->version_max, VDM_PROTO_VERSION_MIN, VDM_PROTO_VERSION_MAX);
+    c->said_why = true;
     return -EPROTONOSUPPORT;
   }
   c->said_hello = true;
-  m.u.hello_reply.version = VDM_PROTO_VERSION;
+  c->version = h->version_max < VDM_PROTO_VERSION_MAX ? h->version_max : VDM_PROTO_VERSION_MAX;
+  m.u.hello_reply.version = c->version;
   m.u.hello_reply.flags = (c->server->info.has_rx_sk ? VDM_HELLO_HAS_RX_SK : 0)
       | (c->server->info.has_queue_fill ? VDM_HELLO_HAS_QUEUE_FILL : 0);
   m.u.hello_reply.max_watches = c->server->config.max_watches;
@@ -412,6 +431,7 @@ handle_watch (client *c, const vdm_msg *in, int fd)
     return reply_watch (c, in, find_watch (c, w.id));
   w.cookie = info.cookie;
   w.sk_drops_at_start = info.sk_drops;
+  w.counters_dirty = true;      /* version 2: pushed at the first sample */
   w.flow = info.flow;
   memcpy (w.element, in->u.watch.element, sizeof (w.element));
   memcpy (w.pipeline, in->u.watch.pipeline, sizeof (w.pipeline));
@@ -461,19 +481,31 @@ fill_reasons (const vdm_counters *counters, vdm_msg_counters_reply *r)
   }
 }
 
+/* Reads a watch's counters unless the last read is younger than max_age_ns. */
 static int
-read_counters (vdm_server *s, client_watch *w)
+read_counters (vdm_server *s, client_watch *w, uint64_t max_age_ns)
 {
   uint64_t now = monotonic_ns ();
   int err;
 
-  if (w->counters && now - w->counters_at_ns < COUNTERS_FRESH_NS)
+  if (w->counters && now - w->counters_at_ns < max_age_ns)
     return 0;
   if (!w->counters && !(w->counters = malloc (sizeof (*w->counters))))
     return -ENOMEM;
   err = vdm_source_counters (s->source, w->id, w->counters);
   w->counters_at_ns = now;
   return err;
+}
+
+static void
+fill_counters_reply (client_watch *w, int peak, vdm_msg_counters_reply *r)
+{
+  r->watch_id = w->id;
+  r->total = w->counters->total;
+  r->ringbuf_lost = w->counters->ringbuf_lost;
+  r->queue_lost = atomic_load (&w->queue_lost);
+  r->queue_peak = peak < -1 ? -1 : peak > 1000 ? 1000 : peak;
+  fill_reasons (w->counters, r);
 }
 
 static int
@@ -487,16 +519,14 @@ handle_counters (client *c, const vdm_msg *in)
   if (!w)
     return send_result (c, in->request_id, ENOENT, "counters: watch %u is not this client's",
         in->u.watch_ref.watch_id);
-  err = read_counters (c->server, w);
+  err = read_counters (c->server, w, COUNTERS_FRESH_NS);
   if (err < 0)
     return send_result (c, in->request_id, err, "counters: %s", strerror (-err));
-  peak = vdm_source_queue_peak (c->server->source, w->id);
-  r->watch_id = w->id;
-  r->total = w->counters->total;
-  r->ringbuf_lost = w->counters->ringbuf_lost;
-  r->queue_lost = atomic_load (&w->queue_lost);
-  r->queue_peak = peak < -1 ? -1 : peak > 1000 ? 1000 : peak;
-  fill_reasons (w->counters, r);
+  /* the sampler owns the kernel's peaks (reading one resets it): the peak
+   * of the periods since this client last asked */
+  peak = c->server->info.has_queue_fill ? w->fill_since_request : -1;
+  w->fill_since_request = 0;
+  fill_counters_reply (w, peak, r);
   return send_or_queue (c, VDM_OUT_REPLY, &m);
 }
 
@@ -841,6 +871,157 @@ drain_handoffs (vdm_server *s)
   }
 }
 
+/* ---- the sampler (protocol version 2) -------------------------------- */
+
+/* The peak and lost events of one watch this period: from the table read
+ * once for all (vdm_embedded_sample), or asked of the source one by one. */
+static void
+sample_one (vdm_server *s, client_watch *w, int table_slots)
+{
+  uint32_t slot = VDM_WATCH_SLOT (w->id);
+  uint64_t peak = 0, lost = w->lost_sampled;
+
+  if (table_slots > 0 && slot < (unsigned) table_slots) {
+    peak = s->sample_peaks[slot];
+    lost = s->sample_lost[slot];
+  } else if (table_slots <= 0) {
+    int p = vdm_source_queue_peak (s->source, w->id);
+    peak = p > 0 ? (uint64_t) p : 0;
+    vdm_source_events_lost (s->source, w->id, &lost);
+  }
+  w->fill_now = (uint16_t) (peak > 1000 ? 1000 : peak);
+  if (w->fill_now > w->fill_since_request)
+    w->fill_since_request = w->fill_now;
+  if (lost != w->lost_sampled) {
+    w->lost_sampled = lost;
+    atomic_store (&w->counters_dirty, true);
+  }
+}
+
+/* One FILL frame per VDM_PROTO_MAX_FILLS watches whose peak changed since
+ * it was last pushed. Returns a negative errno when the client is dead; a
+ * full queue keeps the rest for the next period. */
+static int
+push_fills (client *c)
+{
+  static vdm_msg m;
+  static client_watch *in_frame[VDM_PROTO_MAX_FILLS];
+  unsigned i = 0, j, n;
+  int err = 0;
+
+  while (i < c->n_watches && !err) {
+    m.type = VDM_MSG_FILL;
+    m.request_id = 0;
+    for (n = 0; i < c->n_watches && n < VDM_PROTO_MAX_FILLS; i++) {
+      client_watch *w = c->watches[i];
+      if (w->fill_now == w->fill_sent)
+        continue;
+      in_frame[n] = w;
+      m.u.fill.fills[n].watch_id = w->id;
+      m.u.fill.fills[n++].peak = w->fill_now;
+    }
+    if (n == 0)
+      break;
+    m.u.fill.n_fills = (uint16_t) n;
+    err = send_or_queue (c, VDM_OUT_EVENT, &m);
+    for (j = 0; !err && j < n; j++)
+      in_frame[j]->fill_sent = m.u.fill.fills[j].peak;
+  }
+  return err == -ENOBUFS ? 0 : err;
+}
+
+/* A COUNTERS_REPLY with request id 0 for each watch whose counters moved:
+ * the client needs no request to know them. */
+static int
+push_counters (client *c)
+{
+  static vdm_msg m;
+  unsigned i;
+  int err = 0;
+
+  for (i = 0; i < c->n_watches && !err; i++) {
+    client_watch *w = c->watches[i];
+    if (!atomic_exchange (&w->counters_dirty, false))
+      continue;
+    if (read_counters (c->server, w, 0) < 0) {
+      atomic_store (&w->counters_dirty, true);
+      continue;
+    }
+    m = (vdm_msg) { .type = VDM_MSG_COUNTERS_REPLY };
+    fill_counters_reply (w, -1, &m.u.counters_reply);
+    err = send_or_queue (c, VDM_OUT_EVENT, &m);
+    if (err)
+      atomic_store (&w->counters_dirty, true);  /* a full queue: again next period */
+  }
+  return err == -ENOBUFS ? 0 : err;
+}
+
+/* The table up to its highest slot watched: slots are given lowest
+ * first, so 1,200 watches read 1,201 slots of a table of 4,096. */
+static unsigned
+slots_in_use (vdm_server *s)
+{
+  unsigned top = 0, i;
+  client *c;
+
+  for (c = s->clients; c; c = c->next)
+    for (i = 0; !c->dead && i < c->n_watches; i++)
+      if (VDM_WATCH_SLOT (c->watches[i]->id) > top)
+        top = VDM_WATCH_SLOT (c->watches[i]->id);
+  return top + 1 < s->sample_slots ? top + 1 : s->sample_slots;
+}
+
+/* Every VDM_SERVER_SAMPLE_MS while any client has a watch: what an element
+ * used to ask for each of its watches (issue 10 part 5), read for all
+ * watches at once and pushed to version 2 clients only when it changed. */
+static void
+sample_watches (vdm_server *s)
+{
+  uint64_t expirations;
+  int table_slots;
+  client *c;
+
+  if (read (s->sample_fd, &expirations, sizeof (expirations)) < 0) {
+    /* not due yet */
+  }
+  table_slots = s->sample_slots ? vdm_embedded_sample (s->source, slots_in_use (s),
+      s->sample_peaks, s->sample_lost) : -ENOTSUP;
+  for (c = s->clients; c; c = c->next) {
+    unsigned i;
+    int err = 0;
+    if (c->dead)
+      continue;
+    for (i = 0; i < c->n_watches; i++)
+      sample_one (s, c->watches[i], table_slots);
+    if (c->version >= 2)
+      err = push_fills (c);
+    if (c->version >= 2 && !err)
+      err = push_counters (c);
+    if (err < 0)
+      kill_client (s, c);
+  }
+}
+
+/* The sampler's timer runs only while there is something to sample. */
+static void
+arm_sampler (vdm_server *s)
+{
+  struct itimerspec period = { 0 };
+  bool want = false;
+  client *c;
+
+  for (c = s->clients; c && !want; c = c->next)
+    want = !c->dead && c->n_watches > 0;
+  if (want == s->sampling)
+    return;
+  if (want) {
+    period.it_interval.tv_nsec = VDM_SERVER_SAMPLE_MS * 1000000l;
+    period.it_value = period.it_interval;
+  }
+  timerfd_settime (s->sample_fd, 0, &period, NULL);
+  s->sampling = want;
+}
+
 static void
 unthrottle (vdm_server *s)
 {
@@ -903,6 +1084,8 @@ vdm_server_run (vdm_server *s)
           /* spurious wakeup: nothing to read */
         }
         drain_handoffs (s);
+      } else if (tag == &tag_sample) {
+        sample_watches (s);
       } else if (tag == &tag_signal) {
         struct signalfd_siginfo si;
         if (read (s->signal_fd, &si, sizeof (si)) == sizeof (si))
@@ -914,6 +1097,26 @@ vdm_server_run (vdm_server *s)
     }
     reap_clients (s);
     unthrottle (s);
+    arm_sampler (s);
+  }
+  return 0;
+}
+
+/* Room for one sample of the collector's whole table (none for a source
+ * that is not the embedded collector: its watches are asked one by one). */
+static int
+alloc_sample_table (vdm_server *s)
+{
+  unsigned in_use, capacity;
+
+  if (vdm_embedded_table (s->source, &in_use, &capacity) < 0)
+    return 0;
+  s->sample_slots = capacity + 1;
+  s->sample_peaks = calloc (s->sample_slots, sizeof (*s->sample_peaks));
+  s->sample_lost = calloc (s->sample_slots, sizeof (*s->sample_lost));
+  if (!s->sample_peaks || !s->sample_lost) {
+    errno = ENOMEM;
+    return -ENOMEM;
   }
   return 0;
 }
@@ -949,8 +1152,11 @@ vdm_server_new (const vdm_server_config *config, vdm_source *source, int listen_
   s->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
   s->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
   s->signal_fd = signalfd (-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (s->epoll_fd < 0 || s->wake_fd < 0 || s->signal_fd < 0 || add_fd (s, listen_fd, &tag_listen) < 0
-      || add_fd (s, s->wake_fd, &tag_wake) < 0 || add_fd (s, s->signal_fd, &tag_signal) < 0) {
+  s->sample_fd = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (s->epoll_fd < 0 || s->wake_fd < 0 || s->signal_fd < 0 || s->sample_fd < 0
+      || add_fd (s, listen_fd, &tag_listen) < 0 || add_fd (s, s->wake_fd, &tag_wake) < 0
+      || add_fd (s, s->signal_fd, &tag_signal) < 0 || add_fd (s, s->sample_fd, &tag_sample) < 0
+      || alloc_sample_table (s) < 0) {
     if (asprintf (error, "setting up the event loop failed: %s", strerror (errno)) < 0)
       *error = NULL;
     vdm_server_free (s);
@@ -975,6 +1181,10 @@ vdm_server_free (vdm_server *s)
     close (s->wake_fd);
   if (s->signal_fd > 0)
     close (s->signal_fd);
+  if (s->sample_fd > 0)
+    close (s->sample_fd);
+  free (s->sample_peaks);
+  free (s->sample_lost);
   free (s->spare);
   free (s);
 }

@@ -7,7 +7,9 @@
  *
  * Single-threaded (epoll), non-blocking; the only other thread is the
  * source's, whose callbacks only copy events into the client's bounded
- * handoff and wake the loop through an eventfd.
+ * handoff and wake the loop through an eventfd. A timer samples every
+ * watch (queue fill, lost events) in one read of the collector's table,
+ * so that clients of protocol version 2 never poll (docs/daemon.md).
  */
 #ifndef VDM_DAEMON_SERVER_H
 #define VDM_DAEMON_SERVER_H
@@ -48,6 +50,9 @@ typedef struct {
 #define VDM_SERVER_EVENT_FRAMES 64      /* pushed frames queued per client */
 #define VDM_SERVER_REPLY_FRAMES 256     /* replies queued per client */
 #define VDM_SERVER_HANDOFF_EVENTS 1024  /* events waiting per client in the handoff */
+/* How often the daemon samples every watch's queue fill and lost events,
+ * and pushes what changed to version 2 clients (FILL, COUNTERS_REPLY). */
+#define VDM_SERVER_SAMPLE_MS 50
 
 /* source and listen_fd stay the caller's and must outlive the server. */
 vdm_server *vdm_server_new (const vdm_server_config *config, vdm_source *source, int listen_fd,

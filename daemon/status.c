@@ -73,7 +73,7 @@ say_hello (int sock, const char **why)
   vdm_msg m = { .type = VDM_MSG_HELLO, .request_id = 1 };
   int err;
 
-  m.u.hello.version_min = m.u.hello.version_max = VDM_PROTO_VERSION;
+  m.u.hello.version_min = m.u.hello.version_max = VDM_PROTO_VERSION_MIN;
   m.u.hello.pid = (uint32_t) getpid ();
   strcpy (m.u.hello.client_name, "vdropmond --status");
   err = vdm_wire_send (sock, &m, -1);

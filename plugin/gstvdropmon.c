@@ -128,8 +128,9 @@
  * * #gdouble `stall-threshold`: ms without an arrival after which the
  *   stream counts as stalled (adaptive, #GstVdropmon:stall-floor to
  *   #GstVdropmon:silence-threshold); #guint64 `reader-stalls`: silences
- *   that long while the kernel held unread packets of the stream (a late
- *   reader, not the network; no warning).
+ *   that long while the kernel held unread data of the stream (packets in
+ *   a udpsrc socket; without one, bytes in the TCP connection that carries
+ *   it): a late reader, not the network; no warning.
  * * #guint64 `packets-unobserved`: buffers that passed untouched but
  *   uncounted, a streaming thread's packet ring being full.
  *

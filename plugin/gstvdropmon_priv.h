@@ -39,6 +39,7 @@
 #include "gstvdropmon.h"
 #include "rtp_parse.h"
 #include "stream_monitor.h"
+#include "tcp_unread.h"
 #include "vdropmon_messages.h"
 #include "vdropmon_analytics.h"
 
@@ -64,6 +65,10 @@ typedef struct
   guint64 cookie;               /* the socket's SO_COOKIE; 0 for a flow named by hand */
   GstPad *probed_pad;           /* the udpsrc src pad we observe arrivals on */
   GSocket *probed_socket;       /* that udpsrc's socket (owned ref): its unread backlog */
+  /* A TCP connection found upstream: who it is, so that the kernel can be
+   * asked for its unread bytes without an fd of ours keeping it open. */
+  vdm_tcp_identity tcp;
+  gboolean tcp_known;
   gulong probe_id;
   VdmFeed *feed;                /* its probe's packets */
   gchar flow[VDM_FLOW_STRING_MAX];
@@ -102,6 +107,15 @@ struct _GstVdropmon
   /* udpsrc probes see arrivals; transform_ip need not. Written under lock
    * with g_atomic_int_set, read by transform_ip without it. */
   gint arrival_probed;
+  /* The buffer the probe on the pad linked straight to our sink pad has
+   * just recorded as passed (its record carries PASSED and FRAME):
+   * transform_ip, on the same thread right after, takes it back and has
+   * nothing left to do (the header is read once). Atomic pointer. */
+  gpointer passed_at_probe;
+  /* The worker writes the lock and the condition below all the time: on
+   * the line of the fields above they would take that line away from the
+   * streaming thread at every turn (issue 13). A line apart. */
+  guint8 hot_line_end[64];
 
   GMutex lock;
   GCond cond;
@@ -205,11 +219,16 @@ void vdm_feeds_sync_locked (GstVdropmon * self);
 guint64 vdm_feeds_unobserved_locked (GstVdropmon * self);
 void vdm_feeds_publish_clock_locked (GstVdropmon * self);
 void vdm_feeds_publish_format_locked (GstVdropmon * self);
-/* Producers, each from its feed's one thread; rtp: parsed, or NULL. */
-void vdm_feed_buffer_passed (GstVdropmon * self, GstBuffer * buf, const vdm_rtp_header * rtp);
-void vdm_feed_rtp_arrived (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp);
-void vdm_feed_rtp_frame (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp);
+/* Producers, each from its feed's one thread: the arrival's times into r
+ * (ARRIVED), and r into the feed's ring (the element's own for push_own). */
+void vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r);
+void vdm_feed_push (VdmFeed * feed, const vdm_packet_record * r);
+void vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r);
+vdm_codec vdm_feed_codec (VdmFeed * feed);
 GstVdropmon *vdm_feed_element (VdmFeed * feed);
+/* The feed's probe sits on the pad linked straight to our sink pad. */
+void vdm_feed_set_direct (VdmFeed * feed, gboolean direct);
+gboolean vdm_feed_is_direct (VdmFeed * feed);
 
 /* vdropmon_arrivals.c */
 void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
@@ -217,7 +236,10 @@ void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);
 void vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * socket,
     VdmWatch * watch);
 void vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch);
-/* Right before a tick: what the probed sockets hold unread → the monitor. */
+/* At a rescan: which probe, if any, is linked straight to our sink pad. */
+void vdm_arrivals_recheck_direct (GstVdropmon * self);
+/* Right before a tick: what the probed sockets (udpsrc; else the watched
+ * TCP connections) hold unread → the monitor. */
 void vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock);
 /* When our own caps are not RTP: the nearest upstream RTP pad teaches the
  * frame map and the codec (placement independence). Without self->lock. */

@@ -61,15 +61,45 @@ peek_release (VdmPeek * peek)
     gst_memory_unmap (peek->memory, &peek->map);
 }
 
-static gboolean
-parse_rtp (GstBuffer * buf, VdmPeek * peek, vdm_rtp_header * rtp)
+static guint32
+buffer_size (GstBuffer * buf)
 {
-  if (!peek_buffer (buf, peek))
+  return (guint32) MIN (gst_buffer_get_size (buf), G_MAXUINT32);
+}
+
+static void
+fill_rtp (vdm_packet_record * r, const vdm_rtp_header * rtp, vdm_codec codec)
+{
+  r->ssrc = rtp->ssrc;
+  r->seq = rtp->seq;
+  r->rtp_ts = rtp->timestamp;
+  r->payload_type = rtp->payload_type;
+  r->flags |= VDM_PACKET_RTP | (rtp->marker ? VDM_PACKET_MARKER : 0)
+      | (vdm_payload_is_keyframe (codec, rtp->payload, rtp->payload_len) ? VDM_PACKET_KEYFRAME :
+      0);
+}
+
+/* The RTP facts of a buffer and its size into r; the buffer's memory is
+ * unmapped again before the caller stamps or writes the record (the
+ * unmap's atomic then does not wait for the ring's line). FALSE: not RTP. */
+static gboolean
+read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
+{
+  VdmPeek peek;
+  vdm_rtp_header rtp;
+  gboolean is_rtp;
+
+  if (!peek_buffer (buf, &peek)) {
+    r->size = buffer_size (buf);
     return FALSE;
-  if (vdm_rtp_parse (peek->data, peek->size, peek->complete, rtp))
-    return TRUE;
-  peek_release (peek);
-  return FALSE;
+  }
+  is_rtp = vdm_rtp_parse (peek.data, peek.size, peek.complete, &rtp);
+  if (is_rtp)
+    fill_rtp (r, &rtp, codec);
+  /* one memory: its size is the buffer's (no second walk of the memories) */
+  r->size = peek.complete ? (guint32) MIN (peek.size, G_MAXUINT32) : buffer_size (buf);
+  peek_release (&peek);
+  return is_rtp;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -80,16 +110,37 @@ parse_rtp (GstBuffer * buf, VdmPeek * peek, vdm_rtp_header * rtp)
 void
 vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
 {
-  VdmPeek peek;
-  vdm_rtp_header rtp;
+  gint format = g_atomic_int_get (&self->feed_format);
+  vdm_packet_record r = {
+    .pts = GST_BUFFER_PTS (buf),
+    .flags = VDM_PACKET_PASSED,
+  };
 
-  if (VDM_FEED_FORMAT_IS_RTP (g_atomic_int_get (&self->feed_format))
-      && parse_rtp (buf, &peek, &rtp)) {
-    vdm_feed_buffer_passed (self, buf, &rtp);
-    peek_release (&peek);
-  } else {
-    vdm_feed_buffer_passed (self, buf, NULL);
+  /* `udpsrc ! vdropmon`: the probe recorded this very buffer as passed a
+   * moment ago, on this thread. Taken back, so that a buffer reusing its
+   * address after a relink is not mistaken for it. */
+  if (g_atomic_pointer_get (&self->passed_at_probe) == (gpointer) buf) {
+    g_atomic_pointer_set (&self->passed_at_probe, NULL);
+    return;
   }
+  if (VDM_FEED_FORMAT_IS_RTP (format)) {
+    /* a stream among thousands finds the ring's next slot cold: ask for
+     * it now, while the header is read and the clock asked */
+    vdm_packet_ring_prefetch (self->own_ring);
+    if (read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r)) {
+      r.flags |= VDM_PACKET_FRAME;
+      if (!g_atomic_int_get (&self->arrival_probed))
+        vdm_feed_stamp_arrival (self, &r);      /* we are the arrival point */
+    }
+  } else {
+    r.size = buffer_size (buf);
+    if (GST_BUFFER_PTS_IS_VALID (buf)) {
+      /* live sources stamp buffers with their arrival running time */
+      r.flags |= VDM_PACKET_FRAME;
+      vdm_feed_stamp_arrival (self, &r);
+    }
+  }
+  vdm_feed_push_own (self, &r);
 }
 
 /* "a-framesize=H264 1920-1080" (SDP) or "x-dimensions=1920,1080": the
@@ -134,22 +185,31 @@ vdm_arrivals_set_caps_locked (GstVdropmon * self, const GstStructure * s)
 /* ------------------------------------------------------------------------ */
 /* At udpsrc.                                                                */
 
+/* single: the buffer goes on to the element's chain alone (not in a list,
+ * whose buffers transform_ip sees only after the probe saw them all). */
 static void
-observe_arrival (VdmFeed * feed, GstBuffer * buf)
+observe_arrival (VdmFeed * feed, GstBuffer * buf, gboolean single)
 {
-  VdmPeek peek;
-  vdm_rtp_header rtp;
+  GstVdropmon *self = vdm_feed_element (feed);
+  gint format = g_atomic_int_get (&self->feed_format);
+  vdm_packet_record r = {.pts = GST_BUFFER_PTS (buf) };
 
-  if (!parse_rtp (buf, &peek, &rtp))
+  if (!read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r))
     return;
-  vdm_feed_rtp_arrived (feed, buf, &rtp);
-  peek_release (&peek);
+  vdm_feed_stamp_arrival (self, &r);
+  if (single && VDM_FEED_FORMAT_IS_RTP (format) && vdm_feed_is_direct (feed)) {
+    /* nothing between us and the element: the buffer passes it next, with
+     * this PTS and size; one record for both, one header read */
+    r.flags |= VDM_PACKET_PASSED | VDM_PACKET_FRAME;
+    g_atomic_pointer_set (&self->passed_at_probe, buf);
+  }
+  vdm_feed_push (feed, &r);
 }
 
 static gboolean
 observe_arrival_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
 {
-  observe_arrival (user_data, *buf);
+  observe_arrival (user_data, *buf, FALSE);
   return TRUE;
 }
 
@@ -160,7 +220,7 @@ on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   VdmFeed *feed = user_data;
 
   if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER)
-    observe_arrival (feed, GST_PAD_PROBE_INFO_BUFFER (info));
+    observe_arrival (feed, GST_PAD_PROBE_INFO_BUFFER (info), TRUE);
   else if (GST_PAD_PROBE_INFO_TYPE (info) & GST_PAD_PROBE_TYPE_BUFFER_LIST)
     gst_buffer_list_foreach (GST_PAD_PROBE_INFO_BUFFER_LIST (info), observe_arrival_in_list,
         feed);
@@ -177,7 +237,10 @@ vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * so
     VdmWatch * watch)
 {
   GstPad *pad = gst_element_get_static_pad (udpsrc, "src");
+  GstPad *peer = gst_pad_get_peer (GST_BASE_TRANSFORM_SINK_PAD (self));
+  gboolean direct = pad && peer == pad;
 
+  gst_clear_object (&peer);
   if (!pad)
     return;
   g_mutex_lock (&self->lock);
@@ -187,6 +250,7 @@ vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * so
     vdm_stream_monitor_arrivals_moved (self->monitor);
   }
   watch->feed = vdm_feeds_add_locked (self);
+  vdm_feed_set_direct (watch->feed, direct);
   g_mutex_unlock (&self->lock);
   /* The probe's feed keeps the element alive; stop() removes it. */
   watch->probe_id = gst_pad_add_probe (pad,
@@ -203,6 +267,10 @@ vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
     gst_pad_remove_probe (watch->probed_pad, watch->probe_id);
     gst_clear_object (&watch->probed_pad);
   }
+  if (watch->feed && vdm_feed_is_direct (watch->feed)) {
+    vdm_feed_set_direct (watch->feed, FALSE);
+    g_atomic_pointer_set (&self->passed_at_probe, NULL);
+  }
   if (watch->feed) {
     g_mutex_lock (&self->lock);
     vdm_feeds_remove_locked (self, watch->feed);
@@ -213,12 +281,33 @@ vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
   g_clear_object (&watch->probed_socket);
 }
 
+/* A probe's records say "passed" only while its pad is linked straight to
+ * our sink pad: a relink that puts an element between (a queue, a
+ * jitterbuffer) ends that at the next rescan. */
+void
+vdm_arrivals_recheck_direct (GstVdropmon * self)
+{
+  GstPad *peer = gst_pad_get_peer (GST_BASE_TRANSFORM_SINK_PAD (self));
+  guint i;
+
+  g_mutex_lock (&self->lock);
+  for (i = 0; i < self->watches->len; i++) {
+    VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
+    if (w->feed && vdm_feed_is_direct (w->feed) != (w->probed_pad && w->probed_pad == peer)) {
+      vdm_feed_set_direct (w->feed, w->probed_pad && w->probed_pad == peer);
+      g_atomic_pointer_set (&self->passed_at_probe, NULL);
+    }
+  }
+  g_mutex_unlock (&self->lock);
+  gst_clear_object (&peer);
+}
+
 /* Packets waiting in a probed socket were delivered by the network: a
  * silence at the probe is then the reading thread's delay (a loaded host),
  * not a stall. One FIONREAD per socket and tick (non-blocking; for UDP the
  * size of the next datagram, which is all that matters: any). */
-void
-vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
+static guint64
+udp_unread_locked (GstVdropmon * self, gboolean * any_probed)
 {
   guint64 unread = 0;
   guint i;
@@ -227,9 +316,45 @@ vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
     GSocket *socket = g_array_index (self->watches, VdmWatch, i).probed_socket;
     gssize n = socket ? g_socket_get_available_bytes (socket) : -1;
 
+    *any_probed |= socket != NULL;
     if (n > 0)
       unread += (guint64) n;
   }
+  return unread;
+}
+
+/* The same for a stream fetched over TCP (HTTP-FLV through souphttpsrc,
+ * RTSP interleaved, tcpclientsrc): bytes waiting in the connection's
+ * receive queue, asked by the socket's identity (tcp_unread.h: one
+ * sock_diag round trip per connection and tick, answered at once). Only
+ * when no udpsrc is probed: then the TCP connection carries the stream;
+ * beside a udpsrc it is RTSP's control connection and says nothing of the
+ * media. A connection gone meanwhile says nothing (the next rescan
+ * releases its watch). */
+static guint64
+tcp_unread_locked (GstVdropmon * self)
+{
+  guint64 unread = 0;
+  guint i;
+
+  for (i = 0; i < self->watches->len; i++) {
+    const VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
+    guint64 n = 0;
+
+    if (w->tcp_known && vdm_tcp_unread_bytes (&w->tcp, &n) == 0)
+      unread += n;
+  }
+  return unread;
+}
+
+void
+vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
+{
+  gboolean any_probed = FALSE;
+  guint64 unread = udp_unread_locked (self, &any_probed);
+
+  if (!any_probed)
+    unread += tcp_unread_locked (self);
   vdm_stream_monitor_socket_backlog (self->monitor, unread, now_clock);
 }
 
@@ -241,13 +366,13 @@ vdm_arrivals_feed_backlog_locked (GstVdropmon * self, guint64 now_clock)
 static void
 observe_rtp_upstream (VdmFeed * feed, GstBuffer * buf)
 {
-  VdmPeek peek;
-  vdm_rtp_header rtp;
+  vdm_packet_record r = {
+    .pts = GST_BUFFER_PTS (buf),
+    .flags = VDM_PACKET_FRAME,
+  };
 
-  if (!parse_rtp (buf, &peek, &rtp))
-    return;
-  vdm_feed_rtp_frame (feed, buf, &rtp);
-  peek_release (&peek);
+  if (read_rtp (buf, vdm_feed_codec (feed), &r))
+    vdm_feed_push (feed, &r);
 }
 
 static gboolean

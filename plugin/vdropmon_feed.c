@@ -6,7 +6,7 @@
  * Every thread that sees packets has a feed of its own (one producer per
  * ring): the element's streaming thread (transform_ip), each probed udpsrc
  * source pad, the upstream RTP pad. It parses the RTP header once, stamps
- * the arrival, and appends a 40-byte record to its ring (core/packet_ring.c);
+ * the arrival, and appends a 32-byte record to its ring (core/packet_ring.c);
  * no lock, no allocation, no system call but the clock read. Whoever holds
  * the lock and needs the monitor up to date — the worker before each tick,
  * the collector callback before a kernel drop, stats, EOS, caps, a flush —
@@ -19,9 +19,11 @@
 #include "gstvdropmon_priv.h"
 
 #define GST_CAT_DEFAULT vdropmon_debug
-/* 1,024 records (40 KiB): 250 ms of a 4,000 packets/s stream between two
- * worker rounds, and the worker is woken at half. */
-#define FEED_CAPACITY 1024
+/* 2,048 slots (64 KiB): 2,048 records with the system clock as pipeline
+ * clock, 1,024 with another (a record then carries that clock's time in a
+ * second slot): 250 ms of a 4,000 packets/s stream between two worker
+ * rounds at the least, and the worker is woken at half. */
+#define FEED_CAPACITY 2048
 
 struct _VdmFeed
 {
@@ -29,6 +31,9 @@ struct _VdmFeed
   vdm_packet_ring *ring;
   GstVdropmon *self;            /* a reference, except for the element's own feed */
   gboolean own;                 /* transform_ip's: its arrivals count only without probes */
+  /* Atomic: a probe on the pad linked straight to the element's sink pad:
+   * its records say that the buffer passed too (vdropmon_arrivals.c). */
+  gint direct;
 };
 
 /* The element's clock as the streaming threads read it. */
@@ -220,6 +225,18 @@ vdm_feed_element (VdmFeed * feed)
   return feed->self;
 }
 
+void
+vdm_feed_set_direct (VdmFeed * feed, gboolean direct)
+{
+  g_atomic_int_set (&feed->direct, direct);
+}
+
+gboolean
+vdm_feed_is_direct (VdmFeed * feed)
+{
+  return g_atomic_int_get (&feed->direct);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Time, as the streaming threads read it.                                   */
 
@@ -268,12 +285,13 @@ vdm_feeds_publish_clock_locked (GstVdropmon * self)
     g_atomic_int_set (&self->clock_is_monotonic, FALSE);
 }
 
-/* Both times of an arrival, as vdm_times_locked() gives them. */
-static void
-stamp_arrival (GstVdropmon * self, vdm_packet_record * r)
+/* Both times of an arrival, as vdm_times_locked() gives them: one clock
+ * read with the system clock (its time is CLOCK_MONOTONIC's). */
+void
+vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r)
 {
   r->mono = vdm_monotonic_ns ();
-  if (g_atomic_int_get (&self->clock_is_monotonic)) {
+  if (G_LIKELY (g_atomic_int_get (&self->clock_is_monotonic))) {
     r->clock = r->mono;
   } else {
     const VdmStreamClock *c = g_atomic_pointer_get (&self->stream_clock);
@@ -293,81 +311,22 @@ wake_worker (GstVdropmon * self)
   g_mutex_unlock (&self->lock);
 }
 
-static void
-push (VdmFeed * feed, const vdm_packet_record * r)
+void
+vdm_feed_push (VdmFeed * feed, const vdm_packet_record * r)
 {
-  if (vdm_packet_ring_push (feed->ring, r) & VDM_RING_WAKE)
+  if (G_UNLIKELY (vdm_packet_ring_push (feed->ring, r) & VDM_RING_WAKE))
     wake_worker (feed->self);
 }
 
-static void
-push_own (GstVdropmon * self, const vdm_packet_record * r)
+void
+vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r)
 {
-  if (vdm_packet_ring_push (self->own_ring, r) & VDM_RING_WAKE)
+  if (G_UNLIKELY (vdm_packet_ring_push (self->own_ring, r) & VDM_RING_WAKE))
     wake_worker (self);
 }
 
-static void
-fill_rtp (vdm_packet_record * r, const vdm_rtp_header * rtp, vdm_codec codec)
+vdm_codec
+vdm_feed_codec (VdmFeed * feed)
 {
-  r->ssrc = rtp->ssrc;
-  r->seq = rtp->seq;
-  r->rtp_ts = rtp->timestamp;
-  r->payload_type = rtp->payload_type;
-  r->flags |= VDM_PACKET_RTP | (rtp->marker ? VDM_PACKET_MARKER : 0)
-      | (vdm_payload_is_keyframe (codec, rtp->payload, rtp->payload_len) ? VDM_PACKET_KEYFRAME :
-      0);
-}
-
-/* A buffer passed the element (transform_ip). */
-void
-vdm_feed_buffer_passed (GstVdropmon * self, GstBuffer * buf, const vdm_rtp_header * rtp)
-{
-  gint format = g_atomic_int_get (&self->feed_format);
-  vdm_packet_record r = {
-    .size = (guint32) MIN (gst_buffer_get_size (buf), G_MAXUINT32),
-    .pts = GST_BUFFER_PTS (buf),
-    .flags = VDM_PACKET_PASSED,
-  };
-
-  if (VDM_FEED_FORMAT_IS_RTP (format)) {
-    if (rtp) {
-      fill_rtp (&r, rtp, VDM_FEED_FORMAT_CODEC (format));
-      r.flags |= VDM_PACKET_FRAME;
-      if (!g_atomic_int_get (&self->arrival_probed))
-        stamp_arrival (self, &r);       /* we are the arrival point */
-    }
-  } else if (GST_BUFFER_PTS_IS_VALID (buf)) {
-    /* live sources stamp buffers with their arrival running time */
-    r.flags |= VDM_PACKET_FRAME;
-    stamp_arrival (self, &r);
-  }
-  push_own (self, &r);
-}
-
-/* An RTP packet seen at a udpsrc, right after recvmsg. */
-void
-vdm_feed_rtp_arrived (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp)
-{
-  vdm_packet_record r = {
-    .size = (guint32) MIN (gst_buffer_get_size (buf), G_MAXUINT32),
-    .pts = GST_BUFFER_PTS (buf),
-  };
-
-  fill_rtp (&r, rtp, VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&feed->self->feed_format)));
-  stamp_arrival (feed->self, &r);
-  push (feed, &r);
-}
-
-/* An RTP packet on the nearest RTP pad upstream: frames only. */
-void
-vdm_feed_rtp_frame (VdmFeed * feed, GstBuffer * buf, const vdm_rtp_header * rtp)
-{
-  vdm_packet_record r = {
-    .pts = GST_BUFFER_PTS (buf),
-    .flags = VDM_PACKET_FRAME,
-  };
-
-  fill_rtp (&r, rtp, VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&feed->self->feed_format)));
-  push (feed, &r);
+  return VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&feed->self->feed_format));
 }

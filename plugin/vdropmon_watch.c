@@ -133,11 +133,34 @@ warn_not_watched (GstVdropmon * self, gboolean socket, const struct vdm_flow_key
         socket ? "socket" : "flow ", text, g_strerror (-err));
 }
 
+/* What the watch is (its flow, protocol, a TCP connection's identity),
+ * read from the socket before the source is told: once the source has it,
+ * drops may come, and the socket's owner may close it at any moment. */
+static void
+describe_watch (const VdmFound * found, const struct vdm_flow_key *flow, VdmWatch * watch)
+{
+  struct vdm_flow_key socket_flow;
+
+  watch->cookie = found ? found->cookie : 0;
+  watch->protocol = IPPROTO_UDP;
+  if (flow) {
+    vdm_flow_format (flow, watch->flow, sizeof (watch->flow));
+    watch->protocol = flow->protocol;
+  } else if (vdm_flow_from_socket (found->fd, &socket_flow) == 0) {
+    vdm_flow_format (&socket_flow, watch->flow, sizeof (watch->flow));
+    watch->protocol = socket_flow.protocol;
+  } else
+    g_strlcpy (watch->flow, "unbound", sizeof (watch->flow));
+  /* a TCP connection (our pinned duplicate, closed after this scan): kept
+   * by identity, for its unread bytes (vdropmon_arrivals.c) */
+  if (found && found->owns_fd)
+    watch->tcp_known = vdm_tcp_identity_of (found->fd, &watch->tcp) == 0;
+}
+
 static void
 add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key *flow)
 {
   vdm_watch_spec spec = { .fd = found ? found->fd : -1 };
-  struct vdm_flow_key socket_flow;
   VdmWatch watch = { 0 };
   vdm_subscription *sub;
   vdm_source *source;
@@ -145,6 +168,7 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
 
   if (flow)
     spec.flow = *flow;
+  describe_watch (found, flow, &watch);
   g_mutex_lock (&self->lock);
   source = self->source ? vdm_source_ref (self->source) : NULL;
   sub = self->subscription;
@@ -156,16 +180,6 @@ add_watch (GstVdropmon * self, const VdmFound * found, const struct vdm_flow_key
   if (id < 0)
     warn_not_watched (self, found != NULL, flow, id);
   watch.watch_id = id > 0 ? (guint32) id : 0;
-  watch.cookie = found ? found->cookie : 0;
-  watch.protocol = IPPROTO_UDP;
-  if (flow) {
-    vdm_flow_format (flow, watch.flow, sizeof (watch.flow));
-    watch.protocol = flow->protocol;
-  } else if (vdm_flow_from_socket (found->fd, &socket_flow) == 0) {
-    vdm_flow_format (&socket_flow, watch.flow, sizeof (watch.flow));
-    watch.protocol = socket_flow.protocol;
-  } else
-    g_strlcpy (watch.flow, "unbound", sizeof (watch.flow));
   if (found && found->udpsrc)
     vdm_arrivals_probe_udpsrc (self, found->udpsrc, found->socket, &watch);
   GST_INFO_OBJECT (self, "watching %s (watch id %u)", watch.flow, watch.watch_id);
@@ -525,6 +539,7 @@ vdm_watch_rescan (GstVdropmon * self)
   g_array_unref (fresh);
   g_array_unref (found);
   vdm_upstream_clear (&upstream);
+  vdm_arrivals_recheck_direct (self);
 }
 
 gboolean

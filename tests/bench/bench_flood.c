@@ -85,6 +85,9 @@ report (BenchPipe * pipes, const guint64 * drops_before, const guint64 * passed,
         ok ? "ok" : "MISMATCH: messages != kernel");
     all_ok = all_ok && ok;
     total += kernel;
+    summary->flood_kernel_drops += kernel;
+    summary->flood_messages += in_messages;
+    summary->flood_events_lost += lost;
   }
   summary->flood_drops_per_s = total / seconds;
   printf ("   %" G_GUINT64_FORMAT " packets sent, %" G_GUINT64_FORMAT " dropped in %.1f s: "

@@ -157,6 +157,8 @@ bench_host (BenchSummary * summary)
   extra = per_packet[1] - per_packet[0];
   pps = 1200.0 * HOST_RATE;
   summary->host_streams = n;
+  summary->host_identity_ns_per_packet = per_packet[0];
+  summary->host_vdropmon_ns_per_packet = per_packet[1];
   summary->host_extra_ns_per_packet = extra;
   summary->host_core_share_1200 = extra * pps / 1e9;
   printf ("   CPU: receiving process minus the sender thread, plus the BPF programs' run time "

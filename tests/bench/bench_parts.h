@@ -14,14 +14,17 @@ typedef struct
   gdouble element_tight_ns, identity_tight_ns;
   gdouble element_tight_all_ns, identity_tight_all_ns;      /* process CPU, all threads */
   gdouble element_cold_ns, identity_cold_ns;
+  gdouble element_unobserved_fraction; /* records its worker could not take (collector=auto) */
   gdouble kfree_unwatched[2], kfree_nosock[2], kfree_watched[2]; /* [0] tight, [1] cold */
   gdouble kfree_unwatched_cookie[2]; /* a socket with a cookie (`ss` gives every socket one) */
   gdouble ready_watched[2], ready_unwatched[2], ready_unwatched_cookie[2];
   gdouble meminfo_ns[2];        /* getsockopt(SO_MEMINFO), the timer alternative */
   gdouble flood_drops_per_s;
+  guint64 flood_kernel_drops, flood_messages, flood_events_lost; /* summed over the sockets */
   gint flood_accounted;         /* 1 every drop accounted for, 0 not, -1 not run */
   gint flood_kept_passing;
   guint host_streams;
+  gdouble host_identity_ns_per_packet, host_vdropmon_ns_per_packet; /* all-in, each */
   gdouble host_extra_ns_per_packet; /* vdropmon minus identity, all-in */
   gdouble host_core_share_1200;     /* of one core, for 1,200 streams at 300 packets/s */
 } BenchSummary;

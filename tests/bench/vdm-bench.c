@@ -25,13 +25,15 @@ bench_summary_init (BenchSummary * s)
 
   memset (s, 0, sizeof (*s));
   s->element_tight_ns = s->element_cold_ns = s->element_tight_all_ns = -1;
+  s->element_unobserved_fraction = -1;
   for (i = 0; i < 2; i++)
     s->kfree_unwatched[i] = s->kfree_nosock[i] = s->kfree_watched[i] = s->ready_watched[i] =
         s->ready_unwatched[i] = s->meminfo_ns[i] = s->kfree_unwatched_cookie[i] =
         s->ready_unwatched_cookie[i] = -1;
   s->flood_drops_per_s = -1;
   s->flood_accounted = s->flood_kept_passing = -1;
-  s->host_extra_ns_per_packet = -1;
+  s->host_extra_ns_per_packet = s->host_identity_ns_per_packet =
+      s->host_vdropmon_ns_per_packet = -1;
 }
 
 static const gchar *
@@ -68,11 +70,14 @@ bench_print_summary (const BenchSummary * s)
       "element / identity, tight, all threads", s->element_tight_all_ns >= 0
       && s->identity_tight_all_ns > 0 ? s->element_tight_all_ns / s->identity_tight_all_ns : -1,
       "", s->element_tight_all_ns, s->identity_tight_all_ns);
+  printf ("   %-40s %9.1f%% %10s   (packets-unobserved of all pushed, collector=auto, all its "
+      "pipelines: counted, not silent)\n", "element: records its worker did not take",
+      s->element_unobserved_fraction < 0 ? -1 : 100 * s->element_unobserved_fraction, "");
   ns_row ("BPF kfree_skb, unwatched socket", s->kfree_unwatched, 60);
   ns_row ("BPF kfree_skb, unwatched, with cookie", s->kfree_unwatched_cookie, 60);
   ns_row ("BPF kfree_skb, no socket", s->kfree_nosock, 80);
   ns_row ("BPF kfree_skb, watched (event)", s->kfree_watched, 250);
-  ns_row ("BPF sk_data_ready, watched, per packet", s->ready_watched, 60);
+  ns_row ("queue fill: BPF sk_data_ready, watched", s->ready_watched, 60);
   printf ("   %-40s %10.0f %10.0f   (every socket of the host pays it)\n",
       "BPF sk_data_ready, unwatched, per packet", s->ready_unwatched[0], s->ready_unwatched[1]);
   printf ("   %-40s %10.0f %10.0f   (a socket `ss` has listed)\n",
@@ -85,6 +90,17 @@ bench_print_summary (const BenchSummary * s)
           1e6 / MAX (s->flood_drops_per_s, 1), 1.0),
       s->flood_accounted < 0 ? "not run" : s->flood_accounted ? "yes" : "NO",
       s->flood_kept_passing < 0 ? "not run" : s->flood_kept_passing ? "yes" : "NO");
+  if (s->flood_accounted >= 0)
+    printf ("   %-40s %10" G_GUINT64_FORMAT " %10s   == kernel %" G_GUINT64_FORMAT " (of them "
+        "events-lost %" G_GUINT64_FORMAT ", posted count-only)\n",
+        "flood: drops in vdropmon-drop messages", s->flood_messages, "", s->flood_kernel_drops,
+        s->flood_events_lost);
+  printf ("   %-40s %10.0f %10.0f   (all-in ns per packet: identity, vdropmon)\n",
+      "host: CPU per packet", s->host_identity_ns_per_packet, s->host_vdropmon_ns_per_packet);
+  printf ("   %-40s %9.3f%% %9.3f%%   (of one core, at 300 packets/s)\n",
+      "host: CPU per stream, identity / vdropmon",
+      s->host_identity_ns_per_packet < 0 ? -1 : 100 * s->host_identity_ns_per_packet * 300 / 1e9,
+      s->host_vdropmon_ns_per_packet < 0 ? -1 : 100 * s->host_vdropmon_ns_per_packet * 300 / 1e9);
   printf ("   %-40s %10.0f %10s   <= 140 ns %s (%u streams measured)\n",
       "host: vdropmon - identity, ns/packet", s->host_extra_ns_per_packet, "",
       verdict (s->host_extra_ns_per_packet, 140), s->host_streams);

@@ -2,7 +2,7 @@
 /* bpf/percpu_read.c against a real per-CPU array (root: it creates a BPF
  * map). Every CPU's slot of chosen keys holds a known value; the batched
  * read, the one-key-at-a-time fallback (VDROPMON_BPF_NO_BATCH=1) and the
- * expected sums must agree, also for runs that start at key 0, end at the
+ * expected sums (and maxima, vdm_percpu_max_range) must agree, also for runs that start at key 0, end at the
  * map's last key, or run past it. Zeroing a run (a new watch's 256 reason
  * slots) clears exactly that run on every CPU, both ways, and the test
  * prints what each way costs. Without the privilege it skips, or fails
@@ -43,6 +43,17 @@ expected_sum (uint32_t key)
   for (int cpu = 0; cpu < n_cpus; cpu++)
     total += value_of (key, cpu);
   return total;
+}
+
+/* The largest over the CPUs: the last CPU's value above, so a read that sums
+ * or takes any other CPU's differs whenever there is more than one. */
+static uint64_t
+expected_max (uint32_t key)
+{
+  uint64_t peak = 0;
+  for (int cpu = 0; cpu < n_cpus; cpu++)
+    peak = MAX (peak, value_of (key, cpu));
+  return peak;
 }
 
 static void
@@ -89,17 +100,22 @@ set_batched (gboolean batched)
 }
 
 static void
-check_range (uint32_t first, uint32_t n, gboolean batched)
+check_range (uint32_t first, uint32_t n, gboolean batched, gboolean max)
 {
   uint64_t *sums = g_new (uint64_t, n);
   memset (sums, 0xa5, n * sizeof *sums);  /* garbage: every slot must be written */
   set_batched (batched);
-  g_assert_cmpint (vdm_percpu_sum_range (map_fd, first, n, n_cpus, sums), ==, 0);
-  for (uint32_t i = 0; i < n; i++)
-    if (sums[i] != expected_sum (first + i))
-      g_error ("%s read of keys %u..%u: key %u summed %" G_GUINT64_FORMAT ", expected %"
+  if (max)
+    g_assert_cmpint (vdm_percpu_max_range (map_fd, first, n, n_cpus, sums), ==, 0);
+  else
+    g_assert_cmpint (vdm_percpu_sum_range (map_fd, first, n, n_cpus, sums), ==, 0);
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t want = max ? expected_max (first + i) : expected_sum (first + i);
+    if (sums[i] != want)
+      g_error ("%s read of keys %u..%u: key %u %s %" G_GUINT64_FORMAT ", expected %"
           G_GUINT64_FORMAT, batched ? "batched" : "per-key", first, first + n - 1, first + i,
-          sums[i], expected_sum (first + i));
+          max ? "peaked" : "summed", sums[i], want);
+  }
   g_unsetenv ("VDROPMON_BPF_NO_BATCH");
   g_free (sums);
 }
@@ -123,8 +139,10 @@ test_ranges (void)
         || (expected_sum (ranges[i].first) && expected_sum (ranges[i].first + ranges[i].n - 1))
         || ranges[i].first + ranges[i].n > MAP_KEYS);
   for (size_t i = 0; i < G_N_ELEMENTS (ranges); i++) {
-    check_range (ranges[i].first, ranges[i].n, TRUE);
-    check_range (ranges[i].first, ranges[i].n, FALSE);
+    check_range (ranges[i].first, ranges[i].n, TRUE, FALSE);
+    check_range (ranges[i].first, ranges[i].n, FALSE, FALSE);
+    check_range (ranges[i].first, ranges[i].n, TRUE, TRUE);
+    check_range (ranges[i].first, ranges[i].n, FALSE, TRUE);
   }
   /* this kernel (5.6+) has batched lookups: the reader must still use them */
   g_assert_true (vdm_percpu_batch_enabled ());

@@ -11,6 +11,12 @@
 #  - drop -> bus latency of two real pipelines during that same flood, one
 #    behind the daemon (as nobody), one with the embedded collector (root),
 #    next to the receivers' drop -> callback latency.
+#  - the clients' per-watch question (queue fill): how long it takes.
+# Environment: VDM_BENCH_MAX_SOCKETS=N starts the daemon with --max-sockets N
+# (the BPF maps sized for N, e.g. 1200: memory measured, not computed);
+# VDM_BENCH_PROTOCOL=1 makes every client speak protocol version 1 (polls
+# each watch, as clients before version 2 did), for a before/after on the
+# same build.
 # Root; loopback only; every sender bounded in count and time; run under
 # the lock:  flock /tmp/vdm-root-tests.lock tests/daemon/bench.sh build
 set -euo pipefail
@@ -20,6 +26,8 @@ per_client=${3:-100}
 base_port=${VDM_BENCH_PORT:-48000}
 flood_rate=${VDM_BENCH_FLOOD_RATE:-5000}   # packets/s per flooded socket
 flood_ms=4000
+max_sockets=${VDM_BENCH_MAX_SOCKETS:-}
+protocol=${VDM_BENCH_PROTOCOL:-}
 bus_daemon_port=$((base_port + clients * per_client + 100))
 bus_embedded_port=$((bus_daemon_port + 1))
 work=$(mktemp -d /tmp/vdm-bench-XXXXXX)
@@ -57,16 +65,21 @@ wait_file() { # file seconds
   echo "bench: $1 did not appear" >&2; return 1
 }
 
-"$build"/daemon/vdropmond --socket "$sock" --socket-mode 0666 2>"$work"/daemon.log &
+"$build"/daemon/vdropmond --socket "$sock" --socket-mode 0666 \
+  ${max_sockets:+--max-sockets "$max_sockets"} 2>"$work"/daemon.log &
 daemon=$!; pids+=("$daemon")
 until "$build"/daemon/vdropmond --status --socket "$sock" >/dev/null 2>&1; do sleep 0.1; done
 rss0=$(rss_kib "$daemon")
 maps=$(map_kib "$daemon")
+# The floor: the daemon with its program loaded and no client (its
+# collector thread drains the ring every few ms whatever it serves).
+t0=$(ticks "$daemon"); sleep 10; floor_ticks=$(($(ticks "$daemon") - t0))
 slots=$(sed -n 's/.* \([0-9]*\) sockets in all.*/\1/p' "$work"/daemon.log | head -1)
 
 for ((c = 0; c < clients; c++)); do
   port=$((base_port + c * per_client))
-  "${unpriv[@]}" "$build"/tests/daemon/vdm-daemon-receiver --socket "$sock" --port "$port" \
+  "${unpriv[@]}" env VDROPMON_DAEMON_PROTOCOL_MAX="$protocol" \
+    "$build"/tests/daemon/vdm-daemon-receiver --socket "$sock" --port "$port" \
     --sockets "$per_client" --seconds 150 --poll-ms 100 --stop-file "$work"/stop \
     --ready-file "$work"/ready-$c >"$work"/rx-$c.out 2>&1 &
   pids+=($!)
@@ -74,7 +87,8 @@ done
 for ((c = 0; c < clients; c++)); do wait_file "$work"/ready-$c 60; done
 watches=$((clients * per_client))
 "${unpriv[@]}" env GST_PLUGIN_PATH="$build"/plugin GST_REGISTRY="$work"/registry-nobody.bin \
-  VDROPMON_DAEMON_SOCKET="$sock" "$build"/tests/daemon/vdm-bus-latency --collector daemon \
+  VDROPMON_DAEMON_SOCKET="$sock" VDROPMON_DAEMON_PROTOCOL_MAX="$protocol" \
+  "$build"/tests/daemon/vdm-bus-latency --collector daemon \
   --port "$bus_daemon_port" --seconds 120 --stop-file "$work"/stop \
   --ready-file "$work"/ready-bus-d >"$work"/bus-d.out 2>&1 &
 pids+=($!)
@@ -112,13 +126,17 @@ for p in "${pids[@]:1}"; do wait "$p" || true; done
 rx=$(grep -h '^summary' "$work"/rx-*.out | awk '{
   for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] += kv[2]
     if (kv[1] == "latency-p99-us" && kv[2] > p99) p99 = kv[2]
-    if (kv[1] == "latency-p50-us" && kv[2] > p50) p50 = kv[2] }
-} END { printf "%d %d %d %d %.1f %.1f", v["events"], v["counters"], v["kernel"], v["events-lost"], p50 / 1000, p99 / 1000 }')
-read -r rx_events rx_counters rx_kernel rx_lost rx_p50 rx_p99 <<<"$rx"
+    if (kv[1] == "latency-p50-us" && kv[2] > p50) p50 = kv[2]
+    if (kv[1] == "call-p99-us" && kv[2] > c99) c99 = kv[2]
+    if (kv[1] == "call-p50-us" && kv[2] > c50) c50 = kv[2]
+    if (kv[1] == "protocol") proto = kv[2] }
+} END { printf "%d %d %d %d %.1f %.1f %.3f %.3f %s", v["events"], v["counters"], v["kernel"], v["events-lost"], p50 / 1000, p99 / 1000, c50 / 1000, c99 / 1000, proto }')
+read -r rx_events rx_counters rx_kernel rx_lost rx_p50 rx_p99 call_p50 call_p99 rx_proto <<<"$rx"
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1" | head -1; }
 bd=$work/bus-d.out; be=$work/bus-e.out
 
-echo "== vdropmond at scale: $watches watches from $clients unprivileged clients (+2 pipelines) =="
+echo "== vdropmond at scale: $watches watches from $clients unprivileged clients (+2 pipelines)," \
+  "protocol version ${rx_proto:-?} =="
 echo "memory"
 printf "  %-52s %s\n" "daemon RSS, no client" "$rss0 KiB"
 printf "  %-52s %s\n" "daemon RSS, $watches watches" "$rss1 KiB: $(per $((rss1 - rss0)) "$watches") KiB per watch"
@@ -127,6 +145,7 @@ printf "  %-52s %s\n" "BPF maps (memlock), sized for ${slots:-?} sockets" \
 printf "  %-52s %s\n" "all-in per watch (RSS growth + all map memory)" \
   "$(per $((rss1 - rss0 + maps1)) "$watches") KiB (target <= 64 KiB)"
 echo "daemon CPU"
+printf "  %-52s %s\n" "no client, program loaded (10 s)" "$(percent "$floor_ticks" 10) %"
 printf "  %-52s %s\n" "idle, $watches watches polled like elements (10 s)" "$(percent "$idle_ticks" 10) %"
 printf "  %-52s %s\n" "flood, $offered packets/s offered to ${#flood_ports[@]} sockets ($((flood_ms / 1000)) s)" \
   "$(percent "$flood_ticks" "$(echo "scale=2; $flood_ms / 1000" | bc)") %"
@@ -139,7 +158,13 @@ printf "  %-52s %6s   %8s\n" "messages / packets" "$(field "$bd" messages)/$(fie
   "$(field "$be" messages)/$(field "$be" packets)"
 echo "receivers behind the daemon (drop -> callback, no batch-interval)"
 printf "  %-52s %s\n" "worst client's P50 / P99" "$rx_p50 / $rx_p99 ms"
+printf "  %-52s %s\n" "queue-fill question per watch, worst client P50 / P99" "$call_p50 / $call_p99 ms"
 printf "  %-52s %s\n" "events / counters / kernel / events lost" "$rx_events / $rx_counters / $rx_kernel / $rx_lost"
+if [ "$(field "$bd" messages)" = 0 ] || [ "$(field "$be" messages)" = 0 ]; then
+  echo "bench: a latency pipeline reported no drop (its watch refused? see below):"
+  cat "$bd" "$be" | head -20
+  exit 1
+fi
 if grep -q "refused\|cannot" "$work"/rx-*.out "$work"/bus-*.out; then
   echo "bench: a client failed:"; grep -h "refused\|cannot" "$work"/rx-*.out "$work"/bus-*.out | head -5
   exit 1

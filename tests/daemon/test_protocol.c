@@ -11,6 +11,8 @@
 
 static uint8_t frame[VDM_PROTO_MAX_FRAME];
 
+static void expect_refused (size_t len, const char *expected_why);
+
 static vdm_proto_flow
 sample_flow (void)
 {
@@ -144,6 +146,86 @@ test_counters (void)
   g_assert_cmpuint (out.u.watch_ref.watch_id, ==, 2);
 }
 
+/* Version 2: the queue fill the daemon pushes, and the counters it pushes
+ * (a COUNTERS_REPLY with request id 0). */
+static void
+test_fill (void)
+{
+  static vdm_msg m, out;
+  const char *why;
+  unsigned i;
+  int len, cut;
+
+  m.type = VDM_MSG_FILL;
+  m.u.fill.n_fills = 3;
+  m.u.fill.fills[0] = (vdm_proto_fill) { 1, 0 };      /* back to empty: said too */
+  m.u.fill.fills[1] = (vdm_proto_fill) { 0x7fff0002, 1000 };
+  m.u.fill.fills[2] = (vdm_proto_fill) { 9, 517 };
+  out = round_trip (&m);
+  g_assert_cmpuint (out.u.fill.n_fills, ==, 3);
+  g_assert_cmpuint (out.u.fill.fills[1].watch_id, ==, 0x7fff0002);
+  g_assert_cmpuint (out.u.fill.fills[1].peak, ==, 1000);
+  g_assert_cmpuint (out.u.fill.fills[2].peak, ==, 517);
+  g_assert_cmpuint (out.request_id, ==, 0);
+
+  /* every prefix refused */
+  len = vdm_proto_encode (&m, frame, sizeof (frame));
+  for (cut = 0; cut < len; cut++) {
+    why = NULL;
+    g_assert_cmpint (vdm_proto_decode (frame, (size_t) cut, &out, &why), ==, -EBADMSG);
+    g_assert_nonnull (why);
+  }
+  /* fields out of range, on the wire: peak 1001 (bytes 10..11 of the
+   * first entry's 6), watch id 0, count 0 */
+  frame[VDM_PROTO_HEADER_BYTES + 2 + 4] = 0xe9;
+  frame[VDM_PROTO_HEADER_BYTES + 2 + 5] = 0x03;
+  expect_refused ((size_t) len, "fill peak above 1000");
+  len = vdm_proto_encode (&m, frame, sizeof (frame));
+  memset (frame + VDM_PROTO_HEADER_BYTES + 2, 0, 4);
+  expect_refused ((size_t) len, "fill watch id 0");
+  len = vdm_proto_encode (&m, frame, sizeof (frame));
+  frame[VDM_PROTO_HEADER_BYTES] = 0;
+  expect_refused ((size_t) len, "fill count not 1..1024");
+
+  /* a whole frame of them fits the payload, one more does not encode */
+  m.u.fill.n_fills = VDM_PROTO_MAX_FILLS;
+  for (i = 0; i < VDM_PROTO_MAX_FILLS; i++)
+    m.u.fill.fills[i] = (vdm_proto_fill) { i + 1, (uint16_t) (i % 1001) };
+  out = round_trip (&m);
+  g_assert_cmpuint (out.u.fill.fills[VDM_PROTO_MAX_FILLS - 1].watch_id, ==, VDM_PROTO_MAX_FILLS);
+  m.u.fill.n_fills = VDM_PROTO_MAX_FILLS + 1;
+  g_assert_cmpint (vdm_proto_encode (&m, frame, sizeof (frame)), ==, -EINVAL);
+  m.u.fill.n_fills = 0;
+  g_assert_cmpint (vdm_proto_encode (&m, frame, sizeof (frame)), ==, -EINVAL);
+  m.u.fill.n_fills = 1;
+  m.u.fill.fills[0].peak = 1001;
+  g_assert_cmpint (vdm_proto_encode (&m, frame, sizeof (frame)), ==, -EINVAL);
+  m.u.fill.fills[0] = (vdm_proto_fill) { 0, 5 };
+  g_assert_cmpint (vdm_proto_encode (&m, frame, sizeof (frame)), ==, -EINVAL);
+
+  /* the pushed counters: a reply to no request */
+  memset (&m, 0, sizeof (m));
+  m.type = VDM_MSG_COUNTERS_REPLY;
+  m.u.counters_reply = (vdm_msg_counters_reply) { .watch_id = 3, .total = 42,
+    .ringbuf_lost = 2, .queue_lost = 1, .queue_peak = -1, .n_reasons = 1 };
+  m.u.counters_reply.reasons[0] = (vdm_proto_reason_count) { 6, 42 };
+  out = round_trip (&m);
+  g_assert_cmpuint (out.request_id, ==, 0);
+  g_assert_cmpuint (out.u.counters_reply.total, ==, 42);
+  g_assert_cmpuint (out.u.counters_reply.queue_lost, ==, 1);
+
+  /* a HELLO offering versions 1 to 2 */
+  memset (&m, 0, sizeof (m));
+  m.type = VDM_MSG_HELLO;
+  m.request_id = 1;
+  m.u.hello.version_min = VDM_PROTO_VERSION_MIN;
+  m.u.hello.version_max = VDM_PROTO_VERSION_MAX;
+  out = round_trip (&m);
+  g_assert_cmpuint (out.u.hello.version_max, ==, 2);
+  /* and its header says frame format 1, which any daemon reads */
+  g_assert_cmpuint (frame[2], ==, 1);
+}
+
 static void
 test_drops_full_frame (void)
 {
@@ -275,7 +357,7 @@ test_header_checks (void)
   expect_refused ((size_t) len, "bad magic (not a vdropmond frame)");
   len = encode_hello ();
   frame[2] = 2;
-  expect_refused ((size_t) len, "unsupported protocol version");
+  expect_refused ((size_t) len, "unsupported frame format version");
   len = encode_hello ();
   frame[3] = 0;
   expect_refused ((size_t) len, "unknown message type");
@@ -391,6 +473,8 @@ test_type_direction (void)
   g_assert_false (vdm_proto_type_from_client (VDM_MSG_DROPS));
   g_assert_false (vdm_proto_type_from_client (VDM_MSG_HELLO_REPLY));
   g_assert_false (vdm_proto_type_from_client (0));
+  g_assert_false (vdm_proto_type_from_client (VDM_MSG_FILL));
+  g_assert_cmpstr (vdm_proto_type_name (VDM_MSG_FILL), ==, "fill");
   g_assert_cmpstr (vdm_proto_type_name (VDM_MSG_CATCH_UP), ==, "catch-up");
   g_assert_cmpstr (vdm_proto_type_name (200), ==, "unknown");
 }
@@ -402,6 +486,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/hello", test_hello);
   g_test_add_func ("/protocol/watch", test_watch_and_reply);
   g_test_add_func ("/protocol/counters", test_counters);
+  g_test_add_func ("/protocol/fill", test_fill);
   g_test_add_func ("/protocol/drops-full-frame", test_drops_full_frame);
   g_test_add_func ("/protocol/small-messages", test_small_messages);
   g_test_add_func ("/protocol/analytics", test_analytics);

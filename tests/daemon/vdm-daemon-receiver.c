@@ -66,6 +66,11 @@ static rx_socket sockets[MAX_SOCKETS];
 static unsigned n_sockets;
 static uint64_t latencies_ns[MAX_LATENCIES];
 static unsigned n_latencies;
+/* How long an element's per-watch question takes (a round trip to the
+ * daemon in protocol version 1, a look at what was pushed in version 2):
+ * the element's worker asks before it posts. Only the poll thread writes. */
+static uint64_t call_ns[MAX_LATENCIES];
+static unsigned n_calls;
 
 static uint64_t
 monotonic_ns (void)
@@ -236,11 +241,16 @@ report (vdm_source *source)
   free (c);
   vdm_source_get_info (source, &info);
   qsort (latencies_ns, n_latencies, sizeof (uint64_t), compare_u64);
+  qsort (call_ns, n_calls, sizeof (uint64_t), compare_u64);
   printf ("summary sockets=%u events=%llu catch-up=%llu counters=%llu events-lost=%llu "
-      "kernel=%llu status=%s latency-n=%u latency-p50-us=%.1f latency-p99-us=%.1f\n", n_sockets,
+      "kernel=%llu status=%s protocol=%u call-p50-us=%.1f call-p99-us=%.1f "
+      "latency-n=%u latency-p50-us=%.1f latency-p99-us=%.1f\n", n_sockets,
       (unsigned long long) events, (unsigned long long) catch_up,
       (unsigned long long) counters_total, (unsigned long long) lost,
-      (unsigned long long) kernel, info.status ? info.status : "running", n_latencies,
+      (unsigned long long) kernel, info.status ? info.status : "running",
+      (unsigned) vdm_daemon_client_protocol (source),
+      n_calls ? call_ns[n_calls / 2] / 1e3 : -1.0,
+      n_calls ? call_ns[(size_t) (n_calls * 0.99)] / 1e3 : -1.0, n_latencies,
       n_latencies ? latencies_ns[n_latencies / 2] / 1e3 : -1.0,
       n_latencies ? latencies_ns[(size_t) (n_latencies * 0.99)] / 1e3 : -1.0);
   fflush (stdout);
@@ -254,7 +264,10 @@ poll_like_an_element (vdm_source *source, unsigned round)
   vdm_counters *c = malloc (sizeof (*c));
 
   for (unsigned i = 0; c && i < n_sockets; i++) {
+    uint64_t t0 = monotonic_ns ();
     vdm_source_queue_peak (source, sockets[i].watch_id);
+    if (n_calls < MAX_LATENCIES)
+      call_ns[n_calls++] = monotonic_ns () - t0;
     if (round % 10 == 0)
       vdm_source_counters (source, sockets[i].watch_id, c);
   }

@@ -19,6 +19,7 @@ monitor_free (gpointer data)
   g_ptr_array_unref (m->drops);
   g_ptr_array_unref (m->warnings);
   g_ptr_array_unref (m->stats);
+  g_ptr_array_unref (m->summaries);
   g_free (m->name);
   g_free (m);
 }
@@ -50,6 +51,8 @@ route_message (GstMessage * msg, const GstStructure * s, gpointer user_data)
     return m->warnings;
   if (m && gst_structure_has_name (s, "vdropmon-stats"))
     return m->stats;
+  if (m && gst_structure_has_name (s, "vdropmon-drop-summary"))
+    return m->summaries;
   return NULL;
 }
 
@@ -102,6 +105,7 @@ find_monitors (VdmE2eReceiver * r)
       m->drops = vdm_kt_messages_new ();
       m->warnings = vdm_kt_messages_new ();
       m->stats = vdm_kt_messages_new ();
+      m->summaries = vdm_kt_messages_new ();
       g_ptr_array_add (r->monitors, m);
     }
     g_value_reset (&item);
@@ -369,6 +373,22 @@ vdm_e2e_wait_udpsrcs (VdmE2eReceiver * r, GstElement * bin, guint n, guint timeo
   }
 }
 
+/* The drop reports recorded: each vdropmon-drop, and those a
+ * vdropmon-drop-summary stands for (its "messages"). Called with the
+ * receiver's lock held. */
+guint64
+vdm_e2e_reports_recorded (VdmE2eMonitor * m)
+{
+  guint64 n = m->drops->len, held_back;
+  guint i;
+
+  for (i = 0; i < m->summaries->len; i++)
+    if (gst_structure_get_uint64 (((VdmKtMessage *) g_ptr_array_index (m->summaries, i))->s,
+            "messages", &held_back))
+      n += held_back;
+  return n;
+}
+
 /* What must stop moving before the recorded messages are final. */
 static GArray *
 read_progress (VdmE2eReceiver * r, VdmE2eCounterFn external, gpointer external_data,
@@ -388,7 +408,7 @@ read_progress (VdmE2eReceiver * r, VdmE2eCounterFn external, gpointer external_d
 
     gst_structure_free (stats);
     g_mutex_lock (&r->lock);
-    recorded = m->drops->len;
+    recorded = vdm_e2e_reports_recorded (m);
     g_mutex_unlock (&r->lock);
     if (posted != recorded)
       *complete = FALSE;

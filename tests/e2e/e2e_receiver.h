@@ -29,6 +29,7 @@ typedef struct
   GPtrArray *drops;             /* VdmKtMessage* (bus_recorder.h), vdropmon-drop */
   GPtrArray *warnings;          /* VdmKtMessage*, vdropmon-warning */
   GPtrArray *stats;             /* VdmKtMessage*, vdropmon-stats */
+  GPtrArray *summaries;         /* VdmKtMessage*, vdropmon-drop-summary */
 } VdmE2eMonitor;
 
 typedef struct
@@ -53,6 +54,11 @@ VdmE2eReceiver *vdm_e2e_receiver_start (const gchar * label, const gchar * descr
 VdmE2eMonitor *vdm_e2e_monitor (VdmE2eReceiver * r, const gchar * name);
 /* A named element of the pipeline (owned by the pipeline). */
 GstElement *vdm_e2e_element (VdmE2eReceiver * r, const gchar * name);
+
+/* Drop reports recorded so far: vdropmon-drop messages plus the reports
+ * the vdropmon-drop-summary messages stand for (compare with stats
+ * drop-messages). With the receiver's lock held. */
+guint64 vdm_e2e_reports_recorded (VdmE2eMonitor * m);
 
 /* Its stats property (caller frees), and the watched flows in it. */
 GstStructure *vdm_e2e_monitor_stats (VdmE2eMonitor * m);

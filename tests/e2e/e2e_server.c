@@ -142,6 +142,14 @@ vdm_e2e_server_thaw (VdmE2eServer * server)
 }
 
 void
+vdm_e2e_server_kill (VdmE2eServer * server)
+{
+  g_subprocess_send_signal (server->process, SIGKILL);
+  g_subprocess_wait (server->process, NULL, NULL);
+  server->frozen = FALSE;
+}
+
+void
 vdm_e2e_server_stop (VdmE2eServer * server)
 {
   guint64 deadline = vdm_kt_now_ns () + (guint64) STOP_TIMEOUT_MS * 1000000;

@@ -46,6 +46,11 @@ void vdm_e2e_server_freeze (VdmE2eServer * server);
  * for the answer to its TEARDOWN). */
 void vdm_e2e_server_thaw (VdmE2eServer * server);
 
+/* SIGKILL, and waits for it: the server's process is gone at once, its
+ * sockets closed by the kernel, nothing said to its clients first. Stop it
+ * afterwards all the same (it frees). */
+void vdm_e2e_server_kill (VdmE2eServer * server);
+
 /* SIGCONT then SIGTERM, waits for it (SIGKILL after 5 s), and frees. */
 void vdm_e2e_server_stop (VdmE2eServer * server);
 

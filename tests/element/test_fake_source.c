@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "fake_harness.h"
 #include "structure_fields.h"
@@ -496,6 +497,224 @@ GST_START_TEST (test_released_watch_keeps_flow_and_count)
 
 GST_END_TEST;
 
+/* Issue 9: a kernel batch whose watch the element no longer remembers —
+ * released, and 64 watches released after it (RELEASED_MAX), before the
+ * batch closed — has no flow to name. It must go into
+ * vdropmon-drop-summary, never out as a vdropmon-drop with flow "" (or
+ * another stream's). 65 udpsrc feed one vdropmon through a funnel; the
+ * kernel (the fake) drops a packet of the first one watched; all 65 close
+ * at once, the next rescan releases them in order, so the first is
+ * forgotten before its batch (batch-interval 2 s) closes. */
+#define FORGOTTEN_SOURCES 65
+static guint16
+udpsrc_port (GstElement * udpsrc, guint64 * cookie)
+{
+  GSocket *socket = NULL;
+  GSocketAddress *local;
+  socklen_t len = sizeof (*cookie);
+  guint16 port;
+
+  g_object_get (udpsrc, "used-socket", &socket, NULL);
+  fail_unless (socket != NULL);
+  local = g_socket_get_local_address (socket, NULL);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  fail_unless (getsockopt (g_socket_get_fd (socket), SOL_SOCKET, 57 /* SO_COOKIE */ , cookie,
+          &len) == 0);
+  g_object_unref (local);
+  g_object_unref (socket);
+  return port;
+}
+
+static GPtrArray *
+stats_flows (GstElement * mon)
+{
+  GstStructure *stats = NULL;
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  const GValue *flows;
+  guint i;
+
+  g_object_get (mon, "stats", &stats, NULL);
+  flows = gst_structure_get_value (stats, "flows");
+  for (i = 0; flows && i < gst_value_array_get_size (flows); i++)
+    g_ptr_array_add (out, g_value_dup_string (gst_value_array_get_value (flows, i)));
+  gst_structure_free (stats);
+  return out;
+}
+
+GST_START_TEST (test_forgotten_watch_goes_to_summary)
+{
+  GString *launch = g_string_new ("funnel name=f ! vdropmon name=mon collector=fake "
+      "batch-interval=2000000000 interval=3600000000000 ! fakesink ");
+  vdm_fake_source *fake = vdm_fake_source_get_default ();
+  vdm_fake_watch watches[FORGOTTEN_SOURCES + 4];
+  GstElement *pipeline, *mon, *src[FORGOTTEN_SOURCES];
+  GPtrArray *flows = NULL;
+  GstStructure *summary = NULL, *stats;
+  GstMessage *msg;
+  GstBus *bus;
+  gchar *first_flow;
+  guint64 cookie = 0, c, kernel_count = 0, messages = 0;
+  guint8 wire[32];
+  guint i, n, drop_messages = 0, tries;
+  vdm_fake_drop drop = {.reason = REASON_RCVBUFF,.reason_name = "SOCKET_RCVBUFF",
+    .attributed_by = VDM_ATTR_SOCKET,.payload = wire,.payload_len = sizeof (wire)
+  };
+
+  for (i = 0; i < FORGOTTEN_SOURCES; i++)
+    g_string_append_printf (launch, "udpsrc name=s%u address=127.0.0.1 port=0 caps=\""
+        H264_CAPS "\" ! f. ", i);
+  pipeline = gst_parse_launch (launch->str, NULL);
+  fail_unless (pipeline != NULL);
+  mon = gst_bin_get_by_name (GST_BIN (pipeline), "mon");
+  for (i = 0; i < FORGOTTEN_SOURCES; i++) {
+    gchar *name = g_strdup_printf ("s%u", i);
+    src[i] = gst_bin_get_by_name (GST_BIN (pipeline), name);
+    g_free (name);
+  }
+  bus = gst_element_get_bus (pipeline);
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  fail_unless (vdm_fake_source_wait_watches (fake, FORGOTTEN_SOURCES, 10000));
+  for (tries = 0; tries < 100; tries++) {
+    g_clear_pointer (&flows, g_ptr_array_unref);
+    flows = stats_flows (mon);
+    if (flows->len == FORGOTTEN_SOURCES)
+      break;
+    g_usleep (50000);
+  }
+  fail_unless_equals_int (flows->len, FORGOTTEN_SOURCES);
+
+  /* the first watch of the element's list: released first, forgotten */
+  first_flow = g_strdup (g_ptr_array_index (flows, 0));
+  for (i = 0; i < FORGOTTEN_SOURCES && !cookie; i++) {
+    guint64 k;
+    gchar *flow = g_strdup_printf ("udp 127.0.0.1:%u", udpsrc_port (src[i], &k));
+    if (g_strcmp0 (flow, first_flow) == 0)
+      cookie = k;
+    g_free (flow);
+  }
+  fail_unless (cookie != 0, "no udpsrc has the first watched flow %s", first_flow);
+  n = vdm_fake_source_list_watches (fake, watches, G_N_ELEMENTS (watches));
+  for (i = 0; i < n; i++)
+    if (watches[i].cookie == cookie)
+      drop.watch_id = watches[i].watch_id;
+  fail_unless (drop.watch_id != 0);
+  rtp_wire (9, 0, FALSE, wire, sizeof (wire));
+  fail_unless_equals_int (vdm_fake_source_inject_drop (fake, &drop), 0);
+  vdm_fake_source_flush (fake);
+
+  /* all sockets close: the next rescan releases the 65 watches */
+  for (i = 0; i < FORGOTTEN_SOURCES; i++) {
+    gst_element_set_locked_state (src[i], TRUE);
+    gst_element_set_state (src[i], GST_STATE_NULL);
+  }
+  while ((msg = gst_bus_timed_pop_filtered (bus, summary ? GST_SECOND / 2 : MESSAGE_TIMEOUT,
+              GST_MESSAGE_ELEMENT))) {
+    const GstStructure *s = gst_message_get_structure (msg);
+    if (gst_structure_has_name (s, "vdropmon-drop")) {
+      GST_ERROR ("posted: %" GST_PTR_FORMAT, s);
+      drop_messages++;
+    } else if (gst_structure_has_name (s, "vdropmon-drop-summary") && !summary) {
+      summary = gst_structure_copy (s);
+    }
+    gst_message_unref (msg);
+  }
+  fail_unless_equals_int (drop_messages, 0);
+  fail_unless (summary != NULL, "no vdropmon-drop-summary for the forgotten watch's drop");
+  fail_unless (gst_structure_get_uint64 (summary, "kernel-count", &kernel_count));
+  fail_unless (gst_structure_get_uint64 (summary, "messages", &messages));
+  fail_unless (gst_structure_get_uint64 (summary, "count", &c));
+  fail_unless_equals_uint64 (kernel_count, 1);
+  fail_unless_equals_uint64 (c, 1);
+  fail_unless_equals_uint64 (messages, 1);
+  fail_unless_equals_int (vdm_fake_source_list_watches (fake, watches, G_N_ELEMENTS (watches)),
+      0);
+  g_object_get (mon, "stats", &stats, NULL);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "kernel-drops"), 1);
+  fail_unless_equals_uint64 (vdm_get_u64 (stats, "drop-messages"), 1);
+  gst_structure_free (stats);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  for (i = 0; i < FORGOTTEN_SOURCES; i++) {
+    gst_element_set_state (src[i], GST_STATE_NULL);
+    gst_object_unref (src[i]);
+  }
+  gst_structure_free (summary);
+  g_ptr_array_unref (flows);
+  g_free (first_flow);
+  g_string_free (launch, TRUE);
+  gst_object_unref (bus);
+  gst_object_unref (mon);
+  gst_object_unref (pipeline);
+}
+
+GST_END_TEST;
+
+/* Issue 13: in `udpsrc ! vdropmon` the probe on udpsrc's pad records each
+ * packet's arrival and, the pad being linked straight to the element, that
+ * it passed (one header read instead of two); transform_ip then takes the
+ * buffer back and records nothing. Every packet must be counted once:
+ * neither twice (the probe and transform_ip both) nor not at all. */
+static guint64
+stat_u64 (GstElement * mon, const gchar * field)
+{
+  GstStructure *stats = NULL;
+  guint64 value;
+
+  g_object_get (mon, "stats", &stats, NULL);
+  value = vdm_get_u64 (stats, field);
+  gst_structure_free (stats);
+  return value;
+}
+
+#define DIRECT_PACKETS 60
+
+GST_START_TEST (test_udpsrc_packets_counted_once)
+{
+  GstElement *pipeline = gst_parse_launch ("udpsrc name=src address=127.0.0.1 port=0 "
+      "caps=\"" H264_CAPS "\" ! vdropmon name=mon collector=fake ! fakesink", NULL);
+  GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+  GstElement *mon = gst_bin_get_by_name (GST_BIN (pipeline), "mon");
+  GSocket *socket = NULL, *sender;
+  GSocketAddress *dest;
+  gint64 deadline;
+  guint8 wire[32];
+  guint i;
+
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  g_object_get (src, "used-socket", &socket, NULL);
+  fail_unless (socket != NULL);
+  dest = g_socket_get_local_address (socket, NULL);
+  /* the watch, and with it the probe on udpsrc's pad */
+  vdm_fake_harness_wait_watch (vdm_fake_source_get_default ());
+  sender = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP,
+      NULL);
+  fail_unless (sender != NULL);
+  for (i = 0; i < DIRECT_PACKETS; i++) {
+    rtp_wire ((guint16) i, i / 4 * 3000, i == 0, wire, sizeof (wire));
+    fail_unless_equals_int (g_socket_send_to (sender, dest, (const gchar *) wire, sizeof (wire),
+            NULL, NULL), sizeof (wire));
+    g_usleep (1000);            /* one at a time: no socket overflow on a busy host */
+  }
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (stat_u64 (mon, "rtp-packets") < DIRECT_PACKETS && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  g_usleep (200 * 1000);        /* a late second count would show by now */
+  fail_unless_equals_uint64 (stat_u64 (mon, "rtp-packets"), DIRECT_PACKETS);
+  fail_unless_equals_uint64 (stat_u64 (mon, "buffers"), DIRECT_PACKETS);
+  fail_unless_equals_uint64 (stat_u64 (mon, "rtp-lost"), 0);
+  fail_unless_equals_uint64 (stat_u64 (mon, "packets-unobserved"), 0);
+
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_object_unref (sender);
+  g_object_unref (dest);
+  g_object_unref (socket);
+  gst_object_unref (src);
+  gst_object_unref (mon);
+  gst_object_unref (pipeline);
+}
+
+GST_END_TEST;
+
 static Suite *
 fake_source_suite (void)
 {
@@ -512,6 +731,8 @@ fake_source_suite (void)
   tcase_add_test (tc, test_rotating_ssrcs_bounded);
   tcase_add_test (tc, test_stats_while_restarting);
   tcase_add_test (tc, test_released_watch_keeps_flow_and_count);
+  tcase_add_test (tc, test_forgotten_watch_goes_to_summary);
+  tcase_add_test (tc, test_udpsrc_packets_counted_once);
   return s;
 }
 

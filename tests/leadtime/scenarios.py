@@ -106,13 +106,14 @@ def congestion(rng, smoke=False):
     """Long congestion just below the bitrate with a deep router queue: the
     bottleneck falls to 85-95 % of the stream's bitrate for 15-20 s, its
     queue holds 4 s (bufferbloat), so the delay grows by 5-15 % of the
-    elapsed time and packets are lost only late, if at all."""
-    duration = 45
+    elapsed time and packets are lost only late, if at all. Smoke: 85 %
+    from 4 s on, 18 s (two freezes at 2000 ms: ~10 s and ~14.6 s)."""
+    duration = 18 if smoke else 45
     queue = "4000ms"
     tbf = {"rate": "6mbit", "burst": "32kb", "latency": queue}
-    start = 6.0 + rng.uniform(0.0, 2.0)
-    frac = rng.uniform(0.85, 0.95)
-    length = rng.uniform(15.0, 20.0)
+    start = 4.0 if smoke else 6.0 + rng.uniform(0.0, 2.0)
+    frac = 0.85 if smoke else rng.uniform(0.85, 0.95)
+    length = 12.0 if smoke else rng.uniform(15.0, 20.0)
     rate = frac * STREAM["bitrate_kbps"] / 1000.0
     actions = [(round(start, 3), {"op": "tbf", "rate": _mbit(rate), "burst": "32kb",
                                   "latency": queue}),

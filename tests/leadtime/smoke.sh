@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# smoke.sh BUILD_DIR — the lead-time suite's smoke scenario as a meson test:
-# one 12 s run over RTSP/UDP (200 ms latency) with a 1-3 s outage, checking
-# that the harness works end to end (frames shown, a freeze in the ground
-# truth, kernel drops and a warning from vdropmon, a lead time scored, a
-# timeline drawn). Lead-time targets are not asserted here.
+# smoke.sh BUILD_DIR — the lead-time suite's smoke runs as a meson test:
+# three short runs over RTSP/UDP, one per trigger of issue 12 — a 1-3 s
+# link stall at 200 ms (the adaptive stall threshold: a freeze in the
+# ground truth, the router's drops seen by the path reference and not by
+# vdropmon, a warning, a lead time scored), an 18 s congestion at 85 % of
+# the bitrate at 2000 ms (the delay-gradient trigger: a network warning
+# before the freeze whose stall-eta exceeds runway-threshold, path-usage
+# overusing; and the warning renewed between its two freezes), a slow
+# reader at 200 ms (a host warning) — checking that the
+# harness works end to end and that each trigger fires (suite.py
+# KIND_CHECKS). Lead-time targets are not asserted here.
 #
 # Skip policy as in the kernel tests (tests/common/test_lib.sh): exit 77
 # with a loud message when this machine cannot run it (no root, no eBPF),

@@ -6,8 +6,11 @@ cgroups) and a build directory with the plugin and the test servers.
 
   suite.py [--build-dir DIR] [--out DIR] [--scenarios a,b] [--transports rtsp,flv]
            [--latencies 200,2000] [--seed N] [--repeat N (default: 3 gradual, 1 others)]
-  suite.py --smoke ...     one short link stall over RTSP/UDP, 200 ms, with
-                           checks that the harness itself works (exit 1 if not)
+  suite.py --smoke ...     three short runs over RTSP/UDP, one per trigger of
+                           issue 12 (a link stall at 200 ms, a queue building
+                           up at 2000 ms, a starved reader at 200 ms), with
+                           checks that the harness works and that each
+                           trigger fires (exit 1 if not)
   suite.py --rescore ...   score the records already in OUT again, run nothing
 
 Output in OUT (default BUILD/leadtime): runs/<run>/{record.json, score.json,
@@ -151,31 +154,93 @@ def write_report(args, results):
     return overall
 
 
+# The smoke runs: one per trigger of issue 12 (kind, transport, latency).
+SMOKE_PLAN = [("stall", "rtsp", 200), ("congestion", "rtsp", 2000), ("starved", "rtsp", 200)]
+# vdropmon's default runway-threshold: a lag-based warning says at most this.
+RUNWAY_THRESHOLD_NS = 2 * 10**9
+
+
+def warnings_of(record):
+    return [m for m in record["msg"] if m["name"] == "vdropmon-warning"]
+
+
+def stall_checks(record, gt, sc):
+    """A link stall: a freeze the ground truth sees, drops at the router
+    that the path reference sees (and vdropmon does not: the router is
+    another machine to it), a warning (the adaptive stall threshold) and a
+    lead the scorer computes."""
+    problems = []
+    if not gt["freeze_episodes"]:
+        problems.append("the outage gave no freeze at the sink (ground truth broken?)")
+    if not score.path_drop_times(record):
+        problems.append("the router's drop counter never rose (path reference broken?)")
+    if sc["kernel_drops"] != 0:
+        problems.append(f"vdropmon reported {sc['kernel_drops']} kernel drops: the router's "
+                        "drops reach the receiver's flow keys (tunnel broken?)")
+    if not any(x is not None for x in sc["freeze"]["leads"].get("vdropmon", [])):
+        problems.append("no lead time could be computed")
+    return problems
+
+
+def congestion_checks(record, gt, sc):
+    """A queue building up on the path (2000 ms): the delay-gradient trigger
+    warns, network / lower-bitrate, before any drop or freeze. Only it can
+    say a stall-eta beyond runway-threshold (the runway and a stall say at
+    most the threshold or the buffer), with path-usage overusing seen. The
+    congestion lasts: after the first freeze (the jitterbuffer's restart)
+    the warning is renewed before the second."""
+    problems = []
+    first_freeze = min((ep["onset"] for ep in gt["freeze_episodes"]), default=float("inf"))
+    early = [m for m in warnings_of(record) if m["t"] < first_freeze
+             and m.get("stall-eta") not in (None, score.CLOCK_TIME_NONE)
+             and m["stall-eta"] > RUNWAY_THRESHOLD_NS and "network" in m.get("cause", "")
+             and m.get("action") == "lower-bitrate"]
+    if not early:
+        problems.append("no queue build-up warning (network, lower-bitrate, stall-eta > "
+                        "runway-threshold) before the first freeze")
+    eps = gt["freeze_episodes"]
+    if len(eps) < 2:
+        problems.append(f"{len(eps)} freeze episode(s); the renewal needs two")
+    elif not any(eps[0]["end"] < m["t"] < eps[1]["onset"] and m.get("action") == "lower-bitrate"
+                 for m in warnings_of(record)):
+        problems.append("no warning renewed between the first freeze and the second "
+                        "(one long congestion: a new freeze predicted)")
+    if not any(m.get("path-usage") == "overusing" for m in record["msg"]
+               if m["name"] == "vdropmon-stats"):
+        problems.append("path-usage never read overusing")
+    if sc["kernel_drops"] != 0:
+        problems.append(f"vdropmon reported {sc['kernel_drops']} kernel drops of the router")
+    return problems
+
+
+def starved_checks(record, gt, sc):
+    """A slow reader: its socket fills, a host warning (lower-resolution)."""
+    if not any("host" in m.get("cause", "") for m in warnings_of(record)):
+        return ["no warning with cause host (queue-fill-warning, a reader behind)"]
+    return []
+
+
+KIND_CHECKS = {"stall": stall_checks, "congestion": congestion_checks,
+               "starved": starved_checks}
+
+
 def smoke_checks(results, records, out):
-    """The harness must work end to end: a link stall must give a freeze the
-    ground truth sees, drops at the router that the path reference sees
-    (and vdropmon does not: the router is another machine to it), a
-    warning and a lead the scorer computes. Lead and recall targets are
-    not checked."""
+    """The harness must work end to end, and each trigger of issue 12 must
+    fire on its scenario: frames shown, a warning, a timeline, and what
+    KIND_CHECKS asks of each kind. Lead and recall targets are not
+    checked."""
     problems = []
     for (key, sc), (record, gt) in zip(results, records):
         if collector_status(record) != "running":
             return EXIT_NO_BPF, [f"vdropmon collector: {collector_status(record)}"]
+        rid = run_id(*key)
         if len(record["shown"]) < 100:
-            problems.append(f"only {len(record['shown'])} frames shown")
-        if not gt["freeze_episodes"]:
-            problems.append("the outage gave no freeze at the sink (ground truth broken?)")
-        if not score.path_drop_times(record):
-            problems.append("the router's drop counter never rose (path reference broken?)")
-        if sc["kernel_drops"] != 0:
-            problems.append(f"vdropmon reported {sc['kernel_drops']} kernel drops: the router's "
-                            "drops reach the receiver's flow keys (tunnel broken?)")
+            problems.append(f"{rid}: only {len(record['shown'])} frames shown")
         if sc["warnings"] == 0:
-            problems.append("no vdropmon-warning")
-        if not any(x is not None for x in sc["freeze"]["leads"].get("vdropmon", [])):
-            problems.append("no lead time could be computed")
-        if not os.path.getsize(os.path.join(out, "runs", run_id(*key), "timeline.svg")):
-            problems.append("empty timeline")
+            problems.append(f"{rid}: no vdropmon-warning")
+        problems += [f"{rid}: {p}" for p in KIND_CHECKS[key[0]](record, gt, sc)]
+        if not os.path.getsize(os.path.join(out, "runs", rid, "timeline.svg")):
+            problems.append(f"{rid}: empty timeline")
     return (1 if problems else 0), problems
 
 
@@ -200,13 +265,16 @@ def main():
     args = ap.parse_args()
     args.build_dir = os.path.abspath(args.build_dir)
     if args.smoke:
-        args.scenarios, args.transports, args.latencies, args.repeat = "stall", "rtsp", "200", 1
+        args.scenarios = ",".join(k for k, _, _ in SMOKE_PLAN)
+        args.transports, args.latencies, args.repeat = "rtsp", "200,2000", 1
     args.out = os.path.abspath(args.out or os.path.join(
         args.build_dir, "leadtime-smoke" if args.smoke else "leadtime"))
     plan = [(k, t, int(l), r) for k in args.scenarios.split(",") for t in args.transports.split(",")
             for l in args.latencies.split(",")
             for r in range(args.repeat or DEFAULT_REPEATS.get(k, 1))
             if t in scenarios.ONLY_TRANSPORTS.get(k, (t,))]
+    if args.smoke:
+        plan = [(k, t, l, 0) for k, t, l in SMOKE_PLAN]
     if args.index is not None:
         plan = [p for p in plan if p[3] == args.index] or [
             (k, t, l, args.index) for k, t, l in dict.fromkeys((p[0], p[1], p[2]) for p in plan)]
