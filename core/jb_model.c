@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "jb_model.h"
 
-#include <math.h>
 #include <string.h>
 
 /* The jitterbuffer's constants (rtpjitterbuffer.c, GStreamer 1.22). */
@@ -16,12 +15,6 @@
 #define DISCONTINUITY_NS (10 * VDM_SECOND)
 /* Arrival and media time this far apart: no common timeline. */
 #define MAX_DELTA_NS (60 * VDM_SECOND)
-/* The fit of the deficit for a warning's stall-eta. */
-#define FIT_WINDOW_S 2.0
-#define FIT_MIN_SPAN_S 0.5
-#define FIT_MIN_POINTS 8
-/* Points below this share of the newest deficit are before the growth. */
-#define FIT_FLOOR_SHARE 0.25
 
 void
 vdm_jb_model_init (vdm_jb_model *m)
@@ -43,7 +36,6 @@ restart_timeline (vdm_jb_model *m, uint64_t arrival_ns, uint64_t media_ns)
   m->last_sample_ns = arrival_ns;
   m->last_sample_deficit = 0;
   m->delta_ns = m->last_sample_delta = 0;
-  m->fit_n = m->fit_head = 0;
 }
 
 static void
@@ -164,11 +156,6 @@ vdm_jb_model_observe (vdm_jb_model *m, uint64_t arrival_ns, uint64_t media_ns,
   }
   m->deficit_ns = (int64_t) (arrival_ns - out_time);
   m->delta_ns = delta;
-  m->fit_t[m->fit_head] = arrival_ns;
-  m->fit_d[m->fit_head] = m->deficit_ns;
-  m->fit_head = (m->fit_head + 1) % VDM_JB_MODEL_FIT;
-  if (m->fit_n < VDM_JB_MODEL_FIT)
-    m->fit_n++;
   if (arrival_ns - m->last_sample_ns >= SAMPLE_PERIOD_NS)
     sample_slope (m, arrival_ns);
 }
@@ -200,96 +187,5 @@ vdm_jb_model_time_to_freeze (const vdm_jb_model *m, uint64_t latency_ns, uint64_
   if (to_restart < 0)
     to_restart = 0;
   to_restart += (double) (playout_ns - restart_at);
-  return to_restart < (double) VDM_TIME_NONE ? (uint64_t) to_restart : VDM_TIME_NONE;
-}
-
-/* Least squares d = a + b x + c x^2 over the points of the last
- * FIT_WINDOW_S since the deficit was last under FIT_FLOOR_SHARE of the
- * newest, x in s before the newest point (<= 0), d in s. False if too few
- * points or too short a span, or a singular system. */
-static bool
-fit_deficit (const vdm_jb_model *m, double *a, double *b, double *c)
-{
-  double s[5] = { 0 }, t[3] = { 0 }, eq[3][4], span = 0;
-  unsigned newest = (m->fit_head + VDM_JB_MODEL_FIT - 1) % VDM_JB_MODEL_FIT, n = 0;
-
-  for (unsigned i = 0; i < m->fit_n; i++) {
-    unsigned k = (newest + VDM_JB_MODEL_FIT - i) % VDM_JB_MODEL_FIT;
-    double x = -((double) (m->fit_t[newest] - m->fit_t[k])) / 1e9, y = m->fit_d[k] / 1e9, p = 1;
-
-    /* only since the deficit began to grow: the flat part before a step
-     * down of the path's rate would bend the fit as if the growth itself
-     * rose */
-    if (-x > FIT_WINDOW_S || y < FIT_FLOOR_SHARE * (double) m->fit_d[newest] / 1e9)
-      break;
-    for (unsigned j = 0; j < 5; j++, p *= x) {
-      s[j] += p;
-      if (j < 3)
-        t[j] += p * y;
-    }
-    span = -x;
-    n++;
-  }
-  if (n < FIT_MIN_POINTS || span < FIT_MIN_SPAN_S)
-    return false;
-  for (unsigned r = 0; r < 3; r++) {
-    for (unsigned k = 0; k < 3; k++)
-      eq[r][k] = s[r + k];
-    eq[r][3] = t[r];
-  }
-  /* Gauss-Jordan with partial pivoting on the 3x3 normal equations */
-  for (unsigned i = 0; i < 3; i++) {
-    unsigned p = i;
-
-    for (unsigned j = i + 1; j < 3; j++)
-      if (fabs (eq[j][i]) > fabs (eq[p][i]))
-        p = j;
-    for (unsigned k = 0; k < 4; k++) {
-      double tmp = eq[i][k];
-
-      eq[i][k] = eq[p][k];
-      eq[p][k] = tmp;
-    }
-    if (fabs (eq[i][i]) < 1e-12)
-      return false;
-    for (unsigned j = 0; j < 3; j++) {
-      double f = eq[j][i] / eq[i][i];
-
-      if (j == i)
-        continue;
-      for (unsigned k = 0; k < 4; k++)
-        eq[j][k] -= f * eq[i][k];
-    }
-  }
-  *a = eq[0][3] / eq[0][0];
-  *b = eq[1][3] / eq[1][1];
-  *c = eq[2][3] / eq[2][2];
-  return isfinite (*a) && isfinite (*b) && isfinite (*c);
-}
-
-uint64_t
-vdm_jb_model_time_to_freeze_fitted (const vdm_jb_model *m, uint64_t latency_ns,
-    uint64_t playout_ns)
-{
-  uint64_t restart_at = vdm_jb_model_restart_deficit (latency_ns);
-  double a, b, c, left, to_restart;
-
-  if (!m->started || latency_ns == VDM_TIME_NONE || playout_ns == VDM_TIME_NONE
-      || !fit_deficit (m, &a, &b, &c))
-    return vdm_jb_model_time_to_freeze (m, latency_ns, playout_ns);
-  if (playout_ns < restart_at)
-    playout_ns = restart_at;
-  if (c < 0)
-    c = 0;                      /* a slowing growth: its slope now */
-  left = (double) restart_at / 1e9 - a;
-  if (left <= 0)
-    to_restart = 0;
-  else if (c > 0)
-    to_restart = (-b + sqrt (b * b + 4 * c * left)) / (2 * c);
-  else if (b > MIN_SLOPE)
-    to_restart = left / b;
-  else
-    return VDM_TIME_NONE;
-  to_restart = to_restart * 1e9 + (double) (playout_ns - restart_at);
   return to_restart < (double) VDM_TIME_NONE ? (uint64_t) to_restart : VDM_TIME_NONE;
 }

@@ -28,7 +28,6 @@
 #include "vdm_time.h"
 
 #define VDM_JB_MODEL_WINDOW 512 /* the jitterbuffer's delay window (frames) */
-#define VDM_JB_MODEL_FIT 128    /* recent (arrival, deficit) points, one per frame */
 
 typedef struct {
   bool started, filling;
@@ -44,10 +43,6 @@ typedef struct {
   int64_t delta_ns, last_sample_delta;
   uint64_t restarts;             /* timeline restarts modelled (freezes) */
   uint64_t last_restart_ns;
-  /* the deficit of the last frames on this timeline, for the fit */
-  uint64_t fit_t[VDM_JB_MODEL_FIT];
-  int64_t fit_d[VDM_JB_MODEL_FIT];
-  unsigned fit_n, fit_head;
 } vdm_jb_model;
 
 void vdm_jb_model_init (vdm_jb_model *m);
@@ -64,17 +59,6 @@ uint64_t vdm_jb_model_restart_deficit (uint64_t latency_ns);
  * after it) above the restart deficit — the frames already stamped still
  * play. VDM_TIME_NONE when the deficit is not growing. */
 uint64_t vdm_jb_model_time_to_freeze (const vdm_jb_model *m, uint64_t latency_ns,
-    uint64_t playout_ns);
-/* The same from a fit of the deficit (least squares, quadratic: its
- * growth and how fast that rises) over the last 2 s of this timeline since
- * the deficit was last under a quarter of what it is now, for a warning's
- * stall-eta: the smoothed growth of vdm_jb_model_time_to_freeze lags a
- * growth that is still rising (a capacity ramp: 8.4 s predicted for a
- * freeze 2.6 s away in the lead-time suite). Fitted only since the growth
- * began, a rate that fell in one step fits a straight line, a ramp a
- * curve. A slowing growth counts as its slope now. Falls back to
- * vdm_jb_model_time_to_freeze with less than 0.5 s of such points. */
-uint64_t vdm_jb_model_time_to_freeze_fitted (const vdm_jb_model *m, uint64_t latency_ns,
     uint64_t playout_ns);
 
 #endif

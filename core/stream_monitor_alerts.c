@@ -191,27 +191,6 @@ deficit_cause (const vdm_stream_monitor *mon)
       : VDM_CAUSE_NETWORK;
 }
 
-/* The stall-eta a warning about the lag reports: the decision's
- * prediction, with the jitterbuffer's part from the fit of its deficit
- * (jb_model.c: the smoothed growth the decision uses lags a growth that
- * still rises, a capacity ramp: 8.4 s reported for a freeze 2.6 s away).
- * The decision keeps the smoothed one: a fit over 2 s follows a
- * keyframe's swing too, and must not start warnings. */
-static uint64_t
-reported_empty_in (const vdm_stream_monitor *mon, uint64_t empty_in, uint64_t congested_in)
-{
-  uint64_t buffer = vdm_monitor_playout_buffer (mon), fitted, eta;
-
-  if (!vdm_monitor_predict_jb_freeze_fitted (mon, buffer, &fitted))
-    return empty_in;
-  eta = vdm_runway_time_to_empty (&mon->runway, buffer);
-  if (fitted < eta)
-    eta = fitted;
-  if (congested_in < eta)
-    eta = congested_in;
-  return eta;
-}
-
 /* Where the damage of a buffer that runs dry in empty_in begins: what
  * arrives then plays at damage + buffer. */
 static uint64_t
@@ -241,7 +220,7 @@ warned_freeze_came (const vdm_stream_monitor *mon, uint64_t now)
  * again (issue 12 part 5). The detector keeps renew-after between
  * warnings. */
 static void
-check_renewal (vdm_stream_monitor *mon, uint64_t now, uint64_t empty_in, uint64_t congested_in)
+check_renewal (vdm_stream_monitor *mon, uint64_t now, uint64_t empty_in)
 {
   uint64_t renew_after = mon->config.detector.renew_after_ns;
 
@@ -249,8 +228,7 @@ check_renewal (vdm_stream_monitor *mon, uint64_t now, uint64_t empty_in, uint64_
       || empty_in < renew_after || !warned_freeze_came (mon, now))
     return;
   if (mon->episode.first_damage == VDM_TIME_NONE)
-    mon->episode.first_damage = damage_of_empty (mon, now,
-        reported_empty_in (mon, empty_in, congested_in));
+    mon->episode.first_damage = damage_of_empty (mon, now, empty_in);
   vdm_detector_deficit_renewed (mon->detector, now, deficit_cause (mon));
 }
 
@@ -284,7 +262,7 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
       || vdm_monitor_predict_reader_behind (mon, now, vdm_monitor_playout_buffer (mon));
   deficit = mon->silent || starving;
   if (deficit == mon->deficit) {
-    check_renewal (mon, now, empty_in, congested_in);
+    check_renewal (mon, now, empty_in);
     return;
   }
   mon->deficit = deficit;
@@ -294,8 +272,7 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
   if (mon->silent)              /* what did not arrive was due right after the last packet */
     mon->episode.first_damage = vdm_monitor_predict_stall_damage (mon);
   else                          /* the buffer is empty in empty_in: damage due then */
-    mon->episode.first_damage = damage_of_empty (mon, now,
-        reported_empty_in (mon, empty_in, congested_in));
+    mon->episode.first_damage = damage_of_empty (mon, now, empty_in);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -90,19 +90,6 @@ vdm_monitor_predict_jb_restarts (const vdm_stream_monitor *mon)
 }
 
 bool
-vdm_monitor_predict_jb_freeze_fitted (const vdm_stream_monitor *mon, uint64_t buffer,
-    uint64_t *freeze_in)
-{
-  uint64_t jb_latency = jitterbuffer_latency (mon);
-
-  if (!mon->is_rtp || jb_latency == VDM_TIME_NONE || buffer == VDM_TIME_NONE || buffer == 0
-      || vdm_jb_model_deficit (&mon->jb) < 0)
-    return false;
-  *freeze_in = vdm_jb_model_time_to_freeze_fitted (&mon->jb, jb_latency, buffer);
-  return *freeze_in != VDM_TIME_NONE;
-}
-
-bool
 vdm_monitor_predict_jb_modelled (const vdm_stream_monitor *mon)
 {
   return mon->is_rtp && jitterbuffer_latency (mon) != VDM_TIME_NONE;

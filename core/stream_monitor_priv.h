@@ -133,10 +133,6 @@ bool vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buff
     int64_t min_deficit, uint64_t *freeze_in);
 /* Timeline restarts of the modelled jitterbuffer so far (freezes). */
 uint64_t vdm_monitor_predict_jb_restarts (const vdm_stream_monitor *mon);
-/* The same from the fit of its deficit (vdm_jb_model_time_to_freeze_fitted),
- * for a warning's stall-eta. */
-bool vdm_monitor_predict_jb_freeze_fitted (const vdm_stream_monitor *mon, uint64_t buffer,
-    uint64_t *freeze_in);
 /* Over RTP with a known jitterbuffer latency: its timeline is modelled. */
 bool vdm_monitor_predict_jb_modelled (const vdm_stream_monitor *mon);
 /* The freeze of the modelled jitterbuffer's last restart is over at now:
