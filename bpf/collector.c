@@ -745,21 +745,19 @@ set_port_count (vdm_embedded *source, uint16_t port, int delta)
   bpf_map_update_elem (fd, &key, &count, BPF_ANY);
 }
 
-/* Zeroes the per-CPU slots a reused slot may still hold. */
+/* Zeroes the per-CPU slots a reused slot may still hold: its 256 reason
+ * counters in one batched update (percpu_read.h), then its lost events
+ * and queue peak. */
 static void
 reset_watch_counters (vdm_embedded *source, uint32_t slot)
 {
-  size_t bytes = sizeof (uint64_t) * source->n_cpus;
-  uint64_t *zeros = calloc (1, bytes);
-  uint32_t key, reason;
+  uint64_t *zeros = calloc ((size_t) source->n_cpus, sizeof (uint64_t));
+  uint32_t key = slot;
 
+  vdm_percpu_zero_range (bpf_map__fd (source->skel->maps.drop_counters),
+      slot * VDM_REASON_SLOTS, VDM_REASON_SLOTS, source->n_cpus);
   if (!zeros)
     return;
-  for (reason = 0; reason < VDM_REASON_SLOTS; reason++) {
-    key = slot * VDM_REASON_SLOTS + reason;
-    bpf_map_update_elem (bpf_map__fd (source->skel->maps.drop_counters), &key, zeros, BPF_ANY);
-  }
-  key = slot;
   bpf_map_update_elem (bpf_map__fd (source->skel->maps.events_lost), &key, zeros, BPF_ANY);
   if (source->sampled_lost)
     source->sampled_lost[slot] = 0;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* percpu_read.c — batched sums of per-CPU array keys (see percpu_read.h). */
+/* percpu_read.c — batched sums and zeroing of per-CPU array keys (see
+ * percpu_read.h). */
 #define _GNU_SOURCE
 #include "percpu_read.h"
 
@@ -153,4 +154,69 @@ vdm_percpu_max_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpu
     uint64_t *maxima)
 {
   return read_range (map_fd, first_key, n_keys, n_cpus, max_cpus, maxima);
+}
+
+/* One key at a time: what every kernel can do. */
+static int
+zero_per_key (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus)
+{
+  uint64_t *zeros = calloc ((size_t) n_cpus, sizeof *zeros);
+  int last_error = 0;
+
+  if (!zeros)
+    return -ENOMEM;
+  for (uint32_t i = 0; i < n_keys; i++) {
+    uint32_t key = first_key + i;
+    int err = bpf_map_update_elem (map_fd, &key, zeros, BPF_ANY);
+    if (err < 0)
+      last_error = err;
+  }
+  free (zeros);
+  return last_error;
+}
+
+/* One BPF_MAP_UPDATE_BATCH per chunk (the kernel's generic batch update:
+ * each key in turn, in one system call). */
+static int
+zero_batched (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus)
+{
+  uint32_t chunk = MAX_VALUE_BYTES / (sizeof (uint64_t) * (uint32_t) n_cpus);
+  if (chunk == 0)
+    chunk = 1;
+  if (chunk > n_keys)
+    chunk = n_keys;
+  uint32_t *keys = calloc (chunk, sizeof *keys);
+  uint64_t *zeros = calloc ((size_t) chunk * (size_t) n_cpus, sizeof *zeros);
+  int rc = keys && zeros ? 0 : -ENOMEM;
+
+  for (uint32_t done = 0; rc == 0 && done < n_keys;) {
+    uint32_t count = n_keys - done < chunk ? n_keys - done : chunk;
+    for (uint32_t j = 0; j < count; j++)
+      keys[j] = first_key + done + j;
+    rc = bpf_map_update_batch (map_fd, keys, zeros, &count, NULL);
+    done += count;
+    if (rc == 0 && count == 0)
+      rc = -EIO;  /* no progress: never loop forever */
+  }
+  free (keys);
+  free (zeros);
+  return rc;
+}
+
+int
+vdm_percpu_zero_range (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus)
+{
+  if (n_keys == 0)
+    return 0;
+  if (map_fd < 0 || n_cpus <= 0)
+    return -EINVAL;
+  if (vdm_percpu_batch_enabled ()) {
+    int err = zero_batched (map_fd, first_key, n_keys, n_cpus);
+    if (err == 0 || !is_refusal (err))
+      return err;
+    if (!atomic_exchange (&batch_refused, true))
+      fprintf (stderr, "vdropmon: batched BPF map updates refused (%s): zeroing counters "
+          "one key at a time\n", strerror (-err));
+  }
+  return zero_per_key (map_fd, first_key, n_keys, n_cpus);
 }

@@ -328,7 +328,7 @@ render (VdmMetricsText *text, void *user_data)
 
 vdm_daemon_metrics *
 vdm_daemon_metrics_start (const char *listen, vdm_source *source, const char *version,
-    char *error, size_t error_size)
+    uint64_t stale_after_ns, char *error, size_t error_size)
 {
   vdm_daemon_metrics *m = calloc (1, sizeof *m);
   if (!m) {
@@ -338,8 +338,7 @@ vdm_daemon_metrics_start (const char *listen, vdm_source *source, const char *ve
   pthread_mutex_init (&m->lock, NULL);
   m->source = source;
   m->host_drops_fd = -1;
-  m->fleet = vdm_fleet_metrics_new (VDM_METRICS_DEFAULT_STALE_AFTER_NS,
-      VDM_METRICS_DEFAULT_MAX_SERIES, version);
+  m->fleet = vdm_fleet_metrics_new (stale_after_ns, VDM_METRICS_DEFAULT_MAX_SERIES, version);
   if (m->fleet)
     m->http = vdm_metrics_http_start (listen, render, m, error, error_size);
   else

@@ -18,9 +18,12 @@
 typedef struct vdm_daemon_metrics vdm_daemon_metrics;
 
 /* Serves /metrics on `listen` (HOST:PORT). source stays the caller's and
- * must outlive the metrics. NULL with a sentence in error on failure. */
+ * must outlive the metrics. A stream's series leave the scrape
+ * stale_after_ns after its last report or counter read
+ * (VDM_METRICS_DEFAULT_STALE_AFTER_NS, --metrics-stale-after). NULL with a
+ * sentence in error on failure. */
 vdm_daemon_metrics *vdm_daemon_metrics_start (const char *listen, vdm_source *source,
-    const char *version, char *error, size_t error_size);
+    const char *version, uint64_t stale_after_ns, char *error, size_t error_size);
 uint16_t vdm_daemon_metrics_port (const vdm_daemon_metrics *m);
 void vdm_daemon_metrics_stop (vdm_daemon_metrics *m);
 

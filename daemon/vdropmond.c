@@ -22,6 +22,7 @@
 
 #include "collector.h"
 #include "event_source.h"
+#include "metrics.h"
 #include "metrics_daemon.h"
 #include "server.h"
 #include "status.h"
@@ -40,6 +41,7 @@ typedef struct {
   const char *socket_group;
   bool status;
   const char *metrics_listen;   /* --metrics-listen, NULL: no metrics */
+  unsigned metrics_stale_after_s;  /* --metrics-stale-after */
   unsigned max_sockets;         /* --max-sockets: the collector's watch table */
   vdm_server_config server;
 } options;
@@ -50,12 +52,13 @@ usage (FILE *out)
   fprintf (out,
       "usage: vdropmond [--socket PATH] [--socket-mode MODE] [--socket-group GROUP]\n"
       "                 [--max-clients N] [--max-watches N] [--max-rate N] [--max-sockets N]\n"
-      "                 [--metrics-listen HOST:PORT]\n"
+      "                 [--metrics-listen HOST:PORT] [--metrics-stale-after SECONDS]\n"
       "       vdropmond --status [--socket PATH]\n"
       "Serves vdropmon's kernel drop events to unprivileged pipelines (docs/daemon.md).\n"
       "Default socket: %s (or $VDROPMON_DAEMON_SOCKET).\n"
       "--metrics-listen serves Prometheus metrics on http://HOST:PORT/metrics (docs/fleet.md;\n"
-      "suggested port 9945); off by default.\n", DEFAULT_SOCKET);
+      "suggested port 9945); off by default. A stream's series leave it --metrics-stale-after\n"
+      "seconds (default 120) after its last report.\n", DEFAULT_SOCKET);
 }
 
 static bool
@@ -85,6 +88,7 @@ parse_options (int argc, char **argv, options *o)
     { "max-sockets", required_argument, NULL, 'k' },
     { "status", no_argument, NULL, 'S' },
     { "metrics-listen", required_argument, NULL, 'M' },
+    { "metrics-stale-after", required_argument, NULL, 'A' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -98,6 +102,7 @@ parse_options (int argc, char **argv, options *o)
   o->server.max_watches = VDM_SERVER_DEFAULT_MAX_WATCHES;
   o->server.max_rate = VDM_SERVER_DEFAULT_MAX_RATE;
   o->max_sockets = DEFAULT_MAX_SOCKETS;
+  o->metrics_stale_after_s = VDM_METRICS_DEFAULT_STALE_AFTER_NS / 1000000000ull;
   while ((opt = getopt_long (argc, argv, "h", long_options, NULL)) != -1) {
     bool ok = true;
     switch (opt) {
@@ -112,6 +117,9 @@ parse_options (int argc, char **argv, options *o)
         break;
       case 'S': o->status = true; break;
       case 'M': o->metrics_listen = optarg; break;
+      case 'A':
+        ok = parse_unsigned (optarg, 10, &o->metrics_stale_after_s) && o->metrics_stale_after_s <= 86400;
+        break;
       case 'h': usage (stdout); exit (0);
       default: usage (stderr); return -1;
     }
@@ -237,7 +245,8 @@ start_metrics (options *o, vdm_source *source)
 {
   char error[256];
   vdm_daemon_metrics *metrics = vdm_daemon_metrics_start (o->metrics_listen, source,
-      VDM_DAEMON_VERSION, error, sizeof (error));
+      VDM_DAEMON_VERSION, (uint64_t) o->metrics_stale_after_s * 1000000000ull, error,
+      sizeof (error));
 
   if (!metrics) {
     fprintf (stderr, "vdropmond: %s\n", error);

@@ -125,6 +125,20 @@ def render(drops, state, alerts, start, end, step, title):
     return "\n".join(out) + "\n"
 
 
+def summary(out, drops, state, alerts, step):
+    """One line: what the picture shows (also what the tests check)."""
+    levels = {name: 0.0 for name in STATE_NAMES.values()}
+    for s in state[:1]:
+        for _, v in points(s):
+            name = STATE_NAMES.get(int(v))
+            if name:
+                levels[name] += step
+    reasons = ",".join(sorted(d["metric"].get("reason", "?") for d in drops)) or "-"
+    names = ",".join(sorted(a["metric"].get("alertname", "?") for a in alerts)) or "-"
+    return (f"{out}: drops by reason {reasons}; detector {levels['warning']:.0f} s warning, "
+            f"{levels['critical']:.0f} s critical; alerts {names}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prometheus", default="http://127.0.0.1:9090")
@@ -151,7 +165,7 @@ def main():
     title = args.title or f"vdropmon episode {{{m}}}"
     with open(args.out, "w", encoding="utf-8") as f:
         f.write(render(drops, state, alerts, start, end, args.step, title))
-    print(f"{args.out}: {len(drops)} reasons, {len(alerts)} alerts")
+    print(summary(args.out, drops, state, alerts, args.step))
     return 0
 
 

@@ -293,6 +293,8 @@ test_reused_slot_gets_no_stale_events (void)
   uint8_t datagram[12] = { 0x80 };
   int tx, id1, id2, i;
   guint stale = 0, before = 0;
+  vdm_counters counters;
+  uint64_t first_total;
 
   if (!source)
     return;
@@ -308,10 +310,20 @@ test_reused_slot_gets_no_stale_events (void)
   for (i = 0; i < 400; i++)
     sendto (tx, datagram, sizeof (datagram), 0, (struct sockaddr *) &first_addr,
         sizeof (first_addr));
+  g_assert_cmpint (vdm_source_counters (source, (uint32_t) id1, &counters), ==, 0);
+  g_assert_cmpuint (counters.total, >, 0);
+  first_total = counters.total;
   vdm_source_unwatch (source, sub, (uint32_t) id1);
   id2 = vdm_source_watch (source, sub, &second);
   g_assert_cmpint (id2, >, 0);
   g_assert_cmpint (VDM_WATCH_SLOT (id2), ==, VDM_WATCH_SLOT (id1));
+  /* the slot's counters start at zero (one batched update of its 256
+   * reason slots): the first socket's drops are not its successor's */
+  g_assert_cmpint (vdm_source_counters (source, (uint32_t) id2, &counters), ==, 0);
+  g_test_message ("%" G_GUINT64_FORMAT " drops counted for the first socket, %" G_GUINT64_FORMAT
+      " for its successor", first_total, counters.total);
+  for (i = 0; i < VDM_REASON_SLOTS; i++)
+    g_assert_cmpuint (counters.per_reason[i], ==, 0);
   g_usleep (100 * 1000);
   vdm_source_unsubscribe (source, sub);
   vdm_source_unref (source);

@@ -8,7 +8,10 @@ loopback, CLIENTS unprivileged vdm-daemon-receiver processes (uid nobody,
 no capability) with SOCKETS UDP sockets each (4 KB buffers, never read),
 DROPS packets sent to every socket so each watch has a kernel drop counter,
 then SCRAPES plain-text scrapes with a fresh connection each. Prints the
-median, fastest and slowest scrape, the median per watch, and checks every
+time the clients took to get their sockets watched (each new watch zeroes
+its 256 reason counters: one batched update, or 256 updates per key), the
+scrape's size (bytes, series, gzip bytes), the median, fastest and slowest
+scrape, the median per watch, and checks every
 stream's vdropmon_stream_kernel_drops_total against the kernel's own
 per-socket counter (/proc/net/udp): a mode that reads wrong counters fails
 the run (exit 1).
@@ -18,6 +21,7 @@ Root, loopback only, bounded; run under the root-tests lock:
 (`ninja -C build bench-scrape` runs it with the defaults.)
 """
 import argparse
+import gzip
 import os
 import re
 import socket
@@ -143,7 +147,9 @@ def run_mode(build, batched, args):
         daemon, metrics_port = start_daemon(build, tmp, batched)
         receivers = []
         try:
+            setup_start = time.perf_counter()
             receivers, ports, stop = start_receivers(build, tmp, args.clients, args.sockets)
+            setup = time.perf_counter() - setup_start
             overflow(ports, args.drops)
             time.sleep(0.5)
             _, body = scrape(metrics_port)  # warm: the registry learns every series
@@ -155,7 +161,9 @@ def run_mode(build, batched, args):
             open(stop, "w").close()
             for r in receivers:
                 r.wait(timeout=30)
-            return times, len(ports), len(body), wrong
+            series = sum(1 for line in body.splitlines() if line and not line.startswith("#"))
+            size = (len(body.encode()), series, len(gzip.compress(body.encode())))
+            return times, len(ports), size, wrong, setup
         finally:
             for r in receivers:
                 if r.poll() is None:
@@ -178,10 +186,11 @@ def main():
     results = {}
     failed = False
     for name, batched in (("per-key (before)", False), ("batched (after)", True)):
-        times, watches, size, wrong = run_mode(args.build, batched, args)
+        times, watches, size, wrong, setup = run_mode(args.build, batched, args)
         median = statistics.median(times)
         results[name] = median
-        print(f"{name:17s}: {watches} watches ({args.clients} clients), {size} bytes: scrape median "
+        print(f"{name:17s}: {watches} watches ({args.clients} clients) set up in {setup:.2f} s; "
+              f"scrape {size[0]} bytes, {size[1]} series, {size[2]} bytes gzip; scrape median "
               f"{median * 1e3:.1f} ms (min {min(times) * 1e3:.1f}, max {max(times) * 1e3:.1f}; "
               f"{len(times)} scrapes), {median / watches * 1e6:.1f} us per watch")
         if wrong:

@@ -1,10 +1,22 @@
 #!/usr/bin/env python3
 """Validates the shipped Grafana dashboard so that a broken one fails a test.
 
-    check_dashboard.py [--self-test] DASHBOARD.json
+    check_dashboard.py [--self-test] [--provider PROVIDER.yml] DASHBOARD.json
 
 Checks, each failure one line on stdout (exit 1):
-  * provisioning-ready structure: uid, title, schemaVersion, panels,
+  * what Grafana's file provisioning itself refuses or cannot resolve
+    (pkg/services/provisioning/dashboards and the dashboard save
+    validation): an empty title; a uid that is not 1-40 characters of
+    [A-Za-z0-9_-]; a refresh under Grafana's default min_refresh_interval
+    (5s); `__inputs` or `${DS_...}` placeholders (resolved only by the UI's
+    import, never by provisioning); a panel type that is not one of
+    Grafana's built-in panels, a variable type Grafana does not have, a
+    schemaVersion before datasource references (< 36); a row panel that
+    is collapsed without its panels;
+  * the provider file (--provider): apiVersion 1, each provider named, of
+    type file, with options.path, not both folder and
+    foldersFromFilesStructure, updateIntervalSeconds a positive integer;
+  * structure: uid, title, schemaVersion, panels,
     templating.list; panel ids unique; every gridPos inside the 24-column
     grid with no two panels overlapping; every non-row panel reads the
     `${datasource}` Prometheus variable and has targets with unique refIds
@@ -17,7 +29,9 @@ Checks, each failure one line on stdout (exit 1):
     must accept.
 --self-test first runs the checks on broken copies of the dashboard (a bad
 expr, an undefined variable, overlapping panels, a duplicate id, a wrong
-datasource) and fails unless each one is caught.
+datasource, a bad uid, an import placeholder, an unknown panel type, a too
+short refresh; and with --provider, a provider without a path) and fails
+unless each one is caught.
 """
 import copy
 import json
@@ -27,6 +41,18 @@ import subprocess
 import sys
 import tempfile
 
+# Grafana's built-in panel plugins (public/app/plugins/panel) and variable
+# types: a dashboard naming another one shows "panel plugin not found"
+# unless that plugin is installed.
+CORE_PANELS = {"row", "timeseries", "state-timeline", "status-history", "stat", "gauge", "bargauge",
+               "barchart", "table", "text", "heatmap", "histogram", "piechart", "logs", "news",
+               "nodeGraph", "traces", "flamegraph", "candlestick", "xychart", "trend", "geomap",
+               "canvas", "dashlist", "alertlist", "annolist", "datagrid"}
+VARIABLE_TYPES = {"query", "datasource", "custom", "constant", "interval", "textbox", "adhoc",
+                  "groupby", "system"}
+UID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+MIN_REFRESH_S = 5  # Grafana's default [dashboards] min_refresh_interval
+DURATION = re.compile(r"(\d+)(ms|s|m|h|d)")
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__range_s": "3600",
             "__interval_ms": "15000", "__name": "", "__all": ".*"}
 VARIABLE = re.compile(r"\$(?:\{([A-Za-z0-9_]+)(?::[a-z]+)?\}|([A-Za-z0-9_]+))")
@@ -53,6 +79,73 @@ def label_values_metric(query):
     if re.fullmatch(r"\s*label_values\(\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*", query):
         return None
     return query
+
+
+def seconds(duration):
+    m = DURATION.fullmatch(duration or "")
+    if not m:
+        return None
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
+def provisioning_problems(board):
+    """What Grafana's file provisioning refuses or leaves unresolved."""
+    problems = []
+    if not isinstance(board.get("title"), str) or not board["title"].strip():
+        problems.append("dashboard: empty title (provisioning refuses it)")
+    if not isinstance(board.get("uid"), str) or not UID.fullmatch(board["uid"]):
+        problems.append(f"dashboard: uid {board.get('uid')!r} is not 1-40 characters of [A-Za-z0-9_-]")
+    refresh = board.get("refresh")
+    if refresh not in (None, "", False):
+        s = seconds(refresh)
+        if s is None or s < MIN_REFRESH_S:
+            problems.append(f"dashboard: refresh {refresh!r} under Grafana's min_refresh_interval "
+                            f"({MIN_REFRESH_S}s)")
+    if "__inputs" in board or "${DS_" in json.dumps(board):
+        problems.append("dashboard: __inputs / ${DS_...} placeholders are resolved only by the UI's "
+                        "import, not by provisioning: use the datasource variable")
+    if not isinstance(board.get("schemaVersion"), int) or board["schemaVersion"] < 36:
+        problems.append(f"dashboard: schemaVersion {board.get('schemaVersion')!r} (< 36: before "
+                        "datasource references)")
+    for panel in board.get("panels", []):
+        name = f"panel {panel.get('id')} ({panel.get('title')!r})"
+        if panel.get("type") not in CORE_PANELS:
+            problems.append(f"{name}: type {panel.get('type')!r} is not a built-in Grafana panel")
+        if panel.get("type") == "row" and panel.get("collapsed") and not panel.get("panels"):
+            problems.append(f"{name}: a collapsed row holds its panels in its own panels list")
+    for v in board.get("templating", {}).get("list", []):
+        if v.get("type") not in VARIABLE_TYPES:
+            problems.append(f"variable {v.get('name')}: type {v.get('type')!r} is not a Grafana variable type")
+        if v.get("type") == "datasource" and v.get("query") != "prometheus":
+            problems.append(f"variable {v.get('name')}: a datasource variable of type {v.get('query')!r}")
+    return problems
+
+
+def provider_problems(provider):
+    """Grafana's dashboard provider file (provisioning/dashboards/*.yml)."""
+    if provider is None:
+        return []
+    problems = []
+    if not isinstance(provider, dict) or provider.get("apiVersion") != 1:
+        return ["provider: apiVersion is not 1"]
+    providers = provider.get("providers")
+    if not isinstance(providers, list) or not providers:
+        return ["provider: no providers"]
+    for p in providers:
+        name = f"provider {p.get('name')!r}"
+        if not p.get("name"):
+            problems.append("provider: no name")
+        if p.get("type", "file") != "file":
+            problems.append(f"{name}: type {p.get('type')!r} is not file")
+        options = p.get("options") or {}
+        if not isinstance(options.get("path"), str) or not options["path"].startswith("/"):
+            problems.append(f"{name}: options.path is not an absolute path")
+        if options.get("foldersFromFilesStructure") and (p.get("folder") or p.get("folderUid")):
+            problems.append(f"{name}: folder and foldersFromFilesStructure exclude each other")
+        interval = p.get("updateIntervalSeconds", 10)
+        if not isinstance(interval, int) or interval <= 0:
+            problems.append(f"{name}: updateIntervalSeconds {interval!r}")
+    return problems
 
 
 def structure_problems(board):
@@ -147,11 +240,12 @@ def parse_problems(board):
     return problems or [f"promtool check rules: {text.strip()[:500]}"]
 
 
-def problems_of(board):
-    return structure_problems(board) + parse_problems(board)
+def problems_of(board, provider=None):
+    return (provisioning_problems(board) + provider_problems(provider) + structure_problems(board)
+            + parse_problems(board))
 
 
-def self_test(board):
+def self_test(board, provider):
     def broken(change):
         b = copy.deepcopy(board)
         change(b)
@@ -170,11 +264,24 @@ def self_test(board):
             b["panels"][index]["gridPos"]),
         "a duplicate id": lambda b: b["panels"][index + 1].update(id=stream["id"]),
         "a wrong datasource": lambda b: b["panels"][index].update(datasource={"uid": "prom"}),
+        "a uid with a slash": lambda b: b.update(uid="vdropmon/fleet"),
+        "a uid over 40 characters": lambda b: b.update(uid="v" * 41),
+        "an empty title": lambda b: b.update(title=" "),
+        "an import placeholder": lambda b: b["panels"][index].update(
+            datasource={"type": "prometheus", "uid": "${DS_PROMETHEUS}"}),
+        "an unknown panel type": lambda b: b["panels"][index].update(type="graph-old"),
+        "a 1s refresh": lambda b: b.update(refresh="1s"),
+        "an old schemaVersion": lambda b: b.update(schemaVersion=16),
     }
     failed = []
     for what, change in cases.items():
-        if not problems_of(broken(change)):
+        if not problems_of(broken(change), provider):
             failed.append(f"self-test: {what} was not caught")
+    if provider is not None:
+        no_path = copy.deepcopy(provider)
+        no_path["providers"][0]["options"].pop("path", None)
+        if not provider_problems(no_path):
+            failed.append("self-test: a provider without a path was not caught")
     return failed
 
 
@@ -182,13 +289,20 @@ def main():
     args = sys.argv[1:]
     run_self_test = "--self-test" in args
     args = [a for a in args if a != "--self-test"]
+    provider = None
+    if "--provider" in args:
+        i = args.index("--provider")
+        import yaml  # python3-yaml (.ci/install-deps)
+        with open(args[i + 1], encoding="utf-8") as f:
+            provider = yaml.safe_load(f)
+        del args[i:i + 2]
     if len(args) != 1:
         print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
         return 2
     with open(args[0], encoding="utf-8") as f:
         board = json.load(f)
-    problems = self_test(board) if run_self_test else []
-    problems += problems_of(board)
+    problems = self_test(board, provider) if run_self_test else []
+    problems += problems_of(board, provider)
     for p in problems:
         print(p)
     n = sum(1 for _ in queries(board))

@@ -6,7 +6,8 @@
 #   names      every PromQL expression of the dashboard and the rule file
 #              names only metrics vdropmond exports (the renderer's list)
 #   alertmanager  amtool check-config fleet/alertmanager.yml
-#   dashboard  the Grafana dashboard's structure, variables, and every query
+#   dashboard  the Grafana dashboard's provisioning-readiness (with its
+#              provider file), structure, variables, and every query
 #              parsed by promtool (tests/fleet/check_dashboard.py, which
 #              first proves on broken copies that it catches each fault)
 set -euo pipefail
@@ -28,7 +29,8 @@ alertmanager)
 	amtool check-config "$root/fleet/alertmanager.yml"
 	;;
 dashboard)
-	python3 "$root/tests/fleet/check_dashboard.py" --self-test "$root/fleet/grafana/vdropmon-dashboard.json"
+	python3 "$root/tests/fleet/check_dashboard.py" --self-test \
+		--provider "$root/fleet/grafana/dashboards.yml" "$root/fleet/grafana/vdropmon-dashboard.json"
 	;;
 *)
 	echo "unknown check $what" >&2

@@ -63,12 +63,12 @@ def wait_file(path, proc, seconds):
     return False
 
 
-def spawn_daemon(daemon, tmp, log_path, env=None):
+def spawn_daemon(daemon, tmp, log_path, env=None, extra_args=()):
     """vdropmond on tmp/d.sock (mode 0666), /metrics on a free loopback port,
     its output in log_path."""
     log = open(log_path, "w")
     return subprocess.Popen([daemon, "--socket", os.path.join(tmp, "d.sock"), "--socket-mode",
-                             "0666", "--metrics-listen", "127.0.0.1:0"],
+                             "0666", "--metrics-listen", "127.0.0.1:0", *extra_args],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
 
@@ -87,11 +87,11 @@ def metrics_port_once_serving(proc, log_path, timeout_s):
     return None
 
 
-def start_daemon(daemon, tmp):
+def start_daemon(daemon, tmp, extra_args=()):
     """vdropmond on tmp/d.sock (mode 0666) with /metrics on a free loopback
     port: (process, metrics port). Skips when it cannot load BPF."""
     log_path = os.path.join(tmp, "vdropmond.log")
-    proc = spawn_daemon(daemon, tmp, log_path)
+    proc = spawn_daemon(daemon, tmp, log_path, extra_args=extra_args)
     port = metrics_port_once_serving(proc, log_path, 20)
     if port is not None:
         return proc, port

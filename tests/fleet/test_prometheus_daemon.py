@@ -17,7 +17,10 @@ fleet/vdropmon-rules.yml every second. Checks:
     stream, and resolves after it;
   * drops on a socket nobody watches count in the host-wide counter
     (vdropmon_host_kernel_drops_total, the BPF program's host_drops map);
-  * fleet/plot-episode.py draws the episode from Prometheus's data.
+  * fleet/plot-episode.py draws the episode from Prometheus's data;
+  * once the client is gone, its stream's series stay on /metrics until
+    --metrics-stale-after (STALE_S here; 120 s by default) has passed,
+    then leave it, and Prometheus's query no longer returns them.
 
 A real pipeline's analytics (keyframe, gap, warning counters against its
 bus messages) and the alert through Alertmanager: test_prometheus_pipeline.py.
@@ -38,6 +41,7 @@ from daemon_harness import (check, free_udp_port, kernel_drops, require_daemon, 
 from prometheus_harness import ROOT, Prometheus, http_get  # noqa: E402
 
 RATE, SURGE_S = 50, 50
+STALE_S = 10  # --metrics-stale-after: short, so that the test sees the series go
 
 
 def main():
@@ -52,7 +56,8 @@ def main():
 
 
 def run(build, daemon_path, tmp):
-    daemon, metrics_port = start_daemon(daemon_path, tmp)
+    daemon, metrics_port = start_daemon(daemon_path, tmp,
+                                        ["--metrics-stale-after", str(STALE_S)])
     receiver = None
     try:
         udp_port = free_udp_port()
@@ -76,7 +81,9 @@ def run(build, daemon_path, tmp):
             episode(build, prom, target, receiver, udp_port)
             open(stop, "w").close()
             out = receiver.communicate(timeout=30)[0]
+            gone = time.monotonic()
             print("# receiver: " + out.strip().replace("\n", "\n# receiver: "))
+            series_leave_after_stale_time(prom, target, f"udp 127.0.0.1:{udp_port}", gone)
     finally:
         if receiver and receiver.poll() is None:
             receiver.kill()
@@ -123,8 +130,8 @@ def episode(build, prom, target, receiver, udp_port):
           f"prometheus {value}, kernel {kernel}")
     check("... with the right labels",
           labels.get("reason") == "SOCKET_RCVBUFF" and labels.get("flow") == flow
-          and labels.get("command", "").startswith("vdm-daemon-rec") and labels.get("pid", "").isdigit()
-          and labels.get("job") == "vdropmon", str(labels))
+          and labels.get("command", "").startswith("vdm-daemon-rec") and labels.get("pid") == str(receiver.pid)
+          and labels.get("job") == "vdropmon" and labels.get("instance") == target, str(labels))
     try:
         prom.wait_for("the drop surge alert to resolve",
                       lambda: not prom.firing("VdropmonStreamDropSurge"), 100)
@@ -132,6 +139,28 @@ def episode(build, prom, target, receiver, udp_port):
     except AssertionError as e:
         check("VdropmonStreamDropSurge resolves after the surge", False, str(e))
     plot(prom, receiver.pid, start_wall)
+
+
+def series_leave_after_stale_time(prom, target, flow, gone):
+    """The stream's series outlive its watch by STALE_S (its last counter
+    read was at most one 1 s scrape before the client left), then leave."""
+    def on_metrics():
+        return f'flow="{flow}"'.encode() in http_get(f"http://{target}/metrics")[2]
+
+    time.sleep(max(0.0, gone + 2 - time.monotonic()))
+    check("the stream's series stay on /metrics after its client left (Prometheus sees the last values)",
+          on_metrics(), f"{time.monotonic() - gone:.1f} s after")
+    while on_metrics() and time.monotonic() - gone < STALE_S + 10:
+        time.sleep(0.2)
+    left = time.monotonic() - gone
+    check(f"... and leave it --metrics-stale-after ({STALE_S} s) after its last report",
+          STALE_S - 2 <= left <= STALE_S + 3 and not on_metrics(), f"left after {left:.1f} s")
+    selector = f'vdropmon_stream_kernel_drops_total{{flow="{flow}"}}'
+    try:
+        prom.wait_for("Prometheus to mark the series stale", lambda: not prom.query(selector), 10)
+        check("... and Prometheus no longer returns them", True)
+    except AssertionError as e:
+        check("... and Prometheus no longer returns them", False, str(e))
 
 
 def host_drops(prom):

@@ -27,6 +27,12 @@ checks:
     the causes the pipeline's critical warnings named;
   * Alertmanager holds it (API v2) routed to video-team-chat (the shipped
     route for severity=ticket), and delivers it to that receiver's webhook;
+  * `promtool check metrics` accepts the daemon's scrape with this
+    stream's analytics series in it (keyframe, gap, warnings, detector
+    state, jitter, loss);
+  * fleet/plot-episode.py draws the episode from Prometheus's data: drops
+    by reason, the detector's warning (Prometheus stored it in
+    vdropmon_stream_detector_state) and the critical-warning alert;
   * every query of the Grafana dashboard, with its variables set to this
     stream, parses and runs in Prometheus over the episode, and the
     per-stream ones return this stream's series (stall ETA excepted: it
@@ -46,7 +52,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from daemon_harness import (check, free_udp_port, kernel_drops, require_daemon,  # noqa: E402
                             results, start_daemon)
-from prometheus_harness import ROOT, Alertmanager, Prometheus, WebhookReceiver  # noqa: E402
+from prometheus_harness import ROOT, Alertmanager, Prometheus, WebhookReceiver, http_get  # noqa: E402
 
 CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 DASHBOARD = os.path.join(ROOT, "fleet", "grafana", "vdropmon-dashboard.json")
@@ -207,7 +213,9 @@ def run(build, tmp, prom, am, webhook, target):
             check("the pipeline's bus goes quiet after the traffic", False)
             return
         compare(prom, said, port, log_path)
+        lint_scrape(target)
         alerts(prom, am, webhook, said)
+        plot(prom, start_wall)
         dashboard(prom, target, start_wall)
     finally:
         if pipe.poll() is None:
@@ -246,6 +254,24 @@ def compare(prom, said, port, log_path):
           and said["stats_kernel_drops"] == kernel,
           f"prometheus {got['kernel']}, bus {said['kernel']}, "
           f"stats {said['stats_kernel_drops']}, /proc/net/udp {kernel}")
+
+
+ANALYTICS_FAMILIES = ("vdropmon_stream_keyframe_packets_dropped_total", "vdropmon_stream_rtp_gap_packets_total",
+                      "vdropmon_stream_warnings_total", "vdropmon_stream_detector_state",
+                      "vdropmon_stream_jitter_seconds", "vdropmon_stream_loss_ratio",
+                      "vdropmon_stream_kernel_drops_total")
+
+
+def lint_scrape(target):
+    """promtool check metrics on a scrape that holds the stream's analytics."""
+    _, _, body = http_get(f"http://{target}/metrics")
+    text = body.decode()
+    missing = [f for f in ANALYTICS_FAMILIES
+               if not re.search(rf"^{f}{{[^}}]*{STREAM.split(',')[0]}", text, re.M)]
+    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True)
+    check("promtool check metrics accepts the daemon's scrape with the stream's analytics in it",
+          lint.returncode == 0 and not missing,
+          f"missing {missing}; " + (lint.stdout + lint.stderr).decode()[:300])
 
 
 def alerts(prom, am, webhook, said):
@@ -290,6 +316,22 @@ def alerts(prom, am, webhook, said):
         pass
     check(f"Alertmanager delivers {ALERT} to video-team-chat's webhook",
           delivered() == "/vdropmon/ticket", str([p for p, _ in webhook.received()]))
+
+
+def plot(prom, start_wall):
+    out = os.path.join(sys.argv[1], "tests", "fleet", "episode-pipeline.svg")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "fleet", "plot-episode.py"), "--prometheus", prom.url,
+         "--match", STREAM, "--start", str(start_wall), "--end", str(time.time() + 2),
+         "--title", "gst-launch-1.0 … ! vdropmon: two bursts overflow its socket, as Prometheus stored it",
+         "--out", out], capture_output=True, text=True)
+    line = result.stdout.strip()
+    print(f"# {line}")
+    m = re.search(r"detector (\d+) s warning, (\d+) s critical; alerts (\S+)", line)
+    svg = open(out, encoding="utf-8").read() if result.returncode == 0 else ""
+    check("plot-episode.py draws the pipeline's drops by reason, its warning and the alert",
+          "kernel drops, SOCKET_RCVBUFF" in svg and m and int(m.group(1)) + int(m.group(2)) > 0
+          and ALERT in m.group(3), (line or result.stderr)[-300:])
 
 
 def dashboard_queries(target):
