@@ -81,6 +81,17 @@ read_per_key (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, combi
   return read == 0 && last_error ? last_error : 0;
 }
 
+/* How many keys one batch call carries: as many per-CPU values as fit in
+ * MAX_VALUE_BYTES, at least one key, at most the keys asked for. */
+static uint32_t
+keys_per_batch (uint32_t n_keys, int n_cpus)
+{
+  uint32_t chunk = MAX_VALUE_BYTES / (sizeof (uint64_t) * (uint32_t) n_cpus);
+  if (chunk == 0)
+    chunk = 1;
+  return chunk > n_keys ? n_keys : chunk;
+}
+
 /* One BPF_MAP_LOOKUP_BATCH per chunk. The kernel's generic array batch
  * starts at the key after in_batch (NULL: key 0) and stops at count keys
  * or at the map's end (-ENOENT with the keys it did read). */
@@ -88,11 +99,7 @@ static int
 read_batched (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus, combine_fn combine,
     uint64_t *sums)
 {
-  uint32_t chunk = MAX_VALUE_BYTES / (sizeof (uint64_t) * (uint32_t) n_cpus);
-  if (chunk == 0)
-    chunk = 1;
-  if (chunk > n_keys)
-    chunk = n_keys;
+  uint32_t chunk = keys_per_batch (n_keys, n_cpus);
   uint32_t *keys = calloc (chunk, sizeof *keys);
   uint64_t *values = calloc ((size_t) chunk * (size_t) n_cpus, sizeof *values);
   int rc = 0;
@@ -180,11 +187,7 @@ zero_per_key (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus)
 static int
 zero_batched (int map_fd, uint32_t first_key, uint32_t n_keys, int n_cpus)
 {
-  uint32_t chunk = MAX_VALUE_BYTES / (sizeof (uint64_t) * (uint32_t) n_cpus);
-  if (chunk == 0)
-    chunk = 1;
-  if (chunk > n_keys)
-    chunk = n_keys;
+  uint32_t chunk = keys_per_batch (n_keys, n_cpus);
   uint32_t *keys = calloc (chunk, sizeof *keys);
   uint64_t *zeros = calloc ((size_t) chunk * (size_t) n_cpus, sizeof *zeros);
   int rc = keys && zeros ? 0 : -ENOMEM;
