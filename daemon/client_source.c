@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,15 +161,21 @@ receive_msg (int sock, vdm_msg *msg, int timeout_ms)
 
 /* The highest protocol version offered: VDM_PROTO_VERSION_MAX, or lower
  * with VDROPMON_DAEMON_PROTOCOL_MAX (to compare versions, or to talk like
- * an older client). */
+ * an older client). A switch that changes behaviour, so, like the
+ * collector's (bpf/debug_switch.c): secure_getenv, said once on stderr. */
 static uint16_t
 offered_version (void)
 {
-  const char *env = getenv ("VDROPMON_DAEMON_PROTOCOL_MAX");
+  static atomic_bool announced;
+  const char *env = secure_getenv ("VDROPMON_DAEMON_PROTOCOL_MAX");
   long v = env && *env ? strtol (env, NULL, 10) : VDM_PROTO_VERSION_MAX;
 
-  return (uint16_t) (v < VDM_PROTO_VERSION_MIN || v > VDM_PROTO_VERSION_MAX
-      ? VDM_PROTO_VERSION_MAX : v);
+  if (v < VDM_PROTO_VERSION_MIN || v > VDM_PROTO_VERSION_MAX)
+    return VDM_PROTO_VERSION_MAX;
+  if (v != VDM_PROTO_VERSION_MAX && !atomic_exchange (&announced, true))
+    fprintf (stderr, "vdropmon: VDROPMON_DAEMON_PROTOCOL_MAX=%ld: offering the daemon protocol "
+        "versions %d to %ld only\n", v, VDM_PROTO_VERSION_MIN, v);
+  return (uint16_t) v;
 }
 
 static int
