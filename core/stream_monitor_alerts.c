@@ -70,6 +70,7 @@ vdm_monitor_restart_runway (vdm_stream_monitor *mon)
   vdm_runway_init (&mon->runway);
   vdm_trendline_init (&mon->trendline, NULL);  /* its floor must not be a start-up burst either */
   vdm_jb_model_init (&mon->jb);
+  vdm_queue_growth_init (&mon->qgrowth);
   mon->queue_delay_base_ms = 0;
   mon->runway_settled = false;
   mon->media.valid = false;
@@ -133,18 +134,24 @@ runway_settled (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer)
 }
 
 /* When the playout buffer runs dry at the lag's current growth: the
- * runway (lag against the buffer) or, over RTP, the jitterbuffer's
- * timeline breaking (stream_monitor_predict.c), the sooner.
- * min_lag: a lag (or jitterbuffer deficit) below it is no trend yet. */
+ * runway (lag against the buffer), over RTP the jitterbuffer's timeline
+ * breaking (stream_monitor_predict.c), or the standing queue's fitted
+ * growth reaching the buffer (queue_growth.c: sees a queue that started
+ * growing a few hundred ms ago, where the runway's smoothed growth still
+ * lags it), the sooner.
+ * min_lag: a lag (jitterbuffer deficit, standing queue) below it is no
+ * trend yet. */
 static uint64_t
-lag_prediction (vdm_stream_monitor *mon, uint64_t buffer, int64_t min_lag)
+lag_prediction (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer, int64_t min_lag)
 {
-  uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer), jb_freeze;
+  uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer), jb_freeze, fill_in;
 
   if (vdm_runway_lag (&mon->runway) < min_lag)
     empty_in = VDM_TIME_NONE;
   if (vdm_monitor_predict_jb_freeze (mon, buffer, min_lag, &jb_freeze) && jb_freeze < empty_in)
     empty_in = jb_freeze;
+  if (vdm_monitor_predict_queue_fill (mon, now, buffer, min_lag, &fill_in) && fill_in < empty_in)
+    empty_in = fill_in;
   return empty_in;
 }
 
@@ -160,7 +167,7 @@ is_starving (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
   if (buffer == VDM_TIME_NONE || buffer == 0 || !runway_settled (mon, now, buffer))
     return false;
   jitter_floor = buffer / 10 > 20 * VDM_MSECOND ? buffer / 10 : 20 * VDM_MSECOND;
-  *empty_in = lag_prediction (mon, buffer, (int64_t) jitter_floor);
+  *empty_in = lag_prediction (mon, now, buffer, (int64_t) jitter_floor);
   return *empty_in != VDM_TIME_NONE && *empty_in <= mon->config.runway_threshold_ns;
 }
 
@@ -250,7 +257,7 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
    * timeline) measure the growth itself: the sooner of them all, even when
    * those are beyond runway-threshold. */
   if (congested) {
-    predicted = lag_prediction (mon, vdm_monitor_playout_buffer (mon), 0);
+    predicted = lag_prediction (mon, now, vdm_monitor_playout_buffer (mon), 0);
     empty_in = congested_in < predicted ? congested_in : predicted;
   }
   starving = starving || congested;

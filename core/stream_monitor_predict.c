@@ -43,6 +43,7 @@ vdm_monitor_predict_reset (vdm_stream_monitor *mon)
   mon->reader_stalled = false;
   vdm_trendline_init (&mon->trendline, NULL);
   vdm_jb_model_init (&mon->jb);
+  vdm_queue_growth_init (&mon->qgrowth);
   mon->queue_delay_base_ms = 0;
 }
 
@@ -51,6 +52,7 @@ vdm_monitor_predict_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t med
 {
   vdm_stall_arrival (&mon->stall, now);
   vdm_trendline_packet (&mon->trendline, now, media_ns);
+  vdm_queue_growth_observe (&mon->qgrowth, now, media_ns);
 }
 
 /* The latency of the jitterbuffer the stream goes through (found around
@@ -80,6 +82,7 @@ vdm_monitor_predict_rtp_arrival (vdm_stream_monitor *mon, uint64_t now, uint64_t
    * them). Without this, a long congestion's next freeze was predicted
    * as if the buffer were still short by the first one's lag. */
   vdm_runway_rebase (&mon->runway);
+  vdm_queue_growth_rebase (&mon->qgrowth);
   mon->queue_delay_base_ms = vdm_trendline_queue_delay_ms (&mon->trendline);
 }
 
@@ -134,6 +137,37 @@ vdm_monitor_predict_jb_freeze (const vdm_stream_monitor *mon, uint64_t buffer,
     return false;
   *freeze_in = vdm_jb_model_time_to_freeze (&mon->jb, jb_latency, buffer);
   return *freeze_in != VDM_TIME_NONE;
+}
+
+/* When the standing queue freezes the picture: when it exceeds the
+ * buffer, or, through a modelled jitterbuffer whose restart deficit is
+ * below the buffer (1 s at a 2 s latency, jb_model.h), when it reaches
+ * that deficit plus the rest of the buffer (the frames already stamped
+ * still play). */
+static uint64_t
+standing_queue_eta (const vdm_stream_monitor *mon, uint64_t now, uint64_t buffer)
+{
+  uint64_t jb_latency = jitterbuffer_latency (mon), restart, to_restart;
+
+  if (!mon->is_rtp || jb_latency == VDM_TIME_NONE
+      || (restart = vdm_jb_model_restart_deficit (jb_latency)) >= buffer)
+    return vdm_queue_growth_time_to (&mon->qgrowth, buffer, now);
+  to_restart = vdm_queue_growth_time_to (&mon->qgrowth, restart, now);
+  if (to_restart == VDM_TIME_NONE || to_restart > VDM_TIME_NONE - buffer)
+    return VDM_TIME_NONE;
+  return to_restart + (buffer - restart);
+}
+
+bool
+vdm_monitor_predict_queue_fill (const vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
+    int64_t min_queue, uint64_t *fill_in)
+{
+  double queue_ns = vdm_queue_growth_queue_ms (&mon->qgrowth) * 1e6;
+
+  if (buffer == VDM_TIME_NONE || buffer == 0 || queue_ns < (double) min_queue)
+    return false;
+  *fill_in = standing_queue_eta (mon, now, buffer);
+  return *fill_in != VDM_TIME_NONE;
 }
 
 /* The stall threshold never above the old silence rule: silence-threshold,
@@ -249,15 +283,13 @@ vdm_monitor_predict_stall_damage (vdm_stream_monitor *mon)
   return q_ns < (double) last ? last - (uint64_t) q_ns : 0;
 }
 
-bool
-vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
-    uint64_t *empty_in)
+/* The congestion trigger's queue delay: congestion-min-delay, or a
+ * quarter of the buffer within 40-80 ms. */
+static uint64_t
+congestion_min_delay (const vdm_stream_monitor *mon, uint64_t buffer)
 {
   uint64_t min_delay = mon->config.congestion_min_delay_ns;
-  uint64_t eta;
 
-  if (buffer == VDM_TIME_NONE || buffer == 0)
-    return false;
   if (min_delay == 0) {
     min_delay = buffer / 4;
     if (min_delay < CONGESTION_MIN_DELAY_NS)
@@ -265,13 +297,49 @@ vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t b
     if (min_delay > CONGESTION_MAX_DELAY_NS)
       min_delay = CONGESTION_MAX_DELAY_NS;
   }
+  return min_delay;
+}
+
+/* GCC's delay gradient: overuse latched for congestion-sustain, then the
+ * time until its queue delay eats the buffer (less what queued since the
+ * jitterbuffer's last restart). */
+static uint64_t
+trendline_congestion (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer, uint64_t min_delay)
+{
   if (vdm_trendline_building_for (&mon->trendline, now) < mon->config.congestion_sustain_ns
       || vdm_trendline_queue_delay_ms (&mon->trendline) * 1e6 < (double) min_delay)
-    return false;
-  /* the buffer less the queue delay since the jitterbuffer's last restart */
+    return VDM_TIME_NONE;
   (void) queue_delay_since_restart_ms (mon);
-  eta = vdm_trendline_time_to_empty (&mon->trendline,
+  return vdm_trendline_time_to_empty (&mon->trendline,
       buffer + (uint64_t) (mon->queue_delay_base_ms * 1e6));
+}
+
+/* The standing queue's growth (queue_growth.c) trusted without a break for
+ * congestion-sustain with a queue of at least min_delay: its fit needs
+ * ~0.3 s of growth to be trusted where GCC's overuse needs ~0.5-1 s. */
+static uint64_t
+standing_queue_congestion (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
+    uint64_t min_delay)
+{
+  if (vdm_queue_growth_growing_for (&mon->qgrowth, now) < mon->config.congestion_sustain_ns
+      || vdm_queue_growth_queue_ms (&mon->qgrowth) * 1e6 < (double) min_delay)
+    return VDM_TIME_NONE;
+  return standing_queue_eta (mon, now, buffer);
+}
+
+bool
+vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
+    uint64_t *empty_in)
+{
+  uint64_t min_delay, eta, standing;
+
+  if (buffer == VDM_TIME_NONE || buffer == 0)
+    return false;
+  min_delay = congestion_min_delay (mon, buffer);
+  eta = trendline_congestion (mon, now, buffer, min_delay);
+  standing = standing_queue_congestion (mon, now, buffer, min_delay);
+  if (standing < eta)
+    eta = standing;
   if (eta == VDM_TIME_NONE)
     return false;
   *empty_in = eta;

@@ -17,6 +17,7 @@
 #include "stall_detector.h"
 #include "stream_monitor.h"
 #include "trendline.h"
+#include "queue_growth.h"
 #include "vdropmon_event.h"
 
 /* What the warnings of one episode (warning → clear) need to say. */
@@ -64,6 +65,7 @@ struct vdm_stream_monitor {
   uint64_t reader_stalls;         /* times that began */
   vdm_trendline trendline;        /* queue build-up on the path */
   vdm_jb_model jb;                /* an RTP jitterbuffer's timeline (RTP only) */
+  vdm_queue_growth qgrowth;       /* the standing queue's growth, from the delay envelope */
   /* queue-delay (ms) when the jitterbuffer last restarted its timeline:
    * the buffer was whole again there, only what queued since eats it */
   double queue_delay_base_ms;
@@ -139,5 +141,10 @@ bool vdm_monitor_predict_jb_modelled (const vdm_stream_monitor *mon);
  * the frames it had stamped played (playout buffer - restart deficit),
  * then the screen held the last one for the restart deficit. */
 bool vdm_monitor_predict_jb_freeze_over (const vdm_stream_monitor *mon, uint64_t now);
+/* When the path's standing queue will exceed the buffer at its fitted
+ * growth (queue_growth.c), if that queue is at least min_queue: false if
+ * no trustworthy growth is seen. */
+bool vdm_monitor_predict_queue_fill (const vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
+    int64_t min_queue, uint64_t *fill_in);
 
 #endif
