@@ -43,7 +43,8 @@ enum {
 /* The facts of one packet, as the producer saw them (32 bytes in the ring,
  * 64 when clock != mono). */
 typedef struct {
-  uint64_t mono;                  /* CLOCK_MONOTONIC when seen (ARRIVED) */
+  uint64_t mono;                  /* CLOCK_MONOTONIC when seen (ARRIVED), or a TSC
+                                   * count tagged VDM_TSC_STAMP (tsc_map.h) */
   uint64_t clock;                 /* the monitor's time base when seen (ARRIVED) */
   uint64_t pts;                   /* the buffer's PTS, VDM_TIME_NONE if none */
   uint32_t size;                  /* bytes */

@@ -8,6 +8,7 @@
  *   vdropmon_arrivals.c  buffers seen passing and at udpsrc → RTP headers
  *   vdropmon_peek.c      a buffer's first bytes, system memory without a map
  *   vdropmon_feed.c      packet rings from the streaming threads to the monitor
+ *   vdropmon_tsc.c       arrival stamps from the TSC, converted by the consumer
  *   vdropmon_collector.c    the kernel event source: opening, drops → monitor, counters
  *   vdropmon_watch.c     which sockets and flows are watched
  *   vdropmon_worker.c    the worker thread: when to tick, what to post
@@ -41,6 +42,7 @@
 #include "rtp_parse.h"
 #include "stream_monitor.h"
 #include "tcp_unread.h"
+#include "tsc_map.h"
 #include "vdropmon_messages.h"
 #include "vdropmon_analytics.h"
 
@@ -103,6 +105,8 @@ struct _GstVdropmon
   /* Atomic: monitor time is CLOCK_MONOTONIC (no clock, or the system
    * clock); else stream_clock is the clock to ask (vdropmon_feed.c). */
   gint clock_is_monotonic;
+  /* Atomic: arrivals are stamped with the TSC (vdropmon_tsc.c). */
+  gint arrival_tsc;
   VdmStreamClock *stream_clock; /* atomic; every one published stays in stream_clocks */
   gint feed_format;             /* VDM_FEED_FORMAT(), atomic: read by streaming threads */
   /* udpsrc probes see arrivals; transform_ip need not. Written under lock
@@ -140,6 +144,8 @@ struct _GstVdropmon
   VdmFeed *rtp_feed;            /* the upstream RTP pad probe's */
   guint64 unobserved_retired;   /* lost by feeds that went away */
   guint64 unobserved_before;    /* lost before this run started */
+  vdm_tsc_map tsc_map;          /* TSC stamps → CLOCK_MONOTONIC (vdropmon_tsc.c) */
+  guint64 tsc_last_ns;          /* the last TSC stamp handed to the monitor, converted */
   GPtrArray *stream_clocks;
   gboolean playing;             /* PLAYING: arrivals are expected */
   gboolean have_caps;
@@ -250,6 +256,16 @@ gboolean vdm_peek_sysmem_direct (void);
  * either way. */
 gboolean vdm_peek_buffer (GstBuffer * buf, VdmPeek * peek);
 void vdm_peek_release (VdmPeek * peek);
+
+/* vdropmon_tsc.c: TSC arrival stamps; the consumer's side under the lock. */
+void vdm_tsc_init (GstVdropmon * self);
+/* Before a drain: a fresh (TSC, CLOCK_MONOTONIC) pair; turns TSC stamps on
+ * once the rate is known, off if the counter disagrees with the clock. */
+void vdm_tsc_calibrate_locked (GstVdropmon * self);
+/* A record's mono in CLOCK_MONOTONIC ns, whether stamped with the TSC or not. */
+guint64 vdm_tsc_stamp_ns_locked (GstVdropmon * self, guint64 mono);
+/* The record's TSC stamp (and its clock, when the same) converted, for the monitor. */
+void vdm_tsc_convert_locked (GstVdropmon * self, vdm_packet_record * r);
 
 /* vdropmon_arrivals.c */
 void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);

@@ -87,6 +87,7 @@ vdm_feeds_init (GstVdropmon * self)
   g_ptr_array_add (self->feeds, vdm_feed_ref (self->own_feed));
   self->stream_clocks = g_ptr_array_new ();
   self->clock_is_monotonic = TRUE;
+  vdm_tsc_init (self);
 }
 
 static void
@@ -168,14 +169,17 @@ static VdmFeed *
 oldest_feed (GstVdropmon * self, const vdm_packet_record ** oldest)
 {
   VdmFeed *best = NULL;
+  guint64 oldest_mono = 0;
   guint i;
 
   *oldest = NULL;
   for (i = 0; i < self->feeds->len; i++) {
     VdmFeed *feed = g_ptr_array_index (self->feeds, i);
     const vdm_packet_record *r = vdm_packet_ring_peek (feed->ring);
-    if (r && (!*oldest || r->mono < (*oldest)->mono)) {
+    guint64 mono = r ? vdm_tsc_stamp_ns_locked (self, r->mono) : 0;
+    if (r && (!*oldest || mono < oldest_mono)) {
       *oldest = r;
+      oldest_mono = mono;
       best = feed;
     }
   }
@@ -191,10 +195,12 @@ vdm_feeds_drain_locked (GstVdropmon * self)
   gboolean gap = FALSE;
   VdmFeed *feed;
 
+  vdm_tsc_calibrate_locked (self);
   while ((feed = oldest_feed (self, &r))) {
     vdm_packet_record record = *r;
 
     vdm_packet_ring_pop (feed->ring);
+    vdm_tsc_convert_locked (self, &record);
     /* transform_ip is the arrival point only while no udpsrc is probed:
      * its records from before a probe took over are passed buffers only */
     if (feed->own && self->arrival_probed && (record.flags & VDM_PACKET_RTP))
@@ -286,11 +292,13 @@ vdm_feeds_publish_clock_locked (GstVdropmon * self)
 }
 
 /* Both times of an arrival, as vdm_times_locked() gives them: one clock
- * read with the system clock (its time is CLOCK_MONOTONIC's). */
+ * read with the system clock (its time is CLOCK_MONOTONIC's), or one TSC
+ * read that the consumer converts to it (vdropmon_tsc.c). */
 void
 vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r)
 {
-  r->mono = vdm_monotonic_ns ();
+  r->mono = G_LIKELY (g_atomic_int_get (&self->arrival_tsc)) ? vdm_tsc_read () | VDM_TSC_STAMP
+      : vdm_monotonic_ns ();
   if (G_LIKELY (g_atomic_int_get (&self->clock_is_monotonic))) {
     r->clock = r->mono;
   } else {
