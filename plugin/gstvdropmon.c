@@ -158,6 +158,7 @@
 #endif
 
 #include "gstvdropmon_priv.h"
+#include "hot_path.h"
 
 #include <gst/video/video.h>
 #include <string.h>
@@ -216,7 +217,7 @@ vdm_wake_worker_locked (GstVdropmon * self)
 /* ------------------------------------------------------------------------ */
 /* Streaming thread: what passes, what the caps and events say.             */
 
-static GstFlowReturn
+static VDM_HOT_PATH GstFlowReturn
 gst_vdropmon_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   vdm_arrivals_buffer_passed (GST_VDROPMON (trans), buf);
@@ -303,7 +304,7 @@ gst_vdropmon_start (GstBaseTransform * trans)
   vdm_feeds_publish_format_locked (self);
   memset (&self->retired, 0, sizeof (self->retired));
   g_array_set_size (self->released, 0);
-  g_atomic_int_set (&self->arrival_probed, FALSE);
+  g_atomic_int_set (&VDM_HOT (self)->arrival_probed, FALSE);
   self->playing = self->have_caps = FALSE;
   self->worker_stop = self->wake = FALSE;
   self->rescan_requested = TRUE;

@@ -11,6 +11,7 @@
  * handed to the monitor through a feed (vdropmon_feed.c), no lock, no I/O.
  */
 #include "gstvdropmon_priv.h"
+#include "hot_path.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,13 +20,13 @@
 /* How far upstream an RTP pad is looked for (pads, not elements). */
 #define RTP_PAD_SEARCH_DEPTH 16
 
-static guint32
+static VDM_HOT_PATH guint32
 buffer_size (GstBuffer * buf)
 {
   return (guint32) MIN (gst_buffer_get_size (buf), G_MAXUINT32);
 }
 
-static void
+static VDM_HOT_PATH void
 fill_rtp (vdm_packet_record * r, const vdm_rtp_header * rtp, vdm_codec codec)
 {
   r->ssrc = rtp->ssrc;
@@ -40,7 +41,7 @@ fill_rtp (vdm_packet_record * r, const vdm_rtp_header * rtp, vdm_codec codec)
 /* The RTP facts of a buffer and its size into r; the buffer's memory is
  * unmapped again before the caller stamps or writes the record (the
  * unmap's atomic then does not wait for the ring's line). FALSE: not RTP. */
-static gboolean
+static VDM_HOT_PATH gboolean
 read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
 {
   VdmPeek peek;
@@ -65,10 +66,10 @@ read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
 
 /* The streaming thread: the header parsed once, the facts into the
  * element's own feed, no lock (vdropmon_feed.c). */
-void
+VDM_HOT_PATH void
 vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
 {
-  gint format = g_atomic_int_get (&self->feed_format);
+  gint format = g_atomic_int_get (&VDM_HOT (self)->feed_format);
   vdm_packet_record r = {
     .pts = GST_BUFFER_PTS (buf),
     .flags = VDM_PACKET_PASSED,
@@ -77,17 +78,17 @@ vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
   /* `udpsrc ! vdropmon`: the probe recorded this very buffer as passed a
    * moment ago, on this thread. Taken back, so that a buffer reusing its
    * address after a relink is not mistaken for it. */
-  if (g_atomic_pointer_get (&self->passed_at_probe) == (gpointer) buf) {
-    g_atomic_pointer_set (&self->passed_at_probe, NULL);
+  if (g_atomic_pointer_get (&VDM_HOT (self)->passed_at_probe) == (gpointer) buf) {
+    g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, NULL);
     return;
   }
   if (VDM_FEED_FORMAT_IS_RTP (format)) {
     /* a stream among thousands finds the ring's next slot cold: ask for
      * it now, while the header is read and the clock asked */
-    vdm_packet_ring_prefetch (self->own_ring);
+    vdm_packet_ring_producer_prefetch ((vdm_packet_ring_producer *) VDM_HOT (self)->own_producer);
     if (read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r)) {
       r.flags |= VDM_PACKET_FRAME;
-      if (!g_atomic_int_get (&self->arrival_probed))
+      if (!g_atomic_int_get (&VDM_HOT (self)->arrival_probed))
         vdm_feed_stamp_arrival (self, &r);      /* we are the arrival point */
     }
   } else {
@@ -145,11 +146,11 @@ vdm_arrivals_set_caps_locked (GstVdropmon * self, const GstStructure * s)
 
 /* single: the buffer goes on to the element's chain alone (not in a list,
  * whose buffers transform_ip sees only after the probe saw them all). */
-static void
+static VDM_HOT_PATH void
 observe_arrival (VdmFeed * feed, GstBuffer * buf, gboolean single)
 {
   GstVdropmon *self = vdm_feed_element (feed);
-  gint format = g_atomic_int_get (&self->feed_format);
+  gint format = g_atomic_int_get (&VDM_HOT (self)->feed_format);
   vdm_packet_record r = {.pts = GST_BUFFER_PTS (buf) };
 
   if (!read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r))
@@ -159,12 +160,12 @@ observe_arrival (VdmFeed * feed, GstBuffer * buf, gboolean single)
     /* nothing between us and the element: the buffer passes it next, with
      * this PTS and size; one record for both, one header read */
     r.flags |= VDM_PACKET_PASSED | VDM_PACKET_FRAME;
-    g_atomic_pointer_set (&self->passed_at_probe, buf);
+    g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, buf);
   }
   vdm_feed_push (feed, &r);
 }
 
-static gboolean
+static VDM_HOT_PATH gboolean
 observe_arrival_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
 {
   observe_arrival (user_data, *buf, FALSE);
@@ -172,7 +173,7 @@ observe_arrival_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
 }
 
 /* udpsrc's streaming thread, right after recvmsg: no lock, never blocks. */
-static GstPadProbeReturn
+static VDM_HOT_PATH GstPadProbeReturn
 on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   VdmFeed *feed = user_data;
@@ -203,8 +204,8 @@ vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * so
     return;
   g_mutex_lock (&self->lock);
   vdm_feeds_sync_locked (self);
-  if (!self->arrival_probed) {
-    g_atomic_int_set (&self->arrival_probed, TRUE);
+  if (!VDM_HOT (self)->arrival_probed) {
+    g_atomic_int_set (&VDM_HOT (self)->arrival_probed, TRUE);
     vdm_stream_monitor_arrivals_moved (self->monitor);
   }
   watch->feed = vdm_feeds_add_locked (self);
@@ -227,7 +228,7 @@ vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
   }
   if (watch->feed && vdm_feed_is_direct (watch->feed)) {
     vdm_feed_set_direct (watch->feed, FALSE);
-    g_atomic_pointer_set (&self->passed_at_probe, NULL);
+    g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, NULL);
   }
   if (watch->feed) {
     g_mutex_lock (&self->lock);
@@ -253,7 +254,7 @@ vdm_arrivals_recheck_direct (GstVdropmon * self)
     VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
     if (w->feed && vdm_feed_is_direct (w->feed) != (w->probed_pad && w->probed_pad == peer)) {
       vdm_feed_set_direct (w->feed, w->probed_pad && w->probed_pad == peer);
-      g_atomic_pointer_set (&self->passed_at_probe, NULL);
+      g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, NULL);
     }
   }
   g_mutex_unlock (&self->lock);
