@@ -11,7 +11,6 @@
  * common case a push touches only the producer's own line and the slot.
  */
 #include "packet_ring.h"
-#include "hot_path.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -161,7 +160,7 @@ prefetch_for_write (const void *p)
 #endif
 }
 
-VDM_HOT_PATH void
+void
 vdm_packet_ring_producer_prefetch (vdm_packet_ring_producer *p)
 {
   uint64_t head = atomic_load_explicit (&p->head, memory_order_relaxed);
@@ -175,7 +174,7 @@ vdm_packet_ring_prefetch (vdm_packet_ring *ring)
   vdm_packet_ring_producer_prefetch (vdm_packet_ring_get_producer (ring));
 }
 
-VDM_HOT_PATH unsigned
+unsigned
 vdm_packet_ring_produce (vdm_packet_ring_producer *p, const vdm_packet_record *record)
 {
   uint64_t head = atomic_load_explicit (&p->head, memory_order_relaxed);

@@ -7,7 +7,6 @@
  * 64-byte captures of packets the kernel dropped, which are cut anywhere.
  */
 #include "rtp_parse.h"
-#include "hot_path.h"
 
 #define RTP_FIXED_HEADER_LEN 12
 #define RTP_VERSION 2
@@ -32,7 +31,7 @@ looks_like_rtcp (uint8_t second_byte)
   return second_byte >= 200 && second_byte <= 204;
 }
 
-VDM_HOT_PATH bool
+bool
 vdm_rtp_parse (const uint8_t *data, size_t len, bool complete, vdm_rtp_header *out)
 {
   if (data == NULL || len < RTP_FIXED_HEADER_LEN)
@@ -138,7 +137,7 @@ h264_type_is_keyframe (uint8_t nal_type)
 /* Aggregation units: 16-bit size, then `skip` bytes (MTAP's DOND and
  * timestamp offset), then the NAL unit; size covers skip + NAL. Stops at
  * the first unit whose NAL header is not within the bytes given. */
-static VDM_HOT_PATH bool
+static bool
 h264_aggregate_has_keyframe (const uint8_t *p, size_t len, size_t offset, size_t skip)
 {
   while (offset + 2 <= len) {
@@ -246,7 +245,7 @@ h265_payload_is_keyframe (const uint8_t *p, size_t len)
   }
 }
 
-VDM_HOT_PATH bool
+bool
 vdm_payload_is_keyframe (vdm_codec codec, const uint8_t *payload, size_t len)
 {
   if (payload == NULL)

@@ -158,7 +158,6 @@
 #endif
 
 #include "gstvdropmon_priv.h"
-#include "hot_path.h"
 
 #include <gst/video/video.h>
 #include <string.h>
@@ -217,7 +216,7 @@ vdm_wake_worker_locked (GstVdropmon * self)
 /* ------------------------------------------------------------------------ */
 /* Streaming thread: what passes, what the caps and events say.             */
 
-static VDM_HOT_PATH GstFlowReturn
+static GstFlowReturn
 gst_vdropmon_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   vdm_arrivals_buffer_passed (GST_VDROPMON (trans), buf);

@@ -11,7 +11,6 @@
  * handed to the monitor through a feed (vdropmon_feed.c), no lock, no I/O.
  */
 #include "gstvdropmon_priv.h"
-#include "hot_path.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,13 +19,13 @@
 /* How far upstream an RTP pad is looked for (pads, not elements). */
 #define RTP_PAD_SEARCH_DEPTH 16
 
-static VDM_HOT_PATH guint32
+static guint32
 buffer_size (GstBuffer * buf)
 {
   return (guint32) MIN (gst_buffer_get_size (buf), G_MAXUINT32);
 }
 
-static VDM_HOT_PATH void
+static void
 fill_rtp (vdm_packet_record * r, const vdm_rtp_header * rtp, vdm_codec codec)
 {
   r->ssrc = rtp->ssrc;
@@ -41,7 +40,7 @@ fill_rtp (vdm_packet_record * r, const vdm_rtp_header * rtp, vdm_codec codec)
 /* The RTP facts of a buffer and its size into r; the buffer's memory is
  * unmapped again before the caller stamps or writes the record (the
  * unmap's atomic then does not wait for the ring's line). FALSE: not RTP. */
-static VDM_HOT_PATH gboolean
+static gboolean
 read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
 {
   VdmPeek peek;
@@ -66,7 +65,7 @@ read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
 
 /* The streaming thread: the header parsed once, the facts into the
  * element's own feed, no lock (vdropmon_feed.c). */
-VDM_HOT_PATH void
+void
 vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
 {
   gint format = g_atomic_int_get (&VDM_HOT (self)->feed_format);
@@ -146,7 +145,7 @@ vdm_arrivals_set_caps_locked (GstVdropmon * self, const GstStructure * s)
 
 /* single: the buffer goes on to the element's chain alone (not in a list,
  * whose buffers transform_ip sees only after the probe saw them all). */
-static VDM_HOT_PATH void
+static void
 observe_arrival (VdmFeed * feed, GstBuffer * buf, gboolean single)
 {
   GstVdropmon *self = vdm_feed_element (feed);
@@ -165,7 +164,7 @@ observe_arrival (VdmFeed * feed, GstBuffer * buf, gboolean single)
   vdm_feed_push (feed, &r);
 }
 
-static VDM_HOT_PATH gboolean
+static gboolean
 observe_arrival_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
 {
   observe_arrival (user_data, *buf, FALSE);
@@ -173,7 +172,7 @@ observe_arrival_in_list (GstBuffer ** buf, guint idx, gpointer user_data)
 }
 
 /* udpsrc's streaming thread, right after recvmsg: no lock, never blocks. */
-static VDM_HOT_PATH GstPadProbeReturn
+static GstPadProbeReturn
 on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   VdmFeed *feed = user_data;

@@ -17,7 +17,6 @@
  * (`packets-unobserved` in stats) and the sequence starts afresh after it.
  */
 #include "gstvdropmon_priv.h"
-#include "hot_path.h"
 
 #define GST_CAT_DEFAULT vdropmon_debug
 /* 2,048 slots (64 KiB): 2,048 records with the system clock as pipeline
@@ -303,7 +302,7 @@ vdm_feeds_publish_clock_locked (GstVdropmon * self)
 /* Both times of an arrival, as vdm_times_locked() gives them: one clock
  * read with the system clock (its time is CLOCK_MONOTONIC's), or one TSC
  * read that the consumer converts to it (vdropmon_tsc.c). */
-VDM_HOT_PATH void
+void
 vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r)
 {
   r->mono = G_LIKELY (g_atomic_int_get (&VDM_HOT (self)->arrival_tsc)) ? vdm_tsc_read () | VDM_TSC_STAMP
@@ -328,14 +327,14 @@ wake_worker (GstVdropmon * self)
   g_mutex_unlock (&self->lock);
 }
 
-VDM_HOT_PATH void
+void
 vdm_feed_push (VdmFeed * feed, const vdm_packet_record * r)
 {
   if (G_UNLIKELY (vdm_packet_ring_produce (feed->producer, r) & VDM_RING_WAKE))
     wake_worker (feed->self);
 }
 
-VDM_HOT_PATH void
+void
 vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r)
 {
   if (G_UNLIKELY (vdm_packet_ring_produce ((vdm_packet_ring_producer *)

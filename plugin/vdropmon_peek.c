@@ -22,7 +22,6 @@
  * several memories, a failed discovery — is mapped (or copied) as before.
  */
 #include "gstvdropmon_priv.h"
-#include "hot_path.h"
 
 #define GST_CAT_DEFAULT vdropmon_debug
 /* Words after the public GstMemory where the data pointer is looked for
@@ -32,7 +31,7 @@
 static GstAllocator *sysmem_allocator;  /* NULL: no fast path */
 static gsize sysmem_data_offset;        /* bytes from the GstMemory to its data pointer */
 
-static VDM_HOT_PATH guint8 *
+static guint8 *
 sysmem_data_at (GstMemory * mem, gsize offset)
 {
   return *(guint8 * const *) ((const guint8 *) mem + offset);
@@ -142,7 +141,7 @@ peek_slow (GstBuffer * buf, GstMemory * mem, VdmPeek * peek)
   return TRUE;
 }
 
-VDM_HOT_PATH gboolean
+gboolean
 vdm_peek_buffer (GstBuffer * buf, VdmPeek * peek)
 {
   GstMemory *mem = gst_buffer_n_memory (buf) == 1 ? gst_buffer_peek_memory (buf, 0) : NULL;
@@ -158,7 +157,7 @@ vdm_peek_buffer (GstBuffer * buf, VdmPeek * peek)
   return peek_slow (buf, mem, peek);
 }
 
-VDM_HOT_PATH void
+void
 vdm_peek_release (VdmPeek * peek)
 {
   if (peek->mapped)
