@@ -61,31 +61,48 @@ typedef struct _VdmStreamClock VdmStreamClock;
 #define VDM_FEED_FORMAT_IS_RTP(format) (((format) & 1) != 0)
 #define VDM_FEED_FORMAT_CODEC(format) ((vdm_codec) ((format) >> 1))
 
-/* The fields the streaming threads read for every buffer, on one cache
+/* What a producer (a streaming thread) needs to know of the element,
+ * written under the lock when it changes (VDM_VIEW_SET), read without it.
+ * Two copies: transform_ip's in VDM_HOT, on the line its ring's producer
+ * writes at every buffer, and the probes' apart: a probe on another
+ * thread (udpsrc ! rtpjitterbuffer ! vdropmon) reading transform_ip's copy
+ * would share that line and miss it at every packet. */
+typedef struct
+{
+  /* Atomic: monitor time is CLOCK_MONOTONIC (no clock, or the system
+   * clock); else stream_clock is the clock to ask (vdropmon_feed.c). */
+  gint clock_is_monotonic;
+  /* Atomic: arrivals are stamped with the TSC (vdropmon_tsc.c). */
+  gint arrival_tsc;
+  gint feed_format;             /* VDM_FEED_FORMAT(), atomic */
+} VdmProducerView;
+
+/* The fields transform_ip reads and writes for every buffer, on one cache
  * line of the element (VDM_HOT): a stream among thousands finds it cold at
  * each packet, and it is one miss instead of two (issue 13). */
 typedef struct
 {
   /* transform_ip's packet ring's producer side (core/packet_ring.h) */
   guint8 own_producer[VDM_PACKET_RING_PRODUCER_SIZE];
-  /* Atomic: monitor time is CLOCK_MONOTONIC (no clock, or the system
-   * clock); else stream_clock is the clock to ask (vdropmon_feed.c). */
-  gint clock_is_monotonic;
-  /* Atomic: arrivals are stamped with the TSC (vdropmon_tsc.c). */
-  gint arrival_tsc;
-  gint feed_format;             /* VDM_FEED_FORMAT(), atomic: read by streaming threads */
+  VdmProducerView view;
   /* udpsrc probes see arrivals; transform_ip need not. Written under lock
    * with g_atomic_int_set, read by transform_ip without it. */
   gint arrival_probed;
   /* The buffer the probe on the pad linked straight to our sink pad has
    * just recorded as passed (its record carries PASSED and FRAME):
    * transform_ip, on the same thread right after, takes it back and has
-   * nothing left to do (the header is read once). Atomic pointer. */
+   * nothing left to do (the header is read once). Atomic pointer; only
+   * that probe, on transform_ip's own thread, writes it. */
   gpointer passed_at_probe;
 } VdmHot;
 
 G_STATIC_ASSERT (sizeof (VdmHot) <= 64);
 #define VDM_HOT(self) ((VdmHot *) (((guintptr) (self)->hot_storage + 63) & ~(guintptr) 63))
+/* Both copies of a VdmProducerView field, under the lock. */
+#define VDM_VIEW_SET(self, field, value) G_STMT_START {                 \
+    g_atomic_int_set (&VDM_HOT (self)->view.field, (value));            \
+    g_atomic_int_set (&(self)->probe_view.field, (value));              \
+  } G_STMT_END
 
 /* One socket or flow this element asked the event source to watch. */
 typedef struct
@@ -133,6 +150,7 @@ struct _GstVdropmon
   guint8 hot_storage[2 * 64];
   vdm_packet_ring *own_ring;    /* own_feed's ring; its producer is in VDM_HOT */
   VdmStreamClock *stream_clock; /* atomic; every one published stays in stream_clocks */
+  VdmProducerView probe_view;   /* the probes' copy (VDM_VIEW_SET) */
 
   GMutex lock;
   GCond cond;
@@ -240,7 +258,8 @@ void vdm_feeds_publish_clock_locked (GstVdropmon * self);
 void vdm_feeds_publish_format_locked (GstVdropmon * self);
 /* Producers, each from its feed's one thread: the arrival's times into r
  * (ARRIVED), and r into the feed's ring (the element's own for push_own). */
-void vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r);
+void vdm_feed_stamp_arrival (GstVdropmon * self, const VdmProducerView * view,
+    vdm_packet_record * r);
 void vdm_feed_push (VdmFeed * feed, const vdm_packet_record * r);
 void vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r);
 vdm_codec vdm_feed_codec (VdmFeed * feed);

@@ -90,7 +90,7 @@ vdm_feeds_init (GstVdropmon * self)
   self->own_ring = self->own_feed->ring;
   g_ptr_array_add (self->feeds, vdm_feed_ref (self->own_feed));
   self->stream_clocks = g_ptr_array_new ();
-  VDM_HOT (self)->clock_is_monotonic = TRUE;
+  VDM_VIEW_SET (self, clock_is_monotonic, TRUE);
   vdm_tsc_init (self);
 }
 
@@ -229,7 +229,7 @@ vdm_feeds_sync_locked (GstVdropmon * self)
 void
 vdm_feeds_publish_format_locked (GstVdropmon * self)
 {
-  g_atomic_int_set (&VDM_HOT (self)->feed_format, VDM_FEED_FORMAT (vdm_stream_monitor_is_rtp
+  VDM_VIEW_SET (self, feed_format, VDM_FEED_FORMAT (vdm_stream_monitor_is_rtp
           (self->monitor), vdm_stream_monitor_codec (self->monitor)));
 }
 
@@ -286,7 +286,7 @@ vdm_feeds_publish_clock_locked (GstVdropmon * self)
   gboolean is_monotonic = !self->clock || clock_is_monotonic (self->clock);
 
   if (is_monotonic)
-    g_atomic_int_set (&VDM_HOT (self)->clock_is_monotonic, TRUE);
+    VDM_VIEW_SET (self, clock_is_monotonic, TRUE);
   if (now ? now->clock != self->clock : self->clock != NULL) {
     if (self->clock) {
       next = g_new0 (VdmStreamClock, 1);
@@ -296,18 +296,18 @@ vdm_feeds_publish_clock_locked (GstVdropmon * self)
     g_atomic_pointer_set (&self->stream_clock, next);
   }
   if (!is_monotonic)
-    g_atomic_int_set (&VDM_HOT (self)->clock_is_monotonic, FALSE);
+    VDM_VIEW_SET (self, clock_is_monotonic, FALSE);
 }
 
 /* Both times of an arrival, as vdm_times_locked() gives them: one clock
  * read with the system clock (its time is CLOCK_MONOTONIC's), or one TSC
  * read that the consumer converts to it (vdropmon_tsc.c). */
 void
-vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r)
+vdm_feed_stamp_arrival (GstVdropmon * self, const VdmProducerView * view, vdm_packet_record * r)
 {
-  r->mono = G_LIKELY (g_atomic_int_get (&VDM_HOT (self)->arrival_tsc)) ? vdm_tsc_read () | VDM_TSC_STAMP
+  r->mono = G_LIKELY (g_atomic_int_get (&view->arrival_tsc)) ? vdm_tsc_read () | VDM_TSC_STAMP
       : vdm_monotonic_ns ();
-  if (G_LIKELY (g_atomic_int_get (&VDM_HOT (self)->clock_is_monotonic))) {
+  if (G_LIKELY (g_atomic_int_get (&view->clock_is_monotonic))) {
     r->clock = r->mono;
   } else {
     const VdmStreamClock *c = g_atomic_pointer_get (&self->stream_clock);
@@ -345,5 +345,5 @@ vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r)
 vdm_codec
 vdm_feed_codec (VdmFeed * feed)
 {
-  return VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&VDM_HOT (feed->self)->feed_format));
+  return VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&feed->self->probe_view.feed_format));
 }

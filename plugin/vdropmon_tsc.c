@@ -59,7 +59,7 @@ vdm_tsc_init (GstVdropmon * self)
 {
   vdm_tsc_map_init (&self->tsc_map);
   self->tsc_last_ns = 0;
-  g_atomic_int_set (&VDM_HOT (self)->arrival_tsc, FALSE);
+  VDM_VIEW_SET (self, arrival_tsc, FALSE);
 }
 
 /* The closest of a few (counter, clock, counter) reads; FALSE if none was
@@ -84,7 +84,7 @@ read_pair (guint64 * tsc, guint64 * ns)
 static void
 distrust (GstVdropmon * self, guint64 tsc, guint64 ns)
 {
-  g_atomic_int_set (&VDM_HOT (self)->arrival_tsc, FALSE);
+  VDM_VIEW_SET (self, arrival_tsc, FALSE);
   if (!g_atomic_int_compare_and_exchange (&tsc_distrusted, FALSE, TRUE))
     return;
   GST_WARNING_OBJECT (self, "the TSC (%" G_GUINT64_FORMAT ") disagrees with CLOCK_MONOTONIC "
@@ -98,7 +98,7 @@ vdm_tsc_calibrate_locked (GstVdropmon * self)
 {
   guint64 tsc, ns;
 
-  if (!VDM_HOT (self)->arrival_tsc && !vdm_tsc_map_ready (&self->tsc_map) && !tsc_usable ())
+  if (!self->probe_view.arrival_tsc && !vdm_tsc_map_ready (&self->tsc_map) && !tsc_usable ())
     return;
   if (!read_pair (&tsc, &ns))
     return;
@@ -106,10 +106,10 @@ vdm_tsc_calibrate_locked (GstVdropmon * self)
     distrust (self, tsc, ns);
     return;
   }
-  if (vdm_tsc_map_ready (&self->tsc_map) && !VDM_HOT (self)->arrival_tsc && tsc_usable ()) {
+  if (vdm_tsc_map_ready (&self->tsc_map) && !self->probe_view.arrival_tsc && tsc_usable ()) {
     GST_DEBUG_OBJECT (self, "arrivals stamped with the TSC from now on (%.6f ns per tick)",
         self->tsc_map.ns_per_tick);
-    g_atomic_int_set (&VDM_HOT (self)->arrival_tsc, TRUE);
+    VDM_VIEW_SET (self, arrival_tsc, TRUE);
   }
 }
 
