@@ -24,6 +24,7 @@ typedef struct
   guint flood_gso_segments;     /* datagrams per send (1: plain sendmmsg) */
   guint flood_kfree_programs;   /* kfree_skb programs loaded on the host, ours included */
   guint64 flood_outside_sockets; /* sent, neither dropped at a socket nor received */
+  guint64 flood_late_ms;        /* the last messages, after the settle (bounded wait) */
   guint64 flood_kernel_drops, flood_messages, flood_events_lost; /* summed over the sockets */
   gint flood_accounted;         /* 1 every drop accounted for, 0 not, -1 not run */
   gint flood_kept_passing;

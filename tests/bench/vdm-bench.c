@@ -67,9 +67,9 @@ print_flood (const BenchSummary * s)
       s->flood_sent_per_s, "", s->flood_gso_segments,
       s->flood_gso_segments > 1 ? ", UDP GSO" : "");
   printf ("   %-40s %10" G_GUINT64_FORMAT " %10s   == kernel %" G_GUINT64_FORMAT " (of them "
-      "events-lost %" G_GUINT64_FORMAT ", posted count-only)\n",
-      "flood: drops in vdropmon-drop messages", s->flood_messages, "", s->flood_kernel_drops,
-      s->flood_events_lost);
+      "events-lost %" G_GUINT64_FORMAT ", posted count-only; the last %" G_GUINT64_FORMAT
+      " ms late)\n", "flood: drops in vdropmon-drop messages", s->flood_messages, "",
+      s->flood_kernel_drops, s->flood_events_lost, s->flood_late_ms);
   printf ("   %-40s %10" G_GUINT64_FORMAT " %10s   (sent, neither dropped at a watched socket "
       "nor received)\n", "flood: datagrams lost elsewhere", s->flood_outside_sockets, "");
 }
