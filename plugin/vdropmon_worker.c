@@ -377,7 +377,7 @@ schedule_bin_wait_locked (GstVdropmon * self)
         ? self->round_clock_time : gst_clock_get_time (clock);
     target = vdm_time_add (start - start % bin, bin);
   }
-  if (GST_CLOCK_TIME_IS_VALID (target) && g_atomic_int_get (&self->clock_is_monotonic)) {
+  if (GST_CLOCK_TIME_IS_VALID (target) && g_atomic_int_get (&self->probe_view.clock_is_monotonic)) {
     self->bin_due_mono = target;
     target = GST_CLOCK_TIME_NONE;       /* and a wait on the clock, if any, goes */
   }
