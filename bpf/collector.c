@@ -95,6 +95,7 @@ typedef struct {
   /* The public id of each slot in use, 0 when free: read without the lock by
    * counters() and friends, which a callback may call under it. */
   atomic_uint *live_ids;       /* [n_slots] */
+  uint32_t *port_counts;       /* [65536]: installed flow keys per local port (set_port_count) */
   unsigned long stale_events;  /* collector thread: events for a released watch, dropped */
   vdm_subscription *subscriptions;
   /* Drain passes of the collector thread, so an unwatch can wait until the
@@ -390,6 +391,7 @@ destroy_source (vdm_embedded *source)
   pthread_mutex_destroy (&source->lock);
   free (source->watches);
   free (source->live_ids);
+  free (source->port_counts);
   free (source->sampled_lost);
   free (source);
 }
@@ -493,8 +495,9 @@ create_source (char **error)
   source->n_slots = requested_slots;
   source->watches = calloc (source->n_slots, sizeof (*source->watches));
   source->live_ids = calloc (source->n_slots, sizeof (*source->live_ids));
+  source->port_counts = calloc (65536, sizeof (*source->port_counts));
   source->n_cpus = libbpf_num_possible_cpus ();
-  if (!source->watches || !source->live_ids)
+  if (!source->watches || !source->live_ids || !source->port_counts)
     *error = vdm_source_format_error ("out of memory for %u watch slots", source->n_slots);
   else if (source->wake_fd < 0)
     *error = vdm_source_format_error ("eventfd: %s", strerror (errno));
@@ -618,22 +621,37 @@ vdm_embedded_table (vdm_source *base, unsigned *in_use, unsigned *capacity)
   return 0;
 }
 
-/* Resets the queue peaks that were read (the others are 0 already). A
- * sample landing between the read and the reset is lost to this period
- * only (the next packet sets the peak again), as in queue_peak(). */
+/* Starts a new queue-peak period, after a reset of queue_peak: every
+ * watched socket's stored peak then counts as 0, so its next packet raises
+ * queue_peak again (see sk_data_ready). */
+static void
+next_peak_period (vdm_embedded *source)
+{
+  __atomic_fetch_add (&source->skel->bss->queue_peak_epoch, 1, __ATOMIC_RELAXED);
+}
+
+/* Resets the queue peaks that were read (the others are 0 already), then
+ * starts a new period. A sample landing between the read and the reset is
+ * lost to this period only (the next packet sets the peak again), as in
+ * queue_peak(). */
 static int
 reset_peaks (vdm_embedded *source, unsigned n, const uint64_t *peaks)
 {
   int fd = bpf_map__fd (source->skel->maps.queue_peak);
   uint64_t *zeros = calloc ((size_t) source->n_cpus, sizeof (*zeros));
   uint32_t slot;
+  bool any = false;
 
   if (!zeros)
     return -ENOMEM;
   for (slot = 1; slot < n; slot++)
-    if (peaks[slot])
+    if (peaks[slot]) {
       bpf_map_update_elem (fd, &slot, zeros, BPF_ANY);
+      any = true;
+    }
   free (zeros);
+  if (any)
+    next_peak_period (source);
   return 0;
 }
 
@@ -734,15 +752,26 @@ embedded_subscribe (vdm_source *base, const vdm_consumer *consumer, void *user_d
   return sub;
 }
 
+/* Counts the installed flow keys per local port and keeps the program's
+ * bitmap (watched_port_bits, mmapped global data) saying which ports have
+ * any, and how many keys name a TCP connection (tcp_connection_keys: while
+ * there are none, a drop on an unwatched socket needs no look at its
+ * protocol). source->lock held: the only writer; the program only reads,
+ * and a word is stored whole. */
 static void
-set_port_count (vdm_embedded *source, uint16_t port, int delta)
+count_installed_key (vdm_embedded *source, const struct vdm_flow_key *key, int delta)
 {
-  int fd = bpf_map__fd (source->skel->maps.watched_ports);
-  uint32_t key = port, count = 0;
+  uint16_t port = key->local_port;
+  __u64 *word = &source->skel->bss->watched_port_bits[port / 64];
+  __u64 bit = 1ull << (port % 64);
+  uint32_t *count = &source->port_counts[port];
+  __u32 *connections = &source->skel->bss->tcp_connection_keys;
 
-  bpf_map_lookup_elem (fd, &key, &count);
-  count = delta < 0 && count == 0 ? 0 : count + delta;
-  bpf_map_update_elem (fd, &key, &count, BPF_ANY);
+  *count = delta < 0 && *count == 0 ? 0 : *count + delta;
+  __atomic_store_n (word, *count ? *word | bit : *word & ~bit, __ATOMIC_RELAXED);
+  if (key->protocol == IPPROTO_TCP && key->remote_port)
+    __atomic_store_n (connections, delta < 0 && *connections == 0 ? 0 : *connections + delta,
+        __ATOMIC_RELAXED);
 }
 
 /* Zeroes the per-CPU slots a reused slot may still hold: its 256 reason
@@ -785,7 +814,7 @@ stop_matching (vdm_embedded *source, uint32_t slot)
     if (!watch->owns_key[i])
       continue;
     bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i]);
-    set_port_count (source, watch->keys[i].local_port, -1);
+    count_installed_key (source, &watch->keys[i], -1);
     watch->owns_key[i] = false;
   }
   watch->draining = true;
@@ -838,7 +867,7 @@ install_kernel_keys (vdm_embedded *source, uint32_t slot, int fd)
     if (bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i], &id,
             BPF_NOEXIST) == 0) {
       watch->owns_key[i] = true;
-      set_port_count (source, watch->keys[i].local_port, +1);
+      count_installed_key (source, &watch->keys[i], +1);
     }
   }
   atomic_store (&source->live_ids[slot], id);
@@ -1152,8 +1181,11 @@ embedded_queue_peak (vdm_source *base, uint32_t watch_id)
       peak = values[cpu] > peak ? values[cpu] : peak;
     /* A sample landing between lookup and reset is lost to this interval
      * only; the next packet refreshes the peak. */
-    memset (values, 0, source->n_cpus * sizeof (uint64_t));
-    bpf_map_update_elem (fd, &key, values, BPF_ANY);
+    if (peak) {
+      memset (values, 0, source->n_cpus * sizeof (uint64_t));
+      bpf_map_update_elem (fd, &key, values, BPF_ANY);
+      next_peak_period (source);
+    }
   }
   free (values);
   return (int) peak;
