@@ -410,6 +410,7 @@ gst_vdropmon_class_init (GstVdropmonClass * klass)
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
 
+  vdm_peek_init ();
   gobject_class->set_property = vdm_props_set;
   gobject_class->get_property = vdm_props_get;
   gobject_class->finalize = gst_vdropmon_finalize;

@@ -6,6 +6,7 @@
  *   gstvdropmon.c        GObject, start/stop, caps and events → monitor
  *   vdropmon_props.c     properties → monitor config (and doc blocks)
  *   vdropmon_arrivals.c  buffers seen passing and at udpsrc → RTP headers
+ *   vdropmon_peek.c      a buffer's first bytes, system memory without a map
  *   vdropmon_feed.c      packet rings from the streaming threads to the monitor
  *   vdropmon_collector.c    the kernel event source: opening, drops → monitor, counters
  *   vdropmon_watch.c     which sockets and flows are watched
@@ -229,6 +230,26 @@ GstVdropmon *vdm_feed_element (VdmFeed * feed);
 /* The feed's probe sits on the pad linked straight to our sink pad. */
 void vdm_feed_set_direct (VdmFeed * feed, gboolean direct);
 gboolean vdm_feed_is_direct (VdmFeed * feed);
+
+/* vdropmon_peek.c: the first bytes of a buffer, never written to. */
+typedef struct
+{
+  const guint8 *data;
+  gsize size;
+  gboolean complete;            /* data is the whole buffer */
+  GstMemory *mapped;            /* to unmap, or NULL */
+  GstMapInfo map;
+  guint8 head[256];             /* a copy of the head of a multi-memory buffer */
+} VdmPeek;
+/* Once per process, before the first peek: where system memory keeps its
+ * data (the fast path), found and checked at run time. */
+void vdm_peek_init (void);
+/* The fast path is on: system memory is read without a map. */
+gboolean vdm_peek_sysmem_direct (void);
+/* FALSE: the buffer's memory could not be read. vdm_peek_release() after
+ * either way. */
+gboolean vdm_peek_buffer (GstBuffer * buf, VdmPeek * peek);
+void vdm_peek_release (VdmPeek * peek);
 
 /* vdropmon_arrivals.c */
 void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);

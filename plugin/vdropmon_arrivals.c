@@ -19,48 +19,6 @@
 /* How far upstream an RTP pad is looked for (pads, not elements). */
 #define RTP_PAD_SEARCH_DEPTH 16
 
-/* The first bytes of a buffer, without ever writing to it. */
-typedef struct
-{
-  const guint8 *data;
-  gsize size;
-  gboolean complete;            /* data is the whole buffer */
-  gboolean mapped;
-  GstMemory *memory;
-  GstMapInfo map;
-  guint8 head[256];
-} VdmPeek;
-
-static gboolean
-peek_buffer (GstBuffer * buf, VdmPeek * peek)
-{
-  peek->mapped = gst_buffer_n_memory (buf) == 1;
-  if (peek->mapped) {
-    /* The memory itself, not gst_buffer_map(): no ref/unref pair (two
-     * atomics per buffer); the buffer holds it while we look. */
-    peek->memory = gst_buffer_peek_memory (buf, 0);
-    if (!gst_memory_map (peek->memory, &peek->map, GST_MAP_READ))
-      return FALSE;
-    peek->data = peek->map.data;
-    peek->size = peek->map.size;
-    peek->complete = TRUE;
-    return TRUE;
-  }
-  /* Mapping several memories would merge them into the buffer: copy the
-   * head instead (the RTP header and the first payload bytes are enough). */
-  peek->size = gst_buffer_extract (buf, 0, peek->head, sizeof (peek->head));
-  peek->data = peek->head;
-  peek->complete = peek->size == gst_buffer_get_size (buf);
-  return TRUE;
-}
-
-static void
-peek_release (VdmPeek * peek)
-{
-  if (peek->mapped)
-    gst_memory_unmap (peek->memory, &peek->map);
-}
-
 static guint32
 buffer_size (GstBuffer * buf)
 {
@@ -89,7 +47,7 @@ read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
   vdm_rtp_header rtp;
   gboolean is_rtp;
 
-  if (!peek_buffer (buf, &peek)) {
+  if (!vdm_peek_buffer (buf, &peek)) {
     r->size = buffer_size (buf);
     return FALSE;
   }
@@ -98,7 +56,7 @@ read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
     fill_rtp (r, &rtp, codec);
   /* one memory: its size is the buffer's (no second walk of the memories) */
   r->size = peek.complete ? (guint32) MIN (peek.size, G_MAXUINT32) : buffer_size (buf);
-  peek_release (&peek);
+  vdm_peek_release (&peek);
   return is_rtp;
 }
 
