@@ -754,10 +754,8 @@ embedded_subscribe (vdm_source *base, const vdm_consumer *consumer, void *user_d
 
 /* Counts the installed flow keys per local port and keeps the program's
  * bitmap (watched_port_bits, mmapped global data) saying which ports have
- * any, and how many keys name a TCP connection (tcp_connection_keys: while
- * there are none, a drop on an unwatched socket needs no look at its
- * protocol). source->lock held: the only writer; the program only reads,
- * and a word is stored whole. */
+ * any. source->lock held: the only writer; the program only reads, and a
+ * word is stored whole. */
 static void
 count_installed_key (vdm_embedded *source, const struct vdm_flow_key *key, int delta)
 {
@@ -765,13 +763,9 @@ count_installed_key (vdm_embedded *source, const struct vdm_flow_key *key, int d
   __u64 *word = &source->skel->bss->watched_port_bits[port / 64];
   __u64 bit = 1ull << (port % 64);
   uint32_t *count = &source->port_counts[port];
-  __u32 *connections = &source->skel->bss->tcp_connection_keys;
 
   *count = delta < 0 && *count == 0 ? 0 : *count + delta;
   __atomic_store_n (word, *count ? *word | bit : *word & ~bit, __ATOMIC_RELAXED);
-  if (key->protocol == IPPROTO_TCP && key->remote_port)
-    __atomic_store_n (connections, delta < 0 && *connections == 0 ? 0 : *connections + delta,
-        __ATOMIC_RELAXED);
 }
 
 /* Zeroes the per-CPU slots a reused slot may still hold: its 256 reason

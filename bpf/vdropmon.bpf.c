@@ -64,9 +64,6 @@ struct {
  * leaves before any map lookup or hashing (a 65,536-entry array map cost a
  * lookup and 256 KiB of lines to miss in). */
 __u64 watched_port_bits[VDM_PORT_BITMAP_WORDS];
-/* Installed flow keys that name a TCP connection (full 5-tuple), counted
- * by the collector: while 0, no unwatched socket's drop can be one. */
-__u32 tcp_connection_keys;
 /* The queue-peak period, bumped by the collector after each reset of
  * queue_peak: a socket's stored peak of an older period counts as 0, so
  * the socket raises queue_peak again at its next packet. */
@@ -641,11 +638,10 @@ static __always_inline bool take_fail_of (struct udp_pair *pair, const struct sk
  * connection named by hand (the watch property: no socket handed over, so
  * no cookie): its flow key is the full 5-tuple, which names one connection
  * in a namespace, so an exact match cannot take another socket for it.
- * One global load decides while no such watch exists, three loads else. */
+ * Two loads and a bitmap test decide for every other drop. */
 static __always_inline bool may_be_named_connection (const struct sock *sk)
 {
-  return tcp_connection_keys && sk->sk_protocol == IPPROTO_TCP
-      && port_is_watched (sk->__sk_common.skc_num);
+  return sk->sk_protocol == IPPROTO_TCP && port_is_watched (sk->__sk_common.skc_num);
 }
 
 /* direct: the 6.11+ form, which reads the headers and payload by direct
@@ -811,7 +807,7 @@ SEC ("tp_btf/sk_data_ready")
 int BPF_PROG (sk_data_ready, const struct sock *sk)
 {
   struct vdm_socket_watch *stored;
-  __u32 epoch = queue_peak_epoch, peak, slot, *live;
+  __u32 epoch, peak, slot, *live;
 
   if (!socket_cookie (sk))
     return 0;
@@ -822,6 +818,7 @@ int BPF_PROG (sk_data_ready, const struct sock *sk)
   int rmem = sk->sk_backlog.rmem_alloc.counter;
   if (rcvbuf <= 0 || rmem < 0)
     return 0;
+  epoch = queue_peak_epoch;
   peak = stored->peak_epoch == epoch ? stored->queue_peak : 0;
   /* Divide only for a new peak: rmem / rcvbuf > peak / 1000, multiplied out. */
   if ((__u64) rmem * 1000 <= (__u64) peak * (__u32) rcvbuf)
