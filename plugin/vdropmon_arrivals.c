@@ -68,7 +68,8 @@ read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
 void
 vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
 {
-  gint format = g_atomic_int_get (&self->feed_format);
+  VdmHot *hot = VDM_HOT (self);
+  gint format = g_atomic_int_get (&hot->view.feed_format);
   vdm_packet_record r = {
     .pts = GST_BUFFER_PTS (buf),
     .flags = VDM_PACKET_PASSED,
@@ -77,25 +78,25 @@ vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
   /* `udpsrc ! vdropmon`: the probe recorded this very buffer as passed a
    * moment ago, on this thread. Taken back, so that a buffer reusing its
    * address after a relink is not mistaken for it. */
-  if (g_atomic_pointer_get (&self->passed_at_probe) == (gpointer) buf) {
-    g_atomic_pointer_set (&self->passed_at_probe, NULL);
+  if (g_atomic_pointer_get (&hot->passed_at_probe) == (gpointer) buf) {
+    g_atomic_pointer_set (&hot->passed_at_probe, NULL);
     return;
   }
   if (VDM_FEED_FORMAT_IS_RTP (format)) {
     /* a stream among thousands finds the ring's next slot cold: ask for
      * it now, while the header is read and the clock asked */
-    vdm_packet_ring_prefetch (self->own_ring);
+    vdm_packet_ring_producer_prefetch ((vdm_packet_ring_producer *) hot->own_producer);
     if (read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r)) {
       r.flags |= VDM_PACKET_FRAME;
-      if (!g_atomic_int_get (&self->arrival_probed))
-        vdm_feed_stamp_arrival (self, &r);      /* we are the arrival point */
+      if (!g_atomic_int_get (&hot->arrival_probed))
+        vdm_feed_stamp_arrival (self, &hot->view, &r);  /* we are the arrival point */
     }
   } else {
     r.size = buffer_size (buf);
     if (GST_BUFFER_PTS_IS_VALID (buf)) {
       /* live sources stamp buffers with their arrival running time */
       r.flags |= VDM_PACKET_FRAME;
-      vdm_feed_stamp_arrival (self, &r);
+      vdm_feed_stamp_arrival (self, &hot->view, &r);
     }
   }
   vdm_feed_push_own (self, &r);
@@ -149,17 +150,19 @@ static void
 observe_arrival (VdmFeed * feed, GstBuffer * buf, gboolean single)
 {
   GstVdropmon *self = vdm_feed_element (feed);
-  gint format = g_atomic_int_get (&self->feed_format);
+  /* the probes' copy: transform_ip's may be on another thread's core */
+  gint format = g_atomic_int_get (&self->probe_view.feed_format);
   vdm_packet_record r = {.pts = GST_BUFFER_PTS (buf) };
 
   if (!read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r))
     return;
-  vdm_feed_stamp_arrival (self, &r);
+  vdm_feed_stamp_arrival (self, &self->probe_view, &r);
   if (single && VDM_FEED_FORMAT_IS_RTP (format) && vdm_feed_is_direct (feed)) {
     /* nothing between us and the element: the buffer passes it next, with
      * this PTS and size; one record for both, one header read */
     r.flags |= VDM_PACKET_PASSED | VDM_PACKET_FRAME;
-    g_atomic_pointer_set (&self->passed_at_probe, buf);
+    /* direct: we are on transform_ip's thread, its line is ours too */
+    g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, buf);
   }
   vdm_feed_push (feed, &r);
 }
@@ -203,8 +206,8 @@ vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * so
     return;
   g_mutex_lock (&self->lock);
   vdm_feeds_sync_locked (self);
-  if (!self->arrival_probed) {
-    g_atomic_int_set (&self->arrival_probed, TRUE);
+  if (!VDM_HOT (self)->arrival_probed) {
+    g_atomic_int_set (&VDM_HOT (self)->arrival_probed, TRUE);
     vdm_stream_monitor_arrivals_moved (self->monitor);
   }
   watch->feed = vdm_feeds_add_locked (self);
@@ -227,7 +230,7 @@ vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
   }
   if (watch->feed && vdm_feed_is_direct (watch->feed)) {
     vdm_feed_set_direct (watch->feed, FALSE);
-    g_atomic_pointer_set (&self->passed_at_probe, NULL);
+    g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, NULL);
   }
   if (watch->feed) {
     g_mutex_lock (&self->lock);
@@ -253,7 +256,7 @@ vdm_arrivals_recheck_direct (GstVdropmon * self)
     VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
     if (w->feed && vdm_feed_is_direct (w->feed) != (w->probed_pad && w->probed_pad == peer)) {
       vdm_feed_set_direct (w->feed, w->probed_pad && w->probed_pad == peer);
-      g_atomic_pointer_set (&self->passed_at_probe, NULL);
+      g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, NULL);
     }
   }
   g_mutex_unlock (&self->lock);

@@ -27,6 +27,7 @@ typedef struct
   gdouble host_identity_ns_per_packet, host_vdropmon_ns_per_packet; /* all-in, each */
   gdouble host_extra_ns_per_packet; /* vdropmon minus identity, all-in */
   gdouble host_core_share_1200;     /* of one core, for 1,200 streams at 300 packets/s */
+  gdouble host_identity_switches, host_vdropmon_switches; /* context switches/s per stream */
 } BenchSummary;
 
 void bench_summary_init (BenchSummary * summary);

@@ -33,7 +33,7 @@ bench_summary_init (BenchSummary * s)
   s->flood_drops_per_s = -1;
   s->flood_accounted = s->flood_kept_passing = -1;
   s->host_extra_ns_per_packet = s->host_identity_ns_per_packet =
-      s->host_vdropmon_ns_per_packet = -1;
+      s->host_vdropmon_ns_per_packet = s->host_identity_switches = s->host_vdropmon_switches = -1;
 }
 
 static const gchar *
@@ -101,6 +101,9 @@ bench_print_summary (const BenchSummary * s)
       "host: CPU per stream, identity / vdropmon",
       s->host_identity_ns_per_packet < 0 ? -1 : 100 * s->host_identity_ns_per_packet * 300 / 1e9,
       s->host_vdropmon_ns_per_packet < 0 ? -1 : 100 * s->host_vdropmon_ns_per_packet * 300 / 1e9);
+  printf ("   %-40s %10.0f %10.0f   (every thread of the process)\n",
+      "host: context switches/s per stream", s->host_identity_switches,
+      s->host_vdropmon_switches);
   printf ("   %-40s %10.0f %10s   <= 140 ns %s (%u streams measured)\n",
       "host: vdropmon - identity, ns/packet", s->host_extra_ns_per_packet, "",
       verdict (s->host_extra_ns_per_packet, 140), s->host_streams);
