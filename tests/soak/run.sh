@@ -19,6 +19,12 @@
 # A warning on these streams is false; so is any drop (nothing is lost).
 # Crash: a receiver that did not end with the run (signal, abort, error).
 # Root (eBPF), bounded: every process runs under `timeout`. Run it at nice 10.
+# The senders stand for cameras on other machines, which this host's load
+# cannot delay: they run at a real-time priority (SCHED_FIFO 10; set
+# VDM_SOAK_SENDER_RT=0 to run them like the receivers). Otherwise a sender
+# starved by unrelated builds is a real silence on the wire, which the stall
+# detector rightly reports, and the run measures the host, not the detector.
+# The 1-minute load average is sampled every 10 s into OUT/load.txt.
 set -eu
 BUILD=$(cd "$1" && pwd)
 OUT=$2
@@ -31,6 +37,8 @@ SENDER="$BUILD/tests/tools/vdm-rtp-sender"
 CAPS="application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 export GST_PLUGIN_PATH="$BUILD/plugin"
 export GST_REGISTRY="$OUT/registry.bin"
+RT="chrt -f 10"
+[ "${VDM_SOAK_SENDER_RT:-1}" = 1 ] || RT=
 
 group () {   # group NAME: runs inside its own namespace
   name=$1
@@ -59,7 +67,7 @@ group () {   # group NAME: runs inside its own namespace
   s=0
   while [ $s -lt "$N" ]; do
     port=$((46000 + s * 2))
-    timeout $((SECS + 10)) "$SENDER" --dest 127.0.0.1:$port --rate 120 \
+    $RT timeout $((SECS + 10)) "$SENDER" --dest 127.0.0.1:$port --rate 120 \
         --count $((SECS * 120)) --duration-ms $((SECS * 1000 + 5000)) \
         --ssrc $((0x1000 + s)) > "$OUT/$name-$s.sender" 2>&1 &
     s=$((s + 1))
@@ -73,6 +81,9 @@ if [ "${VDM_SOAK_GROUP:-}" ]; then
 fi
 gst-inspect-1.0 vdropmon > /dev/null   # the registry, before the clock starts
 start=$(date +%s)
+( while [ "$(date +%s)" -lt $((start + SECS + 5)) ]; do
+    printf '%s %s\n' "$(date -u +%T)" "$(cut -d' ' -f1 /proc/loadavg)"; sleep 10
+  done ) > "$OUT/load.txt" &
 for g in clean benign; do
   VDM_SOAK_GROUP=$g unshare -n "$0" "$BUILD" "$OUT" "$MIN" "$N" &
 done
@@ -86,6 +97,8 @@ for f in "$OUT"/*.rc; do
   streams=$((streams + 1))
   rc=$(cat "$f")
   w=$(grep -c 'vdropmon-warning' "$b.out" || true)
+  wn=$(grep -c 'vdropmon-warning, [^;]*cause=(string)network' "$b.out" || true)
+  wh=$(grep -c 'vdropmon-warning, [^;]*cause=(string)host' "$b.out" || true)
   d=$(grep -o 'vdropmon-drop, [^;]*count=(uint)[0-9]*' "$b.out" | sed 's/.*count=(uint)//' \
       | awk '{s+=$1} END {print s+0}')
   emb=$(grep -c 'collector=(string)embedded' "$b.out" || true)
@@ -94,14 +107,15 @@ for f in "$OUT"/*.rc; do
   rs=$(grep -o 'reader-stalls=(guint64)[0-9]*' "$b.out" | tail -n 1 | sed 's/.*)//')
   # 0: clean exit after -e/SIGINT; 124: timeout's own status for the same
   case "$rc" in 0|124) [ "$bad" = 0 ] || crashes=$((crashes + 1)) ;; *) crashes=$((crashes + 1)) ;; esac
-  printf '%s rc=%s warnings=%s drops=%s stats-with-embedded=%s stderr-errors=%s reader-stalls=%s\n' \
-      "$(basename "$b")" "$rc" "$w" "$d" "$emb" "$bad" "${rs:-0}"
+  printf '%s rc=%s warnings=%s drops=%s stats-with-embedded=%s stderr-errors=%s reader-stalls=%s network=%s host=%s\n' \
+      "$(basename "$b")" "$rc" "$w" "$d" "$emb" "$bad" "${rs:-0}" "$wn" "$wh"
   total_warn=$((total_warn + w)); total_drops=$((total_drops + d))
 done | tee "$OUT/per-stream.txt"
 # stream time: each receiver's run less the 3 s before its sender starts
 awk -v wall=$((end - start)) -v secs=$((SECS - 3)) -v n="$(ls "$OUT"/*.rc | wc -l)" '
   { split($3, w, "="); split($4, d, "="); split($2, r, "="); split($7, s, "=");
-    W += w[2]; D += d[2]; S += s[2]; if ((r[2] != 0 && r[2] != 124) || $6 != "stderr-errors=0") C++ }
+    split($8, wn, "="); split($9, wh, "=");
+    W += w[2]; D += d[2]; S += s[2]; WN += wn[2]; WH += wh[2]; if ((r[2] != 0 && r[2] != 124) || $6 != "stderr-errors=0") C++ }
   END { h = n * secs / 3600.0;
-        printf "streams %d, wall %d s, stream-hours %.2f, crashes %d, warnings %d (%.2f per stream-hour), drops %d, reader stalls %d (%.2f per stream-hour, not warned)\n",
-               n, wall, h, C + 0, W, (h ? W / h : 0), D, S, (h ? S / h : 0) }' "$OUT/per-stream.txt" | tee "$OUT/summary.txt"
+        printf "streams %d, wall %d s, stream-hours %.2f, crashes %d, warnings %d (%.2f per stream-hour; network %d, host %d), drops %d, reader stalls %d (%.2f per stream-hour, not warned)\n",
+               n, wall, h, C + 0, W, (h ? W / h : 0), WN, WH, D, S, (h ? S / h : 0) }' "$OUT/per-stream.txt" | tee "$OUT/summary.txt"
