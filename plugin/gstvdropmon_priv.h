@@ -177,6 +177,12 @@ struct _GstVdropmon
   vdm_tsc_map tsc_map;          /* TSC stamps → CLOCK_MONOTONIC (vdropmon_tsc.c) */
   guint64 tsc_last_ns;          /* the last TSC stamp handed to the monitor, converted */
   GPtrArray *stream_clocks;
+  /* Whether self->clock's time is CLOCK_MONOTONIC's, as last asked (at
+   * most every second: asking takes process-wide locks, which every
+   * worker's round at a bin's end would contend for; issue 13). */
+  GstClock *monotonic_checked;  /* not a reference: compared only */
+  gboolean monotonic_verdict;
+  guint64 monotonic_checked_mono;
   gboolean playing;             /* PLAYING: arrivals are expected */
   gboolean have_caps;
   GstPad *rtp_pad;              /* nearest upstream RTP pad when we are not on one */
@@ -195,6 +201,10 @@ struct _GstVdropmon
   guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
   GstClockID bin_wait;          /* worker thread only: on the element's clock */
   GstClockTime bin_wait_time;
+  /* The next bin's end in CLOCK_MONOTONIC when the clock's time is that
+   * (the system clock): a deadline of the worker's own wait instead of a
+   * wait on the clock. G_MAXUINT64 otherwise. */
+  guint64 bin_due_mono;
   GstClockTime round_clock_time;  /* clock time at the last round's start, NONE without a clock */
   guint64 next_fd_scan_mono;    /* /proc/self/fd is read again from then on */
   guint64 fd_scan_backoff;

@@ -24,6 +24,7 @@
  * second slot): 250 ms of a 4,000 packets/s stream between two worker
  * rounds at the least, and the worker is woken at half. */
 #define FEED_CAPACITY 2048
+#define MONOTONIC_RECHECK_NS (1000 * GST_MSECOND)
 
 struct _VdmFeed
 {
@@ -272,6 +273,23 @@ clock_is_monotonic (GstClock * clock)
   return internal == external && num == denom;
 }
 
+/* clock_is_monotonic() of self->clock, asked again when the clock changes
+ * and at most every MONOTONIC_RECHECK_NS (a calibration or a master set
+ * on the system clock later shows within that). */
+static gboolean
+clock_is_monotonic_cached_locked (GstVdropmon * self)
+{
+  guint64 mono = vdm_monotonic_ns ();
+
+  if (self->monotonic_checked != self->clock
+      || mono - self->monotonic_checked_mono >= MONOTONIC_RECHECK_NS) {
+    self->monotonic_verdict = clock_is_monotonic (self->clock);
+    self->monotonic_checked = self->clock;
+    self->monotonic_checked_mono = mono;
+  }
+  return self->monotonic_verdict;
+}
+
 /* The worker keeps self->clock; the streaming threads read this copy
  * without the lock. A clock once published stays alive until finalize (a
  * probe may still be reading it), so only a change publishes a new one.
@@ -283,7 +301,7 @@ void
 vdm_feeds_publish_clock_locked (GstVdropmon * self)
 {
   VdmStreamClock *now = g_atomic_pointer_get (&self->stream_clock), *next = NULL;
-  gboolean is_monotonic = !self->clock || clock_is_monotonic (self->clock);
+  gboolean is_monotonic = !self->clock || clock_is_monotonic_cached_locked (self);
 
   if (is_monotonic)
     VDM_VIEW_SET (self, clock_is_monotonic, TRUE);
