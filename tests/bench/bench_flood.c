@@ -63,6 +63,7 @@ typedef struct
   guint64 collector_waits, collector_preempted;   /* its context switches */
   guint64 collector_runqueue_ns;        /* runnable, waiting for a CPU */
   guint64 late_ms;              /* after the settle, until messages == kernel */
+  guint64 refused, backlog_drops;       /* sends refused (ENOBUFS), host backlog drops */
   guint64 bpf_run_ns, bpf_runs;
   guint bpf_programs;
 } FloodWatch;
@@ -91,6 +92,30 @@ flood_shape (void)
   shape.send.messages_per_call = env_uint ("VDM_BENCH_FLOOD_BATCH",
       shape.send.gso_segments > 1 ? shape.pipes : 32, FLOOD_MAX_BATCH);
   return shape;
+}
+
+/* Packets dropped host-wide because a CPU's receive backlog was full
+ * (/proc/net/softnet_stat, second column): before any socket. */
+static guint64
+backlog_drops (void)
+{
+  gchar *text = NULL, **lines;
+  guint64 total = 0;
+  guint i;
+
+  if (!g_file_get_contents ("/proc/net/softnet_stat", &text, NULL, NULL))
+    return 0;
+  lines = g_strsplit (text, "\n", -1);
+  for (i = 0; lines[i]; i++) {
+    gchar **fields = g_strsplit (lines[i], " ", 3);
+
+    if (fields[0] && fields[1])
+      total += g_ascii_strtoull (fields[1], NULL, 16);
+    g_strfreev (fields);
+  }
+  g_strfreev (lines);
+  g_free (text);
+  return total;
 }
 
 static guint64
@@ -285,6 +310,8 @@ report (BenchPipe * pipes, const FloodShape * shape, const guint64 * drops_befor
       "messages; ev.lost: stats\n   events-lost; counters: stats kernel-drops (the per-CPU "
       "counters); buffers: passed during the flood;\n   received: stats buffers + "
       "packets-unobserved after the flood.\n");
+  printf ("   not sent: %" G_GUINT64_FORMAT " sendmmsg calls refused (ENOBUFS); host-wide "
+      "backlog drops (softnet_stat): %" G_GUINT64_FORMAT "\n", w->refused, w->backlog_drops);
   report_costs (w, summary, seconds);
   if (w->late_ms)
     printf ("   the last drops' messages came %" G_GUINT64_FORMAT " ms after the %d ms settle%s\n",
@@ -298,20 +325,23 @@ flood_ceiling (const FloodShape * shape, BenchSummary * summary)
 {
   BenchPipe pipes[FLOOD_MAX_PIPES];
   struct sockaddr_in dst[FLOOD_MAX_PIPES];
-  guint64 before, start, sent;
+  guint64 before, start, sent, refused, backlog;
   gdouble seconds;
 
   if (!start_pipes (pipes, shape, "identity silent=true", dst))
     return;
   before = all_kernel_drops (pipes, shape->pipes);
+  backlog = backlog_drops ();
   start = bench_now_ns ();
   sent = flood_senders_stop (flood_senders_start (dst, shape->pipes, &shape->send,
-          CEILING_SECONDS * G_GUINT64_CONSTANT (1000000000)), NULL);
+          CEILING_SECONDS * G_GUINT64_CONSTANT (1000000000)), NULL, &refused);
   seconds = (bench_now_ns () - start) / 1e9;
+  backlog = backlog_drops () - backlog;
   summary->flood_ceiling_per_s = (all_kernel_drops (pipes, shape->pipes) - before) / seconds;
   stop_pipes (pipes, shape->pipes);
-  printf ("   ceiling, identity instead of vdropmon, %d s: %.0f drops/s (%.0f sent/s)\n",
-      CEILING_SECONDS, summary->flood_ceiling_per_s, sent / seconds);
+  printf ("   ceiling, identity instead of vdropmon, %d s: %.0f drops/s (%.0f sent/s; "
+      "%" G_GUINT64_FORMAT " sends refused, %" G_GUINT64_FORMAT " backlog drops)\n",
+      CEILING_SECONDS, summary->flood_ceiling_per_s, sent / seconds, refused, backlog);
 }
 
 static void
@@ -331,7 +361,7 @@ bench_flood (BenchSummary * summary)
   BenchPipe pipes[FLOOD_MAX_PIPES];
   struct sockaddr_in dst[FLOOD_MAX_PIPES];
   guint64 drops_before[FLOOD_MAX_PIPES], start, sent, collector_before, bpf_ns0, bpf_runs0;
-  guint64 waits_before, preempted_before, waits, preempted, runqueue_before;
+  guint64 waits_before, preempted_before, waits, preempted, runqueue_before, backlog_before;
   FloodWatch watch = { 0 };
   FloodSenders *senders;
   gchar *why = NULL;
@@ -354,6 +384,7 @@ bench_flood (BenchSummary * summary)
   }
   for (p = 0; p < shape.pipes; p++)
     drops_before[p] = kernel_drops (&pipes[p]);
+  backlog_before = backlog_drops ();
   collector_before = bench_thread_cpu_ns (COLLECTOR_THREAD);
   runqueue_before = bench_thread_runqueue_ns (COLLECTOR_THREAD);
   bench_thread_switches (COLLECTOR_THREAD, &waits_before, &preempted_before);
@@ -364,7 +395,8 @@ bench_flood (BenchSummary * summary)
       FLOOD_SECONDS * G_GUINT64_CONSTANT (1000000000));
   summary->flood_gso_segments = flood_senders_gso (senders);
   watch_flood (pipes, shape.pipes, &watch);
-  sent = flood_senders_stop (senders, &watch.senders_cpu_ns);
+  sent = flood_senders_stop (senders, &watch.senders_cpu_ns, &watch.refused);
+  watch.backlog_drops = backlog_drops () - backlog_before;
   seconds = (bench_now_ns () - start) / 1e9;
   watch.collector_cpu_ns = bench_thread_cpu_ns (COLLECTOR_THREAD) - collector_before;
   watch.collector_runqueue_ns = bench_thread_runqueue_ns (COLLECTOR_THREAD) - runqueue_before;

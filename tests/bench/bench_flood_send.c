@@ -24,6 +24,7 @@ typedef struct
   guint index;
   pthread_t thread;
   atomic_uint_fast64_t sent;    /* datagrams */
+  atomic_uint_fast64_t refused; /* sendmmsg calls the kernel refused (ENOBUFS: backlog full) */
   int error;                    /* errno of a failed sendmmsg, 0 none */
   atomic_uint_fast64_t cpu_ns;  /* its own CPU time when it ends (its clock ends with it) */
 } FloodThread;
@@ -145,6 +146,8 @@ flood_thread_main (void *data)
     }
     if (n > 0)
       atomic_fetch_add (&t->sent, (guint64) n);
+    else if (n == -ENOBUFS)
+      atomic_fetch_add (&t->refused, 1);
   }
   if (fd < 0)
     t->error = errno;
@@ -181,6 +184,17 @@ flood_senders_start (const struct sockaddr_in *dst, guint n_dst, const FloodSend
   return s;
 }
 
+guint64
+flood_senders_refused (FloodSenders * s)
+{
+  guint64 total = 0;
+  guint i;
+
+  for (i = 0; i < s->plan.n_threads; i++)
+    total += atomic_load (&s->threads[i].refused);
+  return total;
+}
+
 guint
 flood_senders_gso (FloodSenders * s)
 {
@@ -199,7 +213,7 @@ flood_senders_sent (FloodSenders * s)
 }
 
 guint64
-flood_senders_stop (FloodSenders * s, guint64 * cpu_ns)
+flood_senders_stop (FloodSenders * s, guint64 * cpu_ns, guint64 * refused)
 {
   guint64 sent;
   guint i;
@@ -215,6 +229,8 @@ flood_senders_stop (FloodSenders * s, guint64 * cpu_ns)
       printf ("   sender %u stopped early: %s\n", i, g_strerror (s->threads[i].error));
   }
   sent = flood_senders_sent (s);
+  if (refused)
+    *refused = flood_senders_refused (s);
   g_free (s->threads);
   g_free (s->dst);
   g_free (s);

@@ -41,8 +41,11 @@ FloodSenders *flood_senders_start (const struct sockaddr_in *dst, guint n_dst,
 guint flood_senders_gso (FloodSenders * senders);
 /* Datagrams sent so far (segments, not messages). */
 guint64 flood_senders_sent (FloodSenders * senders);
-/* Stops, joins, frees; returns datagrams sent and, if cpu_ns, the CPU time
- * the sender threads used (ns). */
-guint64 flood_senders_stop (FloodSenders * senders, guint64 * cpu_ns);
+/* sendmmsg calls refused with ENOBUFS so far: the first message did not
+ * leave (on loopback: the receive backlog, netdev_max_backlog, was full). */
+guint64 flood_senders_refused (FloodSenders * senders);
+/* Stops, joins, frees; returns datagrams sent and, if asked, the CPU time
+ * the sender threads used (ns) and the calls refused. */
+guint64 flood_senders_stop (FloodSenders * senders, guint64 * cpu_ns, guint64 * refused);
 
 #endif
