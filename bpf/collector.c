@@ -42,6 +42,9 @@
 /* Events are submitted without wakeup; this is the drain period, so it
  * bounds the added drop-to-bus latency. */
 #define DRAIN_PERIOD_MS 5
+/* How old a read of every watch's queue peak may be when an element asks
+ * for its own (embedded_queue_peak). */
+#define PEAK_SAMPLE_NS (1000 * 1000)
 /* How long an unwatch waits for the collector thread to deliver what the
  * ring still holds for that watch; past it the leftovers are dropped as
  * stale (never a stall: the thread may be slow in a subscriber's callback). */
@@ -89,12 +92,22 @@ typedef struct {
   bool sampled_once;
   uint64_t sampled_peaks_raised, sampled_ringbuf_lost;
   uint64_t *sampled_lost;
+  /* embedded_queue_peak (the elements' workers): every slot's peak read
+   * at once, at most every PEAK_SAMPLE_NS, and handed out per slot, so
+   * that a process of 200 elements reads the map ~10 times per detector
+   * bin instead of twice per element and round (issue 13). */
+  pthread_mutex_t peak_lock;
+  bool peaks_sampled;
+  uint64_t peaks_sampled_ns;   /* CLOCK_MONOTONIC of the last read */
+  uint64_t peaks_health;       /* VDM_HEALTH_QUEUE_PEAKS then */
+  uint64_t *peaks_pending;     /* [n_slots]: the highest fill read since the slot's last take */
   uint32_t n_slots;             /* the maps' size in watch slots, slot 0 unused */
   uint32_t n_used;             /* slots in use */
   watch_entry *watches;        /* [n_slots], index = slot */
   /* The public id of each slot in use, 0 when free: read without the lock by
    * counters() and friends, which a callback may call under it. */
   atomic_uint *live_ids;       /* [n_slots] */
+  uint32_t *port_counts;       /* [65536]: installed flow keys per local port (set_port_count) */
   unsigned long stale_events;  /* collector thread: events for a released watch, dropped */
   vdm_subscription *subscriptions;
   /* Drain passes of the collector thread, so an unwatch can wait until the
@@ -390,7 +403,10 @@ destroy_source (vdm_embedded *source)
   pthread_mutex_destroy (&source->lock);
   free (source->watches);
   free (source->live_ids);
+  free (source->port_counts);
   free (source->sampled_lost);
+  free (source->peaks_pending);
+  pthread_mutex_destroy (&source->peak_lock);
   free (source);
 }
 
@@ -480,6 +496,7 @@ create_source (char **error)
   }
   vdm_source_init (&source->base, &embedded_ops);
   pthread_mutex_init (&source->lock, NULL);
+  pthread_mutex_init (&source->peak_lock, NULL);
   pthread_mutex_init (&source->drain_lock, NULL);
   {
     pthread_condattr_t attr;
@@ -493,8 +510,9 @@ create_source (char **error)
   source->n_slots = requested_slots;
   source->watches = calloc (source->n_slots, sizeof (*source->watches));
   source->live_ids = calloc (source->n_slots, sizeof (*source->live_ids));
+  source->port_counts = calloc (65536, sizeof (*source->port_counts));
   source->n_cpus = libbpf_num_possible_cpus ();
-  if (!source->watches || !source->live_ids)
+  if (!source->watches || !source->live_ids || !source->port_counts)
     *error = vdm_source_format_error ("out of memory for %u watch slots", source->n_slots);
   else if (source->wake_fd < 0)
     *error = vdm_source_format_error ("eventfd: %s", strerror (errno));
@@ -618,22 +636,37 @@ vdm_embedded_table (vdm_source *base, unsigned *in_use, unsigned *capacity)
   return 0;
 }
 
-/* Resets the queue peaks that were read (the others are 0 already). A
- * sample landing between the read and the reset is lost to this period
- * only (the next packet sets the peak again), as in queue_peak(). */
+/* Starts a new queue-peak period, after a reset of queue_peak: every
+ * watched socket's stored peak then counts as 0, so its next packet raises
+ * queue_peak again (see sk_data_ready). */
+static void
+next_peak_period (vdm_embedded *source)
+{
+  __atomic_fetch_add (&source->skel->bss->queue_peak_epoch, 1, __ATOMIC_RELAXED);
+}
+
+/* Resets the queue peaks that were read (the others are 0 already), then
+ * starts a new period. A sample landing between the read and the reset is
+ * lost to this period only (the next packet sets the peak again), as in
+ * queue_peak(). */
 static int
 reset_peaks (vdm_embedded *source, unsigned n, const uint64_t *peaks)
 {
   int fd = bpf_map__fd (source->skel->maps.queue_peak);
   uint64_t *zeros = calloc ((size_t) source->n_cpus, sizeof (*zeros));
   uint32_t slot;
+  bool any = false;
 
   if (!zeros)
     return -ENOMEM;
   for (slot = 1; slot < n; slot++)
-    if (peaks[slot])
+    if (peaks[slot]) {
       bpf_map_update_elem (fd, &slot, zeros, BPF_ANY);
+      any = true;
+    }
   free (zeros);
+  if (any)
+    next_peak_period (source);
   return 0;
 }
 
@@ -734,15 +767,20 @@ embedded_subscribe (vdm_source *base, const vdm_consumer *consumer, void *user_d
   return sub;
 }
 
+/* Counts the installed flow keys per local port and keeps the program's
+ * bitmap (watched_port_bits, mmapped global data) saying which ports have
+ * any. source->lock held: the only writer; the program only reads, and a
+ * word is stored whole. */
 static void
-set_port_count (vdm_embedded *source, uint16_t port, int delta)
+count_installed_key (vdm_embedded *source, const struct vdm_flow_key *key, int delta)
 {
-  int fd = bpf_map__fd (source->skel->maps.watched_ports);
-  uint32_t key = port, count = 0;
+  uint16_t port = key->local_port;
+  __u64 *word = &source->skel->bss->watched_port_bits[port / 64];
+  __u64 bit = 1ull << (port % 64);
+  uint32_t *count = &source->port_counts[port];
 
-  bpf_map_lookup_elem (fd, &key, &count);
-  count = delta < 0 && count == 0 ? 0 : count + delta;
-  bpf_map_update_elem (fd, &key, &count, BPF_ANY);
+  *count = delta < 0 && *count == 0 ? 0 : *count + delta;
+  __atomic_store_n (word, *count ? *word | bit : *word & ~bit, __ATOMIC_RELAXED);
 }
 
 /* Zeroes the per-CPU slots a reused slot may still hold: its 256 reason
@@ -762,6 +800,10 @@ reset_watch_counters (vdm_embedded *source, uint32_t slot)
   if (source->sampled_lost)
     source->sampled_lost[slot] = 0;
   bpf_map_update_elem (bpf_map__fd (source->skel->maps.queue_peak), &key, zeros, BPF_ANY);
+  pthread_mutex_lock (&source->peak_lock);
+  if (source->peaks_pending)
+    source->peaks_pending[slot] = 0;
+  pthread_mutex_unlock (&source->peak_lock);
   free (zeros);
 }
 
@@ -785,7 +827,7 @@ stop_matching (vdm_embedded *source, uint32_t slot)
     if (!watch->owns_key[i])
       continue;
     bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i]);
-    set_port_count (source, watch->keys[i].local_port, -1);
+    count_installed_key (source, &watch->keys[i], -1);
     watch->owns_key[i] = false;
   }
   watch->draining = true;
@@ -838,7 +880,7 @@ install_kernel_keys (vdm_embedded *source, uint32_t slot, int fd)
     if (bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i], &id,
             BPF_NOEXIST) == 0) {
       watch->owns_key[i] = true;
-      set_port_count (source, watch->keys[i].local_port, +1);
+      count_installed_key (source, &watch->keys[i], +1);
     }
   }
   atomic_store (&source->live_ids[slot], id);
@@ -1133,29 +1175,66 @@ embedded_events_lost (vdm_source *base, uint32_t watch_id, uint64_t *out)
   return 0;
 }
 
+/* Every slot's queue peak into peaks_pending (the highest since each
+ * slot's last take), and the kernel's reset: the health counter first, so
+ * that a table where no peak rose since the last read costs one call; else
+ * one batched read and one batched zeroing (percpu_read.h), then a new
+ * period (next_peak_period: the sockets raise their peaks again). A sample
+ * landing between the read and the reset is lost to this period only: the
+ * next packet sets the peak again. Under peak_lock. */
+static void
+sample_peaks_locked (vdm_embedded *source, uint64_t now)
+{
+  uint64_t health[VDM_HEALTH_SLOTS], *peaks;
+  uint32_t slot;
+
+  source->peaks_sampled_ns = now;
+  if (vdm_percpu_sum_range (bpf_map__fd (source->skel->maps.health), 0, VDM_HEALTH_SLOTS,
+          source->n_cpus, health) < 0)
+    health[VDM_HEALTH_QUEUE_PEAKS] = source->peaks_health + 1;  /* read the peaks anyway */
+  if (source->peaks_sampled && health[VDM_HEALTH_QUEUE_PEAKS] == source->peaks_health)
+    return;
+  peaks = calloc (source->n_slots, sizeof (*peaks));
+  if (!peaks)
+    return;
+  if (vdm_percpu_max_range (bpf_map__fd (source->skel->maps.queue_peak), 0, source->n_slots,
+          source->n_cpus, peaks) == 0) {
+    for (slot = 1; slot < source->n_slots; slot++)
+      if (peaks[slot] > source->peaks_pending[slot])
+        source->peaks_pending[slot] = peaks[slot];
+    vdm_percpu_zero_range (bpf_map__fd (source->skel->maps.queue_peak), 1, source->n_slots - 1,
+        source->n_cpus);
+    next_peak_period (source);
+  }
+  free (peaks);
+  source->peaks_health = health[VDM_HEALTH_QUEUE_PEAKS];
+  source->peaks_sampled = true;
+}
+
+/* The highest fill since this watch's last call: from the table's last
+ * read if that is at most PEAK_SAMPLE_NS old (the elements' rounds of one
+ * detector bin come together: one read serves them all), else from a new
+ * read. */
 static int
 embedded_queue_peak (vdm_source *base, uint32_t watch_id)
 {
   vdm_embedded *source = embedded (base);
-  int fd = bpf_map__fd (source->skel->maps.queue_peak);
-  uint64_t *values, peak = 0;
   uint32_t key = live_slot (source, watch_id);
-  int cpu;
+  uint64_t now, peak = 0;
 
   if (!source->info.has_queue_fill || key == 0)
     return -1;
-  values = calloc (source->n_cpus, sizeof (uint64_t));
-  if (!values)
-    return -1;
-  if (bpf_map_lookup_elem (fd, &key, values) == 0) {
-    for (cpu = 0; cpu < source->n_cpus; cpu++)
-      peak = values[cpu] > peak ? values[cpu] : peak;
-    /* A sample landing between lookup and reset is lost to this interval
-     * only; the next packet refreshes the peak. */
-    memset (values, 0, source->n_cpus * sizeof (uint64_t));
-    bpf_map_update_elem (fd, &key, values, BPF_ANY);
+  now = monotonic_ns ();
+  pthread_mutex_lock (&source->peak_lock);
+  if (!source->peaks_pending)
+    source->peaks_pending = calloc (source->n_slots, sizeof (*source->peaks_pending));
+  if (source->peaks_pending) {
+    if (!source->peaks_sampled || now - source->peaks_sampled_ns >= PEAK_SAMPLE_NS)
+      sample_peaks_locked (source, now);
+    peak = source->peaks_pending[key];
+    source->peaks_pending[key] = 0;
   }
-  free (values);
+  pthread_mutex_unlock (&source->peak_lock);
   return (int) peak;
 }
 

@@ -8,7 +8,7 @@
  * the consumer can see it and a slot is free before the producer reuses it.
  * Each side keeps a private copy of the other's index and reads the shared
  * one only when its copy says full (producer) or empty (consumer): in the
- * common case a push touches only the producer's own cache lines.
+ * common case a push touches only the producer's own line and the slot.
  */
 #include "packet_ring.h"
 
@@ -41,75 +41,99 @@ _Static_assert ((VDM_PACKET_RTP | VDM_PACKET_PASSED | VDM_PACKET_FRAME | VDM_PAC
         | VDM_PACKET_MARKER | VDM_PACKET_KEYFRAME | VDM_PACKET_AFTER_LOSS) < SLOT_CLOCK_NEXT,
     "the record flags leave the ring its bit");
 
-/* Each side's line holds its own copy of mask and slots, so that a push
- * touches one line of the ring besides the slot it writes. */
-struct vdm_packet_ring {
-  /* producer's cache line */
-  _Alignas (CACHE_LINE) _Atomic uint64_t head;
+/* The producer's side: everything a push reads or writes but the slot, in
+ * 40 bytes that the caller may keep on a cache line of its own choosing
+ * (vdm_packet_ring_new_with_producer). The slots follow the ring in its
+ * block, so their address needs no load from the ring's lines. */
+struct vdm_packet_ring_producer {
+  _Atomic uint64_t head;
   uint64_t tail_seen;             /* the producer's copy of tail */
-  ring_slot *slots;
+  vdm_packet_ring *ring;
   uint32_t mask;
   bool after_loss;                /* the next record written follows lost ones */
   bool have_last;
   uint16_t last_seq;
   uint32_t last_ssrc;
-  _Atomic uint64_t lost;
+};
+
+_Static_assert (sizeof (vdm_packet_ring_producer) <= VDM_PACKET_RING_PRODUCER_SIZE,
+    "the producer fits the storage callers keep for it");
+
+struct vdm_packet_ring {
+  /* the producer's cache line, unless the caller keeps the producer */
+  _Alignas (CACHE_LINE) vdm_packet_ring_producer own_producer;
   /* consumer's cache line */
   _Alignas (CACHE_LINE) _Atomic uint64_t tail;
   uint64_t head_seen;             /* the consumer's copy of head */
-  const ring_slot *slots_read;
+  const _Atomic uint64_t *head;   /* the producer's */
   uint32_t mask_read;
   uint32_t out_width;             /* slots of the record in out, 0: none */
   uint64_t out_tail;              /* where out was read */
+  _Atomic uint64_t lost;          /* written by the producer only when full */
   vdm_packet_record out;          /* the record peeked, unpacked */
 };
 
+static inline ring_slot *
+slots_of (const vdm_packet_ring *ring)
+{
+  return (ring_slot *) ((uintptr_t) ring + sizeof (vdm_packet_ring));
+}
+
+_Static_assert (sizeof (vdm_packet_ring) % CACHE_LINE == 0, "the slots start on a line");
+
 vdm_packet_ring *
-vdm_packet_ring_new (uint32_t capacity)
+vdm_packet_ring_new_with_producer (uint32_t capacity, void *producer_storage)
 {
   vdm_packet_ring *ring;
+  vdm_packet_ring_producer *producer;
   uint32_t n = 2;
 
   while (n < capacity && n < (1u << 30))
     n <<= 1;
-  ring = aligned_alloc (CACHE_LINE, sizeof (*ring));
+  ring = aligned_alloc (CACHE_LINE, sizeof (*ring) + (size_t) n * sizeof (ring_slot));
   if (!ring)
     return NULL;
-  *ring = (vdm_packet_ring) { .mask = n - 1 };
-  atomic_init (&ring->head, 0);
+  memset (ring, 0, sizeof (*ring) + (size_t) n * sizeof (ring_slot));
+  producer = producer_storage ? producer_storage : &ring->own_producer;
+  *producer = (vdm_packet_ring_producer) {.ring = ring,.mask = n - 1 };
+  atomic_init (&producer->head, 0);
   atomic_init (&ring->tail, 0);
   atomic_init (&ring->lost, 0);
-  ring->slots = aligned_alloc (CACHE_LINE, (size_t) n * sizeof (ring_slot));
-  if (!ring->slots) {
-    free (ring);
-    return NULL;
-  }
-  memset (ring->slots, 0, (size_t) n * sizeof (ring_slot));
-  ring->slots_read = ring->slots;
-  ring->mask_read = ring->mask;
+  ring->head = &producer->head;
+  ring->mask_read = n - 1;
   return ring;
+}
+
+vdm_packet_ring *
+vdm_packet_ring_new (uint32_t capacity)
+{
+  return vdm_packet_ring_new_with_producer (capacity, NULL);
+}
+
+vdm_packet_ring_producer *
+vdm_packet_ring_get_producer (vdm_packet_ring *ring)
+{
+  return (vdm_packet_ring_producer *) ((uintptr_t) ring->head
+      - offsetof (vdm_packet_ring_producer, head));
 }
 
 void
 vdm_packet_ring_free (vdm_packet_ring *ring)
 {
-  if (!ring)
-    return;
-  free (ring->slots);
   free (ring);
 }
 
 uint32_t
 vdm_packet_ring_capacity (const vdm_packet_ring *ring)
 {
-  return ring->mask + 1;
+  return ring->mask_read + 1;
 }
 
 /* A sequence number that does not follow its source's previous one: a
  * gap, a reorder or a duplicate, which the consumer should look at now.
  * A new source is no break (the tracker starts it without a gap). */
 static bool
-sequence_breaks (vdm_packet_ring *ring, const vdm_packet_record *r)
+sequence_breaks (vdm_packet_ring_producer *ring, const vdm_packet_record *r)
 {
   bool breaks;
 
@@ -137,35 +161,41 @@ prefetch_for_write (const void *p)
 }
 
 void
+vdm_packet_ring_producer_prefetch (vdm_packet_ring_producer *p)
+{
+  uint64_t head = atomic_load_explicit (&p->head, memory_order_relaxed);
+
+  prefetch_for_write (&slots_of (p->ring)[head & p->mask]);
+}
+
+void
 vdm_packet_ring_prefetch (vdm_packet_ring *ring)
 {
-  uint64_t head = atomic_load_explicit (&ring->head, memory_order_relaxed);
-
-  prefetch_for_write (&ring->slots[head & ring->mask]);
+  vdm_packet_ring_producer_prefetch (vdm_packet_ring_get_producer (ring));
 }
 
 unsigned
-vdm_packet_ring_push (vdm_packet_ring *ring, const vdm_packet_record *record)
+vdm_packet_ring_produce (vdm_packet_ring_producer *p, const vdm_packet_record *record)
 {
-  uint64_t head = atomic_load_explicit (&ring->head, memory_order_relaxed);
-  uint64_t capacity = (uint64_t) ring->mask + 1;
-  unsigned result = sequence_breaks (ring, record) ? VDM_RING_WAKE : 0;
+  uint64_t head = atomic_load_explicit (&p->head, memory_order_relaxed);
+  uint64_t capacity = (uint64_t) p->mask + 1;
+  unsigned result = sequence_breaks (p, record) ? VDM_RING_WAKE : 0;
   uint64_t width = record->clock != record->mono ? 2 : 1;
-  ring_slot *slot;
+  ring_slot *slots = slots_of (p->ring), *slot;
 
-  if (head + width - ring->tail_seen > capacity) {
-    ring->tail_seen = atomic_load_explicit (&ring->tail, memory_order_acquire);
-    if (head + width - ring->tail_seen > capacity) {
+  if (head + width - p->tail_seen > capacity) {
+    p->tail_seen = atomic_load_explicit (&p->ring->tail, memory_order_acquire);
+    if (head + width - p->tail_seen > capacity) {
       /* The consumer is late: wake it at the first loss, not at every
        * one (a wake takes the consumer's lock, which it holds while it
        * drains: the producer would wait for it at every packet). */
-      unsigned wake = ring->after_loss ? 0 : VDM_RING_WAKE;
-      atomic_fetch_add_explicit (&ring->lost, 1, memory_order_relaxed);
-      ring->after_loss = true;
+      unsigned wake = p->after_loss ? 0 : VDM_RING_WAKE;
+      atomic_fetch_add_explicit (&p->ring->lost, 1, memory_order_relaxed);
+      p->after_loss = true;
       return wake;
     }
   }
-  slot = &ring->slots[head & ring->mask];
+  slot = &slots[head & p->mask];
   slot->mono = record->mono;
   slot->pts = record->pts;
   slot->size = record->size;
@@ -174,21 +204,27 @@ vdm_packet_ring_push (vdm_packet_ring *ring, const vdm_packet_record *record)
   slot->seq = record->seq;
   slot->payload_type = record->payload_type;
   slot->flags = (uint8_t) ((record->flags & ~SLOT_CLOCK_NEXT)
-      | (ring->after_loss ? VDM_PACKET_AFTER_LOSS : 0) | (width == 2 ? SLOT_CLOCK_NEXT : 0));
-  ring->after_loss = false;
+      | (p->after_loss ? VDM_PACKET_AFTER_LOSS : 0) | (width == 2 ? SLOT_CLOCK_NEXT : 0));
+  p->after_loss = false;
   if (width == 2)
-    ring->slots[(head + 1) & ring->mask].mono = record->clock;
-  atomic_store_explicit (&ring->head, head + width, memory_order_release);
-  prefetch_for_write (&ring->slots[(head + width + PREFETCH_SLOTS) & ring->mask]);
+    slots[(head + 1) & p->mask].mono = record->clock;
+  atomic_store_explicit (&p->head, head + width, memory_order_release);
+  prefetch_for_write (&slots[(head + width + PREFETCH_SLOTS) & p->mask]);
   /* Half full by the producer's old copy of tail: look at the real one
    * (once per half ring, not per push) and wake the consumer if so. */
-  if (head + width - ring->tail_seen >= capacity / 2
-      && head - ring->tail_seen < capacity / 2) {
-    ring->tail_seen = atomic_load_explicit (&ring->tail, memory_order_acquire);
-    if (head + width - ring->tail_seen >= capacity / 2)
+  if (head + width - p->tail_seen >= capacity / 2
+      && head - p->tail_seen < capacity / 2) {
+    p->tail_seen = atomic_load_explicit (&p->ring->tail, memory_order_acquire);
+    if (head + width - p->tail_seen >= capacity / 2)
       result |= VDM_RING_WAKE;
   }
   return result | VDM_RING_PUSHED;
+}
+
+unsigned
+vdm_packet_ring_push (vdm_packet_ring *ring, const vdm_packet_record *record)
+{
+  return vdm_packet_ring_produce (vdm_packet_ring_get_producer (ring), record);
 }
 
 const vdm_packet_record *
@@ -200,11 +236,11 @@ vdm_packet_ring_peek (vdm_packet_ring *ring)
   if (ring->out_width && ring->out_tail == tail)
     return &ring->out;
   if (tail == ring->head_seen) {
-    ring->head_seen = atomic_load_explicit (&ring->head, memory_order_acquire);
+    ring->head_seen = atomic_load_explicit (ring->head, memory_order_acquire);
     if (tail == ring->head_seen)
       return NULL;
   }
-  slot = &ring->slots_read[tail & ring->mask_read];
+  slot = &slots_of (ring)[tail & ring->mask_read];
   ring->out = (vdm_packet_record) {
     .mono = slot->mono,
     .clock = slot->mono,
@@ -219,7 +255,7 @@ vdm_packet_ring_peek (vdm_packet_ring *ring)
   ring->out_width = 1;
   if (slot->flags & SLOT_CLOCK_NEXT) {
     /* published with its record, by the same store of head */
-    ring->out.clock = ring->slots_read[(tail + 1) & ring->mask_read].mono;
+    ring->out.clock = slots_of (ring)[(tail + 1) & ring->mask_read].mono;
     ring->out_width = 2;
   }
   ring->out_tail = tail;

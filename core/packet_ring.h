@@ -43,7 +43,8 @@ enum {
 /* The facts of one packet, as the producer saw them (32 bytes in the ring,
  * 64 when clock != mono). */
 typedef struct {
-  uint64_t mono;                  /* CLOCK_MONOTONIC when seen (ARRIVED) */
+  uint64_t mono;                  /* CLOCK_MONOTONIC when seen (ARRIVED), or a TSC
+                                   * count tagged VDM_TSC_STAMP (tsc_map.h) */
   uint64_t clock;                 /* the monitor's time base when seen (ARRIVED) */
   uint64_t pts;                   /* the buffer's PTS, VDM_TIME_NONE if none */
   uint32_t size;                  /* bytes */
@@ -68,11 +69,26 @@ vdm_packet_ring *vdm_packet_ring_new (uint32_t capacity);
 void vdm_packet_ring_free (vdm_packet_ring *ring);
 uint32_t vdm_packet_ring_capacity (const vdm_packet_ring *ring);
 
+/* The producer's side of a ring (head, its copy of tail, the sequence it
+ * watches): VDM_PACKET_RING_PRODUCER_SIZE bytes, 8-aligned, which a caller
+ * may keep itself, on the cache line with the other fields its producing
+ * thread reads (a stream among thousands then misses one line, not two). */
+typedef struct vdm_packet_ring_producer vdm_packet_ring_producer;
+#define VDM_PACKET_RING_PRODUCER_SIZE 40
+
+/* The same, its producer in producer_storage (kept by the caller, at least
+ * as long as the ring); NULL storage: in the ring, as vdm_packet_ring_new. */
+vdm_packet_ring *vdm_packet_ring_new_with_producer (uint32_t capacity, void *producer_storage);
+vdm_packet_ring_producer *vdm_packet_ring_get_producer (vdm_packet_ring *ring);
+
 /* Producer only. Asks for the line of the next slot ahead of the push (a
  * hint: its miss then overlaps with the producer's other work). */
 void vdm_packet_ring_prefetch (vdm_packet_ring *ring);
+void vdm_packet_ring_producer_prefetch (vdm_packet_ring_producer *producer);
 /* Producer only. Never blocks. The record is copied. */
 unsigned vdm_packet_ring_push (vdm_packet_ring *ring, const vdm_packet_record *record);
+unsigned vdm_packet_ring_produce (vdm_packet_ring_producer *producer,
+    const vdm_packet_record *record);
 
 /* Consumer only (one at a time). The oldest record not consumed yet, or
  * NULL when empty; valid until vdm_packet_ring_pop() (a copy the ring

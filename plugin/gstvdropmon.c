@@ -303,7 +303,7 @@ gst_vdropmon_start (GstBaseTransform * trans)
   vdm_feeds_publish_format_locked (self);
   memset (&self->retired, 0, sizeof (self->retired));
   g_array_set_size (self->released, 0);
-  g_atomic_int_set (&self->arrival_probed, FALSE);
+  g_atomic_int_set (&VDM_HOT (self)->arrival_probed, FALSE);
   self->playing = self->have_caps = FALSE;
   self->worker_stop = self->wake = FALSE;
   self->rescan_requested = TRUE;
@@ -410,6 +410,7 @@ gst_vdropmon_class_init (GstVdropmonClass * klass)
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
 
+  vdm_peek_init ();
   gobject_class->set_property = vdm_props_set;
   gobject_class->get_property = vdm_props_get;
   gobject_class->finalize = gst_vdropmon_finalize;

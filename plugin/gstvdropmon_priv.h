@@ -6,7 +6,9 @@
  *   gstvdropmon.c        GObject, start/stop, caps and events → monitor
  *   vdropmon_props.c     properties → monitor config (and doc blocks)
  *   vdropmon_arrivals.c  buffers seen passing and at udpsrc → RTP headers
+ *   vdropmon_peek.c      a buffer's first bytes, system memory without a map
  *   vdropmon_feed.c      packet rings from the streaming threads to the monitor
+ *   vdropmon_tsc.c       arrival stamps from the TSC, converted by the consumer
  *   vdropmon_collector.c    the kernel event source: opening, drops → monitor, counters
  *   vdropmon_watch.c     which sockets and flows are watched
  *   vdropmon_worker.c    the worker thread: when to tick, what to post
@@ -40,6 +42,7 @@
 #include "rtp_parse.h"
 #include "stream_monitor.h"
 #include "tcp_unread.h"
+#include "tsc_map.h"
 #include "vdropmon_messages.h"
 #include "vdropmon_analytics.h"
 
@@ -57,6 +60,49 @@ typedef struct _VdmStreamClock VdmStreamClock;
 #define VDM_FEED_FORMAT(is_rtp, codec) ((gint) (((codec) << 1) | ((is_rtp) ? 1 : 0)))
 #define VDM_FEED_FORMAT_IS_RTP(format) (((format) & 1) != 0)
 #define VDM_FEED_FORMAT_CODEC(format) ((vdm_codec) ((format) >> 1))
+
+/* What a producer (a streaming thread) needs to know of the element,
+ * written under the lock when it changes (VDM_VIEW_SET), read without it.
+ * Two copies: transform_ip's in VDM_HOT, on the line its ring's producer
+ * writes at every buffer, and the probes' apart: a probe on another
+ * thread (udpsrc ! rtpjitterbuffer ! vdropmon) reading transform_ip's copy
+ * would share that line and miss it at every packet. */
+typedef struct
+{
+  /* Atomic: monitor time is CLOCK_MONOTONIC (no clock, or the system
+   * clock); else stream_clock is the clock to ask (vdropmon_feed.c). */
+  gint clock_is_monotonic;
+  /* Atomic: arrivals are stamped with the TSC (vdropmon_tsc.c). */
+  gint arrival_tsc;
+  gint feed_format;             /* VDM_FEED_FORMAT(), atomic */
+} VdmProducerView;
+
+/* The fields transform_ip reads and writes for every buffer, on one cache
+ * line of the element (VDM_HOT): a stream among thousands finds it cold at
+ * each packet, and it is one miss instead of two (issue 13). */
+typedef struct
+{
+  /* transform_ip's packet ring's producer side (core/packet_ring.h) */
+  guint8 own_producer[VDM_PACKET_RING_PRODUCER_SIZE];
+  VdmProducerView view;
+  /* udpsrc probes see arrivals; transform_ip need not. Written under lock
+   * with g_atomic_int_set, read by transform_ip without it. */
+  gint arrival_probed;
+  /* The buffer the probe on the pad linked straight to our sink pad has
+   * just recorded as passed (its record carries PASSED and FRAME):
+   * transform_ip, on the same thread right after, takes it back and has
+   * nothing left to do (the header is read once). Atomic pointer; only
+   * that probe, on transform_ip's own thread, writes it. */
+  gpointer passed_at_probe;
+} VdmHot;
+
+G_STATIC_ASSERT (sizeof (VdmHot) <= 64);
+#define VDM_HOT(self) ((VdmHot *) (((guintptr) (self)->hot_storage + 63) & ~(guintptr) 63))
+/* Both copies of a VdmProducerView field, under the lock. */
+#define VDM_VIEW_SET(self, field, value) G_STMT_START {                 \
+    g_atomic_int_set (&VDM_HOT (self)->view.field, (value));            \
+    g_atomic_int_set (&(self)->probe_view.field, (value));              \
+  } G_STMT_END
 
 /* One socket or flow this element asked the event source to watch. */
 typedef struct
@@ -96,26 +142,15 @@ struct _GstVdropmon
 {
   GstBaseTransform parent;
 
-  /* What transform_ip reads for every buffer, together (one cache line
-   * for a stream among thousands): see the fields' comments below. */
-  vdm_packet_ring *own_ring;    /* own_feed's ring */
-  /* Atomic: monitor time is CLOCK_MONOTONIC (no clock, or the system
-   * clock); else stream_clock is the clock to ask (vdropmon_feed.c). */
-  gint clock_is_monotonic;
+  /* What transform_ip reads and writes for every buffer: one cache line
+   * (VDM_HOT), inside this storage at its first 64-byte boundary (GObject
+   * does not align instances to a line). Nothing else is on that line:
+   * the worker writes the lock and condition below all the time, and
+   * would take the line away from the streaming thread at every turn. */
+  guint8 hot_storage[2 * 64];
+  vdm_packet_ring *own_ring;    /* own_feed's ring; its producer is in VDM_HOT */
   VdmStreamClock *stream_clock; /* atomic; every one published stays in stream_clocks */
-  gint feed_format;             /* VDM_FEED_FORMAT(), atomic: read by streaming threads */
-  /* udpsrc probes see arrivals; transform_ip need not. Written under lock
-   * with g_atomic_int_set, read by transform_ip without it. */
-  gint arrival_probed;
-  /* The buffer the probe on the pad linked straight to our sink pad has
-   * just recorded as passed (its record carries PASSED and FRAME):
-   * transform_ip, on the same thread right after, takes it back and has
-   * nothing left to do (the header is read once). Atomic pointer. */
-  gpointer passed_at_probe;
-  /* The worker writes the lock and the condition below all the time: on
-   * the line of the fields above they would take that line away from the
-   * streaming thread at every turn (issue 13). A line apart. */
-  guint8 hot_line_end[64];
+  VdmProducerView probe_view;   /* the probes' copy (VDM_VIEW_SET) */
 
   GMutex lock;
   GCond cond;
@@ -139,7 +174,15 @@ struct _GstVdropmon
   VdmFeed *rtp_feed;            /* the upstream RTP pad probe's */
   guint64 unobserved_retired;   /* lost by feeds that went away */
   guint64 unobserved_before;    /* lost before this run started */
+  vdm_tsc_map tsc_map;          /* TSC stamps → CLOCK_MONOTONIC (vdropmon_tsc.c) */
+  guint64 tsc_last_ns;          /* the last TSC stamp handed to the monitor, converted */
   GPtrArray *stream_clocks;
+  /* Whether self->clock's time is CLOCK_MONOTONIC's, as last asked (at
+   * most every second: asking takes process-wide locks, which every
+   * worker's round at a bin's end would contend for; issue 13). */
+  GstClock *monotonic_checked;  /* not a reference: compared only */
+  gboolean monotonic_verdict;
+  guint64 monotonic_checked_mono;
   gboolean playing;             /* PLAYING: arrivals are expected */
   gboolean have_caps;
   GstPad *rtp_pad;              /* nearest upstream RTP pad when we are not on one */
@@ -158,6 +201,10 @@ struct _GstVdropmon
   guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
   GstClockID bin_wait;          /* worker thread only: on the element's clock */
   GstClockTime bin_wait_time;
+  /* The next bin's end in CLOCK_MONOTONIC when the clock's time is that
+   * (the system clock): a deadline of the worker's own wait instead of a
+   * wait on the clock. G_MAXUINT64 otherwise. */
+  guint64 bin_due_mono;
   GstClockTime round_clock_time;  /* clock time at the last round's start, NONE without a clock */
   guint64 next_fd_scan_mono;    /* /proc/self/fd is read again from then on */
   guint64 fd_scan_backoff;
@@ -221,7 +268,8 @@ void vdm_feeds_publish_clock_locked (GstVdropmon * self);
 void vdm_feeds_publish_format_locked (GstVdropmon * self);
 /* Producers, each from its feed's one thread: the arrival's times into r
  * (ARRIVED), and r into the feed's ring (the element's own for push_own). */
-void vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r);
+void vdm_feed_stamp_arrival (GstVdropmon * self, const VdmProducerView * view,
+    vdm_packet_record * r);
 void vdm_feed_push (VdmFeed * feed, const vdm_packet_record * r);
 void vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r);
 vdm_codec vdm_feed_codec (VdmFeed * feed);
@@ -229,6 +277,36 @@ GstVdropmon *vdm_feed_element (VdmFeed * feed);
 /* The feed's probe sits on the pad linked straight to our sink pad. */
 void vdm_feed_set_direct (VdmFeed * feed, gboolean direct);
 gboolean vdm_feed_is_direct (VdmFeed * feed);
+
+/* vdropmon_peek.c: the first bytes of a buffer, never written to. */
+typedef struct
+{
+  const guint8 *data;
+  gsize size;
+  gboolean complete;            /* data is the whole buffer */
+  GstMemory *mapped;            /* to unmap, or NULL */
+  GstMapInfo map;
+  guint8 head[256];             /* a copy of the head of a multi-memory buffer */
+} VdmPeek;
+/* Once per process, before the first peek: where system memory keeps its
+ * data (the fast path), found and checked at run time. */
+void vdm_peek_init (void);
+/* The fast path is on: system memory is read without a map. */
+gboolean vdm_peek_sysmem_direct (void);
+/* FALSE: the buffer's memory could not be read. vdm_peek_release() after
+ * either way. */
+gboolean vdm_peek_buffer (GstBuffer * buf, VdmPeek * peek);
+void vdm_peek_release (VdmPeek * peek);
+
+/* vdropmon_tsc.c: TSC arrival stamps; the consumer's side under the lock. */
+void vdm_tsc_init (GstVdropmon * self);
+/* Before a drain: a fresh (TSC, CLOCK_MONOTONIC) pair; turns TSC stamps on
+ * once the rate is known, off if the counter disagrees with the clock. */
+void vdm_tsc_calibrate_locked (GstVdropmon * self);
+/* A record's mono in CLOCK_MONOTONIC ns, whether stamped with the TSC or not. */
+guint64 vdm_tsc_stamp_ns_locked (GstVdropmon * self, guint64 mono);
+/* The record's TSC stamp (and its clock, when the same) converted, for the monitor. */
+void vdm_tsc_convert_locked (GstVdropmon * self, vdm_packet_record * r);
 
 /* vdropmon_arrivals.c */
 void vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf);

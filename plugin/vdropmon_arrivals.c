@@ -19,48 +19,6 @@
 /* How far upstream an RTP pad is looked for (pads, not elements). */
 #define RTP_PAD_SEARCH_DEPTH 16
 
-/* The first bytes of a buffer, without ever writing to it. */
-typedef struct
-{
-  const guint8 *data;
-  gsize size;
-  gboolean complete;            /* data is the whole buffer */
-  gboolean mapped;
-  GstMemory *memory;
-  GstMapInfo map;
-  guint8 head[256];
-} VdmPeek;
-
-static gboolean
-peek_buffer (GstBuffer * buf, VdmPeek * peek)
-{
-  peek->mapped = gst_buffer_n_memory (buf) == 1;
-  if (peek->mapped) {
-    /* The memory itself, not gst_buffer_map(): no ref/unref pair (two
-     * atomics per buffer); the buffer holds it while we look. */
-    peek->memory = gst_buffer_peek_memory (buf, 0);
-    if (!gst_memory_map (peek->memory, &peek->map, GST_MAP_READ))
-      return FALSE;
-    peek->data = peek->map.data;
-    peek->size = peek->map.size;
-    peek->complete = TRUE;
-    return TRUE;
-  }
-  /* Mapping several memories would merge them into the buffer: copy the
-   * head instead (the RTP header and the first payload bytes are enough). */
-  peek->size = gst_buffer_extract (buf, 0, peek->head, sizeof (peek->head));
-  peek->data = peek->head;
-  peek->complete = peek->size == gst_buffer_get_size (buf);
-  return TRUE;
-}
-
-static void
-peek_release (VdmPeek * peek)
-{
-  if (peek->mapped)
-    gst_memory_unmap (peek->memory, &peek->map);
-}
-
 static guint32
 buffer_size (GstBuffer * buf)
 {
@@ -89,7 +47,7 @@ read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
   vdm_rtp_header rtp;
   gboolean is_rtp;
 
-  if (!peek_buffer (buf, &peek)) {
+  if (!vdm_peek_buffer (buf, &peek)) {
     r->size = buffer_size (buf);
     return FALSE;
   }
@@ -98,7 +56,7 @@ read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
     fill_rtp (r, &rtp, codec);
   /* one memory: its size is the buffer's (no second walk of the memories) */
   r->size = peek.complete ? (guint32) MIN (peek.size, G_MAXUINT32) : buffer_size (buf);
-  peek_release (&peek);
+  vdm_peek_release (&peek);
   return is_rtp;
 }
 
@@ -110,7 +68,8 @@ read_rtp (GstBuffer * buf, vdm_codec codec, vdm_packet_record * r)
 void
 vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
 {
-  gint format = g_atomic_int_get (&self->feed_format);
+  VdmHot *hot = VDM_HOT (self);
+  gint format = g_atomic_int_get (&hot->view.feed_format);
   vdm_packet_record r = {
     .pts = GST_BUFFER_PTS (buf),
     .flags = VDM_PACKET_PASSED,
@@ -119,25 +78,25 @@ vdm_arrivals_buffer_passed (GstVdropmon * self, GstBuffer * buf)
   /* `udpsrc ! vdropmon`: the probe recorded this very buffer as passed a
    * moment ago, on this thread. Taken back, so that a buffer reusing its
    * address after a relink is not mistaken for it. */
-  if (g_atomic_pointer_get (&self->passed_at_probe) == (gpointer) buf) {
-    g_atomic_pointer_set (&self->passed_at_probe, NULL);
+  if (g_atomic_pointer_get (&hot->passed_at_probe) == (gpointer) buf) {
+    g_atomic_pointer_set (&hot->passed_at_probe, NULL);
     return;
   }
   if (VDM_FEED_FORMAT_IS_RTP (format)) {
     /* a stream among thousands finds the ring's next slot cold: ask for
      * it now, while the header is read and the clock asked */
-    vdm_packet_ring_prefetch (self->own_ring);
+    vdm_packet_ring_producer_prefetch ((vdm_packet_ring_producer *) hot->own_producer);
     if (read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r)) {
       r.flags |= VDM_PACKET_FRAME;
-      if (!g_atomic_int_get (&self->arrival_probed))
-        vdm_feed_stamp_arrival (self, &r);      /* we are the arrival point */
+      if (!g_atomic_int_get (&hot->arrival_probed))
+        vdm_feed_stamp_arrival (self, &hot->view, &r);  /* we are the arrival point */
     }
   } else {
     r.size = buffer_size (buf);
     if (GST_BUFFER_PTS_IS_VALID (buf)) {
       /* live sources stamp buffers with their arrival running time */
       r.flags |= VDM_PACKET_FRAME;
-      vdm_feed_stamp_arrival (self, &r);
+      vdm_feed_stamp_arrival (self, &hot->view, &r);
     }
   }
   vdm_feed_push_own (self, &r);
@@ -191,17 +150,19 @@ static void
 observe_arrival (VdmFeed * feed, GstBuffer * buf, gboolean single)
 {
   GstVdropmon *self = vdm_feed_element (feed);
-  gint format = g_atomic_int_get (&self->feed_format);
+  /* the probes' copy: transform_ip's may be on another thread's core */
+  gint format = g_atomic_int_get (&self->probe_view.feed_format);
   vdm_packet_record r = {.pts = GST_BUFFER_PTS (buf) };
 
   if (!read_rtp (buf, VDM_FEED_FORMAT_CODEC (format), &r))
     return;
-  vdm_feed_stamp_arrival (self, &r);
+  vdm_feed_stamp_arrival (self, &self->probe_view, &r);
   if (single && VDM_FEED_FORMAT_IS_RTP (format) && vdm_feed_is_direct (feed)) {
     /* nothing between us and the element: the buffer passes it next, with
      * this PTS and size; one record for both, one header read */
     r.flags |= VDM_PACKET_PASSED | VDM_PACKET_FRAME;
-    g_atomic_pointer_set (&self->passed_at_probe, buf);
+    /* direct: we are on transform_ip's thread, its line is ours too */
+    g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, buf);
   }
   vdm_feed_push (feed, &r);
 }
@@ -245,8 +206,8 @@ vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * so
     return;
   g_mutex_lock (&self->lock);
   vdm_feeds_sync_locked (self);
-  if (!self->arrival_probed) {
-    g_atomic_int_set (&self->arrival_probed, TRUE);
+  if (!VDM_HOT (self)->arrival_probed) {
+    g_atomic_int_set (&VDM_HOT (self)->arrival_probed, TRUE);
     vdm_stream_monitor_arrivals_moved (self->monitor);
   }
   watch->feed = vdm_feeds_add_locked (self);
@@ -269,7 +230,7 @@ vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
   }
   if (watch->feed && vdm_feed_is_direct (watch->feed)) {
     vdm_feed_set_direct (watch->feed, FALSE);
-    g_atomic_pointer_set (&self->passed_at_probe, NULL);
+    g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, NULL);
   }
   if (watch->feed) {
     g_mutex_lock (&self->lock);
@@ -295,7 +256,7 @@ vdm_arrivals_recheck_direct (GstVdropmon * self)
     VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
     if (w->feed && vdm_feed_is_direct (w->feed) != (w->probed_pad && w->probed_pad == peer)) {
       vdm_feed_set_direct (w->feed, w->probed_pad && w->probed_pad == peer);
-      g_atomic_pointer_set (&self->passed_at_probe, NULL);
+      g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, NULL);
     }
   }
   g_mutex_unlock (&self->lock);

@@ -24,11 +24,13 @@
  * second slot): 250 ms of a 4,000 packets/s stream between two worker
  * rounds at the least, and the worker is woken at half. */
 #define FEED_CAPACITY 2048
+#define MONOTONIC_RECHECK_NS (1000 * GST_MSECOND)
 
 struct _VdmFeed
 {
   gint refcount;
   vdm_packet_ring *ring;
+  vdm_packet_ring_producer *producer;   /* its producer side (the own feed's in VDM_HOT) */
   GstVdropmon *self;            /* a reference, except for the element's own feed */
   gboolean own;                 /* transform_ip's: its arrivals count only without probes */
   /* Atomic: a probe on the pad linked straight to the element's sink pad:
@@ -51,8 +53,11 @@ feed_new (GstVdropmon * self, gboolean own)
   VdmFeed *feed = g_new0 (VdmFeed, 1);
 
   feed->refcount = 1;
-  feed->ring = vdm_packet_ring_new (FEED_CAPACITY);
+  /* transform_ip's producer side sits on the element's hot line */
+  feed->ring = vdm_packet_ring_new_with_producer (FEED_CAPACITY,
+      own ? VDM_HOT (self)->own_producer : NULL);
   g_assert (feed->ring);
+  feed->producer = vdm_packet_ring_get_producer (feed->ring);
   feed->own = own;
   feed->self = own ? self : gst_object_ref (self);
   return feed;
@@ -86,7 +91,8 @@ vdm_feeds_init (GstVdropmon * self)
   self->own_ring = self->own_feed->ring;
   g_ptr_array_add (self->feeds, vdm_feed_ref (self->own_feed));
   self->stream_clocks = g_ptr_array_new ();
-  self->clock_is_monotonic = TRUE;
+  VDM_VIEW_SET (self, clock_is_monotonic, TRUE);
+  vdm_tsc_init (self);
 }
 
 static void
@@ -168,14 +174,17 @@ static VdmFeed *
 oldest_feed (GstVdropmon * self, const vdm_packet_record ** oldest)
 {
   VdmFeed *best = NULL;
+  guint64 oldest_mono = 0;
   guint i;
 
   *oldest = NULL;
   for (i = 0; i < self->feeds->len; i++) {
     VdmFeed *feed = g_ptr_array_index (self->feeds, i);
     const vdm_packet_record *r = vdm_packet_ring_peek (feed->ring);
-    if (r && (!*oldest || r->mono < (*oldest)->mono)) {
+    guint64 mono = r ? vdm_tsc_stamp_ns_locked (self, r->mono) : 0;
+    if (r && (!*oldest || mono < oldest_mono)) {
       *oldest = r;
+      oldest_mono = mono;
       best = feed;
     }
   }
@@ -191,13 +200,19 @@ vdm_feeds_drain_locked (GstVdropmon * self)
   gboolean gap = FALSE;
   VdmFeed *feed;
 
+  /* read once: it shares its line with the producer's head (VDM_HOT), and
+   * a read per record would pull that line away from the streaming thread */
+  gboolean probed = g_atomic_int_get (&VDM_HOT (self)->arrival_probed);
+
+  vdm_tsc_calibrate_locked (self);
   while ((feed = oldest_feed (self, &r))) {
     vdm_packet_record record = *r;
 
     vdm_packet_ring_pop (feed->ring);
+    vdm_tsc_convert_locked (self, &record);
     /* transform_ip is the arrival point only while no udpsrc is probed:
      * its records from before a probe took over are passed buffers only */
-    if (feed->own && self->arrival_probed && (record.flags & VDM_PACKET_RTP))
+    if (feed->own && probed && (record.flags & VDM_PACKET_RTP))
       record.flags &= ~VDM_PACKET_ARRIVED;
     gap |= vdm_stream_monitor_packet (self->monitor, &record);
   }
@@ -215,7 +230,7 @@ vdm_feeds_sync_locked (GstVdropmon * self)
 void
 vdm_feeds_publish_format_locked (GstVdropmon * self)
 {
-  g_atomic_int_set (&self->feed_format, VDM_FEED_FORMAT (vdm_stream_monitor_is_rtp
+  VDM_VIEW_SET (self, feed_format, VDM_FEED_FORMAT (vdm_stream_monitor_is_rtp
           (self->monitor), vdm_stream_monitor_codec (self->monitor)));
 }
 
@@ -258,6 +273,23 @@ clock_is_monotonic (GstClock * clock)
   return internal == external && num == denom;
 }
 
+/* clock_is_monotonic() of self->clock, asked again when the clock changes
+ * and at most every MONOTONIC_RECHECK_NS (a calibration or a master set
+ * on the system clock later shows within that). */
+static gboolean
+clock_is_monotonic_cached_locked (GstVdropmon * self)
+{
+  guint64 mono = vdm_monotonic_ns ();
+
+  if (self->monotonic_checked != self->clock
+      || mono - self->monotonic_checked_mono >= MONOTONIC_RECHECK_NS) {
+    self->monotonic_verdict = clock_is_monotonic (self->clock);
+    self->monotonic_checked = self->clock;
+    self->monotonic_checked_mono = mono;
+  }
+  return self->monotonic_verdict;
+}
+
 /* The worker keeps self->clock; the streaming threads read this copy
  * without the lock. A clock once published stays alive until finalize (a
  * probe may still be reading it), so only a change publishes a new one.
@@ -269,10 +301,10 @@ void
 vdm_feeds_publish_clock_locked (GstVdropmon * self)
 {
   VdmStreamClock *now = g_atomic_pointer_get (&self->stream_clock), *next = NULL;
-  gboolean is_monotonic = !self->clock || clock_is_monotonic (self->clock);
+  gboolean is_monotonic = !self->clock || clock_is_monotonic_cached_locked (self);
 
   if (is_monotonic)
-    g_atomic_int_set (&self->clock_is_monotonic, TRUE);
+    VDM_VIEW_SET (self, clock_is_monotonic, TRUE);
   if (now ? now->clock != self->clock : self->clock != NULL) {
     if (self->clock) {
       next = g_new0 (VdmStreamClock, 1);
@@ -282,16 +314,18 @@ vdm_feeds_publish_clock_locked (GstVdropmon * self)
     g_atomic_pointer_set (&self->stream_clock, next);
   }
   if (!is_monotonic)
-    g_atomic_int_set (&self->clock_is_monotonic, FALSE);
+    VDM_VIEW_SET (self, clock_is_monotonic, FALSE);
 }
 
 /* Both times of an arrival, as vdm_times_locked() gives them: one clock
- * read with the system clock (its time is CLOCK_MONOTONIC's). */
+ * read with the system clock (its time is CLOCK_MONOTONIC's), or one TSC
+ * read that the consumer converts to it (vdropmon_tsc.c). */
 void
-vdm_feed_stamp_arrival (GstVdropmon * self, vdm_packet_record * r)
+vdm_feed_stamp_arrival (GstVdropmon * self, const VdmProducerView * view, vdm_packet_record * r)
 {
-  r->mono = vdm_monotonic_ns ();
-  if (G_LIKELY (g_atomic_int_get (&self->clock_is_monotonic))) {
+  r->mono = G_LIKELY (g_atomic_int_get (&view->arrival_tsc)) ? vdm_tsc_read () | VDM_TSC_STAMP
+      : vdm_monotonic_ns ();
+  if (G_LIKELY (g_atomic_int_get (&view->clock_is_monotonic))) {
     r->clock = r->mono;
   } else {
     const VdmStreamClock *c = g_atomic_pointer_get (&self->stream_clock);
@@ -314,19 +348,20 @@ wake_worker (GstVdropmon * self)
 void
 vdm_feed_push (VdmFeed * feed, const vdm_packet_record * r)
 {
-  if (G_UNLIKELY (vdm_packet_ring_push (feed->ring, r) & VDM_RING_WAKE))
+  if (G_UNLIKELY (vdm_packet_ring_produce (feed->producer, r) & VDM_RING_WAKE))
     wake_worker (feed->self);
 }
 
 void
 vdm_feed_push_own (GstVdropmon * self, const vdm_packet_record * r)
 {
-  if (G_UNLIKELY (vdm_packet_ring_push (self->own_ring, r) & VDM_RING_WAKE))
+  if (G_UNLIKELY (vdm_packet_ring_produce ((vdm_packet_ring_producer *)
+              VDM_HOT (self)->own_producer, r) & VDM_RING_WAKE))
     wake_worker (self);
 }
 
 vdm_codec
 vdm_feed_codec (VdmFeed * feed)
 {
-  return VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&feed->self->feed_format));
+  return VDM_FEED_FORMAT_CODEC (g_atomic_int_get (&feed->self->probe_view.feed_format));
 }

@@ -584,7 +584,7 @@ vdm_watch_release_all (GstVdropmon * self)
   }
   watches = self->watches;
   self->watches = g_array_new (FALSE, TRUE, sizeof (VdmWatch));
-  g_atomic_int_set (&self->arrival_probed, FALSE);
+  g_atomic_int_set (&VDM_HOT (self)->arrival_probed, FALSE);
   g_mutex_unlock (&self->lock);
   for (i = 0; i < watches->len; i++)
     release_watch (self, &g_array_index (watches, VdmWatch, i));

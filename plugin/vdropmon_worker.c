@@ -75,6 +75,32 @@ next_stats_locked (GstVdropmon * self)
   return vdm_time_add (self->last_stats_mono, self->interval);
 }
 
+/* Stats and rescans are housekeeping: within this much of a detector bin's
+ * round they are done at that round (earlier or later) instead of in a
+ * wake of their own — a wake costs more than the round (issue 13). Only
+ * while bin rounds come on CLOCK_MONOTONIC (schedule_bin_wait_locked);
+ * for stats, at most a quarter of their interval. */
+static guint64
+housekeeping_slack_locked (GstVdropmon * self, gboolean stats)
+{
+  guint64 slack = self->bin_due_mono != G_MAXUINT64 ? self->config.detector.bin_ns / 2 : 0;
+
+  return stats ? MIN (slack, self->interval / 4) : slack;
+}
+
+/* A housekeeping deadline, moved to the bin's round when that comes
+ * within the slack after it. */
+static guint64
+housekeeping_due_locked (GstVdropmon * self, guint64 due, gboolean stats)
+{
+  guint64 bin_due = self->bin_due_mono;
+
+  if (bin_due != G_MAXUINT64 && due <= bin_due
+      && bin_due - due <= housekeeping_slack_locked (self, stats))
+    return bin_due;
+  return due;
+}
+
 /* Within the budget a report is a message; past it, part of the summary
  * (issue 9 #9: rotating SSRCs would otherwise post a message per batch). */
 static void
@@ -166,13 +192,14 @@ collect_round_locked (GstVdropmon * self, gboolean final, Round * r)
   r->summary = take_summary_locked (self, final);
   take_alerts_locked (self, r);
   r->queue_fill = !final && self->source;
-  r->rescan = !final && (self->rescan_requested || mono >= self->next_rescan_mono);
+  r->rescan = !final && (self->rescan_requested
+      || mono + housekeeping_slack_locked (self, FALSE) >= self->next_rescan_mono);
   if (r->rescan) {
     self->rescan_requested = FALSE;
     self->next_rescan_mono = mono + RESCAN_PERIOD;
     r->rescan = self->auto_discover;
   }
-  r->stats = !final && mono >= next_stats_locked (self);
+  r->stats = !final && mono + housekeeping_slack_locked (self, TRUE) >= next_stats_locked (self);
   if (r->stats) {
     r->stats_interval = mono - self->last_stats_mono;
     self->last_stats_mono = mono;
@@ -298,9 +325,13 @@ wait_until_locked (GstVdropmon * self)
 {
   guint64 mono = vdm_monotonic_ns ();
   guint64 due = MIN (vdm_stream_monitor_next_deadline (self->monitor, mono),
-      next_stats_locked (self));
+      housekeeping_due_locked (self, next_stats_locked (self), TRUE));
 
-  due = MIN (due, self->next_rescan_mono);
+  due = MIN (due, housekeeping_due_locked (self, self->next_rescan_mono, FALSE));
+  /* rounded up: a round a microsecond before the bin's end would find it
+   * still open and wait for it again at once */
+  if (self->bin_due_mono != G_MAXUINT64)
+    due = MIN (due, vdm_time_add (self->bin_due_mono, 999));
   return (gint64) (MIN (due, (guint64) G_MAXINT64) / 1000);
 }
 
@@ -324,7 +355,14 @@ on_bin_due (GstClock * clock, GstClockTime time, GstClockID id, gpointer user_da
  * registered only by a round that started at T or later, after it posted —
  * what a test that moves a GstTestClock waits for (tests/common/
  * worker_round.h). Entered and left with the lock held; the clock is
- * called without it. */
+ * called without it.
+ *
+ * The system clock's time is CLOCK_MONOTONIC's: then the bin's end is a
+ * deadline of the worker's own wait (bin_due_mono), and nothing waits on
+ * the clock. A wait on the clock costs two more wakes per bin and element
+ * (the clock's thread re-sorts its list when the wait is registered, then
+ * wakes at the end to call on_bin_due, which wakes the worker): with 200
+ * elements, 4,000 context switches a second (issue 13). */
 static void
 schedule_bin_wait_locked (GstVdropmon * self)
 {
@@ -333,10 +371,15 @@ schedule_bin_wait_locked (GstVdropmon * self)
   GstClockTime target = GST_CLOCK_TIME_NONE;
   GstClockID old, id = NULL;
 
+  self->bin_due_mono = G_MAXUINT64;
   if (clock && bin) {
     GstClockTime start = GST_CLOCK_TIME_IS_VALID (self->round_clock_time)
         ? self->round_clock_time : gst_clock_get_time (clock);
     target = vdm_time_add (start - start % bin, bin);
+  }
+  if (GST_CLOCK_TIME_IS_VALID (target) && g_atomic_int_get (&self->probe_view.clock_is_monotonic)) {
+    self->bin_due_mono = target;
+    target = GST_CLOCK_TIME_NONE;       /* and a wait on the clock, if any, goes */
   }
   if (target == self->bin_wait_time && (!self->bin_wait
           || gst_clock_id_uses_clock (self->bin_wait, clock))) {
@@ -395,6 +438,7 @@ void
 vdm_worker_start (GstVdropmon * self)
 {
   self->bin_wait_time = GST_CLOCK_TIME_NONE;
+  self->bin_due_mono = G_MAXUINT64;
   self->round_clock_time = GST_CLOCK_TIME_NONE;
   self->worker = g_thread_new ("vdropmon", worker_main, self);
 }

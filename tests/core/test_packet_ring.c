@@ -256,6 +256,7 @@ test_wake_on_sequence_break (void)
 
 typedef struct {
   vdm_packet_ring *ring;
+  vdm_packet_ring_producer *producer;   /* NULL: push through the ring */
   gint done;
   uint64_t full;                /* pushes that found the ring full */
 } Stress;
@@ -268,7 +269,9 @@ producer (gpointer data)
 
   for (i = 0; i < STRESS_RECORDS; i++) {
     vdm_packet_record r = record_with_clock (i, TRUE);
-    if (!(vdm_packet_ring_push (s->ring, &r) & VDM_RING_PUSHED))
+    unsigned result = s->producer ? vdm_packet_ring_produce (s->producer, &r)
+        : vdm_packet_ring_push (s->ring, &r);
+    if (!(result & VDM_RING_PUSHED))
       s->full++;
     /* First half: slower than the consumer, which waits on an empty ring
      * and reads each record as soon as it is published (a record published
@@ -285,9 +288,10 @@ producer (gpointer data)
 /* Every record comes out whole, in order, once; every record that did not
  * come out was counted lost, and the first after each hole says so. */
 static void
-test_two_threads (void)
+run_two_threads (void *producer_storage)
 {
-  Stress s = {.ring = vdm_packet_ring_new (STRESS_CAPACITY) };
+  Stress s = {.ring = vdm_packet_ring_new_with_producer (STRESS_CAPACITY, producer_storage),
+    .producer = producer_storage };
   uint64_t received = 0, next = 0, holes = 0, flagged = 0;
   GThread *thread = g_thread_new ("producer", producer, &s);
   const vdm_packet_record *r;
@@ -331,6 +335,30 @@ test_two_threads (void)
   vdm_packet_ring_free (s.ring);
 }
 
+static void
+test_two_threads (void)
+{
+  run_two_threads (NULL);
+}
+
+/* The element keeps transform_ip's producer side on a cache line of its
+ * own (VDM_HOT): the same run with the producer in the caller's storage,
+ * pushed through it directly. */
+static void
+test_two_threads_producer_kept_by_caller (void)
+{
+  static _Alignas (64) unsigned char storage[VDM_PACKET_RING_PRODUCER_SIZE];
+  vdm_packet_ring *ring = vdm_packet_ring_new_with_producer (8, storage);
+  vdm_packet_record r = record_of (0);
+
+  g_assert_true ((void *) vdm_packet_ring_get_producer (ring) == (void *) storage);
+  g_assert_true (vdm_packet_ring_produce (vdm_packet_ring_get_producer (ring), &r)
+      & VDM_RING_PUSHED);
+  g_assert_cmpuint (vdm_packet_ring_peek (ring)->mono, ==, 0);
+  vdm_packet_ring_free (ring);
+  run_two_threads (storage);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -342,5 +370,7 @@ main (int argc, char **argv)
   g_test_add_func ("/packet_ring/wake-at-half-full", test_wake_at_half_full);
   g_test_add_func ("/packet_ring/wake-on-sequence-break", test_wake_on_sequence_break);
   g_test_add_func ("/packet_ring/two-threads", test_two_threads);
+  g_test_add_func ("/packet_ring/two-threads-producer-kept-by-caller",
+      test_two_threads_producer_kept_by_caller);
   return g_test_run ();
 }

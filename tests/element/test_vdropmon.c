@@ -24,12 +24,14 @@
 
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+#include <gst/allocators/gstfdmemory.h>
 #include <gst/rtp/gstrtpbuffer.h>
 #include <gio/gio.h>
 
 #include <errno.h>
 #include <linux/capability.h>
 #include <string.h>
+#include <glib/gstdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -1139,6 +1141,107 @@ GST_START_TEST (test_garbage_under_rtp_caps)
 
 GST_END_TEST;
 
+/* The RTP header is read straight from system memory, without a map
+ * (vdropmon_peek.c), and through gst_memory_map() from any other memory:
+ * both must find the header where the memory's offset says, whatever the
+ * memory. Each kind carries seqs 10, 11, 12, 15 (13 and 14 lost). */
+typedef enum
+{
+  MEMORY_WRAPPED,               /* system memory, offset 0: udpsrc's and most */
+  MEMORY_RESIZED,               /* system memory whose data starts 37 bytes in */
+  MEMORY_SHARED,                /* a sub-memory of a larger system memory */
+  MEMORY_FD,                    /* another allocator (a file's fd): mapped */
+  N_MEMORY_KINDS
+} MemoryKind;
+
+static GstMemory *
+memory_of_kind (MemoryKind kind, const guint8 * packet, gsize size)
+{
+  GstAllocator *fd_allocator;
+  GstMemory *mem, *whole;
+  GstMapInfo map;
+  gpointer copy;
+  gchar *name;
+  gint fd;
+
+  switch (kind) {
+    case MEMORY_WRAPPED:
+      copy = g_memdup2 (packet, size);
+      return gst_memory_new_wrapped (0, copy, size, 0, size, copy, g_free);
+    case MEMORY_RESIZED:
+    case MEMORY_SHARED:
+      whole = gst_allocator_alloc (NULL, size + 37 + 11, NULL);
+      fail_unless (gst_memory_map (whole, &map, GST_MAP_WRITE));
+      memset (map.data, 0xee, map.size);  /* anything but the header before it */
+      memcpy (map.data + 37, packet, size);
+      gst_memory_unmap (whole, &map);
+      if (kind == MEMORY_SHARED) {
+        mem = gst_memory_share (whole, 37, size);
+        gst_memory_unref (whole);
+        return mem;
+      }
+      gst_memory_resize (whole, 37, size);
+      return whole;
+    case MEMORY_FD:
+      fd = g_file_open_tmp ("vdropmon-test-XXXXXX", &name, NULL);
+      fail_unless (fd >= 0 && write (fd, packet, size) == (gssize) size);
+      g_unlink (name);
+      g_free (name);
+      fd_allocator = gst_fd_allocator_new ();
+      mem = gst_fd_allocator_alloc (fd_allocator, fd, size, GST_FD_MEMORY_FLAG_NONE);
+      gst_object_unref (fd_allocator);
+      return mem;
+    default:
+      g_assert_not_reached ();
+  }
+}
+
+static GstBuffer *
+rtp_packet_in_memory (MemoryKind kind, guint16 seq)
+{
+  GstBuffer *model = rtp_packet (SSRC, seq, 1000u + seq * FRAME_TICKS, seq * 33 * GST_MSECOND);
+  GstBuffer *buf = gst_buffer_new ();
+  GstMapInfo map;
+
+  fail_unless (gst_buffer_map (model, &map, GST_MAP_READ));
+  gst_buffer_append_memory (buf, memory_of_kind (kind, map.data, map.size));
+  gst_buffer_unmap (model, &map);
+  GST_BUFFER_PTS (buf) = GST_BUFFER_PTS (model);
+  gst_buffer_unref (model);
+  return buf;
+}
+
+GST_START_TEST (test_rtp_in_any_memory)
+{
+  static const guint16 seqs[] = { 10, 11, 12, 15 };
+  MemoryKind kind;
+  guint i;
+
+  for (kind = 0; kind < N_MEMORY_KINDS; kind++) {
+    GstBus *bus = gst_bus_new ();
+    GstHarness *h = harness_new (bus, NULL);
+    GstStructure *s;
+
+    gst_harness_set_src_caps_str (h, H264_CAPS);
+    for (i = 0; i < G_N_ELEMENTS (seqs); i++)
+      push_through (h, rtp_packet_in_memory (kind, seqs[i]));
+    s = wait_element_message (bus, "vdropmon-drop", MESSAGE_TIMEOUT);
+    fail_unless (s != NULL, "memory kind %d: no vdropmon-drop for the gap", kind);
+    fail_unless_equals_int (vdm_get_int (s, "rtp-seq-first"), 13);
+    fail_unless_equals_int (vdm_get_int (s, "rtp-seq-last"), 14);
+    fail_unless_equals_int (vdm_get_uint (s, "ssrc"), SSRC);
+    gst_structure_free (s);
+    s = get_stats (h);
+    fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-packets"), 4);
+    fail_unless_equals_uint64 (vdm_get_u64 (s, "rtp-lost"), 2);
+    gst_structure_free (s);
+    gst_harness_teardown (h);
+    bus_free (bus);
+  }
+}
+
+GST_END_TEST;
+
 /* ------------------------------------------------------------------------ */
 /* Stats.                                                                    */
 
@@ -1737,6 +1840,7 @@ vdropmon_suite (void)
   tcase_add_test (tc_input, test_buffers_without_pts);
   tcase_add_test (tc_input, test_pts_going_backwards);
   tcase_add_test (tc_input, test_garbage_under_rtp_caps);
+  tcase_add_test (tc_input, test_rtp_in_any_memory);
 
   suite_add_tcase (s, tc_stats);
   tcase_add_test (tc_stats, test_stats_property);
