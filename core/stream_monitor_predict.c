@@ -327,32 +327,15 @@ trendline_congestion (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer, ui
       buffer + (uint64_t) (mon->queue_delay_base_ms * 1e6));
 }
 
-/* The standing queue's growth (queue_growth.c) trusted without a break for
- * congestion-sustain with a queue of at least min_delay: its fit needs
- * ~0.3 s of growth to be trusted where GCC's overuse needs ~0.5-1 s. */
-static uint64_t
-standing_queue_congestion (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
-    uint64_t min_delay)
-{
-  if (vdm_queue_growth_growing_for (&mon->qgrowth, now) < mon->config.congestion_sustain_ns
-      || vdm_queue_growth_queue_ms (&mon->qgrowth) * 1e6 < (double) min_delay)
-    return VDM_TIME_NONE;
-  return standing_queue_eta (mon, now, buffer);
-}
-
 bool
 vdm_monitor_predict_congested (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
     uint64_t *empty_in)
 {
-  uint64_t min_delay, eta, standing;
+  uint64_t eta;
 
   if (buffer == VDM_TIME_NONE || buffer == 0)
     return false;
-  min_delay = congestion_min_delay (mon, buffer);
-  eta = trendline_congestion (mon, now, buffer, min_delay);
-  standing = standing_queue_congestion (mon, now, buffer, min_delay);
-  if (standing < eta)
-    eta = standing;
+  eta = trendline_congestion (mon, now, buffer, congestion_min_delay (mon, buffer));
   if (eta == VDM_TIME_NONE)
     return false;
   *empty_in = eta;

@@ -372,16 +372,15 @@ install_prediction_properties (GObjectClass * gobject_class, const vdm_monitor_c
    * GstVdropmon:congestion-sustain:
    *
    * How long (ns) the delay-gradient detector must see a bottleneck queue
-   * building up ("overusing"), or the standing queue's growth must stay
-   * trustworthy (core/queue_growth.c), before that is a warning (cause
-   * `network`, action `lower-bitrate`). Shorter warns earlier on a slow build-up and
+   * building up ("overusing") before that is a warning (cause `network`,
+   * action `lower-bitrate`). Shorter warns earlier on a slow build-up and
    * more often on a keyframe that queues for a moment on a link just above
    * the bitrate; 0 warns at the first overuse.
    */
   g_object_class_install_property (gobject_class, PROP_CONGESTION_SUSTAIN,
       g_param_spec_uint64 ("congestion-sustain", "Congestion sustain",
-          "How long (ns) a bottleneck queue must be seen building up (delay gradient, "
-          "standing queue growth) before it warns", 0, 60 * GST_SECOND, m->congestion_sustain_ns, RW_PLAYING));
+          "How long (ns) a bottleneck queue must be seen building up (delay gradient) before "
+          "it warns", 0, 60 * GST_SECOND, m->congestion_sustain_ns, RW_PLAYING));
   /**
    * GstVdropmon:congestion-min-delay:
    *

@@ -487,9 +487,9 @@ test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
   g_assert_cmpuint (eta, !=, VDM_TIME_NONE);
   g_assert_cmpuint (warned, <, ramp_at + 6900 * MS);
   g_test_message ("warned %.2f s into the ramp, stall-eta %.2f s", (warned - ramp_at) / 1e9, eta / 1e9);
-  /* the standing queue's growth warns first (~0.75 s in; the delay
-   * gradient ~0.9 s in); its stall-eta, the queue reaching the
-   * jitterbuffer's restart deficit plus the rest of the buffer, is within
+  /* the delay gradient warns first (~0.9 s in); its stall-eta, the
+   * standing queue reaching the jitterbuffer's restart deficit plus the
+   * rest of the buffer (the sooner prediction), is within
    * 25 % of the freeze ~6.9 s in (the delay gradient's own fitted trend,
    * still catching up, said 13.8 s) */
   g_assert_cmpfloat ((double) (warned + eta), >=, (double) ramp_at + 6.9e9 - 0.25 * (6.9e9 - (double) (warned - ramp_at)));
@@ -505,8 +505,7 @@ test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
  * deficit starts over on the new timeline: the next restart at 26.792 s,
  * the next at 32.667 s. The arrival deficit never ends (the queue keeps
  * building), so the old rule (a deficit that starts again) never repeated
- * the warning: one warning (15.916 s, from the delay gradient; since the
- * fourth pass 15.749 s, from the standing queue's growth) for three
+ * the warning: one warning (15.916 s, from the delay gradient) for three
  * freezes, the second 12 s after it. Now warned again (network, lower-bitrate) at the first round
  * after each freeze is over (restart + 2 s): 22.999 s, 28.916 s and
  * 34.833 s, each with a stall-eta within 25 % of the next freeze
@@ -515,7 +514,7 @@ test_rtp_delay_ramp_runway_is_the_jitterbuffers (void)
 static void
 test_long_congestion_warns_each_freeze (void)
 {
-  static const uint64_t expected_ms[] = { 15749, 22999, 28916, 34833 };
+  static const uint64_t expected_ms[] = { 15916, 22999, 28916, 34833 };
   vdm_stream_monitor *mon = new_monitor ();
   const uint64_t frame_ns = 33333333, ramp_at = 15 * VDM_SECOND;
   uint64_t warned[8], eta[8], restart[8];
