@@ -107,6 +107,7 @@ typedef struct {
   /* The public id of each slot in use, 0 when free: read without the lock by
    * counters() and friends, which a callback may call under it. */
   atomic_uint *live_ids;       /* [n_slots] */
+  uint32_t *port_counts;       /* [65536]: installed flow keys per local port (set_port_count) */
   unsigned long stale_events;  /* collector thread: events for a released watch, dropped */
   vdm_subscription *subscriptions;
   /* Drain passes of the collector thread, so an unwatch can wait until the
@@ -402,6 +403,7 @@ destroy_source (vdm_embedded *source)
   pthread_mutex_destroy (&source->lock);
   free (source->watches);
   free (source->live_ids);
+  free (source->port_counts);
   free (source->sampled_lost);
   free (source->peaks_pending);
   pthread_mutex_destroy (&source->peak_lock);
@@ -508,8 +510,9 @@ create_source (char **error)
   source->n_slots = requested_slots;
   source->watches = calloc (source->n_slots, sizeof (*source->watches));
   source->live_ids = calloc (source->n_slots, sizeof (*source->live_ids));
+  source->port_counts = calloc (65536, sizeof (*source->port_counts));
   source->n_cpus = libbpf_num_possible_cpus ();
-  if (!source->watches || !source->live_ids)
+  if (!source->watches || !source->live_ids || !source->port_counts)
     *error = vdm_source_format_error ("out of memory for %u watch slots", source->n_slots);
   else if (source->wake_fd < 0)
     *error = vdm_source_format_error ("eventfd: %s", strerror (errno));
@@ -633,22 +636,37 @@ vdm_embedded_table (vdm_source *base, unsigned *in_use, unsigned *capacity)
   return 0;
 }
 
-/* Resets the queue peaks that were read (the others are 0 already). A
- * sample landing between the read and the reset is lost to this period
- * only (the next packet sets the peak again), as in queue_peak(). */
+/* Starts a new queue-peak period, after a reset of queue_peak: every
+ * watched socket's stored peak then counts as 0, so its next packet raises
+ * queue_peak again (see sk_data_ready). */
+static void
+next_peak_period (vdm_embedded *source)
+{
+  __atomic_fetch_add (&source->skel->bss->queue_peak_epoch, 1, __ATOMIC_RELAXED);
+}
+
+/* Resets the queue peaks that were read (the others are 0 already), then
+ * starts a new period. A sample landing between the read and the reset is
+ * lost to this period only (the next packet sets the peak again), as in
+ * queue_peak(). */
 static int
 reset_peaks (vdm_embedded *source, unsigned n, const uint64_t *peaks)
 {
   int fd = bpf_map__fd (source->skel->maps.queue_peak);
   uint64_t *zeros = calloc ((size_t) source->n_cpus, sizeof (*zeros));
   uint32_t slot;
+  bool any = false;
 
   if (!zeros)
     return -ENOMEM;
   for (slot = 1; slot < n; slot++)
-    if (peaks[slot])
+    if (peaks[slot]) {
       bpf_map_update_elem (fd, &slot, zeros, BPF_ANY);
+      any = true;
+    }
   free (zeros);
+  if (any)
+    next_peak_period (source);
   return 0;
 }
 
@@ -749,15 +767,20 @@ embedded_subscribe (vdm_source *base, const vdm_consumer *consumer, void *user_d
   return sub;
 }
 
+/* Counts the installed flow keys per local port and keeps the program's
+ * bitmap (watched_port_bits, mmapped global data) saying which ports have
+ * any. source->lock held: the only writer; the program only reads, and a
+ * word is stored whole. */
 static void
-set_port_count (vdm_embedded *source, uint16_t port, int delta)
+count_installed_key (vdm_embedded *source, const struct vdm_flow_key *key, int delta)
 {
-  int fd = bpf_map__fd (source->skel->maps.watched_ports);
-  uint32_t key = port, count = 0;
+  uint16_t port = key->local_port;
+  __u64 *word = &source->skel->bss->watched_port_bits[port / 64];
+  __u64 bit = 1ull << (port % 64);
+  uint32_t *count = &source->port_counts[port];
 
-  bpf_map_lookup_elem (fd, &key, &count);
-  count = delta < 0 && count == 0 ? 0 : count + delta;
-  bpf_map_update_elem (fd, &key, &count, BPF_ANY);
+  *count = delta < 0 && *count == 0 ? 0 : *count + delta;
+  __atomic_store_n (word, *count ? *word | bit : *word & ~bit, __ATOMIC_RELAXED);
 }
 
 /* Zeroes the per-CPU slots a reused slot may still hold: its 256 reason
@@ -804,7 +827,7 @@ stop_matching (vdm_embedded *source, uint32_t slot)
     if (!watch->owns_key[i])
       continue;
     bpf_map_delete_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i]);
-    set_port_count (source, watch->keys[i].local_port, -1);
+    count_installed_key (source, &watch->keys[i], -1);
     watch->owns_key[i] = false;
   }
   watch->draining = true;
@@ -857,7 +880,7 @@ install_kernel_keys (vdm_embedded *source, uint32_t slot, int fd)
     if (bpf_map_update_elem (bpf_map__fd (source->skel->maps.watched_flows), &watch->keys[i], &id,
             BPF_NOEXIST) == 0) {
       watch->owns_key[i] = true;
-      set_port_count (source, watch->keys[i].local_port, +1);
+      count_installed_key (source, &watch->keys[i], +1);
     }
   }
   atomic_store (&source->live_ids[slot], id);
@@ -1155,7 +1178,8 @@ embedded_events_lost (vdm_source *base, uint32_t watch_id, uint64_t *out)
 /* Every slot's queue peak into peaks_pending (the highest since each
  * slot's last take), and the kernel's reset: the health counter first, so
  * that a table where no peak rose since the last read costs one call; else
- * one batched read and one batched zeroing (percpu_read.h). A sample
+ * one batched read and one batched zeroing (percpu_read.h), then a new
+ * period (next_peak_period: the sockets raise their peaks again). A sample
  * landing between the read and the reset is lost to this period only: the
  * next packet sets the peak again. Under peak_lock. */
 static void
@@ -1180,6 +1204,7 @@ sample_peaks_locked (vdm_embedded *source, uint64_t now)
         source->peaks_pending[slot] = peaks[slot];
     vdm_percpu_zero_range (bpf_map__fd (source->skel->maps.queue_peak), 1, source->n_slots - 1,
         source->n_cpus);
+    next_peak_period (source);
   }
   free (peaks);
   source->peaks_health = health[VDM_HEALTH_QUEUE_PEAKS];

@@ -58,14 +58,16 @@ struct {
   __type(value, __u32);
 } watched_flows SEC(".maps");
 
-/* Local (destination) port -> number of watched flows on it. A single array
- * lookup lets every unrelated drop leave before any hashing. */
-struct {
-  __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 65536);
-  __type(key, __u32);
-  __type(value, __u32);
-} watched_ports SEC(".maps");
+/* Local (destination) port -> watched? One bit per port, set by the
+ * collector while any flow key of its is installed (it keeps the counts).
+ * 8 KiB of global data, read with one direct load: every unrelated drop
+ * leaves before any map lookup or hashing (a 65,536-entry array map cost a
+ * lookup and 256 KiB of lines to miss in). */
+__u64 watched_port_bits[VDM_PORT_BITMAP_WORDS];
+/* The queue-peak period, bumped by the collector after each reset of
+ * queue_peak: a socket's stored peak of an older period counts as 0, so
+ * the socket raises queue_peak again at its next packet. */
+__u32 queue_peak_epoch;
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -91,8 +93,9 @@ struct {
   __type(value, __u64);
 } events_lost SEC(".maps");
 
-/* Peak receive-queue fill (per-mille of sk_rcvbuf) per watch id, reset by
- * userspace. 64-bit like every per-CPU value userspace reads (8-byte stride). */
+/* Peak receive-queue fill (per-mille of sk_rcvbuf) per watch id, raised
+ * by a socket's new peak of the period (sk_data_ready), read and reset by
+ * userspace, which then starts a new period (queue_peak_epoch). 64-bit like every per-CPU value userspace reads (8-byte stride). */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, VDM_DEFAULT_WATCH_SLOTS);
@@ -285,6 +288,86 @@ static __always_inline struct l4_payload parse_flow (struct sk_buff *skb, struct
   return found;
 }
 
+/* 6.2+: a kernel address read as a typed struct, by plain loads the JIT
+ * guards (a fault reads 0), where bpf_probe_read_kernel is a helper call
+ * and a copy through the stack. Weak: the 6.1 form (kfree_skb_legacy, see
+ * parse_flow) never calls it, and a kernel without it loads that form. */
+extern void *bpf_rdonly_cast (const void *obj, __u32 btf_id) __ksym __weak;
+#define kernel_view(type, addr) ((type *) bpf_rdonly_cast ((addr), bpf_core_type_id_kernel (type)))
+
+/* parse_flow by direct loads (kfree_skb_rx_sk: 6.11+), and only what
+ * decides: family, protocol, ports and where the payload is. The
+ * addresses are read by flow_addrs_direct, once the port is known to be
+ * watched; a drop its socket named needs none. */
+static __always_inline struct l4_payload parse_flow_direct (struct sk_buff *skb,
+    struct vdm_flow_key *flow)
+{
+  struct l4_payload none = {}, found = {};
+  unsigned char *head = skb->head;
+  __u32 nh = skb->network_header;
+  struct iphdr *ip = kernel_view (struct iphdr, head + nh);
+  __u32 ip_payload_len, l4, hdr_len;
+
+  if (ip->version == 4) {
+    if (ip->frag_off & bpf_htons (0x1fff))
+      return none; /* a non-first fragment has no L4 header */
+    hdr_len = ip->ihl * 4;
+    flow->family = AF_INET;
+    flow->protocol = ip->protocol;
+    l4 = nh + hdr_len;
+    ip_payload_len = payload_after (bpf_ntohs (ip->tot_len), hdr_len);
+  } else if (ip->version == 6) {
+    struct ipv6hdr *ip6 = kernel_view (struct ipv6hdr, head + nh);
+    flow->family = AF_INET6;
+    flow->protocol = ip6->nexthdr; /* extension headers: not followed */
+    l4 = nh + sizeof (struct ipv6hdr);
+    ip_payload_len = bpf_ntohs (ip6->payload_len);
+  } else {
+    return none;
+  }
+  if (flow->protocol == IPPROTO_UDP) {
+    struct udphdr *udp = kernel_view (struct udphdr, head + l4);
+    flow->remote_port = bpf_ntohs (udp->source);
+    flow->local_port = bpf_ntohs (udp->dest);
+    found.offset = l4 + 8;
+    found.len = payload_after (ip_payload_len, 8);
+    if (payload_after (bpf_ntohs (udp->len), 8) < found.len)
+      found.len = payload_after (bpf_ntohs (udp->len), 8);
+    return found;
+  }
+  if (flow->protocol == IPPROTO_TCP) {
+    struct tcphdr *tcp = kernel_view (struct tcphdr, head + l4);
+    __u32 doff = tcp->doff * 4;
+    flow->remote_port = bpf_ntohs (tcp->source);
+    flow->local_port = bpf_ntohs (tcp->dest);
+    found.offset = l4 + doff;
+    found.len = payload_after (ip_payload_len, doff);
+    return found;
+  }
+  return none;
+}
+
+/* The addresses parse_flow_direct left out (local = destination). */
+static __always_inline void flow_addrs_direct (struct sk_buff *skb, struct vdm_flow_key *flow)
+{
+  unsigned char *nh = skb->head + skb->network_header;
+
+  if (flow->family == AF_INET) {
+    struct iphdr *ip = kernel_view (struct iphdr, nh);
+    __u32 daddr = ip->daddr, saddr = ip->saddr;
+    __builtin_memcpy (flow->local_addr, &daddr, 4);
+    __builtin_memcpy (flow->remote_addr, &saddr, 4);
+  } else {
+    struct ipv6hdr *ip6 = kernel_view (struct ipv6hdr, nh);
+    __u32 i;
+    for (i = 0; i < 4; i++) {
+      __u32 d = ip6->daddr.in6_u.u6_addr32[i], r = ip6->saddr.in6_u.u6_addr32[i];
+      __builtin_memcpy (flow->local_addr + 4 * i, &d, 4);
+      __builtin_memcpy (flow->remote_addr + 4 * i, &r, 4);
+    }
+  }
+}
+
 /* The network namespace a drop happened in: the device's (receive and
  * transmit paths), else the owning socket's. 0 when neither is known. */
 static __always_inline __u64 drop_netns (struct sk_buff *skb)
@@ -342,9 +425,7 @@ static __always_inline __u32 lookup_flow (struct vdm_flow_key *key)
 
 static __always_inline bool port_is_watched (__u16 port)
 {
-  __u32 key = port;
-  __u32 *n = bpf_map_lookup_elem (&watched_ports, &key);
-  return n && *n;
+  return watched_port_bits[port / 64] & (1ull << (port % 64));
 }
 
 /* The first payload bytes, never past the packet: bounded by the length the
@@ -378,9 +459,54 @@ static __always_inline void copy_payload (struct sk_buff *skb, struct l4_payload
     ev->payload_len = size;
 }
 
+/* The first n (1..7) bytes of a word as stored in memory. */
+static __always_inline __u64 first_bytes_mask (__u32 n)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return (1ull << (n * 8)) - 1;
+#else
+  return ~0ull << ((8 - n) * 8);
+#endif
+}
+
+/* copy_payload by direct loads (6.11+ form): eight word loads, the bytes
+ * past the payload zeroed. Reading up to 64 bytes past a short packet
+ * stays in its head buffer (the tailroom, then struct skb_shared_info),
+ * and a fault would read 0. The view: any kernel struct that starts with
+ * at least 64 bytes of plain words (linux_mib: unsigned long mibs[]). */
+static __always_inline void copy_payload_direct (struct sk_buff *skb, struct l4_payload payload,
+    struct vdm_kernel_event *ev)
+{
+  __u32 tail = skb->tail, avail = 0, i;
+  __u64 *out = (__u64 *) ev->payload;
+
+  if (payload.offset && tail > payload.offset) {
+    avail = tail - payload.offset;
+    if (avail > payload.len)
+      avail = payload.len;
+    if (avail > VDM_PAYLOAD_BYTES)
+      avail = VDM_PAYLOAD_BYTES;
+  }
+  ev->payload_len = avail;
+  if (!avail) {
+    __builtin_memset (ev->payload, 0, VDM_PAYLOAD_BYTES);
+    return;
+  }
+  struct linux_mib *words = kernel_view (struct linux_mib, skb->head + payload.offset);
+#pragma unroll
+  for (i = 0; i < VDM_PAYLOAD_BYTES / 8; i++) {
+    __u64 w = words->mibs[i];
+    if (avail <= i * 8)
+      w = 0;
+    else if (avail < i * 8 + 8)
+      w &= first_bytes_mask (avail - i * 8);
+    out[i] = w;
+  }
+}
+
 static __always_inline void fill_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
     __u64 cookie, __u8 attributed_by, __u8 kind, struct l4_payload payload,
-    struct vdm_kernel_event *ev)
+    struct vdm_kernel_event *ev, bool direct)
 {
   ev->ktime_ns = bpf_ktime_get_ns ();
   ev->sock_cookie = cookie;
@@ -390,7 +516,10 @@ static __always_inline void fill_event (struct sk_buff *skb, __u32 reason, __u32
   ev->kind = kind;
   ev->attributed_by = attributed_by;
   ev->pad = 0;
-  copy_payload (skb, payload, ev);
+  if (direct)
+    copy_payload_direct (skb, payload, ev);
+  else
+    copy_payload (skb, payload, ev);
 }
 
 static __always_inline void count_lost_event (__u32 watch_id)
@@ -405,7 +534,7 @@ static __always_inline void count_lost_event (__u32 watch_id)
 
 /* A drop its socket named: the short event, no flow. */
 static __always_inline void emit_socket_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
-    __u64 cookie, struct l4_payload payload)
+    __u64 cookie, struct l4_payload payload, bool direct)
 {
   struct vdm_kernel_event *ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
 
@@ -413,13 +542,13 @@ static __always_inline void emit_socket_event (struct sk_buff *skb, __u32 reason
     count_lost_event (watch_id);
     return;
   }
-  fill_event (skb, reason, watch_id, cookie, VDM_ATTR_SOCKET, VDM_EVENT_DROP, payload, ev);
+  fill_event (skb, reason, watch_id, cookie, VDM_ATTR_SOCKET, VDM_EVENT_DROP, payload, ev, direct);
   bpf_ringbuf_submit (ev, BPF_RB_NO_WAKEUP);
 }
 
 /* A drop its 5-tuple matched: the event and that flow. */
 static __always_inline void emit_flow_event (struct sk_buff *skb, __u32 reason, __u32 watch_id,
-    const struct vdm_flow_key *flow, struct l4_payload payload)
+    const struct vdm_flow_key *flow, struct l4_payload payload, bool direct)
 {
   struct vdm_kernel_flow_event *ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
 
@@ -427,7 +556,8 @@ static __always_inline void emit_flow_event (struct sk_buff *skb, __u32 reason, 
     count_lost_event (watch_id);
     return;
   }
-  fill_event (skb, reason, watch_id, 0, VDM_ATTR_FLOW, VDM_EVENT_DROP_FLOW, payload, &ev->drop);
+  fill_event (skb, reason, watch_id, 0, VDM_ATTR_FLOW, VDM_EVENT_DROP_FLOW, payload, &ev->drop,
+      direct);
   ev->flow = *flow;
   bpf_ringbuf_submit (ev, BPF_RB_NO_WAKEUP);
 }
@@ -508,13 +638,17 @@ static __always_inline bool take_fail_of (struct udp_pair *pair, const struct sk
  * connection named by hand (the watch property: no socket handed over, so
  * no cookie): its flow key is the full 5-tuple, which names one connection
  * in a namespace, so an exact match cannot take another socket for it.
- * Two loads and one array lookup decide for every other drop. */
+ * Two loads and a bitmap test decide for every other drop. */
 static __always_inline bool may_be_named_connection (const struct sock *sk)
 {
   return sk->sk_protocol == IPPROTO_TCP && port_is_watched (sk->__sk_common.skc_num);
 }
 
-static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const struct sock *rx_sk)
+/* direct: the 6.11+ form, which reads the headers and payload by direct
+ * loads (bpf_rdonly_cast); the 6.1 form copies them with
+ * bpf_probe_read_kernel. */
+static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const struct sock *rx_sk,
+    bool direct)
 {
   struct vdm_flow_key flow = {};
   __u64 cookie = 0;
@@ -551,7 +685,7 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
     }
   }
 
-  payload = parse_flow (skb, &flow);
+  payload = direct ? parse_flow_direct (skb, &flow) : parse_flow (skb, &flow);
   if (pair && !socket_known) {
     /* 6.1 order: udp_fail follows with the socket. Always leave a pending
      * drop, so that the udp_fail which follows pairs with it and not with
@@ -565,7 +699,7 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
         flow.netns = drop_netns (skb);
         pair->drop_flow_watch = lookup_flow (&flow);
         fill_event (skb, reason, pair->drop_flow_watch, 0, VDM_ATTR_FLOW, VDM_EVENT_DROP_FLOW,
-            payload, &pair->ev.drop);
+            payload, &pair->ev.drop, direct);
         pair->ev.flow = flow;
         pair->ev_valid = 1;
       }
@@ -578,7 +712,10 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
       return 0;
     if (!port_is_watched (flow.local_port))
       return 0;
-    flow.netns = drop_netns (skb); /* after the prefilter: a few reads saved per unrelated drop */
+    /* after the prefilter: a few reads saved per unrelated drop */
+    if (direct)
+      flow_addrs_direct (skb, &flow);
+    flow.netns = drop_netns (skb);
     if (exact_only) {
       __u32 *id = flow.protocol == IPPROTO_TCP && flow.remote_port
           ? bpf_map_lookup_elem (&watched_flows, &flow) : NULL;
@@ -596,9 +733,9 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   bump (&drop_counters, vdm_counter_index (watch_id, reason));
   bump (&health, VDM_HEALTH_MATCHED);
   if (attributed_by == VDM_ATTR_FLOW)
-    emit_flow_event (skb, reason, watch_id, &flow, payload);
+    emit_flow_event (skb, reason, watch_id, &flow, payload, direct);
   else
-    emit_socket_event (skb, reason, watch_id, cookie, payload);
+    emit_socket_event (skb, reason, watch_id, cookie, payload, direct);
   return 0;
 }
 
@@ -609,7 +746,7 @@ int BPF_PROG (kfree_skb_rx_sk, struct sk_buff *skb, void *location, enum skb_dro
 {
   if (!filter_enabled)
     return 0;
-  return handle_drop (skb, reason, rx_sk);
+  return handle_drop (skb, reason, rx_sk, true);
 }
 
 /* Before 6.11 (6.1 on Debian 12): trace_kfree_skb(skb, location, reason) */
@@ -618,7 +755,7 @@ int BPF_PROG (kfree_skb_legacy, struct sk_buff *skb, void *location, enum skb_dr
 {
   if (!filter_enabled)
     return 0;
-  return handle_drop (skb, reason, NULL);
+  return handle_drop (skb, reason, NULL, false);
 }
 
 /* Pairs with kfree_skb_legacy (see udp_pair) on 6.1-6.9, where
@@ -660,25 +797,42 @@ int BPF_PROG (udp_fail_skb, int rc, struct sock *sk, struct sk_buff *skb)
   return 0;
 }
 
-/* The receive queue is filling: keep its peak fill per watched socket, the
- * precursor of SOCKET_RCVBUFF drops. */
+/* The receive queue is filling: keep its peak fill per watched socket,
+ * the precursor of SOCKET_RCVBUFF drops. Per packet: the cookie, the
+ * socket's storage, the period, two socket fields, a compare. Only a new
+ * peak of the period (rarely more than a few per socket and period) looks
+ * up the live id and raises the watch's per-CPU queue_peak, which the
+ * collector reads and resets (then it starts a new period). */
 SEC ("tp_btf/sk_data_ready")
 int BPF_PROG (sk_data_ready, const struct sock *sk)
 {
-  __u64 cookie = 0;
-  __u32 slot = VDM_WATCH_SLOT (watch_of_socket (sk, &cookie));
-  if (!slot)
-    return 0;
+  struct vdm_socket_watch *stored;
+  __u32 epoch, peak, slot, *live;
 
+  if (!socket_cookie (sk))
+    return 0;
+  stored = bpf_sk_storage_get (&socket_watches, (void *) sk, NULL, 0);
+  if (!stored)
+    return 0;
   int rcvbuf = sk->sk_rcvbuf;
   int rmem = sk->sk_backlog.rmem_alloc.counter;
   if (rcvbuf <= 0 || rmem < 0)
     return 0;
-  __u64 *peak = bpf_map_lookup_elem (&queue_peak, &slot);
+  epoch = queue_peak_epoch;
+  peak = stored->peak_epoch == epoch ? stored->queue_peak : 0;
   /* Divide only for a new peak: rmem / rcvbuf > peak / 1000, multiplied out. */
-  if (peak && (__u64) rmem * 1000 > *peak * (__u32) rcvbuf) {
-    *peak = (__u64) rmem * 1000 / (__u32) rcvbuf;
-    bump (&health, VDM_HEALTH_QUEUE_PEAKS);  /* only on a new peak, not per packet */
-  }
+  if ((__u64) rmem * 1000 <= (__u64) peak * (__u32) rcvbuf)
+    return 0;
+  peak = (__u64) rmem * 1000 / (__u32) rcvbuf;
+  stored->queue_peak = peak;
+  stored->peak_epoch = epoch;
+  slot = VDM_WATCH_SLOT (stored->watch_id);
+  live = bpf_map_lookup_elem (&live_watches, &slot);
+  if (!live || *live != stored->watch_id)
+    return 0;  /* a released watch's mark: its slot may be someone else's */
+  __u64 *published = bpf_map_lookup_elem (&queue_peak, &slot);
+  if (published && *published < peak)
+    *published = peak;
+  bump (&health, VDM_HEALTH_QUEUE_PEAKS);  /* only on a new peak, not per packet */
   return 0;
 }

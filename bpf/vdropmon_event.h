@@ -36,11 +36,19 @@
 #define VDM_REASON_SLOTS 256
 #define VDM_PAYLOAD_BYTES 64
 #define VDM_RINGBUF_BYTES (1 << 20)
+/* The watched-port bitmap (global watched_port_bits): one bit per port. */
+#define VDM_PORT_BITMAP_WORDS (65536 / 64)
 
 /* The value of the socket-local storage map socket_watches: set by the
- * collector on each watched socket (key: the socket's fd). */
+ * collector on each watched socket (key: the socket's fd), the rest zero.
+ * queue_peak and peak_epoch are the program's: the receive queue's peak
+ * fill (per-mille of sk_rcvbuf) in the collector's current peak period
+ * (the global queue_peak_epoch, bumped at each reset of queue_peak), kept
+ * on the socket so that sk_data_ready touches no other map per packet. */
 struct vdm_socket_watch {
   __u32 watch_id;
+  __u32 queue_peak;
+  __u32 peak_epoch;
   __u32 pad;
 };
 

@@ -933,6 +933,8 @@ vdm_causes_format (uint32_t causes, char *buf, unsigned len)
  *   TCP_LISTEN_OVERFLOW, NOMEM, PFMEMALLOC, FULL_RING (a driver/tun ring full).
  * 0: not a drop at all: NOT_DROPPED_YET, CONSUMED (and NULL or "").
  * NETWORK: everything else, in particular QDISC_DROP/OVERLIMIT/CONGESTED,
+ *   TCP_OLD_DATA (a retransmission of data we had: a lost ACK, a delay
+ *   spike; while our reader is starved the stream monitor makes it HOST),
  *   CAKE_FLOOD, FQ_*, NETFILTER_DROP, TCP_OFO_DROP (segment outside the
  *   window), IP_* (header, routing, source checks), NEIGH_*, *_CSUM,
  *   NOT_SPECIFIED, RTP_SEQ_GAP (userspace gap), "UNKNOWN" and names this
@@ -957,15 +959,32 @@ name_in (const char *name, const char *const *table, size_t n)
   return false;
 }
 
-vdm_cause
-vdm_cause_of_reason (const char *reason_name)
+/* The name without the enum's prefix, NULL for none. */
+static const char *
+bare_reason (const char *reason_name)
 {
   static const char prefix[] = "SKB_DROP_REASON_";
 
   if (reason_name == NULL || reason_name[0] == '\0')
-    return 0;
+    return NULL;
   if (strncmp (reason_name, prefix, sizeof (prefix) - 1) == 0)
     reason_name += sizeof (prefix) - 1;
+  return reason_name;
+}
+
+bool
+vdm_reason_is_tcp_old_data (const char *reason_name)
+{
+  reason_name = bare_reason (reason_name);
+  return reason_name != NULL && strcmp (reason_name, "TCP_OLD_DATA") == 0;
+}
+
+vdm_cause
+vdm_cause_of_reason (const char *reason_name)
+{
+  reason_name = bare_reason (reason_name);
+  if (reason_name == NULL)
+    return 0;
   if (name_in (reason_name, not_drop_reasons, sizeof (not_drop_reasons) / sizeof (not_drop_reasons[0])))
     return 0;
   if (name_in (reason_name, host_reasons, sizeof (host_reasons) / sizeof (host_reasons[0])))

@@ -140,5 +140,9 @@ const char *vdm_level_name (vdm_level level);      /* "normal" | "warning" | "cr
 const char *vdm_causes_format (uint32_t causes, char *buf, unsigned len);
 /* The cause class of a kernel drop reason name (HOST, NETWORK), 0 if none. */
 vdm_cause vdm_cause_of_reason (const char *reason_name);
+/* A TCP segment of data this host had already received (TCP_OLD_DATA): a
+ * retransmission or a window probe. Its class is NETWORK; the stream
+ * monitor makes it HOST while its reader is starved (stream_monitor.c). */
+bool vdm_reason_is_tcp_old_data (const char *reason_name);
 
 #endif

@@ -400,6 +400,25 @@ note_reason (vdm_stream_monitor *mon, uint32_t reason, const char *name)
     snprintf (mon->episode.reason_names[slot], VDM_REASON_NAME_MAX, "%s", name ? name : "");
 }
 
+/* A drop's cause: its reason's class (detector.c) — but a TCP segment of
+ * data this host already had (TCP_OLD_DATA) that comes while our reader is
+ * starved (stream_monitor_predict.c) is this host's: the reader left the
+ * receive window full, and the sender probed it or sent again what was
+ * not acknowledged (issue 9: a TCP reader held 800 ms made these, and
+ * they warned `network`, lower-bitrate). While the reader keeps up, such
+ * a segment is the sender's timer on its own (a lost ACK, a delay spike on
+ * the path): network. */
+static vdm_cause
+kernel_drop_cause (const vdm_stream_monitor *mon, const vdm_kernel_drop *drop, uint64_t t)
+{
+  vdm_cause cause = vdm_cause_of_reason (drop->reason_name);
+
+  if (drop->protocol == IPPROTO_TCP_ && vdm_reason_is_tcp_old_data (drop->reason_name)
+      && vdm_monitor_predict_reader_starved_at (mon, t))
+    return VDM_CAUSE_HOST;
+  return cause ? cause : VDM_CAUSE_NETWORK;
+}
+
 bool
 vdm_stream_monitor_kernel_drop (vdm_stream_monitor *mon, const vdm_kernel_drop *drop,
     vdm_now now)
@@ -414,8 +433,8 @@ vdm_stream_monitor_kernel_drop (vdm_stream_monitor *mon, const vdm_kernel_drop *
     .attribution = drop->attribution,
   };
   vdm_rtp_header rtp;
-  vdm_cause cause = vdm_cause_of_reason (drop->reason_name);
   uint64_t before, t = drop_time (drop->ktime_ns, now);
+  vdm_cause cause = kernel_drop_cause (mon, drop, t);
 
   mon->now = now;
   if (drop->protocol == IPPROTO_UDP_ && drop->payload
@@ -435,7 +454,7 @@ vdm_stream_monitor_kernel_drop (vdm_stream_monitor *mon, const vdm_kernel_drop *
   if (drop->attribution == VDM_ATTR_CATCH_UP)
     return vdm_drop_batcher_next_deadline (mon->batcher) < before;
   vdm_monitor_detector_at (mon, t);
-  vdm_detector_add_drops (mon->detector, t, cause ? cause : VDM_CAUSE_NETWORK, 1);
+  vdm_detector_add_drops (mon->detector, t, cause, 1);
   if (record.keyframe_packet)
     vdm_detector_keyframe_lost (mon->detector, t);
   note_reason (mon, drop->reason, drop->reason_name);
@@ -458,7 +477,7 @@ vdm_stream_monitor_kernel_drops_unseen (vdm_stream_monitor *mon, const vdm_kerne
     .count = (uint32_t) (count < UINT32_MAX ? count : UINT32_MAX),
     .attribution = drop->attribution,
   };
-  vdm_cause cause = vdm_cause_of_reason (drop->reason_name);
+  vdm_cause cause = kernel_drop_cause (mon, drop, now.clock);
 
   if (count == 0)
     return;
@@ -469,8 +488,7 @@ vdm_stream_monitor_kernel_drops_unseen (vdm_stream_monitor *mon, const vdm_kerne
     vdm_gap_reconciler_unnamed_drops (mon->gaps, count, now.mono + mon->config.gap_grace_ns);
   vdm_drop_batcher_add (mon->batcher, &record, now.mono);
   vdm_monitor_detector_at (mon, now.clock);
-  vdm_detector_add_drops (mon->detector, now.clock, cause ? cause : VDM_CAUSE_NETWORK,
-      (unsigned) record.count);
+  vdm_detector_add_drops (mon->detector, now.clock, cause, (unsigned) record.count);
   note_reason (mon, drop->reason, drop->reason_name);
   if (drop->protocol != IPPROTO_TCP_)
     vdm_monitor_note_damage (mon, now.clock);

@@ -171,6 +171,19 @@ vdm_monitor_predict_reader_late (const vdm_stream_monitor *mon)
   return backlog != VDM_TIME_NONE && last != VDM_TIME_NONE && backlog > last;
 }
 
+/* At time t the reader had read nothing for the stall threshold while the
+ * kernel held data for it (seen after its last read): this host starved
+ * it. What the sender does then — probe the full window, send again what
+ * was not acknowledged — is this host's doing too. */
+bool
+vdm_monitor_predict_reader_starved_at (const vdm_stream_monitor *mon, uint64_t t)
+{
+  uint64_t last = vdm_stall_last_arrival (&mon->stall);
+
+  return vdm_monitor_predict_reader_late (mon) && t != VDM_TIME_NONE && t > last
+      && t - last >= vdm_stall_threshold (&mon->stall);
+}
+
 /* A stall is silence at the kernel. Silence at the reader alone, past the
  * same threshold, is counted (reader-stalls) and said nothing of. */
 bool

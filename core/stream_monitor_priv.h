@@ -121,6 +121,8 @@ bool vdm_monitor_predict_stalled (vdm_stream_monitor *mon, uint64_t now);
 uint64_t vdm_monitor_predict_stall_deadline (const vdm_stream_monitor *mon);
 /* The reader is behind: the kernel held unread data after its last read. */
 bool vdm_monitor_predict_reader_late (const vdm_stream_monitor *mon);
+/* ...and at t had read nothing for the stall threshold: starved. */
+bool vdm_monitor_predict_reader_starved_at (const vdm_stream_monitor *mon, uint64_t t);
 /* ...by half the playout buffer (at least the stall threshold). */
 bool vdm_monitor_predict_reader_behind (const vdm_stream_monitor *mon, uint64_t now,
     uint64_t buffer);

@@ -19,7 +19,12 @@ typedef struct
   gdouble kfree_unwatched_cookie[2]; /* a socket with a cookie (`ss` gives every socket one) */
   gdouble ready_watched[2], ready_unwatched[2], ready_unwatched_cookie[2];
   gdouble meminfo_ns[2];        /* getsockopt(SO_MEMINFO), the timer alternative */
-  gdouble flood_drops_per_s;
+  gdouble flood_drops_per_s, flood_sent_per_s;
+  gdouble flood_ceiling_per_s;  /* the same flood with identity: what the host carries */
+  guint flood_gso_segments;     /* datagrams per send (1: plain sendmmsg) */
+  guint flood_kfree_programs;   /* kfree_skb programs loaded on the host, ours included */
+  guint64 flood_outside_sockets; /* sent, neither dropped at a socket nor received */
+  guint64 flood_late_ms;        /* the last messages, after the settle (bounded wait) */
   guint64 flood_kernel_drops, flood_messages, flood_events_lost; /* summed over the sockets */
   gint flood_accounted;         /* 1 every drop accounted for, 0 not, -1 not run */
   gint flood_kept_passing;

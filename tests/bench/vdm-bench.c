@@ -30,7 +30,7 @@ bench_summary_init (BenchSummary * s)
     s->kfree_unwatched[i] = s->kfree_nosock[i] = s->kfree_watched[i] = s->ready_watched[i] =
         s->ready_unwatched[i] = s->meminfo_ns[i] = s->kfree_unwatched_cookie[i] =
         s->ready_unwatched_cookie[i] = -1;
-  s->flood_drops_per_s = -1;
+  s->flood_drops_per_s = s->flood_sent_per_s = s->flood_ceiling_per_s = -1;
   s->flood_accounted = s->flood_kept_passing = -1;
   s->host_extra_ns_per_packet = s->host_identity_ns_per_packet =
       s->host_vdropmon_ns_per_packet = s->host_identity_switches = s->host_vdropmon_switches = -1;
@@ -47,6 +47,31 @@ ns_row (const gchar * label, const gdouble * v, gdouble target)
 {
   printf ("   %-40s %10.0f %10.0f   <= %-6.0f %s / %s\n", label, v[0], v[1], target,
       verdict (v[0], target), verdict (v[1], target));
+}
+
+static void
+print_flood (const BenchSummary * s)
+{
+  printf ("   %-40s %10.0f %10s   >= 1000000 %s; accounted: %s; kept passing: %s\n",
+      "flood drops/s", s->flood_drops_per_s, "", verdict (s->flood_drops_per_s < 0 ? -1 :
+          1e6 / MAX (s->flood_drops_per_s, 1), 1.0),
+      s->flood_accounted < 0 ? "not run" : s->flood_accounted ? "yes" : "NO",
+      s->flood_kept_passing < 0 ? "not run" : s->flood_kept_passing ? "yes" : "NO");
+  if (s->flood_accounted < 0)
+    return;
+  printf ("   %-40s %10.0f %10s   (%.0f %% of it with vdropmon; %u kfree_skb programs on the "
+      "host)\n", "flood ceiling, identity, drops/s", s->flood_ceiling_per_s, "",
+      s->flood_ceiling_per_s > 0 ? 100 * s->flood_drops_per_s / s->flood_ceiling_per_s : -1,
+      s->flood_kfree_programs);
+  printf ("   %-40s %10.0f %10s   (%u datagrams per send%s)\n", "flood: datagrams sent/s",
+      s->flood_sent_per_s, "", s->flood_gso_segments,
+      s->flood_gso_segments > 1 ? ", UDP GSO" : "");
+  printf ("   %-40s %10" G_GUINT64_FORMAT " %10s   == kernel %" G_GUINT64_FORMAT " (of them "
+      "events-lost %" G_GUINT64_FORMAT ", posted count-only; the last %" G_GUINT64_FORMAT
+      " ms late)\n", "flood: drops in vdropmon-drop messages", s->flood_messages, "",
+      s->flood_kernel_drops, s->flood_events_lost, s->flood_late_ms);
+  printf ("   %-40s %10" G_GUINT64_FORMAT " %10s   (sent, neither dropped at a watched socket "
+      "nor received)\n", "flood: datagrams lost elsewhere", s->flood_outside_sockets, "");
 }
 
 void
@@ -85,16 +110,7 @@ bench_print_summary (const BenchSummary * s)
       s->ready_unwatched_cookie[1]);
   printf ("   %-40s %10.0f %10.0f   (per read, by the worker on a timer)\n",
       "getsockopt(SO_MEMINFO), per read", s->meminfo_ns[0], s->meminfo_ns[1]);
-  printf ("   %-40s %10.0f %10s   >= 1000000 %s; accounted: %s; kept passing: %s\n",
-      "flood drops/s", s->flood_drops_per_s, "", verdict (s->flood_drops_per_s < 0 ? -1 :
-          1e6 / MAX (s->flood_drops_per_s, 1), 1.0),
-      s->flood_accounted < 0 ? "not run" : s->flood_accounted ? "yes" : "NO",
-      s->flood_kept_passing < 0 ? "not run" : s->flood_kept_passing ? "yes" : "NO");
-  if (s->flood_accounted >= 0)
-    printf ("   %-40s %10" G_GUINT64_FORMAT " %10s   == kernel %" G_GUINT64_FORMAT " (of them "
-        "events-lost %" G_GUINT64_FORMAT ", posted count-only)\n",
-        "flood: drops in vdropmon-drop messages", s->flood_messages, "", s->flood_kernel_drops,
-        s->flood_events_lost);
+  print_flood (s);
   printf ("   %-40s %10.0f %10.0f   (all-in ns per packet: identity, vdropmon)\n",
       "host: CPU per packet", s->host_identity_ns_per_packet, s->host_vdropmon_ns_per_packet);
   printf ("   %-40s %9.3f%% %9.3f%%   (of one core, at 300 packets/s)\n",

@@ -159,6 +159,57 @@ test_queue_peak_is_the_socket_fill (void)
   close (tx);
 }
 
+static void
+read_all (int fd)
+{
+  char buf[DATAGRAM];
+
+  while (recv (fd, buf, sizeof (buf), MSG_DONTWAIT) > 0);
+}
+
+/* Every period has its own peak: after a read (and reset), a queue that
+ * fills less than before reports that lower fill, not 0 — the program keeps
+ * the peak on the socket per period, and a stored peak of an older period
+ * must not hide the new one. */
+static void
+test_queue_peak_per_period (void)
+{
+  vdm_source *source = open_or_skip ();
+  vdm_subscription *sub;
+  struct sockaddr_in rx_addr, tx_addr;
+  vdm_watch_spec spec = { .fd = -1 };
+  int tx, id, first, second, expected;
+
+  if (!source)
+    return;
+  if (!has_queue_fill (source)) {
+    g_test_skip ("no sk_data_ready on this kernel (or its 6.1 emulation)");
+    vdm_source_unref (source);
+    return;
+  }
+  spec.fd = vdm_test_loopback_udp (&rx_addr, 256 * 1024);
+  tx = vdm_test_loopback_udp (&tx_addr, 0);
+  sub = vdm_source_subscribe (source, &tally_consumer, NULL);
+  id = vdm_source_watch (source, sub, &spec);
+  g_assert_cmpint (id, >, 0);
+  send_n (tx, &rx_addr, 40);
+  g_usleep (20 * 1000);
+  first = vdm_source_queue_peak (source, (uint32_t) id);
+  read_all (spec.fd);
+  send_n (tx, &rx_addr, 10);
+  g_usleep (20 * 1000);
+  expected = fill_per_mille (spec.fd);
+  second = vdm_source_queue_peak (source, (uint32_t) id);
+  g_test_message ("peaks %d then %d per mille, the socket says %d", first, second, expected);
+  g_assert_cmpint (expected, >, 0);
+  g_assert_cmpint (expected, <, first);
+  g_assert_cmpint (second, ==, expected);
+  vdm_source_unsubscribe (source, sub);
+  vdm_source_unref (source);
+  close (spec.fd);
+  close (tx);
+}
+
 /* A socket nobody watches, but with a cookie (so the programs look it up):
  * neither its queue nor its drops reach a watched socket. */
 static void
@@ -271,6 +322,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/socket-watch/queue-peak-is-the-socket-fill",
       test_queue_peak_is_the_socket_fill);
+  g_test_add_func ("/socket-watch/queue-peak-per-period", test_queue_peak_per_period);
   g_test_add_func ("/socket-watch/unwatched-socket-with-cookie-is-nobodys",
       test_unwatched_socket_with_cookie_is_nobodys);
   g_test_add_func ("/socket-watch/released-socket-feeds-nobody",

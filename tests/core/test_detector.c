@@ -1201,6 +1201,14 @@ test_cause_of_reason (void)
   g_assert_cmpint (vdm_cause_of_reason (""), ==, 0);
   g_assert_cmpint (vdm_cause_of_reason ("NOT_DROPPED_YET"), ==, 0);
   g_assert_cmpint (vdm_cause_of_reason ("CONSUMED"), ==, 0);
+  /* by its name alone, a TCP duplicate is the network's (the stream
+   * monitor makes it the host's while the reader is starved) */
+  g_assert_cmpint (vdm_cause_of_reason ("TCP_OLD_DATA"), ==, VDM_CAUSE_NETWORK);
+  g_assert_true (vdm_reason_is_tcp_old_data ("TCP_OLD_DATA"));
+  g_assert_true (vdm_reason_is_tcp_old_data ("SKB_DROP_REASON_TCP_OLD_DATA"));
+  g_assert_false (vdm_reason_is_tcp_old_data ("TCP_OFOMERGE"));
+  g_assert_false (vdm_reason_is_tcp_old_data (NULL));
+  g_assert_false (vdm_reason_is_tcp_old_data (""));
 }
 
 int

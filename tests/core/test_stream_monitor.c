@@ -724,6 +724,10 @@ test_take_from_fresh_monitor (void)
 typedef struct {
   uint64_t away_from, away_until, stop, end, latency;  /* ms */
   bool tell_kernel;
+  /* ms: from old_data_from until old_data_until, a TCP_OLD_DATA drop per
+   * 10 ms round (a duplicate of data we had: a window probe or a
+   * retransmission); none when both are 0 */
+  uint64_t old_data_from, old_data_until;
 } reader_timeline;
 
 static void
@@ -758,6 +762,12 @@ run_reader_timeline (vdm_stream_monitor *mon, const reader_timeline *tl, vdm_ale
         unread += 1200;
       if (tl->tell_kernel)
         vdm_stream_monitor_socket_backlog (mon, unread, t * MS);
+      if (t >= tl->old_data_from && t < tl->old_data_until) {
+        vdm_kernel_drop drop = { .reason = 33, .reason_name = "TCP_OLD_DATA",
+          .watch_id = 1, .protocol = 6 };
+
+        vdm_stream_monitor_kernel_drop (mon, &drop, at_ms (t));
+      }
       vdm_stream_monitor_tick (mon, at_ms (t), false);
       n_alerts += vdm_stream_monitor_take_alerts (mon, a + n_alerts, max - n_alerts);
     }
@@ -855,6 +865,60 @@ test_starved_reader_warns_host (void)
   vdm_stream_monitor_free (mon);
 }
 
+/* The causes of all warnings among a[0..n), OR-ed. */
+static uint32_t
+warned_causes (const vdm_alert *a, unsigned n)
+{
+  uint32_t causes = 0;
+
+  for (unsigned i = 0; i < n; i++)
+    if (a[i].event.type == VDM_DETECTOR_WARNING)
+      causes |= a[i].event.causes;
+  return causes;
+}
+
+/* Issue 9: TCP_OLD_DATA, a segment of data this host already had, is the
+ * network's (a lost ACK, a delay spike: the sender's timer) unless our
+ * reader is starved: then the sender probed the window our reader left
+ * full, or sent again what we did not acknowledge — this host's doing.
+ * The reader held 800 ms (1 s buffer; the frames wait in the socket),
+ * duplicates from 500 ms into the hold, 10 per bin: warned `host` (the
+ * silence at a late reader, 10070 ms), and never `network` — before, the
+ * duplicates were a new cause, `network`, lower-bitrate. The same
+ * duplicates while the reader keeps up, or while the network is silent
+ * and the socket empty: `network`. */
+static void
+test_old_tcp_data_of_a_starved_reader_is_host (void)
+{
+  reader_timeline tl = { .away_from = 9870, .away_until = 10670, .stop = 20000,
+    .end = 12000, .latency = 1000, .tell_kernel = true,
+    .old_data_from = 10370, .old_data_until = 10670 };
+  vdm_stream_monitor *mon = new_monitor ();
+  vdm_alert a[16];
+  unsigned n;
+  char cause[32];
+
+  n = run_reader_timeline (mon, &tl, a, 16);
+  g_assert_cmpuint (n, >=, 1);
+  g_assert_cmpstr (vdm_causes_format (warned_causes (a, n), cause, sizeof cause), ==, "host");
+  vdm_stream_monitor_free (mon);
+
+  /* the reader keeps up */
+  tl.away_from = tl.away_until = 0;
+  mon = new_monitor ();
+  n = run_reader_timeline (mon, &tl, a, 16);
+  g_assert_cmpstr (vdm_causes_format (warned_causes (a, n), cause, sizeof cause), ==, "network");
+  vdm_stream_monitor_free (mon);
+
+  /* the network stops (nothing waits in the socket): a stall, and the
+   * sender's retransmissions of what we had */
+  tl.stop = 9880;
+  mon = new_monitor ();
+  n = run_reader_timeline (mon, &tl, a, 16);
+  g_assert_cmpstr (vdm_causes_format (warned_causes (a, n), cause, sizeof cause), ==, "network");
+  vdm_stream_monitor_free (mon);
+}
+
 /* The worker is due when the stall threshold passes, not at the next bin
  * (up to 100 ms later): frame 299 arrived at 9867 ms after a round at
  * 9850 ms; the round of the bin at 9950 ms finds no stall yet (83 ms),
@@ -927,6 +991,8 @@ main (int argc, char **argv)
   g_test_add_func ("/stream_monitor/network-stall-warns-as-early",
       test_network_stall_warns_as_early);
   g_test_add_func ("/stream_monitor/starved-reader-warns-host", test_starved_reader_warns_host);
+  g_test_add_func ("/stream_monitor/old-tcp-data-of-a-starved-reader-is-host",
+      test_old_tcp_data_of_a_starved_reader_is_host);
   g_test_add_func ("/stream_monitor/stall-deadline", test_stall_deadline);
   g_test_add_func ("/stream_monitor/packet-records-as-calls", test_packet_records_as_calls);
   g_test_add_func ("/stream_monitor/packet-after-ring-loss-is-no-gap",
