@@ -31,16 +31,6 @@
 /* An arrival earlier than the last by more than this is a new clock. */
 #define BACKWARDS_MAX_NS VDM_SECOND     /* a media or delay step beyond: a new stream */
 
-static int64_t
-sat_sub (int64_t a, int64_t b)
-{
-  int64_t d;
-
-  if (__builtin_sub_overflow (a, b, &d))
-    return b < 0 ? INT64_MAX : INT64_MIN;
-  return d;
-}
-
 void
 vdm_queue_growth_init (vdm_queue_growth *qg)
 {
@@ -226,7 +216,7 @@ vdm_queue_growth_observe (vdm_queue_growth *qg, uint64_t arrival_ns, uint64_t me
   media_step_ms = media_ns >= qg->media_ns ? (double) (media_ns - qg->media_ns) / 1e6
       : -((double) (qg->media_ns - media_ns) / 1e6);
   s.t_ms = (double) (arrival_ns - qg->start_arrival_ns) / 1e6;
-  s.d_ms = (double) sat_sub ((int64_t) (arrival_ns - media_ns), qg->start_offset_ns) / 1e6;
+  s.d_ms = (double) vdm_time_sat_sub ((int64_t) (arrival_ns - media_ns), qg->start_offset_ns) / 1e6;
   if (media_step_ms > STEP_MAX_MS || media_step_ms < -STEP_MAX_MS
       || s.d_ms - floor_ms (qg) > STEP_MAX_MS || s.d_ms - floor_ms (qg) < -STEP_MAX_MS) {
     start (qg, arrival_ns, media_ns);

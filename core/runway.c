@@ -9,19 +9,6 @@
 /* A jump this big between media and arrival is a new stream, not lag. */
 #define DISCONTINUITY_NS (10 * VDM_SECOND)
 
-/* a - b, clamped to the int64 range. Offsets come from network input (RTP
- * timestamps scaled by any clock rate, 1 Hz included), so they may be
- * anywhere in the int64 range and their plain difference may overflow. */
-static int64_t
-sat_sub (int64_t a, int64_t b)
-{
-  int64_t d;
-
-  if (__builtin_sub_overflow (a, b, &d))
-    return b < 0 ? INT64_MAX : INT64_MIN;
-  return d;
-}
-
 void
 vdm_runway_init (vdm_runway *runway)
 {
@@ -68,7 +55,7 @@ void
 vdm_runway_observe (vdm_runway *r, uint64_t arrival_ns, uint64_t media_ns)
 {
   int64_t offset = (int64_t) (arrival_ns - media_ns);
-  int64_t jump = r->started ? sat_sub (offset, best_offset (r)) : 0;
+  int64_t jump = r->started ? vdm_time_sat_sub (offset, best_offset (r)) : 0;
 
   if (r->started && (arrival_ns < r->last_sample_ns
           || jump > (int64_t) DISCONTINUITY_NS || jump < -(int64_t) DISCONTINUITY_NS))
@@ -84,7 +71,7 @@ vdm_runway_observe (vdm_runway *r, uint64_t arrival_ns, uint64_t media_ns)
     close_period (r, arrival_ns, offset);
   else if (offset < r->current_min)
     r->current_min = offset;
-  r->lag_ns = sat_sub (offset, best_offset (r));
+  r->lag_ns = vdm_time_sat_sub (offset, best_offset (r));
   if (arrival_ns - r->last_sample_ns >= r->sample_period_ns)
     update_slope (r, arrival_ns);
 }

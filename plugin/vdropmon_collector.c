@@ -284,8 +284,13 @@ announce_unseen_locked (GstVdropmon * self, vdm_source * source, VdmWatch * w,
     w->unseen_announced[slot] += n;
     budget -= n;
   }
-  /* a loss no counter shows (yet) is not announced later: never twice */
-  w->events_lost_announced = c->ringbuf_lost;
+  /* What the budget could not place is kept for the next refresh: the
+   * program counts a drop before it tries the ring, and the counters are
+   * read before events-lost, so a drop that lands between the two reads is
+   * lost here and not yet in its reason's counter — the next read shows it.
+   * Never announced twice: every unseen drop spends one unit of the
+   * budget, and events-lost counts each lost event once. */
+  w->events_lost_announced = c->ringbuf_lost - budget;
 }
 
 /* Refreshes a watch's counters; returns the ring-buffer losses since the

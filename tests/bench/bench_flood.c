@@ -29,6 +29,7 @@
 
 #include "bench_flood_send.h"
 #include "bench_pipes.h"
+#include "bench_threads.h"
 #include "bench_util.h"
 #include "udp_proc.h"
 
@@ -360,8 +361,9 @@ bench_flood (BenchSummary * summary)
   FloodShape shape = flood_shape ();
   BenchPipe pipes[FLOOD_MAX_PIPES];
   struct sockaddr_in dst[FLOOD_MAX_PIPES];
-  guint64 drops_before[FLOOD_MAX_PIPES], start, sent, collector_before, bpf_ns0, bpf_runs0;
-  guint64 waits_before, preempted_before, waits, preempted, runqueue_before, backlog_before;
+  guint64 drops_before[FLOOD_MAX_PIPES], start, sent, bpf_ns0, bpf_runs0, backlog_before;
+  BenchThreads *threads_before, *threads_after;
+  BenchThreadTotals collector;
   FloodWatch watch = { 0 };
   FloodSenders *senders;
   gchar *why = NULL;
@@ -385,9 +387,7 @@ bench_flood (BenchSummary * summary)
   for (p = 0; p < shape.pipes; p++)
     drops_before[p] = kernel_drops (&pipes[p]);
   backlog_before = backlog_drops ();
-  collector_before = bench_thread_cpu_ns (COLLECTOR_THREAD);
-  runqueue_before = bench_thread_runqueue_ns (COLLECTOR_THREAD);
-  bench_thread_switches (COLLECTOR_THREAD, &waits_before, &preempted_before);
+  threads_before = bench_threads_snapshot ();
   bench_bpf_programs ("kfree_skb", &bpf_ns0, &bpf_runs0);
 
   start = bench_now_ns ();
@@ -398,11 +398,14 @@ bench_flood (BenchSummary * summary)
   sent = flood_senders_stop (senders, &watch.senders_cpu_ns, &watch.refused);
   watch.backlog_drops = backlog_drops () - backlog_before;
   seconds = (bench_now_ns () - start) / 1e9;
-  watch.collector_cpu_ns = bench_thread_cpu_ns (COLLECTOR_THREAD) - collector_before;
-  watch.collector_runqueue_ns = bench_thread_runqueue_ns (COLLECTOR_THREAD) - runqueue_before;
-  bench_thread_switches (COLLECTOR_THREAD, &waits, &preempted);
-  watch.collector_waits = waits - MIN (waits, waits_before);
-  watch.collector_preempted = preempted - MIN (preempted, preempted_before);
+  threads_after = bench_threads_snapshot ();
+  bench_threads_named (threads_before, threads_after, COLLECTOR_THREAD, &collector);
+  bench_threads_free (threads_before);
+  bench_threads_free (threads_after);
+  watch.collector_cpu_ns = collector.run_ns;
+  watch.collector_runqueue_ns = collector.wait_ns;
+  watch.collector_waits = collector.voluntary;
+  watch.collector_preempted = collector.involuntary;
   watch.bpf_programs = bench_bpf_programs ("kfree_skb", &watch.bpf_run_ns, &watch.bpf_runs);
   watch.bpf_run_ns -= MIN (watch.bpf_run_ns, bpf_ns0);
   watch.bpf_runs -= MIN (watch.bpf_runs, bpf_runs0);

@@ -10,6 +10,7 @@ typedef struct
   gint tid;
   gchar name[32];
   guint64 run_ns;               /* schedstat: time on a CPU */
+  guint64 wait_ns;              /* schedstat: runnable, waiting for a CPU */
   guint64 voluntary, involuntary;
 } ThreadSample;
 
@@ -21,21 +22,21 @@ struct _BenchThreads
 typedef struct
 {
   gchar name[32];
-  guint threads;
-  guint64 run_ns, voluntary, involuntary;
+  BenchThreadTotals totals;
 } NameRow;
 
 static gboolean
 read_sample (const gchar * dir, ThreadSample * s)
 {
   gchar *path, *text = NULL, *line;
-  unsigned long long run = 0;
+  unsigned long long run = 0, wait = 0;
   gboolean ok = FALSE;
 
   path = g_build_filename (dir, "schedstat", NULL);
-  if (g_file_get_contents (path, &text, NULL, NULL) && sscanf (text, "%llu", &run) == 1)
+  if (g_file_get_contents (path, &text, NULL, NULL) && sscanf (text, "%llu %llu", &run, &wait) == 2)
     ok = TRUE;
   s->run_ns = run;
+  s->wait_ns = wait;
   g_free (text);
   g_free (path);
   path = g_build_filename (dir, "status", NULL);
@@ -115,7 +116,8 @@ row_for (GArray * rows, const gchar * name)
 static gint
 by_run_time (gconstpointer a, gconstpointer b)
 {
-  const NameRow *x = a, *y = b;
+  const BenchThreadTotals *x = &((const NameRow *) a)->totals;
+  const BenchThreadTotals *y = &((const NameRow *) b)->totals;
 
   return x->run_ns < y->run_ns ? 1 : x->run_ns > y->run_ns ? -1 : 0;
 }
@@ -129,12 +131,13 @@ rows_between (const BenchThreads * before, const BenchThreads * after)
   for (i = 0; i < after->threads->len; i++) {
     const ThreadSample *a = &g_array_index (after->threads, ThreadSample, i);
     const ThreadSample *b = find_tid (before, a->tid);
-    NameRow *row = row_for (rows, a->name);
+    BenchThreadTotals *t = &row_for (rows, a->name)->totals;
 
-    row->threads++;
-    row->run_ns += a->run_ns - (b ? b->run_ns : 0);
-    row->voluntary += a->voluntary - (b ? b->voluntary : 0);
-    row->involuntary += a->involuntary - (b ? b->involuntary : 0);
+    t->threads++;
+    t->run_ns += a->run_ns - (b ? b->run_ns : 0);
+    t->wait_ns += a->wait_ns - (b ? b->wait_ns : 0);
+    t->voluntary += a->voluntary - (b ? b->voluntary : 0);
+    t->involuntary += a->involuntary - (b ? b->involuntary : 0);
   }
   g_array_sort (rows, by_run_time);
   return rows;
@@ -151,10 +154,11 @@ bench_threads_print (const BenchThreads * before, const BenchThreads * after,
       "µs/s/stream", "vol. cs/s/stream", "invol. cs/s/str.");
   for (i = 0; i < rows->len && i < 8; i++) {
     const NameRow *r = &g_array_index (rows, NameRow, i);
+    const BenchThreadTotals *t = &r->totals;
 
-    printf ("     %-18s %7u %7.1f%% %14.1f %16.1f %16.1f\n", r->name, r->threads,
-        100.0 * r->run_ns / (seconds * 1e9), r->run_ns / 1e3 / seconds / n_streams,
-        r->voluntary / seconds / n_streams, r->involuntary / seconds / n_streams);
+    printf ("     %-18s %7u %7.1f%% %14.1f %16.1f %16.1f\n", r->name, t->threads,
+        100.0 * t->run_ns / (seconds * 1e9), t->run_ns / 1e3 / seconds / n_streams,
+        t->voluntary / seconds / n_streams, t->involuntary / seconds / n_streams);
   }
   g_array_unref (rows);
 }
@@ -167,9 +171,25 @@ bench_threads_switches_per_stream (const BenchThreads * before, const BenchThrea
   guint64 total = 0;
   guint i;
 
-  for (i = 0; i < rows->len; i++)
-    total += g_array_index (rows, NameRow, i).voluntary + g_array_index (rows, NameRow,
-        i).involuntary;
+  for (i = 0; i < rows->len; i++) {
+    const BenchThreadTotals *t = &g_array_index (rows, NameRow, i).totals;
+
+    total += t->voluntary + t->involuntary;
+  }
   g_array_unref (rows);
   return total / seconds / n_streams;
+}
+
+void
+bench_threads_named (const BenchThreads * before, const BenchThreads * after,
+    const gchar * name, BenchThreadTotals * out)
+{
+  GArray *rows = rows_between (before, after);
+  guint i;
+
+  memset (out, 0, sizeof (*out));
+  for (i = 0; i < rows->len; i++)
+    if (strcmp (g_array_index (rows, NameRow, i).name, name) == 0)
+      *out = g_array_index (rows, NameRow, i).totals;
+  g_array_unref (rows);
 }

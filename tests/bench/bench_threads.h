@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * bench_threads — where a process's CPU goes, by thread: a snapshot of
- * every thread's run time (schedstat) and context switches (status), and
+ * every thread's run and run-queue time (schedstat) and context switches
+ * (status), and
  * the difference of two snapshots grouped by thread name (the 200 workers
  * named "vdropmon" are one row). Used by the host part to show which
  * threads the per-stream cost is in, and how often they wake (issue 13).
@@ -13,6 +14,16 @@
 
 typedef struct _BenchThreads BenchThreads;
 
+/* What the threads of one name did between two snapshots. */
+typedef struct
+{
+  guint threads;
+  guint64 run_ns;               /* on a CPU */
+  guint64 wait_ns;              /* runnable, waiting for a CPU */
+  guint64 voluntary;            /* context switches: it slept (a poll, a lock) */
+  guint64 involuntary;          /* it was preempted */
+} BenchThreadTotals;
+
 /* Every thread of this process now. */
 BenchThreads *bench_threads_snapshot (void);
 void bench_threads_free (BenchThreads * snap);
@@ -23,6 +34,11 @@ void bench_threads_free (BenchThreads * snap);
  * only one snapshot count from zero (started) or not at all (ended). */
 void bench_threads_print (const BenchThreads * before, const BenchThreads * after,
     gdouble seconds, guint n_streams);
+
+/* The totals of the threads named name (e.g. "vdm-collector") between two
+ * snapshots; all zero when none ran. */
+void bench_threads_named (const BenchThreads * before, const BenchThreads * after,
+    const gchar * name, BenchThreadTotals * out);
 
 /* Context switches (voluntary + involuntary) per second per stream between
  * two snapshots, all threads. */

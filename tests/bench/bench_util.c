@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <linux/bpf.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -250,110 +249,6 @@ bench_bpf_programs (const gchar * prefix, guint64 * run_ns, guint64 * run_cnt)
     *run_cnt += info.run_cnt;
   }
   return n;
-}
-
-/* /proc/self/task/<tid>/schedstat's field: 0 ns on a CPU, 1 ns runnable
- * but waiting for one. */
-static guint64
-task_schedstat (const gchar * tid, guint field)
-{
-  gchar *path = g_strdup_printf ("/proc/self/task/%s/schedstat", tid), *text = NULL, *at;
-  guint64 ns = 0;
-
-  if (g_file_get_contents (path, &text, NULL, NULL)) {
-    at = text;
-    ns = g_ascii_strtoull (at, &at, 10);
-    if (field == 1)
-      ns = g_ascii_strtoull (at, NULL, 10);
-  }
-  g_free (text);
-  g_free (path);
-  return ns;
-}
-
-/* Calls per_task (tid, data) for every thread of this process named comm. */
-static void
-for_each_thread_named (const gchar * comm, void (*per_task) (const gchar *, gpointer),
-    gpointer data)
-{
-  DIR *dir = opendir ("/proc/self/task");
-  struct dirent *entry;
-
-  while (dir && (entry = readdir (dir))) {
-    gchar *path, *name = NULL;
-
-    if (entry->d_name[0] == '.')
-      continue;
-    path = g_strdup_printf ("/proc/self/task/%s/comm", entry->d_name);
-    if (g_file_get_contents (path, &name, NULL, NULL) && g_str_equal (g_strchomp (name), comm))
-      per_task (entry->d_name, data);
-    g_free (name);
-    g_free (path);
-  }
-  if (dir)
-    closedir (dir);
-}
-
-static void
-add_task_cpu (const gchar * tid, gpointer data)
-{
-  *(guint64 *) data += task_schedstat (tid, 0);
-}
-
-static void
-add_task_runqueue (const gchar * tid, gpointer data)
-{
-  *(guint64 *) data += task_schedstat (tid, 1);
-}
-
-guint64
-bench_thread_cpu_ns (const gchar * comm)
-{
-  guint64 total = 0;
-
-  for_each_thread_named (comm, add_task_cpu, &total);
-  return total;
-}
-
-guint64
-bench_thread_runqueue_ns (const gchar * comm)
-{
-  guint64 total = 0;
-
-  for_each_thread_named (comm, add_task_runqueue, &total);
-  return total;
-}
-
-static guint64
-status_field (const gchar * status, const gchar * field)
-{
-  const gchar *at = strstr (status, field);
-
-  return at ? g_ascii_strtoull (at + strlen (field), NULL, 10) : 0;
-}
-
-static void
-add_task_switches (const gchar * tid, gpointer data)
-{
-  guint64 *sums = data;
-  gchar *path = g_strdup_printf ("/proc/self/task/%s/status", tid), *text = NULL;
-
-  if (g_file_get_contents (path, &text, NULL, NULL)) {
-    sums[0] += status_field (text, "\nvoluntary_ctxt_switches:");
-    sums[1] += status_field (text, "\nnonvoluntary_ctxt_switches:");
-  }
-  g_free (text);
-  g_free (path);
-}
-
-void
-bench_thread_switches (const gchar * comm, guint64 * voluntary, guint64 * preempted)
-{
-  guint64 sums[2] = { 0, 0 };
-
-  for_each_thread_named (comm, add_task_switches, sums);
-  *voluntary = sums[0];
-  *preempted = sums[1];
 }
 
 /* ------------------------------------------------------------------------ */

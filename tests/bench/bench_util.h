@@ -57,14 +57,6 @@ gdouble bench_ns_per_run (guint64 ns_before, guint64 ns_after, guint64 runs_befo
  * process's collector loads its own: a drop runs all of theirs), with their
  * summed run time and run count (kernel.bpf_stats_enabled). */
 guint bench_bpf_programs (const gchar * prefix, guint64 * run_ns, guint64 * run_cnt);
-/* CPU time (ns) of this process's threads named comm (e.g. "vdm-collector"). */
-guint64 bench_thread_cpu_ns (const gchar * comm);
-/* Time (ns) those threads were runnable but waited for a CPU. */
-guint64 bench_thread_runqueue_ns (const gchar * comm);
-/* Context switches of those threads so far: voluntary (it slept: a poll, or
- * waiting for a lock) and not (preempted). */
-void bench_thread_switches (const gchar * comm, guint64 * voluntary, guint64 * preempted);
-
 /* A UDP socket bound to 127.0.0.1 (port 0: any), receive buffer rcvbuf
  * bytes (the kernel's minimum for 1). Exits on failure. */
 int bench_udp_receiver (struct sockaddr_in *addr, int rcvbuf);

@@ -214,7 +214,13 @@ GST_END_TEST;
  * reason SOCKET_RCVBUFF, not network / lower-bitrate / RTP_SEQ_GAP), and
  * the gaps are not reported again as rtp-gap drops. Reading stats reads
  * the counters, so each bin's drops are known before the clock moves on. */
-GST_START_TEST (test_lost_events_still_reach_the_detector)
+/* Drops whose events the ring lost (counters and events-lost only) still
+ * reach the detector and the drop messages, each exactly once. counter_lag:
+ * how many of each step's lost drops the per-reason counters show only at
+ * the next step, while events-lost already has them — what the collector
+ * reads when a drop lands between its two reads (the flood's race). */
+static void
+check_lost_events (guint counter_lag)
 {
   VdmFakeHarness f;
   vdm_counters counters = { 0 };
@@ -239,9 +245,16 @@ GST_START_TEST (test_lost_events_still_reach_the_detector)
       seq++;
     }
     if (lossy) {
-      counters.per_reason[REASON_RCVBUFF] += 10;
-      counters.total += 10;
       lost += 10;
+      counters.ringbuf_lost = lost;
+      if (counter_lag) {        /* a read that sees the losses before their drops */
+        counters.per_reason[REASON_RCVBUFF] = counters.total = lost - counter_lag;
+        fail_unless_equals_int (vdm_fake_source_set_counters (f.fake, f.watch_id, &counters), 0);
+        fail_unless_equals_int (vdm_fake_source_set_events_lost (f.fake, f.watch_id, lost), 0);
+        g_object_get (f.mon, "stats", &stats, NULL);
+        gst_structure_free (stats);
+      }
+      counters.per_reason[REASON_RCVBUFF] = counters.total = lost;
       fail_unless_equals_int (vdm_fake_source_set_counters (f.fake, f.watch_id, &counters), 0);
       fail_unless_equals_int (vdm_fake_source_set_events_lost (f.fake, f.watch_id, lost), 0);
     }
@@ -273,6 +286,18 @@ GST_START_TEST (test_lost_events_still_reach_the_detector)
   gst_object_unref (f.mon);
   gst_bus_set_flushing (f.bus, TRUE);
   gst_object_unref (f.bus);
+}
+
+GST_START_TEST (test_lost_events_still_reach_the_detector)
+{
+  check_lost_events (0);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_lost_events_counted_before_their_drops)
+{
+  check_lost_events (4);
 }
 
 GST_END_TEST;
@@ -728,6 +753,7 @@ fake_source_suite (void)
   tcase_add_test (tc, test_kernel_drops_warn_and_clear);
   tcase_add_test (tc, test_stats_from_fake_source);
   tcase_add_test (tc, test_lost_events_still_reach_the_detector);
+  tcase_add_test (tc, test_lost_events_counted_before_their_drops);
   tcase_add_test (tc, test_rotating_ssrcs_bounded);
   tcase_add_test (tc, test_stats_while_restarting);
   tcase_add_test (tc, test_released_watch_keeps_flow_and_count);
