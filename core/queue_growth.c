@@ -46,7 +46,6 @@ start (vdm_queue_growth *qg, uint64_t arrival_ns, uint64_t media_ns)
   qg->start_offset_ns = (int64_t) (arrival_ns - media_ns);
   qg->media_ns = media_ns;
   qg->base_ms = -1e300;
-  qg->growing_since_ms = -1;
   qg->frames[0] = (vdm_queue_growth_sample) { 0, 0 };
   qg->n_frames = 1;
   qg->frame_head = 1;
@@ -165,15 +164,6 @@ fit (vdm_queue_growth *qg)
 }
 
 static void
-track_growing (vdm_queue_growth *qg)
-{
-  if (!qg->fitted)
-    qg->growing_since_ms = -1;
-  else if (qg->growing_since_ms < 0)
-    qg->growing_since_ms = qg->last_point_ms;
-}
-
-static void
 add_point (vdm_queue_growth *qg, vdm_queue_growth_sample p)
 {
   if (qg->n_points > 0 && p.t_ms <= point_at (qg, 0)->t_ms)
@@ -185,7 +175,6 @@ add_point (vdm_queue_growth *qg, vdm_queue_growth_sample p)
   if (p.d_ms - floor_ms (qg) <= ONSET_MS)
     qg->onset_ms = p.t_ms;
   fit (qg);
-  track_growing (qg);
 }
 
 static void
@@ -250,20 +239,6 @@ double
 vdm_queue_growth_rate (const vdm_queue_growth *qg)
 {
   return qg->started && qg->fitted ? qg->slope : 0;
-}
-
-uint64_t
-vdm_queue_growth_growing_for (const vdm_queue_growth *qg, uint64_t now_ns)
-{
-  double now_ms;
-
-  if (!qg->started || !qg->fitted || qg->growing_since_ms < 0 || now_ns == VDM_TIME_NONE
-      || now_ns < qg->start_arrival_ns)
-    return 0;
-  now_ms = (double) (now_ns - qg->start_arrival_ns) / 1e6;
-  if (now_ms <= qg->growing_since_ms || now_ms - qg->last_point_ms > STALE_MS)
-    return 0;
-  return (uint64_t) ((now_ms - qg->growing_since_ms) * 1e6);
 }
 
 uint64_t

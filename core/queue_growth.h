@@ -77,7 +77,6 @@ typedef struct {
   double last_point_ms;
   double r2;
   unsigned fit_points;
-  double growing_since_ms;      /* first point of the current trusted run, or -1 */
 } vdm_queue_growth;
 
 void vdm_queue_growth_init (vdm_queue_growth *qg);
@@ -91,9 +90,6 @@ void vdm_queue_growth_rebase (vdm_queue_growth *qg);
 double vdm_queue_growth_queue_ms (const vdm_queue_growth *qg);
 /* Its growth, ms per ms; 0 when no trustworthy growth is seen. */
 double vdm_queue_growth_rate (const vdm_queue_growth *qg);
-/* How long the growth has been trustworthy without a break at now_ns
- * (from the envelope point where it became so); 0 when it is not. */
-uint64_t vdm_queue_growth_growing_for (const vdm_queue_growth *qg, uint64_t now_ns);
 /* Time from now_ns until the queue delay reaches buffer_ns at the fitted
  * growth: 0 if already there, VDM_TIME_NONE if no trustworthy growth (or
  * no buffer). */

@@ -134,24 +134,35 @@ runway_settled (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer)
 }
 
 /* When the playout buffer runs dry at the lag's current growth: the
- * runway (lag against the buffer), over RTP the jitterbuffer's timeline
- * breaking (stream_monitor_predict.c), or the standing queue's fitted
- * growth reaching the buffer (queue_growth.c: sees a queue that started
- * growing a few hundred ms ago, where the runway's smoothed growth still
- * lags it), the sooner.
- * min_lag: a lag (jitterbuffer deficit, standing queue) below it is no
- * trend yet. */
+ * runway (lag against the buffer) or, over RTP, the jitterbuffer's
+ * timeline breaking (stream_monitor_predict.c), the sooner.
+ * min_lag: a lag (or jitterbuffer deficit) below it is no trend yet. */
 static uint64_t
-lag_prediction (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer, int64_t min_lag)
+lag_prediction (vdm_stream_monitor *mon, uint64_t buffer, int64_t min_lag)
 {
-  uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer), jb_freeze, fill_in;
+  uint64_t empty_in = vdm_runway_time_to_empty (&mon->runway, buffer), jb_freeze;
 
   if (vdm_runway_lag (&mon->runway) < min_lag)
     empty_in = VDM_TIME_NONE;
   if (vdm_monitor_predict_jb_freeze (mon, buffer, min_lag, &jb_freeze) && jb_freeze < empty_in)
     empty_in = jb_freeze;
-  if (vdm_monitor_predict_queue_fill (mon, now, buffer, min_lag, &fill_in) && fill_in < empty_in)
-    empty_in = fill_in;
+  return empty_in;
+}
+
+/* A warning's prediction, once another trigger decided to warn: the
+ * standing queue's fitted growth reaching the buffer (queue_growth.c), if
+ * sooner than empty_in. It sees a queue that began to grow a few hundred
+ * ms ago, where the runway's smoothed growth still lags it; it never
+ * starts a warning itself (as a trigger it took a clean stream's 1 s
+ * delay bump for congestion: docs/benchmarks.md, issue 12 fourth pass). */
+static uint64_t
+sooner_by_standing_queue (vdm_stream_monitor *mon, uint64_t now, uint64_t buffer,
+    int64_t min_queue, uint64_t empty_in)
+{
+  uint64_t fill_in;
+
+  if (vdm_monitor_predict_queue_fill (mon, now, buffer, min_queue, &fill_in) && fill_in < empty_in)
+    return fill_in;
   return empty_in;
 }
 
@@ -167,8 +178,11 @@ is_starving (vdm_stream_monitor *mon, uint64_t now, uint64_t *empty_in)
   if (buffer == VDM_TIME_NONE || buffer == 0 || !runway_settled (mon, now, buffer))
     return false;
   jitter_floor = buffer / 10 > 20 * VDM_MSECOND ? buffer / 10 : 20 * VDM_MSECOND;
-  *empty_in = lag_prediction (mon, now, buffer, (int64_t) jitter_floor);
-  return *empty_in != VDM_TIME_NONE && *empty_in <= mon->config.runway_threshold_ns;
+  *empty_in = lag_prediction (mon, buffer, (int64_t) jitter_floor);
+  if (*empty_in == VDM_TIME_NONE || *empty_in > mon->config.runway_threshold_ns)
+    return false;
+  *empty_in = sooner_by_standing_queue (mon, now, buffer, (int64_t) jitter_floor, *empty_in);
+  return true;
 }
 
 /* A queue building up on the path (stream_monitor_predict.c): starving
@@ -257,8 +271,9 @@ check_arrival_deficit (vdm_stream_monitor *mon, uint64_t now)
    * timeline) measure the growth itself: the sooner of them all, even when
    * those are beyond runway-threshold. */
   if (congested) {
-    predicted = lag_prediction (mon, now, vdm_monitor_playout_buffer (mon), 0);
+    predicted = lag_prediction (mon, vdm_monitor_playout_buffer (mon), 0);
     empty_in = congested_in < predicted ? congested_in : predicted;
+    empty_in = sooner_by_standing_queue (mon, now, vdm_monitor_playout_buffer (mon), 0, empty_in);
   }
   starving = starving || congested;
   /* the stall's adaptive threshold is at most the silence rule's; a

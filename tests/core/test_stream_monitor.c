@@ -1135,7 +1135,8 @@ test_small_buffer_keyframe_queues_do_not_warn (void)
   g_assert_cmpuint (fast.warned, ==, VDM_TIME_NONE);
   run_bottleneck (&tight);
   g_assert_cmpuint (tight.warned, ==, VDM_TIME_NONE);
-  /* a 2 s buffer: the standing queue's trigger alone (min delay 80 ms) */
+  /* a 2 s buffer (the delay gradient's and the runway's triggers; the standing
+   * queue only says stall-eta) */
   tight.latency_ms = 2000;
   run_bottleneck (&tight);
   g_assert_cmpuint (tight.warned, ==, VDM_TIME_NONE);
