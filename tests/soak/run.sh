@@ -18,12 +18,19 @@
 # Transports (--transport, default rtp):
 #   rtp: vdm-rtp-sender (synthetic H.264, 120 packets/s x 1200 B, about
 #        1.2 Mbit/s) -> udpsrc ! vdropmon collector=embedded ! fakesink.
-#   flv: one vdm-flv-server per group (the lead-time testbed's HTTP server:
-#        libsoup, one x264 pipeline per client, 640x360 30 fps, 1.2 Mbit/s,
-#        a keyframe a second) -> souphttpsrc ! flvdemux ! vdropmon
-#        collector=embedded ! fakesink: vdropmon finds the TCP connection
-#        itself. The namespace's loopback gets an MTU of 1500 (both groups)
-#        so that TCP segments fit the tbf's one-packet burst, as on a wire.
+#   flv: one HTTP server per group -> souphttpsrc ! flvdemux ! vdropmon
+#        collector=embedded ! fakesink (vdropmon finds the TCP connection
+#        itself). The stream: the lead-time servers' x264 pipeline (640x360
+#        30 fps, --pattern smpte, whose corner of noise keeps the encoder at
+#        its bitrate), 1.2 Mbit/s, a keyframe a second. The server
+#        (VDM_SOAK_FLV_SENDER): `replay` (default), flv_replay.py serving
+#        a 60 s recording of that pipeline made before the run, tag by tag
+#        in real time; `encode`, the lead-time testbed's vdm-flv-server, one
+#        live x264 pipeline per client — 12 of them take more than a core
+#        of a 2-core host at the senders' real-time priority and starve the
+#        receivers, which a camera on another machine does not. The
+#        namespace's loopback gets an MTU of 1500 (both groups) so that TCP
+#        segments fit the tbf's one-packet burst, as on a wire.
 # VDM_SOAK_PLAYOUT_MS: playout buffers (ms, comma-separated, cycled over
 # the streams of a group) given to vdropmon's playout-buffer; 0 = none
 # (fakesink sync=false has no pipeline latency), which leaves the runway
@@ -52,6 +59,7 @@ N=${4:-6}
 SECS=${VDM_SOAK_SECS:-$((MIN * 60))}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
 SENDER="$BUILD/tests/tools/vdm-rtp-sender"
 FLV_SERVER="$BUILD/tests/servers/vdm-flv-server"
 FLV_PORT=47180   # inside the group's own namespace: collides with nothing
@@ -84,14 +92,30 @@ receiver () {   # receiver NAME S: one stream's receiver, SECS long
   echo $rc > "$log.rc"
 }
 
+FLV_STREAM="--width 640 --height 360 --fps 30 --bitrate 1200 --key-int 30 --pattern smpte"
+
+record_flv () {   # the replayed stream: vdm-flv-server's pipeline, 60 s, not live
+  overlay=
+  gst-inspect-1.0 timeoverlay > /dev/null 2>&1 && overlay="! timeoverlay text=soak"
+  gst-launch-1.0 -q videotestsrc num-buffers=1800 pattern=smpte ! \
+      video/x-raw,format=I420,width=640,height=360,framerate=30/1 $overlay ! \
+      x264enc tune=zerolatency speed-preset=ultrafast bitrate=1200 key-int-max=30 ! \
+      h264parse ! flvmux streamable=true ! filesink location="$OUT/stream.flv"
+}
+
 start_flv_server () {   # start_flv_server NAME: N streams, waits for READY
-  $RT timeout $((SECS + 10)) "$FLV_SERVER" --port $FLV_PORT --streams "$N" \
-      --width 640 --height 360 --fps 30 --bitrate 1200 --key-int 30 \
-      --duration-s $((SECS + 5)) > "$OUT/$1.server" 2>&1 &
+  if [ "${VDM_SOAK_FLV_SENDER:-replay}" = encode ]; then
+    # shellcheck disable=SC2086
+    $RT timeout $((SECS + 10)) "$FLV_SERVER" --port $FLV_PORT --streams "$N" $FLV_STREAM \
+        --duration-s $((SECS + 5)) > "$OUT/$1.server" 2>&1 &
+  else
+    $RT timeout $((SECS + 10)) python3 "$HERE/flv_replay.py" --file "$OUT/stream.flv" \
+        --port $FLV_PORT --streams "$N" --duration-s $((SECS + 5)) > "$OUT/$1.server" 2>&1 &
+  fi
   t=0
   until grep -q '^READY ' "$OUT/$1.server" 2> /dev/null; do
     t=$((t + 1))
-    if [ $t -gt 200 ]; then echo "$1: vdm-flv-server not READY" >&2; return 1; fi
+    if [ $t -gt 600 ]; then echo "$1: the HTTP-FLV server is not READY" >&2; return 1; fi
     sleep 0.1
   done
 }
@@ -140,8 +164,13 @@ if [ "${VDM_SOAK_GROUP:-}" ]; then
   exit 0
 fi
 gst-inspect-1.0 vdropmon > /dev/null   # the registry, before the clock starts
-printf 'transport %s, playout buffers %s ms, %s s, %s streams per group\n' \
-    "$TRANSPORT" "$PLAYOUT" "$SECS" "$N" > "$OUT/meta.txt"
+if [ "$TRANSPORT" = flv ] && [ "${VDM_SOAK_FLV_SENDER:-replay}" != encode ]; then
+  record_flv
+  SENDER_KIND=flv_replay.py
+elif [ "$TRANSPORT" = flv ]; then SENDER_KIND=vdm-flv-server
+else SENDER_KIND=vdm-rtp-sender; fi
+printf 'transport %s (%s), playout buffers %s ms, %s s, %s streams per group\n' \
+    "$TRANSPORT" "$SENDER_KIND" "$PLAYOUT" "$SECS" "$N" > "$OUT/meta.txt"
 # wall clock (s) and CLOCK_MONOTONIC (s, /proc/uptime: no suspend here)
 printf '%s %s\n' "$(date +%s.%N)" "$(cut -d' ' -f1 /proc/uptime)" > "$OUT/clock.txt"
 start=$(date +%s)
