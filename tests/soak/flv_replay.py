@@ -19,7 +19,8 @@ Each connection gets the file's FLV header, its script tag and the AVC
 sequence header first, then the media tags, each when its timestamp is
 due. Stream N starts N/streams of a second later (keyframes of the
 streams apart, as cameras' are). TCP_NODELAY: a tag goes out when due, as
-a streaming server sends it. Prints `READY http://ADDR:PORT/liveN.flv` per
+a streaming server sends it. A tag written 50 ms or more after it was due
+is noted on stderr (the sender's own silence). Prints `READY http://ADDR:PORT/liveN.flv` per
 stream once listening. Exit 0 at the end, 2 on a bad file or arguments.
 """
 import argparse
@@ -31,6 +32,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TAG_AUDIO, TAG_VIDEO, TAG_SCRIPT = 8, 9, 18
+LATE_NOTE_S = 0.05   # half the soak's stall floor
 
 
 def read_flv(path):
@@ -128,7 +130,15 @@ def make_handler(stream, streams, deadline):
                     if wait > 0:
                         time.sleep(wait)
                     self.wfile.write(with_timestamp(tag, due_ms))
+                    self.note_if_late(n, due)
                 loop += 1
+
+        def note_if_late(self, n, due):
+            # a tag written late is a silence of the sender, not of the path
+            late = time.monotonic() - due
+            if late >= LATE_NOTE_S:
+                sys.stderr.write(f"flv_replay: stream {n} tag written {late * 1000:.0f} ms late at "
+                                 f"{time.strftime('%H:%M:%S', time.gmtime())}.{int(time.time() % 1 * 1000):03d}\n")
 
     return Handler
 
