@@ -108,7 +108,8 @@ harness_new (GstBus * bus, gint index, guint interval_ms)
   GstHarness *h;
 
   fail_unless (element != NULL, "no vdropmon element: is GST_PLUGIN_PATH set?");
-  g_object_set (element, "collector", 0 /* none */ , "post-messages", TRUE,
+  gst_util_set_object_arg (G_OBJECT (element), "collector", "none");
+  g_object_set (element, "post-messages", TRUE,
       "interval", (guint64) interval_ms * GST_MSECOND, "batch-interval", GST_MSECOND, NULL);
   g_object_set_qdata (G_OBJECT (element), index_quark, GINT_TO_POINTER (index));
   gst_element_set_bus (element, bus);
