@@ -188,6 +188,18 @@ on_udpsrc_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Whether @pad is linked straight to our sink pad: only then do its
+ * buffers reach transform_ip as they leave it ("passed" at the probe). */
+static gboolean
+pad_links_straight_to_us (GstVdropmon * self, GstPad * pad)
+{
+  GstPad *peer = gst_pad_get_peer (GST_BASE_TRANSFORM_SINK_PAD (self));
+  gboolean straight = pad && peer == pad;
+
+  gst_clear_object (&peer);
+  return straight;
+}
+
 /* Until the first udpsrc probe, transform_ip saw the arrivals, up to a
  * jitterbuffer's latency later than the probe will (rtspsrc): the monitor
  * forgets the sequence state it left, or the switch shows as a gap of that
@@ -198,10 +210,8 @@ vdm_arrivals_probe_udpsrc (GstVdropmon * self, GstElement * udpsrc, GSocket * so
     VdmWatch * watch)
 {
   GstPad *pad = gst_element_get_static_pad (udpsrc, "src");
-  GstPad *peer = gst_pad_get_peer (GST_BASE_TRANSFORM_SINK_PAD (self));
-  gboolean direct = pad && peer == pad;
+  gboolean direct = pad_links_straight_to_us (self, pad);
 
-  gst_clear_object (&peer);
   if (!pad)
     return;
   g_mutex_lock (&self->lock);
@@ -248,14 +258,16 @@ vdm_arrivals_unprobe (GstVdropmon * self, VdmWatch * watch)
 void
 vdm_arrivals_recheck_direct (GstVdropmon * self)
 {
+  /* Read outside self->lock: the peer takes the pad's object lock. */
   GstPad *peer = gst_pad_get_peer (GST_BASE_TRANSFORM_SINK_PAD (self));
   guint i;
 
   g_mutex_lock (&self->lock);
   for (i = 0; i < self->watches->len; i++) {
     VdmWatch *w = &g_array_index (self->watches, VdmWatch, i);
-    if (w->feed && vdm_feed_is_direct (w->feed) != (w->probed_pad && w->probed_pad == peer)) {
-      vdm_feed_set_direct (w->feed, w->probed_pad && w->probed_pad == peer);
+    gboolean direct = w->probed_pad && w->probed_pad == peer;
+    if (w->feed && vdm_feed_is_direct (w->feed) != direct) {
+      vdm_feed_set_direct (w->feed, direct);
       g_atomic_pointer_set (&VDM_HOT (self)->passed_at_probe, NULL);
     }
   }
