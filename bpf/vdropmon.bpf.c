@@ -169,86 +169,21 @@ static __always_inline __u64 socket_cookie (const struct sock *sk)
   return sk->__sk_common.skc_cookie.counter;
 }
 
-/* 6.2+: a kernel address read as a typed struct, by plain loads the JIT
- * guards (a fault reads 0), where bpf_probe_read_kernel is a helper call
- * and a copy through the stack. Weak: the 6.1 form (kfree_skb_legacy, see
- * parse_flow) never calls it, and a kernel without it loads that form. */
-extern void *bpf_rdonly_cast (const void *obj, __u32 btf_id) __ksym __weak;
-#define kernel_view(type, addr) ((type *) bpf_rdonly_cast ((addr), bpf_core_type_id_kernel (type)))
-
-/* The 8-byte word at a kernel address, by a guarded plain load (a fault
- * reads 0). The address is a number here: the verifier allows no variable
- * offset into a typed kernel pointer. The view: any kernel struct that
- * starts with plain words (linux_mib: unsigned long mibs[]). */
-static __always_inline __u64 kernel_word (__u64 addr)
+/* The live watch id the socket's storage names, else 0. */
+static __always_inline __u32 watch_of_storage (const struct sock *sk)
 {
-  return kernel_view (struct linux_mib, (void *) addr)->mibs[0];
-}
-
-/* The socket's mark, read (6.11+ form) by the loads bpf_sk_storage_get
- * makes on its fast path — sk->sk_bpf_storage, its cache slot of this map,
- * the slot's owner, the value — without the helper call, its code and its
- * checks (sk_fullsock reads another line of the socket). Only when the
- * cache slot belongs to another map (more than 16 socket-storage maps on
- * the host) does the helper walk the socket's list. Read-only: a writer
- * (a new queue peak) still asks the helper. */
-_Static_assert (sizeof (struct vdm_socket_watch) == 16, "read_socket_mark reads two words");
-
-static __always_inline bool read_socket_mark (const struct sock *sk, struct vdm_socket_watch *out)
-{
-  struct bpf_local_storage_map *map = (struct bpf_local_storage_map *) &socket_watches;
-  __u32 cache_idx = map->cache_idx;
-  __u64 storage, slot_data = 0, value, words[2];
-
-  /* What sk_fullsock() asks first: a time-wait or request socket is a
-   * smaller struct, with no storage field to read. */
-  if ((1u << sk->__sk_common.skc_state) & ((1u << TCP_TIME_WAIT) | (1u << TCP_NEW_SYN_RECV)))
-    return false;
-  storage = kernel_word ((__u64) sk + bpf_core_field_offset (struct sock, sk_bpf_storage));
-  if (!storage)
-    return false;  /* no socket storage of any map: not ours */
-  if (cache_idx < bpf_core_field_size (struct bpf_local_storage, cache) / sizeof (void *))
-    slot_data = kernel_word (storage + bpf_core_field_offset (struct bpf_local_storage, cache)
-        + cache_idx * sizeof (void *));
-  if (slot_data && kernel_word (slot_data
-          + bpf_core_field_offset (struct bpf_local_storage_data, smap)) == (__u64) map) {
-    value = slot_data + bpf_core_field_offset (struct bpf_local_storage_data, data);
-  } else {
-    value = (__u64) bpf_sk_storage_get (&socket_watches, (void *) sk, NULL, 0);
-    if (!value)
-      return false;
-  }
-  /* Both ways by the same plain loads: the compiler may merge them into one
-   * instruction, which the verifier allows only for pointers of one kind. */
-  words[0] = kernel_word (value);
-  words[1] = kernel_word (value + 8);
-  __builtin_memcpy (out, words, sizeof (*out));
-  return true;
-}
-
-/* The live watch id the socket's storage names, else 0. direct: the 6.11+
- * form (read_socket_mark); the 6.1 form asks the helper. */
-static __always_inline __u32 watch_of_storage (const struct sock *sk, bool direct)
-{
-  struct vdm_socket_watch mark;
+  struct vdm_socket_watch *stored = bpf_sk_storage_get (&socket_watches, (void *) sk, NULL, 0);
   __u32 id, slot, *live;
 
-  if (direct) {
-    if (!read_socket_mark (sk, &mark))
-      return 0;
-    id = mark.watch_id;
-  } else {
-    struct vdm_socket_watch *stored = bpf_sk_storage_get (&socket_watches, (void *) sk, NULL, 0);
-    if (!stored)
-      return 0;
-    id = stored->watch_id;
-  }
+  if (!stored)
+    return 0;
+  id = stored->watch_id;
   slot = VDM_WATCH_SLOT (id);
   live = bpf_map_lookup_elem (&live_watches, &slot);
   return live && *live == id ? id : 0;
 }
 
-static __always_inline __u32 watch_of_socket (const struct sock *sk, __u64 *cookie, bool direct)
+static __always_inline __u32 watch_of_socket (const struct sock *sk, __u64 *cookie)
 {
   if (!sk)
     return 0;
@@ -257,7 +192,7 @@ static __always_inline __u32 watch_of_socket (const struct sock *sk, __u64 *cook
   *cookie = socket_cookie (sk);
   if (!*cookie)
     return 0;
-  return watch_of_storage (sk, direct);
+  return watch_of_storage (sk);
 }
 
 /* Where the L4 payload is and how long the packet says it is. */
@@ -349,6 +284,13 @@ static __always_inline struct l4_payload parse_flow (struct sk_buff *skb, struct
   found.len = payload_after (ip_payload_len, (l4h.doff >> 4) * 4);
   return found;
 }
+
+/* 6.2+: a kernel address read as a typed struct, by plain loads the JIT
+ * guards (a fault reads 0), where bpf_probe_read_kernel is a helper call
+ * and a copy through the stack. Weak: the 6.1 form (kfree_skb_legacy, see
+ * parse_flow) never calls it, and a kernel without it loads that form. */
+extern void *bpf_rdonly_cast (const void *obj, __u32 btf_id) __ksym __weak;
+#define kernel_view(type, addr) ((type *) bpf_rdonly_cast ((addr), bpf_core_type_id_kernel (type)))
 
 /* parse_flow by direct loads (kfree_skb_rx_sk: 6.11+), and only what
  * decides: family, protocol, ports and where the payload is. The
@@ -728,9 +670,9 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
   }
   /* The kernel named the socket: it alone decides. */
   if (!socket_known) {
-    watch_id = watch_of_socket (rx_sk, &cookie, direct);
+    watch_id = watch_of_socket (rx_sk, &cookie);
     if (!watch_id && !rx_sk)
-      watch_id = watch_of_socket (skb->sk, &cookie, direct);
+      watch_id = watch_of_socket (skb->sk, &cookie);
     if (!watch_id && rx_sk) {
       if (!may_be_named_connection (rx_sk))
         return 0;
@@ -824,7 +766,7 @@ int BPF_PROG (udp_fail, int rc, struct sock *sk)
   }
   /* The drop came first; now its socket decides. */
   pair->drop_pending = 0;
-  __u32 watch_id = watch_of_socket (sk, &cookie, false);
+  __u32 watch_id = watch_of_socket (sk, &cookie);
   if (watch_id && pair->ev_valid)
     emit_stashed (&pair->ev, watch_id, cookie, VDM_ATTR_SOCKET);
   return 0;
@@ -840,7 +782,7 @@ int BPF_PROG (udp_fail_skb, int rc, struct sock *sk, struct sk_buff *skb)
   if (!pair)
     return 0;
   __u64 cookie = 0;
-  pair->fail_watch_id = watch_of_socket (sk, &cookie, false);
+  pair->fail_watch_id = watch_of_socket (sk, &cookie);
   pair->fail_pending = 1;
   pair->fail_skb = (__u64) skb;
   pair->fail_cookie = cookie;
@@ -849,32 +791,29 @@ int BPF_PROG (udp_fail_skb, int rc, struct sock *sk, struct sk_buff *skb)
 
 /* The receive queue is filling: keep its peak fill per watched socket,
  * the precursor of SOCKET_RCVBUFF drops. Per packet: the cookie, the
- * socket's mark (read by plain loads), the period, two socket fields, a
- * compare. Only a new peak of the period (rarely more than a few per
- * socket and period) asks the helper for the writable mark, looks up the
- * live id and raises the watch's per-CPU queue_peak, which the collector
- * reads and resets (then it starts a new period). */
+ * socket's storage, the period, two socket fields, a compare. Only a new
+ * peak of the period (rarely more than a few per socket and period) looks
+ * up the live id and raises the watch's per-CPU queue_peak, which the
+ * collector reads and resets (then it starts a new period). */
 SEC ("tp_btf/sk_data_ready")
 int BPF_PROG (sk_data_ready, const struct sock *sk)
 {
-  struct vdm_socket_watch *stored, mark;
+  struct vdm_socket_watch *stored;
   __u32 epoch, peak, slot, *live;
 
   if (!socket_cookie (sk))
     return 0;
-  if (!read_socket_mark (sk, &mark))
+  stored = bpf_sk_storage_get (&socket_watches, (void *) sk, NULL, 0);
+  if (!stored)
     return 0;
   int rcvbuf = sk->sk_rcvbuf;
   int rmem = sk->sk_backlog.rmem_alloc.counter;
   if (rcvbuf <= 0 || rmem < 0)
     return 0;
   epoch = queue_peak_epoch;
-  peak = mark.peak_epoch == epoch ? mark.queue_peak : 0;
+  peak = stored->peak_epoch == epoch ? stored->queue_peak : 0;
   /* Divide only for a new peak: rmem / rcvbuf > peak / 1000, multiplied out. */
   if ((__u64) rmem * 1000 <= (__u64) peak * (__u32) rcvbuf)
-    return 0;
-  stored = bpf_sk_storage_get (&socket_watches, (void *) sk, NULL, 0);
-  if (!stored)
     return 0;
   peak = (__u64) rmem * 1000 / (__u32) rcvbuf;
   stored->queue_peak = peak;
