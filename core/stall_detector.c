@@ -40,40 +40,39 @@ sanitized (const vdm_stall_config *in)
   return out;
 }
 
-/* The k-th smallest of the gaps (k < count): quickselect on a copy, O(n)
- * per new gap (one per frame). */
-static uint64_t
-kth_smallest (const vdm_stall_detector *s, unsigned k)
+/* Where `gap` goes in the first n sorted gaps: after every smaller one. */
+static unsigned
+lower_bound (const uint64_t *sorted, unsigned n, uint64_t gap)
 {
-  uint64_t v[VDM_STALL_GAPS];
-  unsigned lo = 0, hi = s->count - 1;
+  unsigned lo = 0, hi = n;
 
-  memcpy (v, s->gaps, s->count * sizeof (v[0]));
   while (lo < hi) {
-    uint64_t pivot = v[lo + (hi - lo) / 2], t;
-    unsigned i = lo, j = hi;
+    unsigned mid = lo + (hi - lo) / 2;
 
-    while (i <= j) {
-      while (v[i] < pivot)
-        i++;
-      while (v[j] > pivot)
-        j--;
-      if (i <= j) {
-        t = v[i], v[i] = v[j], v[j] = t;
-        i++;
-        if (j == 0)
-          break;
-        j--;
-      }
-    }
-    if (k <= j)
-      hi = j;
-    else if (k >= i)
-      lo = i;
+    if (sorted[mid] < gap)
+      lo = mid + 1;
     else
-      return v[k];
+      hi = mid;
   }
-  return v[k];
+  return lo;
+}
+
+/* The oldest gap leaves the n sorted ones (it is among them). */
+static void
+sorted_remove (uint64_t *sorted, unsigned n, uint64_t gap)
+{
+  unsigned at = lower_bound (sorted, n, gap);
+
+  memmove (sorted + at, sorted + at + 1, (n - at - 1) * sizeof (sorted[0]));
+}
+
+static void
+sorted_insert (uint64_t *sorted, unsigned n, uint64_t gap)
+{
+  unsigned at = lower_bound (sorted, n, gap);
+
+  memmove (sorted + at + 1, sorted + at, (n - at) * sizeof (sorted[0]));
+  sorted[at] = gap;
 }
 
 static void
@@ -88,7 +87,7 @@ recompute (vdm_stall_detector *s)
     return;
   }
   k = (unsigned) (c->percentile * (double) (s->count - 1) + 0.5);
-  scaled = c->factor * (double) kth_smallest (s, k);
+  scaled = c->factor * (double) s->sorted[k];
   if (scaled >= (double) c->ceiling_ns)
     s->threshold_ns = c->ceiling_ns;
   else if (scaled <= (double) c->floor_ns)
@@ -134,10 +133,12 @@ vdm_stall_arrival (vdm_stall_detector *s, uint64_t arrival_ns)
   s->last_arrival_ns = arrival_ns;
   if (gap <= s->config.burst_gap_ns || reader_late)
     return;
+  if (s->count == VDM_STALL_GAPS)
+    sorted_remove (s->sorted, s->count--, s->gaps[s->head]);    /* overwritten next */
+  sorted_insert (s->sorted, s->count, gap);
   s->gaps[s->head] = gap;
   s->head = (s->head + 1) % VDM_STALL_GAPS;
-  if (s->count < VDM_STALL_GAPS)
-    s->count++;
+  s->count++;
   recompute (s);
 }
 

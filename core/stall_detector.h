@@ -59,6 +59,10 @@ typedef struct {
   uint64_t backlog_ns;            /* last time the kernel held unread data, VDM_TIME_NONE */
   uint64_t gaps[VDM_STALL_GAPS];  /* ring of inter-burst gaps */
   unsigned head, count;
+  /* The same gaps in ascending order, kept so at every new gap: the
+   * percentile is an index, not a selection over a copy of the ring (a
+   * stream paced evenly above burst_gap_ns has a gap per packet; issue 13). */
+  uint64_t sorted[VDM_STALL_GAPS];
   uint64_t threshold_ns;          /* cached, recomputed on every new gap */
 } vdm_stall_detector;
 

@@ -209,8 +209,8 @@ vdm_times_locked (GstVdropmon * self)
 void
 vdm_wake_worker_locked (GstVdropmon * self)
 {
-  self->wake = TRUE;
-  g_cond_broadcast (&self->cond);
+  if (self->worker_client)
+    vdm_shared_worker_wake (self->worker_client);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -305,7 +305,6 @@ gst_vdropmon_start (GstBaseTransform * trans)
   g_array_set_size (self->released, 0);
   g_atomic_int_set (&VDM_HOT (self)->arrival_probed, FALSE);
   self->playing = self->have_caps = FALSE;
-  self->worker_stop = self->wake = FALSE;
   self->rescan_requested = TRUE;
   self->next_fd_scan_mono = self->fd_scan_backoff = 0;
   self->next_rescan_mono = vdm_monotonic_ns ();
@@ -372,7 +371,7 @@ gst_vdropmon_set_clock (GstElement * element, GstClock * clock)
   gboolean ok = GST_ELEMENT_CLASS (parent_class)->set_clock (element, clock);
 
   g_mutex_lock (&self->lock);
-  if (self->worker) {
+  if (self->worker_client) {
     vdm_worker_refresh_clock_locked (self);
     vdm_wake_worker_locked (self);      /* to wait on the new clock */
   }
@@ -388,6 +387,7 @@ gst_vdropmon_finalize (GObject * object)
 {
   GstVdropmon *self = GST_VDROPMON (object);
 
+  self->alive = 0;
   g_free (self->watch);
   g_free (self->daemon_socket);
   g_free (self->collector_name);
@@ -399,7 +399,6 @@ gst_vdropmon_finalize (GObject * object)
   g_array_unref (self->released);
   vdm_feeds_finalize (self);
   g_mutex_clear (&self->lock);
-  g_cond_clear (&self->cond);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -446,7 +445,7 @@ gst_vdropmon_init (GstVdropmon * self)
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 
   g_mutex_init (&self->lock);
-  g_cond_init (&self->cond);
+  self->alive = VDM_ALIVE;
   vdm_props_init (self);
   self->monitor = vdm_stream_monitor_new (&self->config);
   self->analytics = vdm_element_analytics_new ();

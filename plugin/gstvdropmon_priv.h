@@ -11,7 +11,8 @@
  *   vdropmon_tsc.c       arrival stamps from the TSC, converted by the consumer
  *   vdropmon_collector.c    the kernel event source: opening, drops → monitor, counters
  *   vdropmon_watch.c     which sockets and flows are watched
- *   vdropmon_worker.c    the worker thread: when to tick, what to post
+ *   vdropmon_worker.c    an element's worker round: when to tick, what to post
+ *   vdropmon_shared_worker.c  the one thread that runs every element's rounds
  *   vdropmon_messages.c  the structures of all four messages (public API)
  *
  * Time: the detector, silence and runway run on the element's pipeline
@@ -45,6 +46,7 @@
 #include "tsc_map.h"
 #include "vdropmon_messages.h"
 #include "vdropmon_analytics.h"
+#include "vdropmon_shared_worker.h"
 
 G_BEGIN_DECLS
 
@@ -97,6 +99,7 @@ typedef struct
 } VdmHot;
 
 G_STATIC_ASSERT (sizeof (VdmHot) <= 64);
+#define VDM_ALIVE 0x76646d61u  /* "vdma" */
 #define VDM_HOT(self) ((VdmHot *) (((guintptr) (self)->hot_storage + 63) & ~(guintptr) 63))
 /* Both copies of a VdmProducerView field, under the lock. */
 #define VDM_VIEW_SET(self, field, value) G_STMT_START {                 \
@@ -145,7 +148,7 @@ struct _GstVdropmon
   /* What transform_ip reads and writes for every buffer: one cache line
    * (VDM_HOT), inside this storage at its first 64-byte boundary (GObject
    * does not align instances to a line). Nothing else is on that line:
-   * the worker writes the lock and condition below all the time, and
+   * the worker writes the lock below all the time, and
    * would take the line away from the streaming thread at every turn. */
   guint8 hot_storage[2 * 64];
   vdm_packet_ring *own_ring;    /* own_feed's ring; its producer is in VDM_HOT */
@@ -153,7 +156,6 @@ struct _GstVdropmon
   VdmProducerView probe_view;   /* the probes' copy (VDM_VIEW_SET) */
 
   GMutex lock;
-  GCond cond;
 
   /* Properties. */
   GstVdropmonCollector collector_mode;
@@ -192,17 +194,23 @@ struct _GstVdropmon
   GstClock *clock;              /* the element's clock, cached by the worker */
   GstClockTime base_time;
 
-  /* The worker. */
-  GThread *worker;
-  gboolean worker_stop;
-  gboolean wake;
+  /* VDM_ALIVE from init to finalize: a round that finds anything else
+   * runs on an element that is gone (a lifecycle bug; the tests fail on
+   * the critical it raises). */
+  guint32 alive;
+  /* Atomic: a worker round of this element is running (the lifecycle's
+   * check: none may run once the element's stop() unregistered it). */
+  gint round_running;
+  /* The worker: this element's place on the process's shared worker
+   * (vdropmon_shared_worker.c), from start() to stop(); NULL otherwise. */
+  VdmWorkerClient *worker_client;
   gboolean rescan_requested;
   guint64 next_rescan_mono;     /* CLOCK_MONOTONIC: discovery is real-world I/O */
   guint64 last_stats_mono;      /* CLOCK_MONOTONIC of the last stats message */
-  GstClockID bin_wait;          /* worker thread only: on the element's clock */
+  GstClockID bin_wait;          /* worker rounds only: on the element's clock */
   GstClockTime bin_wait_time;
   /* The next bin's end in CLOCK_MONOTONIC when the clock's time is that
-   * (the system clock): a deadline of the worker's own wait instead of a
+   * (the system clock): a deadline of the element's round instead of a
    * wait on the clock. G_MAXUINT64 otherwise. */
   guint64 bin_due_mono;
   GstClockTime round_clock_time;  /* clock time at the last round's start, NONE without a clock */

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * vdropmon_worker.c — the element's own thread. It only schedules and
+ * vdropmon_worker.c — the element's rounds, run by the process's shared
+ * worker thread (vdropmon_shared_worker.c). A round only schedules and
  * posts: it keeps the monitor's clock map and time base, ticks the monitor
  * when something is due (a batch, a gap's grace, a detector bin, a stats
  * interval, a rescan), and posts what the monitor has to say. Nothing here
- * runs on a streaming thread.
+ * runs on a streaming thread (but EOS's vdm_worker_post_pending).
  */
 #include "gstvdropmon_priv.h"
+#include "vdropmon_shared_worker.h"
 
 #include <gst/video/video.h>
 #include <string.h>
@@ -318,21 +320,19 @@ worker_round_locked (GstVdropmon * self, gboolean final)
 /* ------------------------------------------------------------------------ */
 /* The loop.                                                                 */
 
-/* CLOCK_MONOTONIC in µs (g_cond_wait_until's time) of the next round: the
- * monitor's deadline, the stats, the rescan, whichever comes first. */
-static gint64
-wait_until_locked (GstVdropmon * self)
+/* CLOCK_MONOTONIC ns of the next round: the monitor's deadline, the
+ * stats, the rescan, the bin's end, whichever comes first. The shared
+ * worker never runs a round before its time (in ns), so a bin's end needs
+ * no margin: the round finds the bin closed. */
+static guint64
+next_due_locked (GstVdropmon * self)
 {
   guint64 mono = vdm_monotonic_ns ();
   guint64 due = MIN (vdm_stream_monitor_next_deadline (self->monitor, mono),
       housekeeping_due_locked (self, next_stats_locked (self), TRUE));
 
   due = MIN (due, housekeeping_due_locked (self, self->next_rescan_mono, FALSE));
-  /* rounded up: a round a microsecond before the bin's end would find it
-   * still open and wait for it again at once */
-  if (self->bin_due_mono != G_MAXUINT64)
-    due = MIN (due, vdm_time_add (self->bin_due_mono, 999));
-  return (gint64) (MIN (due, (guint64) G_MAXINT64) / 1000);
+  return MIN (due, self->bin_due_mono);
 }
 
 static gboolean
@@ -414,47 +414,64 @@ cancel_bin_wait (GstVdropmon * self)
   self->bin_wait_time = GST_CLOCK_TIME_NONE;
 }
 
-static gpointer
-worker_main (gpointer data)
+/* One round on the shared worker (plugin/vdropmon_shared_worker.c): what
+ * is due, the wait on the clock for the next bin, and when to come back. */
+static guint64
+element_round (gpointer data)
 {
   GstVdropmon *self = data;
+  guint64 due;
 
+  if (self->alive != VDM_ALIVE)
+    g_critical ("vdropmon: a worker round on an element that is gone");
+  g_atomic_int_set (&self->round_running, TRUE);
   g_mutex_lock (&self->lock);
-  while (!self->worker_stop) {
-    worker_round_locked (self, FALSE);
+  worker_round_locked (self, FALSE);
+  /* not after a stop from within this round (a bus sync handler): the
+   * stop cancelled the wait, and nothing may wait for this element now */
+  if (self->worker_client)
     schedule_bin_wait_locked (self);
-    while (!self->wake && !self->worker_stop) {
-      if (!g_cond_wait_until (&self->cond, &self->lock, wait_until_locked (self)))
-        break;                  /* deadline reached */
-    }
-    self->wake = FALSE;
-  }
-  worker_round_locked (self, TRUE);
+  due = next_due_locked (self);
+  if (self->alive != VDM_ALIVE)
+    g_critical ("vdropmon: an element disposed during its worker round");
   g_mutex_unlock (&self->lock);
-  return NULL;
+  g_atomic_int_set (&self->round_running, FALSE);
+  return due;
 }
 
+/* Registers with the shared worker; the first round runs at once. */
 void
 vdm_worker_start (GstVdropmon * self)
 {
+  g_mutex_lock (&self->lock);
   self->bin_wait_time = GST_CLOCK_TIME_NONE;
   self->bin_due_mono = G_MAXUINT64;
   self->round_clock_time = GST_CLOCK_TIME_NONE;
-  self->worker = g_thread_new ("vdropmon", worker_main, self);
+  /* under the lock: the first round (which takes it) finds the client set,
+   * so no wake from it is lost */
+  self->worker_client = vdm_shared_worker_add (element_round, self);
+  g_mutex_unlock (&self->lock);
 }
 
-/* Joins the worker after its final round: every drop known is posted. */
+/* Unregisters (a round running now ends first: after this, the shared
+ * worker never touches the element again), then the final round here:
+ * every drop known is posted. */
 void
 vdm_worker_stop (GstVdropmon * self)
 {
-  if (!self->worker)
-    return;
+  VdmWorkerClient *client;
+
   g_mutex_lock (&self->lock);
-  self->worker_stop = TRUE;
-  g_cond_broadcast (&self->cond);
+  client = self->worker_client;
+  self->worker_client = NULL;   /* wakes from now on go nowhere */
   g_mutex_unlock (&self->lock);
-  g_thread_join (self->worker);
-  self->worker = NULL;
+  if (!client)
+    return;
+  if (!vdm_shared_worker_remove (client) && g_atomic_int_get (&self->round_running))
+    g_critical ("vdropmon: a worker round still runs after the element left the worker");
+  g_mutex_lock (&self->lock);
+  worker_round_locked (self, TRUE);
+  g_mutex_unlock (&self->lock);
   cancel_bin_wait (self);
 }
 

@@ -158,6 +158,43 @@ test_threshold_is_the_percentile (void)
   g_rand_free (rand);
 }
 
+/* The percentile while the window fills, then slides, with many equal gaps
+ * (the sorted copy must drop the oldest of equal values, not another):
+ * at every gap, the threshold is the k-th of the gaps so far, sorted. */
+static void
+test_percentile_while_filling (void)
+{
+  const double percentiles[] = { 0.0, 0.5, 0.99, 1.0 };
+
+  for (unsigned p = 0; p < G_N_ELEMENTS (percentiles); p++) {
+    vdm_stall_config config;
+    vdm_stall_detector s;
+    GRand *rand = g_rand_new_with_seed (11 + p);
+    uint64_t t = VDM_SECOND, gaps[700], sorted[VDM_STALL_GAPS];
+
+    vdm_stall_config_init (&config);
+    config.floor_ns = 0;
+    config.ceiling_ns = 100 * VDM_SECOND;
+    config.factor = 1.0;
+    config.min_gaps = 1;
+    config.percentile = percentiles[p];
+    vdm_stall_init (&s, &config);
+    vdm_stall_arrival (&s, t);
+    for (unsigned i = 0; i < G_N_ELEMENTS (gaps); i++) {
+      unsigned n = MIN (i + 1, VDM_STALL_GAPS), k;
+
+      gaps[i] = (uint64_t) g_rand_int_range (rand, 4, 12) * MS;       /* 8 values: many equal */
+      t += gaps[i];
+      vdm_stall_arrival (&s, t);
+      memcpy (sorted, &gaps[i + 1 - n], n * sizeof (sorted[0]));
+      qsort (sorted, n, sizeof (sorted[0]), compare_u64);
+      k = (unsigned) (percentiles[p] * (double) (n - 1) + 0.5);
+      g_assert_cmpuint (vdm_stall_threshold (&s), ==, sorted[k]);
+    }
+    g_rand_free (rand);
+  }
+}
+
 /* Packets of one burst (<= 3 ms apart) make no gap; an arrival earlier
  * than the last is ignored and moves nothing. */
 static void
@@ -282,6 +319,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stall/clean-streams-never-stall", test_clean_streams_never_stall);
   g_test_add_func ("/stall/floor-and-ceiling", test_floor_and_ceiling);
   g_test_add_func ("/stall/threshold-is-the-percentile", test_threshold_is_the_percentile);
+  g_test_add_func ("/stall/percentile-while-filling", test_percentile_while_filling);
   g_test_add_func ("/stall/bursts-and-time-backwards", test_bursts_and_time_backwards);
   g_test_add_func ("/stall/eta", test_stall_eta);
   g_test_add_func ("/stall/reader-delay-is-no-stall", test_reader_delay_is_no_stall);
