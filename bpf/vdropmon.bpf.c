@@ -115,9 +115,6 @@ struct {
   __uint(max_entries, VDM_RINGBUF_BYTES);
 } events SEC(".maps");
 
-/* Set by the loader: do not even look at the skb when nothing is watched. */
-const volatile bool filter_enabled = true;
-
 /* Before 6.11, kfree_skb names no socket, so an IPv4 UDP receive-buffer
  * drop would go by 5-tuple, and another socket on the same port (another
  * address, SO_REUSEPORT, another process) would look like ours. The
@@ -570,7 +567,6 @@ static __always_inline void emit_stashed (const struct vdm_kernel_flow_event *st
   if (VDM_WATCH_SLOT (watch_id) == 0)
     return;
   bump (&drop_counters, vdm_counter_index (watch_id, stashed->drop.reason));
-  bump (&health, VDM_HEALTH_MATCHED);
   if (attributed_by == VDM_ATTR_SOCKET) {
     struct vdm_kernel_event *ev = bpf_ringbuf_reserve (&events, sizeof (*ev), 0);
     if (!ev) {
@@ -650,7 +646,6 @@ static __always_inline bool may_be_named_connection (const struct sock *sk)
 static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const struct sock *rx_sk,
     bool direct)
 {
-  struct vdm_flow_key flow = {};
   __u64 cookie = 0;
   __u8 attributed_by = VDM_ATTR_SOCKET;
   __u32 watch_id = 0;
@@ -685,6 +680,8 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
     }
   }
 
+  /* Zeroed here, not at the top: a drop decided above writes nothing. */
+  struct vdm_flow_key flow = {};
   payload = direct ? parse_flow_direct (skb, &flow) : parse_flow (skb, &flow);
   if (pair && !socket_known) {
     /* 6.1 order: udp_fail follows with the socket. Always leave a pending
@@ -731,7 +728,6 @@ static __always_inline int handle_drop (struct sk_buff *skb, __u32 reason, const
     return 0;
 
   bump (&drop_counters, vdm_counter_index (watch_id, reason));
-  bump (&health, VDM_HEALTH_MATCHED);
   if (attributed_by == VDM_ATTR_FLOW)
     emit_flow_event (skb, reason, watch_id, &flow, payload, direct);
   else
@@ -744,8 +740,6 @@ SEC ("tp_btf/kfree_skb")
 int BPF_PROG (kfree_skb_rx_sk, struct sk_buff *skb, void *location, enum skb_drop_reason reason,
     struct sock *rx_sk)
 {
-  if (!filter_enabled)
-    return 0;
   return handle_drop (skb, reason, rx_sk, true);
 }
 
@@ -753,8 +747,6 @@ int BPF_PROG (kfree_skb_rx_sk, struct sk_buff *skb, void *location, enum skb_dro
 SEC ("tp_btf/kfree_skb")
 int BPF_PROG (kfree_skb_legacy, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
 {
-  if (!filter_enabled)
-    return 0;
   return handle_drop (skb, reason, NULL, false);
 }
 

@@ -114,7 +114,9 @@ static inline __u32 vdm_counter_index(__u32 watch_id, __u32 reason)
 /* Global per-CPU health counters (array map "health"). */
 enum vdm_health {
   VDM_HEALTH_RINGBUF_LOST = 0, /* bpf_ringbuf_reserve failed: event lost, count kept */
-  VDM_HEALTH_MATCHED = 1,      /* drops attributed to some watch */
+  VDM_HEALTH_MATCHED = 1,      /* unused: a per-drop count on the watched path, read by nobody
+                                * but the bench; a watch's own counters (drop_counters) count
+                                * the same drops exactly */
   VDM_HEALTH_SEEN = 2,         /* unused: a per-invocation count cost every drop on the host a
                                 * lookup; the kernel counts runs (bpf_prog_info.run_cnt) */
   VDM_HEALTH_PARSE_FAIL = 3,   /* header reads that failed */
