@@ -9,9 +9,8 @@
  */
 #include "vdropmon_shared_worker.h"
 
-#include <time.h>
-
 #include "deadline_queue.h"
+#include "gstvdropmon_priv.h"   /* vdm_monotonic_ns */
 
 struct _VdmWorkerClient
 {
@@ -39,15 +38,6 @@ static struct
 
 /* The client whose round this thread runs now (NULL elsewhere). */
 static __thread VdmWorkerClient *current_client;
-
-static guint64
-monotonic_ns (void)
-{
-  struct timespec ts;
-
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + (guint64) ts.tv_nsec;
-}
 
 /* Queues a client that is not in a round. Cannot fail: the queue grew to
  * hold every client when it was added. */
@@ -86,7 +76,7 @@ run_round_locked (VdmWorkerClient * client)
   }
   /* woken meanwhile: again now, but after those that were due before
    * (a client woken at every round must not starve the others) */
-  schedule_locked (client, client->wake_pending ? monotonic_ns ()
+  schedule_locked (client, client->wake_pending ? vdm_monotonic_ns ()
       : vdm_deadline_round_up (due, VDM_SHARED_WORKER_GRAIN_NS));
 }
 
@@ -109,7 +99,7 @@ worker_main (gpointer unused)
   while (shared.clients > 0) {
     /* every client due now, the time read again after each round: a round
      * may take long enough for another to come due */
-    while ((due = vdm_deadline_queue_pop_due (shared.queue, monotonic_ns ())))
+    while ((due = vdm_deadline_queue_pop_due (shared.queue, vdm_monotonic_ns ())))
       run_round_locked ((VdmWorkerClient *) due);
     if (shared.clients == 0)
       break;
